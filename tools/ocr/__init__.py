@@ -1,1 +1,55 @@
-"""tools/ocr"""
+"""OCR over whole images, panorama views and crops, behind one engine interface."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from ..views import ViewSpec, render_view
+from .base import OcrEngine, OcrSpan, OcrUnavailable, RawText
+from .merge import merge_spans, text_key
+
+__all__ = [
+    "OcrEngine", "OcrSpan", "OcrUnavailable", "RawText", "get_engine", "merge_spans",
+    "read_views", "text_key",
+]
+
+
+@lru_cache(maxsize=4)
+def get_engine(backend: str = "rapidocr") -> OcrEngine:
+    """The process-wide engine for a backend name (``rapidocr`` or ``paddleocr``)."""
+    if backend == "rapidocr":
+        from .rapid import RapidOcrEngine
+
+        return RapidOcrEngine()
+    if backend == "paddleocr":
+        from .paddle import PaddleOcrEngine
+
+        return PaddleOcrEngine(os.environ.get("SINOLOC_PADDLE_DET_DIR"),
+                               os.environ.get("SINOLOC_PADDLE_REC_DIR"))
+    raise OcrUnavailable(f"unknown OCR backend {backend!r}: use rapidocr or paddleocr")
+
+
+def _box_height(box: list[tuple[float, float]]) -> float:
+    if len(box) < 4:
+        return 0.0
+    ys = [y for _, y in box]
+    return float(max(ys) - min(ys))
+
+
+def read_views(image: Image.Image, views: list[ViewSpec], engine: OcrEngine,
+               min_score: float = 0.5) -> list[OcrSpan]:
+    """OCR each view of ``image`` (rendered from a panorama, or the image itself) and merge."""
+    spans: list[OcrSpan] = []
+    for view in views:
+        rendered = render_view(image, view) if view.heading is not None else image
+        for raw in engine.recognize(np.asarray(rendered)):
+            if raw.score < min_score or not raw.text.strip():
+                continue
+            spans.append(OcrSpan(span_id="", text=raw.text.strip(), score=raw.score,
+                                 view_id=view.view_id, heading=view.heading, box=raw.box,
+                                 height_px=_box_height(raw.box)))
+    return merge_spans(spans)
