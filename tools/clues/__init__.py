@@ -1,1 +1,44 @@
-"""tools/clues"""
+"""Text clues from OCR spans: addresses, phones, plates, roads; watermarks and misleading
+place-named dishes recognised and ignored."""
+
+from __future__ import annotations
+
+from ..knowledge import get_knowledge
+from ..ocr.base import OcrSpan
+from ..regions import get_region_index
+from .address import address_clue
+from .filters import mask_misleading, watermark_clue
+from .gazetteer import get_gazetteer
+from .phones import phone_clues
+from .plates import plate_clues
+from .roads import road_clues
+from .schema import Clue, ClueKind, RegionSupport
+
+__all__ = ["Clue", "ClueKind", "RegionSupport", "extract_clues", "extract_text_clues"]
+
+
+def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
+    """Every clue in one line of text."""
+    knowledge, index, gazetteer = get_knowledge(), get_region_index(), get_gazetteer()
+    watermark = watermark_clue(text, knowledge, span_id)
+    if watermark is not None:
+        return [watermark]
+    masked, clues = mask_misleading(text, knowledge, span_id)
+    phones = phone_clues(masked, gazetteer, span_id)
+    for phone in phones:  # digits of a phone number are not plate or road codes
+        masked = masked.replace(phone.text, "□" * len(phone.text))
+    plates = plate_clues(masked, knowledge, index, span_id)
+    for plate in plates:
+        masked = masked.replace(plate.text, "□" * len(plate.text))
+    clues += phones + plates + road_clues(masked, knowledge, span_id)
+    clues += address_clue(masked, gazetteer, span_id)
+    return clues
+
+
+def extract_clues(spans: list[OcrSpan]) -> list[Clue]:
+    """Clues from OCR spans, each carrying its span id; a span's OCR score caps confidence."""
+    clues: list[Clue] = []
+    for span in spans:
+        for clue in extract_text_clues(span.text, span.span_id):
+            clues.append(clue.model_copy(update={"confidence": min(clue.confidence, span.score)}))
+    return clues

@@ -1,1 +1,159 @@
-"""tools/knowledge"""
+"""Versioned knowledge files (``data/*.csv``), loaded and validated once at start.
+
+Every row carries a ``source`` column naming where the fact comes from. Region names in the
+files are resolved against the shipped boundary data; a name that does not resolve is an error
+at load time, not a silent miss at run time.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from pydantic import BaseModel, field_validator
+
+from ..regions import Level, Region, RegionIndex, get_region_index
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file is malformed or names a region that does not exist."""
+
+
+class _Row(BaseModel):
+    source: str
+
+    @field_validator("source")
+    @classmethod
+    def _has_source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("every knowledge row needs a source")
+        return value
+
+
+class PlateRow(_Row):
+    prefix: str
+    province: str
+    cities: str
+    note: str = ""
+
+
+class RoadRow(_Row):
+    code: str
+    name: str
+    kind: str
+    provinces: str
+
+
+class WatermarkRow(_Row):
+    pattern: str
+    provider: str
+    note: str = ""
+
+
+class MisleadingRow(_Row):
+    phrase: str
+    names_place: str
+    reason: str
+
+
+class ProvinceNameRow(_Row):
+    adcode: str
+    abbreviation: str
+    english: str
+    alt_english: str = ""
+
+
+@dataclass(frozen=True)
+class Plate:
+    prefix: str
+    province: Region
+    cities: tuple[Region, ...]
+    note: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Road:
+    code: str
+    name: str
+    kind: str
+    provinces: tuple[Region, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    plates: dict[str, Plate]
+    roads_by_code: dict[str, Road]
+    roads_by_name: dict[str, Road]
+    watermarks: tuple[WatermarkRow, ...]
+    misleading: tuple[MisleadingRow, ...]
+    province_abbreviations: dict[str, Region]
+    province_english: dict[str, Region]
+
+
+def read_rows(name: str, model: type[BaseModel]) -> list:
+    text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+    rows = []
+    for line_no, raw in enumerate(csv.DictReader(text.splitlines()), start=2):
+        try:
+            rows.append(model.model_validate({k: (v or "") for k, v in raw.items()}))
+        except ValueError as exc:
+            raise KnowledgeError(f"{name}:{line_no}: {exc}") from exc
+    return rows
+
+
+def _one(index: RegionIndex, name: str, level: Level, within: Region | None, where: str) -> Region:
+    found = index.lookup(name, level=level, within=within)
+    if not found:
+        raise KnowledgeError(f"{where}: no {level.value} called {name!r}"
+                             + (f" in {within.name}" if within else ""))
+    return found[0]
+
+
+def build_knowledge(index: RegionIndex) -> Knowledge:
+    plates: dict[str, Plate] = {}
+    for row in read_rows("plates.csv", PlateRow):
+        where = f"plates.csv {row.prefix}"
+        if row.prefix in plates:
+            raise KnowledgeError(f"{where}: duplicate prefix")
+        province = _one(index, row.province, Level.PROVINCE, None, where)
+        cities = tuple(_one(index, c, Level.CITY, province, where) for c in row.cities.split(";"))
+        plates[row.prefix] = Plate(row.prefix, province, cities, row.note, row.source)
+
+    by_code: dict[str, Road] = {}
+    by_name: dict[str, Road] = {}
+    for row in read_rows("roads.csv", RoadRow):
+        where = f"roads.csv {row.code}"
+        if row.code in by_code:
+            raise KnowledgeError(f"{where}: duplicate code")
+        provinces = tuple(_one(index, p, Level.PROVINCE, None, where)
+                          for p in row.provinces.split(";"))
+        road = Road(row.code, row.name, row.kind, provinces, row.source)
+        by_code[row.code] = road
+        by_name.setdefault(row.name, road)
+
+    abbreviations: dict[str, Region] = {}
+    english: dict[str, Region] = {}
+    for row in read_rows("province_names.csv", ProvinceNameRow):
+        province = index.get(row.adcode, Level.PROVINCE)
+        if province is None:
+            raise KnowledgeError(f"province_names.csv: unknown adcode {row.adcode}")
+        abbreviations[row.abbreviation] = province
+        for name in (row.english, row.alt_english):
+            if name:
+                english[name.lower().replace(" ", "")] = province
+
+    return Knowledge(
+        plates=plates, roads_by_code=by_code, roads_by_name=by_name,
+        watermarks=tuple(read_rows("watermarks.csv", WatermarkRow)),
+        misleading=tuple(read_rows("misleading_place_words.csv", MisleadingRow)),
+        province_abbreviations=abbreviations, province_english=english,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_knowledge() -> Knowledge:
+    return build_knowledge(get_region_index())

@@ -20,7 +20,7 @@ import shapely
 from .. import crs
 from .names import aliases, short_name
 
-BUILD_VERSION = "2"  # bump when the derived format or its derivation changes
+BUILD_VERSION = "3"  # bump when the derived format or its derivation changes
 
 MUNICIPALITIES = {"110000", "120000", "310000", "500000"}
 SARS = {"810000", "820000"}

