@@ -1,0 +1,73 @@
+"""Turn the fused belief into an :class:`Answer` with citations (the deterministic policy's
+hypothesis), and describe it in a sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tools.evidence import Evidence
+from ..tools.regions import Level, RegionIndex
+from .fusion import Belief, Decision, decide, fuse, support_vector
+from .schemas import Answer, Verdict
+
+
+def citations(region, evidence: list[Evidence], index: RegionIndex) -> list[str]:
+    """Ids of the locating evidence that points into ``region``, strongest first."""
+    if region is None:
+        return []
+    mask = index.district_mask(region)
+    hits = [e for e in evidence
+            if e.effective_weight > 1.0 + 1e-9 and np.any(support_vector(e, index)[mask] > 0)]
+    hits.sort(key=lambda e: -e.effective_weight)
+    return [e.id for e in hits]
+
+
+def answer_from_decision(decision: Decision, belief: Belief, evidence: list[Evidence],
+                         verdict: Verdict | None = None) -> Answer:
+    index = belief.index
+    district = index.get(decision.district_adcode, Level.DISTRICT)
+    city, province = index.city_of(district), index.province_of(district)
+    acknowledged = {}
+    if verdict is not None and not verdict.accepted:  # reflect: explain what was outweighed
+        mass = belief.mass(district)
+        for item in evidence:
+            check = next((c for c in verdict.checks if c.name == "no_unexplained_contradiction"),
+                         None)
+            if check and f"{item.id} (" in check.message:
+                acknowledged[item.id] = (
+                    f"outweighed: the fused evidence puts {mass:.0%} of the belief in "
+                    f"{index.label(district)}")
+    return Answer(
+        province=province.name, city=city.name if city else None, district=district.name,
+        lat=decision.lat, lon=decision.lon, confidence=decision.confidence_district,
+        province_evidence=citations(province, evidence, index),
+        city_evidence=citations(city, evidence, index),
+        district_evidence=citations(district, evidence, index),
+        acknowledged_conflicts=acknowledged,
+        reasoning=describe(decision, belief, evidence),
+    )
+
+
+def describe(decision: Decision, belief: Belief, evidence: list[Evidence]) -> str:
+    index = belief.index
+    district = index.get(decision.district_adcode, Level.DISTRICT)
+    label = index.label(district)
+    if belief.evidence_count == 0:
+        return (f"No locating evidence was found, so the answer is the point that minimises the "
+                f"expected distance under a uniform prior over districts ({label}); treat it as a "
+                f"guess (province confidence {decision.confidence_province:.0%}).")
+    strongest = sorted((e for e in evidence if e.effective_weight > 1.0 + 1e-9),
+                       key=lambda e: -e.effective_weight)[:3]
+    basis = "; ".join(f"{e.id} {e.kind.value} «{e.text}»" for e in strongest)
+    where = {"province": "the province", "city": "the city", "district": "the district",
+             None: "no level"}[decision.anchor_level]
+    return (f"{label}: evidence decides {where} (province {decision.confidence_province:.0%}, "
+            f"city {decision.confidence_city:.0%}, district {decision.confidence_district:.0%}). "
+            f"Strongest: {basis}.")
+
+
+def fused_answer(evidence: list[Evidence], index: RegionIndex,
+                 verdict: Verdict | None = None) -> tuple[Answer, Belief, Decision]:
+    belief = fuse(evidence, index)
+    decision = decide(belief, evidence)
+    return answer_from_decision(decision, belief, evidence, verdict), belief, decision

@@ -1,0 +1,80 @@
+"""Build the final :class:`GeoPrediction` from the accepted answer and the evidence."""
+
+from __future__ import annotations
+
+from ..tools.evidence import Evidence, IgnoredText
+from ..tools.regions import RegionIndex
+from .fusion import fuse
+from .schemas import (
+    Answer, Candidate, GeoPrediction, ImageSummary, LevelConfidence, ToolTrace, Verdict,
+)
+from .verify import resolve_answer
+
+
+def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
+    evidence = [Evidence.model_validate(e) for e in state.get("evidence", [])]
+    answer = Answer.model_validate(state["answer"])
+    verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
+    belief = fuse(evidence, index)
+    (province, city, district), problems = resolve_answer(answer, index)
+    warnings = list(state.get("warnings", []))
+    if province is None:  # an unresolvable answer never leaves: fall back to the point
+        located = index.reverse(answer.lon, answer.lat) or index.nearest_district(
+            answer.lon, answer.lat)[0]
+        province, city, district = index.province_of(located), index.city_of(located), located
+        warnings.append("answer names did not resolve (" + "; ".join(problems)
+                        + "): names taken from the coordinates")
+    if verdict is not None and not verdict.accepted:
+        warnings.append("verification did not pass after the last round: "
+                        + "; ".join(f"{c.name}: {c.message}" for c in verdict.checks
+                                    if not c.passed))
+    basis = "evidence" if belief.evidence_count else "prior_only"
+    if basis == "prior_only":
+        warnings.append("no locating evidence: the answer is a prior guess with low confidence")
+
+    top_k = int(state.get("request", {}).get("top_k", 10))
+    candidates = []
+    for rank, (region, p) in enumerate(belief.top_districts(top_k), start=1):
+        path = index.admin_path(region)
+        candidates.append(Candidate(rank=rank, province=path.province, city=path.city,
+                                    district=region.name, adcode=region.adcode,
+                                    probability=round(p, 5), lat=region.lat, lon=region.lon))
+    image = state.get("image", {})
+    gps = image.get("exif_gps")
+    return GeoPrediction(
+        province=province.name, province_adcode=province.adcode,
+        city=city.name if city else None, city_adcode=city.adcode if city else None,
+        district=district.name if district else None,
+        district_adcode=district.adcode if district else None,
+        lat=answer.lat, lon=answer.lon,
+        confidence=LevelConfidence(
+            province=round(belief.mass(province), 4),
+            city=round(belief.mass(city), 4) if city else 0.0,
+            district=round(belief.mass(district), 4) if district else 0.0),
+        precision_km=_precision(state, belief, answer),
+        basis=basis, candidates=candidates, evidence=evidence,
+        ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
+        reasoning=answer.reasoning, verification=verdict,
+        tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],
+        timings=dict(state.get("timings", {})), backend=state.get("backend", "deterministic"),
+        backend_fallback=state.get("backend_fallback"), warnings=warnings,
+        image=ImageSummary(sha256=image.get("sha256", ""), width=image.get("width", 0),
+                           height=image.get("height", 0),
+                           is_panorama=bool(image.get("is_panorama")),
+                           exif_gps_used=bool(gps) and not state["request"].get("ignore_exif")),
+    )
+
+
+def _precision(state: dict, belief, answer: Answer) -> float:
+    import numpy as np
+
+    from ..tools.regions import haversine_km
+
+    index = belief.index
+    for e in state.get("evidence", []):
+        point = e.get("point")
+        if point and haversine_km(point["lon"], point["lat"], answer.lon, answer.lat) < 1e-3:
+            return float(point["radius_km"])
+    dist = haversine_km(index.district_lon, index.district_lat, answer.lon, answer.lat)
+    spread = np.sqrt(index.district_area / np.pi) / 2
+    return round(max(float(np.sum(belief.probs * np.hypot(dist, spread))), 0.05), 3)

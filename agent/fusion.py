@@ -1,0 +1,177 @@
+"""Evidence fusion: a belief over the 2875 districts, its marginals, and a decision.
+
+Each evidence item multiplies the odds of the districts it supports by its likelihood ratio
+(tempered by confidence): ``L(d) = 1 + (λ - 1) · s(d)``, where ``s(d)`` in [0, 1] is how much the
+item supports district ``d`` (1 inside a supported region, a distance kernel around a point).
+A wrong clue can therefore shift the belief by at most its own ratio, and stronger agreeing
+evidence outweighs it. Without evidence every district is equally likely (no visual prior is
+shipped yet), and the decision says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..tools.evidence import Evidence
+from ..tools.regions import Level, Region, RegionIndex, haversine_km
+
+ANCHOR_THRESHOLD = 0.5  # a level is decided when its marginal reaches this
+
+
+def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
+    support = np.zeros(len(index.districts))
+    for reg in item.regions:
+        region = index.get(reg.adcode, reg.level)
+        if region is not None:
+            np.maximum(support, reg.weight * index.district_mask(region), out=support)
+    if item.point is not None:
+        dist = haversine_km(index.district_lon, index.district_lat, item.point.lon, item.point.lat)
+        reach = item.point.radius_km + np.sqrt(index.district_area / np.pi)
+        np.maximum(support, np.exp(-0.5 * (dist / reach) ** 2), out=support)
+        inside = index.reverse(item.point.lon, item.point.lat)
+        if inside is not None:
+            support[index.district_position[inside.adcode]] = 1.0
+    return support
+
+
+@dataclass
+class Belief:
+    index: RegionIndex
+    probs: np.ndarray  # over index.districts
+    evidence_count: int
+
+    def marginal(self, level: Level) -> dict[str, float]:
+        keys = (self.index.district_province if level is Level.PROVINCE
+                else self.index.district_city if level is Level.CITY
+                else np.array([d.adcode for d in self.index.districts]))
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        sums = np.bincount(inverse, weights=self.probs, minlength=len(uniq))
+        return dict(zip(uniq.tolist(), sums.tolist(), strict=True))
+
+    def mass(self, region: Region) -> float:
+        return float(self.probs[self.index.district_mask(region)].sum())
+
+    def top_districts(self, k: int) -> list[tuple[Region, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(self.index.districts[i], float(self.probs[i])) for i in order]
+
+
+def fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
+    log_odds = np.zeros(len(index.districts))
+    used = 0
+    for item in evidence:
+        lam = item.effective_weight
+        if lam <= 1.0 + 1e-9:
+            continue
+        log_odds += np.log1p((lam - 1.0) * support_vector(item, index))
+        used += 1
+    log_odds -= log_odds.max()
+    probs = np.exp(log_odds)
+    return Belief(index=index, probs=probs / probs.sum(), evidence_count=used)
+
+
+def _local_xy(lon, lat, lon0, lat0):
+    x = np.radians(np.asarray(lon) - lon0) * np.cos(np.radians(lat0)) * 6371.0
+    y = np.radians(np.asarray(lat) - lat0) * 6371.0
+    return x, y
+
+
+def geometric_median(lon: np.ndarray, lat: np.ndarray, w: np.ndarray,
+                     iterations: int = 60) -> tuple[float, float]:
+    """The point minimising the weighted sum of distances (Weiszfeld, local km plane)."""
+    keep = w > w.max() * 1e-6
+    lon, lat, w = lon[keep], lat[keep], w[keep] / w[keep].sum()
+    lon0, lat0 = float(np.sum(w * lon)), float(np.sum(w * lat))
+    x, y = _local_xy(lon, lat, lon0, lat0)
+    px, py = float(np.sum(w * x)), float(np.sum(w * y))
+    for _ in range(iterations):
+        d = np.maximum(np.hypot(x - px, y - py), 1e-6)
+        nx, ny = np.sum(w * x / d) / np.sum(w / d), np.sum(w * y / d) / np.sum(w / d)
+        if np.hypot(nx - px, ny - py) < 1e-3:
+            px, py = nx, ny
+            break
+        px, py = nx, ny
+    return (lon0 + float(np.degrees(px / (6371.0 * np.cos(np.radians(lat0))))),
+            lat0 + float(np.degrees(py / 6371.0)))
+
+
+class Decision(BaseModel):
+    """The fused hypothesis: one district (hence city and province) and a WGS-84 point."""
+
+    district_adcode: str
+    lat: float
+    lon: float
+    confidence_province: float
+    confidence_city: float
+    confidence_district: float
+    precision_km: float
+    anchor_level: str | None  # the deepest level decided by evidence (None: prior only)
+    point_source: str  # evidence id, "district_centre" or "expected_distance"
+
+
+def _best_point_in(district: Region, evidence: list[Evidence], index: RegionIndex):
+    best = None
+    for item in evidence:
+        if item.point is None:
+            continue
+        if index.contains(district, item.point.lon, item.point.lat):
+            if best is None or item.effective_weight > best.effective_weight:
+                best = item
+    return best
+
+
+def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
+    index = belief.index
+    provinces = belief.marginal(Level.PROVINCE)
+    cities = belief.marginal(Level.CITY)
+    province = index.get(max(provinces, key=provinces.get), Level.PROVINCE)
+    anchor: Region | None = province if provinces[province.adcode] >= ANCHOR_THRESHOLD else None
+    if anchor is not None:
+        in_province = {c: p for c, p in cities.items()
+                       if index.get(c, Level.CITY).province_adcode == province.adcode}
+        city = index.get(max(in_province, key=in_province.get), Level.CITY)
+        if cities[city.adcode] >= ANCHOR_THRESHOLD:
+            anchor = city
+            mask = index.district_mask(city)
+            best = int(np.argmax(np.where(mask, belief.probs, -1)))
+            if belief.probs[best] >= ANCHOR_THRESHOLD:
+                anchor = index.districts[best]
+
+    point_radius: float | None = None
+    if anchor is not None and anchor.level is Level.DISTRICT:
+        district = anchor
+        point_item = _best_point_in(district, evidence, index)
+        if point_item is not None:
+            lon, lat, source = point_item.point.lon, point_item.point.lat, point_item.id
+            point_radius = point_item.point.radius_km
+        else:
+            lon, lat, source = district.lon, district.lat, "district_centre"
+    else:
+        mask = (index.district_mask(anchor) if anchor is not None
+                else np.ones(len(index.districts), dtype=bool))
+        weights = np.where(mask, belief.probs, 0.0)
+        lon, lat = geometric_median(index.district_lon, index.district_lat, weights)
+        source = "expected_distance"
+        district = index.reverse(lon, lat)
+        if district is None or (anchor is not None and not index.is_within(district, anchor)):
+            # the median fell outside the anchor (a concave region) or into the sea
+            district = index.districts[int(np.argmax(weights))]
+            lon, lat = district.lon, district.lat
+
+    dist = haversine_km(index.district_lon, index.district_lat, lon, lat)
+    spread = np.sqrt(index.district_area / np.pi) / 2
+    precision = float(np.sum(belief.probs * np.hypot(dist, spread)))
+    if point_radius is not None:  # an exact point (EXIF, a geocoded POI) inside the district
+        precision = point_radius
+    return Decision(
+        district_adcode=district.adcode, lat=round(lat, 6), lon=round(lon, 6),
+        confidence_province=round(provinces[district.province_adcode], 4),
+        confidence_city=round(cities[district.city_adcode], 4),
+        confidence_district=round(float(belief.probs[index.district_position[district.adcode]]), 4),
+        precision_km=round(max(precision, 0.05), 3),
+        anchor_level=anchor.level.value if anchor is not None else None,
+        point_source=source,
+    )

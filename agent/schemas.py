@@ -1,0 +1,109 @@
+"""Typed records at the agent's boundaries: the request, the submitted answer, the verdict, the
+tool trace and the final :class:`GeoPrediction`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from ..tools.evidence import Evidence, IgnoredText
+
+
+class LocateRequest(BaseModel):
+    image_path: str
+    ignore_exif: bool = False
+    top_k: int = Field(default=10, ge=1, le=50)
+    ocr_backend: str = "rapidocr"
+    max_verify_rounds: int = Field(default=3, ge=1, le=10)
+
+
+class Answer(BaseModel):
+    """What the policy (deterministic or a model) commits to through ``submit_answer``."""
+
+    province: str = Field(description="province-level name, e.g. 浙江省")
+    city: str | None = Field(default=None, description="prefecture-level name, e.g. 杭州市")
+    district: str | None = Field(default=None, description="county-level name, e.g. 西湖区")
+    lat: float = Field(ge=-90, le=90, description="WGS-84 latitude")
+    lon: float = Field(ge=-180, le=180, description="WGS-84 longitude")
+    confidence: float = Field(default=0.5, ge=0, le=1)
+    province_evidence: list[str] = Field(default_factory=list)
+    city_evidence: list[str] = Field(default_factory=list)
+    district_evidence: list[str] = Field(default_factory=list)
+    acknowledged_conflicts: dict[str, str] = Field(
+        default_factory=dict, description="evidence id → why it is outweighed")
+    reasoning: str = ""
+
+
+class Check(BaseModel):
+    name: str
+    passed: bool
+    message: str = ""
+
+
+class Verdict(BaseModel):
+    accepted: bool
+    checks: list[Check]
+    feedback: str = ""  # what the policy is told when it is sent back
+    round: int = 1
+
+
+class ToolTrace(BaseModel):
+    call_id: str
+    tool: str
+    args: dict
+    status: str  # ok | unavailable | error | no_result
+    summary: str
+    seconds: float
+    evidence_ids: list[str] = Field(default_factory=list)
+
+
+class LevelConfidence(BaseModel):
+    province: float
+    city: float
+    district: float
+
+
+class Candidate(BaseModel):
+    rank: int
+    province: str
+    city: str | None
+    district: str
+    adcode: str
+    probability: float
+    lat: float
+    lon: float
+
+
+class ImageSummary(BaseModel):
+    sha256: str
+    width: int
+    height: int
+    is_panorama: bool
+    exif_gps_used: bool
+
+
+class GeoPrediction(BaseModel):
+    """The answer: admin names and adcodes, WGS-84 coordinates, candidates, evidence."""
+
+    province: str
+    province_adcode: str
+    city: str | None
+    city_adcode: str | None
+    district: str | None
+    district_adcode: str | None
+    lat: float
+    lon: float
+    coordinate_system: str = "WGS-84"
+    confidence: LevelConfidence
+    precision_km: float = Field(description="expected distance of the truth from lat/lon")
+    basis: str = Field(description="evidence | prior_only")
+    candidates: list[Candidate]
+    evidence: list[Evidence]
+    ignored_text: list[IgnoredText] = Field(default_factory=list)
+    reasoning: str
+    verification: Verdict | None = None
+    tool_calls: list[ToolTrace] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    backend: str
+    backend_fallback: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    image: ImageSummary

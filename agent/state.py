@@ -1,0 +1,46 @@
+"""The graph state: JSON-serialisable (dicts of pydantic dumps, LangChain messages), no pixels.
+
+Evidence accumulates with stable ids; the belief is recomputed from it when needed, never
+stored beside it.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
+
+
+def merge_dicts(left: dict | None, right: dict | None) -> dict:
+    return {**(left or {}), **(right or {})}
+
+
+class GeoState(TypedDict, total=False):
+    request: dict[str, Any]  # LocateRequest
+    image: dict[str, Any]  # ImageMeta
+    messages: Annotated[list[AnyMessage], add_messages]
+    evidence: Annotated[list[dict[str, Any]], operator.add]  # Evidence, ids E1…
+    ocr_spans: Annotated[list[dict[str, Any]], operator.add]  # OcrSpan, ids T1…
+    ignored_text: Annotated[list[dict[str, Any]], operator.add]
+    poi_queries: Annotated[list[dict[str, Any]], operator.add]
+    tool_trace: Annotated[list[dict[str, Any]], operator.add]  # ToolTrace
+    answer: dict[str, Any] | None
+    verdict: dict[str, Any] | None
+    verify_rounds: int
+    prediction: dict[str, Any] | None
+    timings: Annotated[dict[str, float], merge_dicts]
+    warnings: Annotated[list[str], operator.add]
+    backend: str
+    backend_fallback: str | None
+
+
+class GeoInput(TypedDict):
+    request: dict[str, Any]
+
+
+class GeoOutput(TypedDict, total=False):
+    prediction: dict[str, Any] | None
+    warnings: list[str]

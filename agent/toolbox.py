@@ -1,0 +1,210 @@
+"""The tools the policy calls, as plain typed functions over a read-only view of the state.
+
+Each tool takes a pydantic argument model and returns a :class:`ToolOutput`; the graph's tool
+node assigns ids and records the trace. The deterministic policy and a language model call the
+very same functions (LangChain wrappers are generated from these specs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from ..tools.clues import ClueKind, extract_clues
+from ..tools.evidence import Evidence, IgnoredText, clue_to_evidence
+from ..tools.images import ImageInputError, crop, load_image
+from ..tools.ocr import OcrSpan, OcrUnavailable, get_engine, read_views
+from ..tools.regions import get_region_index
+from ..tools.views import WHOLE_IMAGE, default_views, view_for_heading
+
+
+@dataclass
+class ToolOutput:
+    status: str  # ok | no_result | unavailable | error
+    summary: str  # what the caller (a person or a model) reads
+    evidence: list[Evidence] = field(default_factory=list)
+    ocr_spans: list[OcrSpan] = field(default_factory=list)
+    ignored_text: list[IgnoredText] = field(default_factory=list)
+    poi_queries: list[dict] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may read: the request, the image metadata and what earlier calls found."""
+
+    request: dict
+    image: dict
+    ocr_spans: list[dict]
+    evidence: list[dict]
+
+
+# ------------------------------------------------------------------ argument schemas
+class NoArgs(BaseModel):
+    pass
+
+
+class OcrArgs(BaseModel):
+    heading: float | None = Field(default=None, description="panorama heading in degrees to "
+                                  "read at higher zoom (0 = centre, 90 = right)")
+    box: list[float] | None = Field(default=None, description="x0, y0, x1, y1 as fractions of "
+                                    "the image to zoom into", min_length=4, max_length=4)
+
+
+class CluesArgs(BaseModel):
+    span_ids: list[str] | None = Field(default=None, description="OCR span ids; all if omitted")
+    text: str | None = Field(default=None, description="extra text to analyse")
+
+
+class GeocodeArgs(BaseModel):
+    query: str = Field(description="a shop, road, landmark or address")
+    within: str | None = Field(default=None, description="restrict to this region name")
+
+
+class ReverseArgs(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class WebSearchArgs(BaseModel):
+    query: str
+
+
+# ------------------------------------------------------------------ tools
+def cnn_prior(args: NoArgs, ctx: ToolContext) -> ToolOutput:
+    checkpoint = os.environ.get("SINOLOC_PRIOR_CHECKPOINT")
+    if not checkpoint:
+        return ToolOutput(status="unavailable", summary=(
+            "no CNN prior checkpoint is configured (SINOLOC_PRIOR_CHECKPOINT); "
+            "continuing without a visual prior"))
+    return ToolOutput(status="unavailable", summary=(
+        f"CNN prior checkpoint {checkpoint} is set, but this build has no prior model "
+        "(it arrives with the prior issue); continuing without a visual prior"))
+
+
+def _ocr_views(args: OcrArgs, ctx: ToolContext):
+    loaded = load_image(ctx.request["image_path"])
+    if args.box is not None:
+        box = tuple(args.box)
+        return crop(loaded.image, box), [WHOLE_IMAGE.model_copy(
+            update={"view_id": "box" + "-".join(f"{v:.2f}" for v in box)})]
+    if args.heading is not None:
+        if not loaded.meta.is_panorama:
+            raise ImageInputError("heading needs a panorama; use box to zoom into a photo")
+        return loaded.image, [view_for_heading(args.heading)]
+    return loaded.image, default_views(loaded.meta.is_panorama, loaded.image.width)
+
+
+def ocr(args: OcrArgs, ctx: ToolContext) -> ToolOutput:
+    try:
+        engine = get_engine(ctx.request.get("ocr_backend", "rapidocr"))
+        image, views = _ocr_views(args, ctx)
+        spans = read_views(image, views, engine)
+    except OcrUnavailable as exc:
+        return ToolOutput(status="unavailable", summary=str(exc))
+    except ImageInputError as exc:
+        return ToolOutput(status="error", summary=str(exc))
+    offset = len(ctx.ocr_spans)
+    spans = [s.model_copy(update={"span_id": f"T{offset + i + 1}"}) for i, s in enumerate(spans)]
+    if not spans:
+        return ToolOutput(status="no_result", summary=f"no legible text in {len(views)} view(s)")
+    lines = [f"{s.span_id} [{s.view_id}, {s.score:.2f}] {s.text}" for s in spans]
+    return ToolOutput(status="ok", summary=f"{len(spans)} text line(s):\n" + "\n".join(lines),
+                      ocr_spans=spans)
+
+
+def lookup_clues(args: CluesArgs, ctx: ToolContext) -> ToolOutput:
+    spans = [OcrSpan.model_validate(s) for s in ctx.ocr_spans]
+    if args.span_ids is not None:
+        wanted = set(args.span_ids)
+        spans = [s for s in spans if s.span_id in wanted]
+    if args.text:
+        spans.append(OcrSpan(span_id="text", text=args.text, score=1.0, view_id="given"))
+    clues = extract_clues(spans)
+    out = ToolOutput(status="ok" if clues else "no_result", summary="")
+    for clue in clues:
+        converted = clue_to_evidence(clue, trace=f"lookup_clues({clue.span_id}: {clue.text})")
+        if isinstance(converted, Evidence):
+            out.evidence.append(converted)
+        elif isinstance(converted, IgnoredText):
+            out.ignored_text.append(converted)
+        elif clue.kind is ClueKind.POI_QUERY:
+            within = clue.detail.rsplit(" within ", 1)[1] if " within " in clue.detail else None
+            out.poi_queries.append({"query": clue.text, "within": within,
+                                    "span_id": clue.span_id})
+    parts = [f"- {c.kind.value}: {c.detail}" for c in clues]
+    out.summary = ("\n".join(parts) if parts else "no location clue in the text")
+    return out
+
+
+def geocode_poi(args: GeocodeArgs, ctx: ToolContext) -> ToolOutput:
+    """Offline: admin names in the query resolve to regions; street-level names need an
+    online provider, which this build does not have."""
+    from ..tools.clues.gazetteer import get_gazetteer
+
+    index = get_region_index()
+    gazetteer = get_gazetteer()
+    text = f"{args.within or ''}{args.query}"
+    resolution = gazetteer.resolve(text)
+    if resolution is None or resolution.leftover:
+        scope = f" within {args.within}" if args.within else ""
+        return ToolOutput(status="no_result", summary=(
+            f"offline gazetteer: no street-level match for {args.query!r}{scope} "
+            "(online map providers are not configured)"))
+    regions = [resolution.region, *resolution.alternatives]
+    info = [index.info(r).model_dump(mode="json") for r in regions]
+    return ToolOutput(status="ok", summary="offline gazetteer: " + "; ".join(
+        f"{index.label(r)} (centre {r.lat:.4f}, {r.lon:.4f})" for r in regions),
+        data={"regions": info})
+
+
+def reverse_geocode(args: ReverseArgs, ctx: ToolContext) -> ToolOutput:
+    index = get_region_index()
+    district = index.reverse(args.lon, args.lat)
+    if district is None:
+        near, km = index.nearest_district(args.lon, args.lat)
+        return ToolOutput(status="no_result", summary=(
+            f"({args.lat}, {args.lon}) is in no district; nearest is {index.label(near)} "
+            f"{km:.1f} km away"))
+    path = index.admin_path(district)
+    return ToolOutput(status="ok", summary=f"({args.lat}, {args.lon}) is in {index.label(district)}",
+                      data=path.model_dump())
+
+
+def web_search(args: WebSearchArgs, ctx: ToolContext) -> ToolOutput:
+    return ToolOutput(status="unavailable", summary=(
+        "web search is not available in the offline build (no provider configured)"))
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    run: Callable[[BaseModel, ToolContext], ToolOutput]
+
+
+TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (
+    ToolSpec("cnn_prior", "Visual prior over province / city / district from a CNN.",
+             NoArgs, cnn_prior),
+    ToolSpec("ocr", "Read text in the image: all views, one panorama heading, or a zoomed box.",
+             OcrArgs, ocr),
+    ToolSpec("lookup_clues", "Find addresses, phone numbers, licence plates and road codes in "
+             "OCR spans or given text; returns evidence ids.", CluesArgs, lookup_clues),
+    ToolSpec("geocode_poi", "Geocode a shop, road, landmark or address.", GeocodeArgs,
+             geocode_poi),
+    ToolSpec("reverse_geocode", "Province / city / district of a WGS-84 point.", ReverseArgs,
+             reverse_geocode),
+    ToolSpec("web_search", "Search the web for a name or slogan.", WebSearchArgs, web_search),
+)}
+SUBMIT_TOOL = "submit_answer"
+
+
+def summarize_json(output: ToolOutput, evidence_ids: list[str]) -> str:
+    """The ToolMessage content: status, summary and the new evidence ids."""
+    return json.dumps({"status": output.status, "result": output.summary,
+                       "evidence_ids": evidence_ids}, ensure_ascii=False)

@@ -1,0 +1,99 @@
+"""Verification: pure checks of a submitted answer against the evidence and the region data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..prompts import render_prompt
+from ..tools.evidence import Evidence
+from ..tools.regions import Level, Region, RegionIndex
+from .fusion import support_vector
+from .schemas import Answer, Check, Verdict
+
+STRONG_EVIDENCE = 50.0  # effective likelihood ratio above which a contradiction must be explained
+
+
+def resolve_answer(answer: Answer, index: RegionIndex) -> tuple[list[Region | None], list[str]]:
+    """The answer's names as regions [province, city, district] and any problems found."""
+    problems = []
+    provinces = index.lookup(answer.province, level=Level.PROVINCE)
+    province = provinces[0] if provinces else None
+    if province is None:
+        problems.append(f"province {answer.province!r} is not a province-level region")
+    city = district = None
+    if answer.city and province is not None:
+        cities = index.lookup(answer.city, level=Level.CITY, within=province)
+        city = cities[0] if cities else None
+        if city is None:
+            problems.append(f"city {answer.city!r} is not in {province.name}")
+    if answer.district and (city or province) is not None:
+        districts = index.lookup(answer.district, level=Level.DISTRICT, within=city or province)
+        district = districts[0] if districts else None
+        if district is None:
+            problems.append(f"district {answer.district!r} is not in {(city or province).name}")
+        elif city is None:
+            city = index.city_of(district)
+    return [province, city, district], problems
+
+
+def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
+           round_no: int = 1, max_rounds: int = 3) -> Verdict:
+    checks: list[Check] = []
+    (province, city, district), problems = resolve_answer(answer, index)
+    checks.append(Check(name="admin_chain", passed=not problems, message="; ".join(problems)))
+
+    deepest = district or city or province
+    if deepest is not None:
+        inside = index.reverse(answer.lon, answer.lat)
+        ok = inside is not None and index.is_within(inside, deepest)
+        where = index.label(inside) if inside is not None else "no district (sea or abroad)"
+        checks.append(Check(name="point_in_region", passed=ok, message="" if ok else (
+            f"({answer.lat:.5f}, {answer.lon:.5f}) lies in {where}, not in {index.label(deepest)}")))
+
+    by_id = {e.id: e for e in evidence}
+    cited = {
+        Level.PROVINCE: (province, answer.province_evidence),
+        Level.CITY: (city, answer.city_evidence),
+        Level.DISTRICT: (district, answer.district_evidence),
+    }
+    missing = sorted({i for _, ids in cited.values() for i in ids if i not in by_id})
+    checks.append(Check(name="citations_exist", passed=not missing,
+                        message=f"unknown evidence ids: {', '.join(missing)}" if missing else ""))
+
+    unsupported = []
+    for level, (region, ids) in cited.items():
+        if region is None:
+            continue
+        mask = index.district_mask(region)
+        for i in ids:
+            if i in by_id and not np.any(support_vector(by_id[i], index)[mask] > 0):
+                unsupported.append(f"{i} does not point into {region.name} ({level.value})")
+    checks.append(Check(name="citations_support_claims", passed=not unsupported,
+                        message="; ".join(unsupported)))
+
+    locating = [e for e in evidence if e.effective_weight > 1.0 + 1e-9]
+    uncited = [lvl.value for lvl, (region, ids) in cited.items()
+               if region is not None and not ids and any(
+                   np.any(support_vector(e, index)[index.district_mask(region)] > 0)
+                   for e in locating)]
+    checks.append(Check(name="claims_cite_evidence", passed=not uncited, message=(
+        f"levels with supporting evidence but no citation: {', '.join(uncited)}"
+        if uncited else "")))
+
+    conflicts = []
+    if deepest is not None:
+        mask = index.district_mask(deepest)
+        for item in locating:
+            if item.effective_weight < STRONG_EVIDENCE or item.id in answer.acknowledged_conflicts:
+                continue
+            if not np.any(support_vector(item, index)[mask] > 0):
+                conflicts.append(f"{item.id} ({item.kind.value}: {item.detail or item.text}) "
+                                 f"contradicts {index.label(deepest)}")
+    checks.append(Check(name="no_unexplained_contradiction", passed=not conflicts,
+                        message="; ".join(conflicts)))
+
+    accepted = all(c.passed for c in checks)
+    feedback = "" if accepted else render_prompt(
+        "verify_feedback", round=round_no, max_rounds=max_rounds,
+        failures="\n".join(f"- {c.name}: {c.message}" for c in checks if not c.passed))
+    return Verdict(accepted=accepted, checks=checks, feedback=feedback, round=round_no)

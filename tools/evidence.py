@@ -1,0 +1,83 @@
+"""One evidence schema for every tool; the agent cites items by their stable ids (E1, E2, …)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from .clues.schema import Clue, ClueKind, RegionSupport
+
+
+class EvidenceKind(str, Enum):
+    EXIF_GPS = "exif_gps"
+    PRIOR = "prior"
+    OCR_ADDRESS = "ocr_address"
+    PHONE = "phone"
+    PLATE = "plate"
+    ROAD = "road"
+    POI = "poi"
+    WEB = "web"
+    KNOWLEDGE = "knowledge"
+    MODEL_OBSERVATION = "model_observation"
+
+
+class PointSupport(BaseModel):
+    lat: float = Field(ge=-90, le=90)  # WGS-84
+    lon: float = Field(ge=-180, le=180)
+    radius_km: float = Field(gt=0)
+
+
+class Evidence(BaseModel):
+    id: str = ""  # assigned by the graph when the item is recorded
+    kind: EvidenceKind
+    text: str
+    source: str  # tool + provider / data
+    regions: list[RegionSupport] = Field(default_factory=list)
+    point: PointSupport | None = None
+    weight: float = Field(ge=1, description="likelihood ratio inside vs outside its support")
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    detail: str = ""
+    trace: str = ""  # what was asked to obtain it
+    span_id: str | None = None
+
+    @property
+    def effective_weight(self) -> float:
+        """The likelihood ratio tempered by how sure the reading is."""
+        return float(self.weight ** self.confidence)
+
+
+class IgnoredText(BaseModel):
+    """Text that was read and deliberately not used as a location clue."""
+
+    text: str
+    reason: str
+    span_id: str | None = None
+
+
+_CLUE_TO_EVIDENCE = {
+    ClueKind.ADDRESS: EvidenceKind.OCR_ADDRESS,
+    ClueKind.PHONE: EvidenceKind.PHONE,
+    ClueKind.PLATE: EvidenceKind.PLATE,
+    ClueKind.ROAD: EvidenceKind.ROAD,
+}
+
+
+def clue_to_evidence(clue: Clue, trace: str) -> Evidence | IgnoredText | None:
+    """Locating clues become evidence; watermarks, place-named dishes and unplaced numbers are
+    kept as ignored text; street-level queries are neither (the policy geocodes them)."""
+    if clue.kind in (ClueKind.WATERMARK, ClueKind.MISLEADING):
+        return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
+    if clue.kind is ClueKind.POI_QUERY:
+        return None
+    if not clue.regions:
+        return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
+    return Evidence(kind=_CLUE_TO_EVIDENCE[clue.kind], text=clue.text, source=f"clues:{clue.source}",
+                    regions=clue.regions, weight=clue.strength, confidence=clue.confidence,
+                    detail=clue.detail, trace=trace, span_id=clue.span_id)
+
+
+__all__ = [
+    "Evidence", "EvidenceKind", "IgnoredText", "PointSupport", "RegionSupport",
+    "clue_to_evidence",
+]
