@@ -16,8 +16,7 @@ def citations(region, evidence: list[Evidence], index: RegionIndex) -> list[str]
     if region is None:
         return []
     mask = index.district_mask(region)
-    hits = [e for e in evidence
-            if e.effective_weight > 1.0 + 1e-9 and np.any(support_vector(e, index)[mask] > 0)]
+    hits = [e for e in evidence if np.any(support_vector(e, index)[mask] > 0)]
     hits.sort(key=lambda e: -e.effective_weight)
     return [e.id for e in hits]
 
@@ -56,8 +55,7 @@ def describe(decision: Decision, belief: Belief, evidence: list[Evidence]) -> st
         return (f"No locating evidence was found, so the answer is the point that minimises the "
                 f"expected distance under a uniform prior over districts ({label}); treat it as a "
                 f"guess (province confidence {decision.confidence_province:.0%}).")
-    strongest = sorted((e for e in evidence if e.effective_weight > 1.0 + 1e-9),
-                       key=lambda e: -e.effective_weight)[:3]
+    strongest = sorted(evidence, key=lambda e: -e.effective_weight)[:3]
     basis = "; ".join(f"{e.id} {e.kind.value} «{e.text}»" for e in strongest)
     where = {"province": "the province", "city": "the city", "district": "the district",
              None: "no level"}[decision.anchor_level]

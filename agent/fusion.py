@@ -1,10 +1,12 @@
 """Evidence fusion: a belief over the 2875 districts, its marginals, and a decision.
 
-Each evidence item multiplies the odds of the districts it supports by its likelihood ratio
-(tempered by confidence): ``L(d) = 1 + (λ - 1) · s(d)``, where ``s(d)`` in [0, 1] is how much the
-item supports district ``d`` (1 inside a supported region, a distance kernel around a point).
-A wrong clue can therefore shift the belief by at most its own ratio, and stronger agreeing
-evidence outweighs it. Without evidence every district is equally likely (no visual prior is
+Each evidence item multiplies the odds of the districts it supports by a likelihood ratio:
+``L(d) = 1 + (λ - 1) · s(d)``, where ``s(d)`` in [0, 1] is how much the item supports district
+``d`` (1 inside a supported region, a distance kernel around a point). ``λ`` is chosen so that the
+item alone would put probability ``weight`` on its support (``λ = odds(weight) · (N - n) / n`` for
+a support of ``n`` of ``N`` districts), then tempered by the reading's confidence (``λ^conf``).
+A wrong clue can shift the belief by at most its own ratio, and stronger agreeing evidence
+outweighs it. Without evidence every district is equally likely (no visual prior is
 shipped yet), and the decision says so.
 """
 
@@ -28,12 +30,11 @@ def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
         if region is not None:
             np.maximum(support, reg.weight * index.district_mask(region), out=support)
     if item.point is not None:
-        dist = haversine_km(index.district_lon, index.district_lat, item.point.lon, item.point.lat)
-        reach = item.point.radius_km + np.sqrt(index.district_area / np.pi)
-        np.maximum(support, np.exp(-0.5 * (dist / reach) ** 2), out=support)
-        inside = index.reverse(item.point.lon, item.point.lat)
-        if inside is not None:
-            support[index.district_position[inside.adcode]] = 1.0
+        # the truth lies within about radius_km of the point: districts whose polygon comes
+        # that close share the support, by a Gaussian of their distance from the point
+        radius = item.point.radius_km
+        for position, dist in index.districts_near(item.point.lon, item.point.lat, 3 * radius):
+            support[position] = max(support[position], float(np.exp(-0.5 * (dist / radius) ** 2)))
     return support
 
 
@@ -60,13 +61,19 @@ class Belief:
 
 
 def fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
-    log_odds = np.zeros(len(index.districts))
+    total = len(index.districts)
+    log_odds = np.zeros(total)
     used = 0
     for item in evidence:
-        lam = item.effective_weight
+        support = support_vector(item, index)
+        covered = float(support.sum())
+        if covered <= 0 or covered >= total:
+            continue
+        odds = item.weight / (1.0 - item.weight)
+        lam = (odds * (total - covered) / covered) ** item.confidence
         if lam <= 1.0 + 1e-9:
             continue
-        log_odds += np.log1p((lam - 1.0) * support_vector(item, index))
+        log_odds += np.log1p((lam - 1.0) * support)
         used += 1
     log_odds -= log_odds.max()
     probs = np.exp(log_odds)

@@ -25,7 +25,7 @@ from .state import GeoInput, GeoOutput, GeoState
 from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext, summarize_json
 from .verify import verify
 
-EXIF_WEIGHT = 1e4  # EXIF GPS is decisive unless switched off
+EXIF_WEIGHT = 0.999  # EXIF GPS is decisive unless switched off
 
 
 def _timed(name: str, start: float) -> dict:

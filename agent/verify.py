@@ -10,7 +10,7 @@ from ..tools.regions import Level, Region, RegionIndex
 from .fusion import support_vector
 from .schemas import Answer, Check, Verdict
 
-STRONG_EVIDENCE = 50.0  # effective likelihood ratio above which a contradiction must be explained
+STRONG_EVIDENCE = 0.85  # weight × confidence from which a contradiction must be explained
 
 
 def resolve_answer(answer: Answer, index: RegionIndex) -> tuple[list[Region | None], list[str]]:
@@ -71,7 +71,7 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
     checks.append(Check(name="citations_support_claims", passed=not unsupported,
                         message="; ".join(unsupported)))
 
-    locating = [e for e in evidence if e.effective_weight > 1.0 + 1e-9]
+    locating = list(evidence)
     uncited = [lvl.value for lvl, (region, ids) in cited.items()
                if region is not None and not ids and any(
                    np.any(support_vector(e, index)[index.district_mask(region)] > 0)

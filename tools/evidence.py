@@ -35,7 +35,9 @@ class Evidence(BaseModel):
     source: str  # tool + provider / data
     regions: list[RegionSupport] = Field(default_factory=list)
     point: PointSupport | None = None
-    weight: float = Field(ge=1, description="likelihood ratio inside vs outside its support")
+    weight: float = Field(gt=0, lt=1, description=(
+        "probability that the truth lies in the supported area if this item were the only "
+        "evidence; fusion derives the likelihood ratio from it and the support's size"))
     confidence: float = Field(default=1.0, ge=0, le=1)
     detail: str = ""
     trace: str = ""  # what was asked to obtain it
@@ -43,8 +45,9 @@ class Evidence(BaseModel):
 
     @property
     def effective_weight(self) -> float:
-        """The likelihood ratio tempered by how sure the reading is."""
-        return float(self.weight ** self.confidence)
+        """Weight times the confidence of the reading: the ranking and strength used by
+        verification (≥ 0.85 is strong evidence)."""
+        return float(self.weight * self.confidence)
 
 
 class IgnoredText(BaseModel):
@@ -70,7 +73,7 @@ def clue_to_evidence(clue: Clue, trace: str) -> Evidence | IgnoredText | None:
         return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
     if clue.kind is ClueKind.POI_QUERY:
         return None
-    if not clue.regions:
+    if not clue.regions or clue.strength <= 0:
         return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
     return Evidence(kind=_CLUE_TO_EVIDENCE[clue.kind], text=clue.text, source=f"clues:{clue.source}",
                     regions=clue.regions, weight=clue.strength, confidence=clue.confidence,

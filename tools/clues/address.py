@@ -18,15 +18,15 @@ def _strength(res: Resolution) -> tuple[float, float]:
     full = any(m.full for m in res.mentions)
     has_number = bool(re.search(r"\d+\s*号", res.leftover))
     if n_levels >= 2:
-        strength = 400.0 if has_number else 250.0
+        strength = 0.97 if has_number else 0.95
         confidence = 0.95
     elif res.region.level is Level.PROVINCE:
-        strength, confidence = (8.0, 0.7) if full else (5.0, 0.6)
+        strength, confidence = (0.8, 0.8) if full else (0.7, 0.7)
     else:
-        strength, confidence = (40.0, 0.8) if full else (12.0, 0.6)
-    if res.alternatives:
-        strength = max(3.0, strength / 4)
-        confidence *= 0.6
+        strength, confidence = (0.85, 0.85) if full else (0.7, 0.7)
+    if res.alternatives:  # the same name in several places: the mass is shared between them
+        strength = min(strength, 0.8)
+        confidence *= 0.8
     return strength, confidence
 
 
@@ -53,7 +53,7 @@ def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) ->
     if leftover and len(leftover) >= 3 and _STREETISH.search(leftover):
         scope = res.region.name if res is not None else None
         clues.append(Clue(
-            kind=ClueKind.POI_QUERY, text=leftover, span_id=span_id, confidence=0.5, strength=1.0,
+            kind=ClueKind.POI_QUERY, text=leftover, span_id=span_id, confidence=0.5, strength=0.0,
             detail=(f"street-level text for a geocoder{f' within {scope}' if scope else ''}"),
             source="OCR"))
     return clues

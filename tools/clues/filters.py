@@ -10,7 +10,7 @@ def watermark_clue(text: str, knowledge: Knowledge, span_id: str | None = None) 
     for row in knowledge.watermarks:
         if row.pattern in text and (row.pattern != "©" or len(text) < 40):
             return Clue(kind=ClueKind.WATERMARK, text=text, span_id=span_id, confidence=0.95,
-                        strength=1.0, detail=f"{row.provider} watermark: not a location clue",
+                        strength=0.0, detail=f"{row.provider} watermark: not a location clue",
                         source=row.source)
     return None
 
@@ -24,7 +24,7 @@ def mask_misleading(text: str, knowledge: Knowledge,
         if row.phrase in text:
             text = text.replace(row.phrase, "□" * len(row.phrase))
             clues.append(Clue(kind=ClueKind.MISLEADING, text=row.phrase, span_id=span_id,
-                              confidence=0.9, strength=1.0,
+                              confidence=0.9, strength=0.0,
                               detail=f"{row.phrase} names {row.names_place} but {row.reason}",
                               source=row.source))
     return text, clues

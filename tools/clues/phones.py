@@ -43,13 +43,13 @@ def phone_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> 
         if not regions:
             clues.append(Clue(
                 kind=ClueKind.PHONE, text=match.raw_string, span_id=span_id, confidence=0.9,
-                strength=1.0, detail=f"{match.raw_string}: nationwide or unplaced number "
+                strength=0.0, detail=f"{match.raw_string}: nationwide or unplaced number "
                 f"({description or 'no area'})", source=SOURCE))
             continue
         landline = kind in _LANDLINE
-        strength = 200.0 if landline else 15.0
-        if len(regions) > 1:  # an area code shared by several cities
-            strength = strength / 2
+        # A business's landline is almost always local; a mobile number's block only says where
+        # the SIM was issued.
+        strength = 0.93 if landline else 0.6
         index = gazetteer.index
         label = "、".join(index.label(r) for r in regions)
         clues.append(Clue(

@@ -14,7 +14,7 @@ _SEP = r"[\s·•.\-・]?"
 
 def _pattern(abbreviations: str) -> re.Pattern:
     return re.compile(
-        rf"([{abbreviations}]){_SEP}([{_LETTERS}]){_SEP}([{_LETTERS}0-9]{{4}}[{_LETTERS}0-9挂学警港澳]?)"
+        rf"([{abbreviations}]){_SEP}([{_LETTERS}]){_SEP}([{_LETTERS}0-9]{{4,5}}[{_LETTERS}0-9挂学警港澳])"
         r"(?![0-9A-Z])")
 
 
@@ -35,7 +35,7 @@ def plate_clues(text: str, knowledge: Knowledge, index: RegionIndex,
         cities = "、".join(c.name for c in plate.cities)
         clues.append(Clue(
             kind=ClueKind.PLATE, text=match.group(0), span_id=span_id,
-            confidence=0.85 if len(match.group(3)) >= 5 else 0.7, strength=25.0, regions=regions,
+            confidence=0.85, strength=0.7, regions=regions,
             detail=f"plate prefix {prefix} is registered in {cities} ({plate.province.name})"
                    + (f"; {plate.note}" if plate.note else ""),
             source=plate.source))

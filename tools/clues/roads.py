@@ -11,7 +11,7 @@ _CODE = re.compile(r"(?<![A-Z0-9])G\s?(\d{1,4})(?![0-9])")
 
 
 def _clue(road: Road, text: str, span_id: str | None, confidence: float) -> Clue:
-    strength = 6.0 if len(road.provinces) <= 2 else 3.0
+    strength = 0.75 if len(road.provinces) <= 2 else 0.6
     return Clue(
         kind=ClueKind.ROAD, text=text, span_id=span_id, confidence=confidence, strength=strength,
         regions=[RegionSupport(level="province", adcode=p.adcode, name=p.name, weight=1.0)

@@ -32,7 +32,10 @@ class Clue(BaseModel):
     text: str  # the matched text
     span_id: str | None = None  # the OCR span it came from
     confidence: float = Field(ge=0, le=1)  # how sure the reading/parse is
-    strength: float = Field(ge=1)  # likelihood ratio inside vs outside the supported regions
+    # The probability that the photo lies in the supported regions if this clue were the only
+    # evidence (0: the clue does not locate). Fusion turns it into a likelihood ratio that
+    # accounts for how many districts the support covers.
+    strength: float = Field(ge=0, lt=1)
     regions: list[RegionSupport] = Field(default_factory=list)
     detail: str = ""  # one line for people: what it means
     source: str = ""  # the data it was matched against

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -18,9 +19,18 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=4)
+_ENGINE_LOCK = threading.Lock()
+
+
 def get_engine(backend: str = "rapidocr") -> OcrEngine:
-    """The process-wide engine for a backend name (``rapidocr`` or ``paddleocr``)."""
+    """The process-wide engine for a backend name (``rapidocr`` or ``paddleocr``); safe to call
+    from a warm-up thread and the graph at once (one engine is built)."""
+    with _ENGINE_LOCK:
+        return _make_engine(backend)
+
+
+@lru_cache(maxsize=4)
+def _make_engine(backend: str) -> OcrEngine:
     if backend == "rapidocr":
         from .rapid import RapidOcrEngine
 

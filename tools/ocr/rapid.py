@@ -24,6 +24,8 @@ class RapidOcrEngine:
             "Det.limit_side_len": det_side,
             "Global.text_score": text_score,
             "Global.log_level": "error",
+            # views are rendered upright; the 180° text classifier only costs time here
+            "Global.use_cls": False,
         }
         self._engine = None
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -235,6 +236,24 @@ class RegionIndex:
         nlon, nlat = crs.gcj02_to_wgs84(near.x, near.y)
         return self.districts[idx], float(haversine_km(lon, lat, nlon, nlat))
 
+    def districts_near(self, lon: float, lat: float, radius_km: float) -> list[tuple[int, float]]:
+        """(district position, distance in km from the point to its polygon) for every district
+        within ``radius_km`` of a WGS-84 point (0 for the one containing it)."""
+        glon, glat = crs.wgs84_to_gcj02(lon, lat)
+        km_per_deg_lat = 111.32
+        km_per_deg_lon = 111.32 * max(np.cos(np.radians(glat)), 0.05)
+        box = shapely.box(glon - radius_km / km_per_deg_lon, glat - radius_km / km_per_deg_lat,
+                          glon + radius_km / km_per_deg_lon, glat + radius_km / km_per_deg_lat)
+        point = shapely.Point(glon, glat)
+        out = []
+        for idx in self._tree.query(box):
+            near = shapely.shortest_line(self._polygons[idx], point).coords[0]
+            dist = float(np.hypot((near[0] - glon) * km_per_deg_lon,
+                                  (near[1] - glat) * km_per_deg_lat))
+            if dist <= radius_km:
+                out.append((int(idx), dist))
+        return out
+
     def contains(self, region: Region, lon: float, lat: float) -> bool:
         """Whether a WGS-84 point lies inside ``region``."""
         district = self.reverse(lon, lat)
@@ -251,7 +270,16 @@ class RegionIndex:
         return shapely.transform(polygon, convert)
 
 
-@lru_cache(maxsize=1)
+_LOAD_LOCK = threading.Lock()
+
+
 def get_region_index() -> RegionIndex:
-    """The process-wide index (built on first use, then read from the user cache dir)."""
+    """The process-wide index (built on first use, then read from the user cache dir);
+    thread-safe, loaded once."""
+    with _LOAD_LOCK:
+        return _load_default()
+
+
+@lru_cache(maxsize=1)
+def _load_default() -> RegionIndex:
     return RegionIndex.load()

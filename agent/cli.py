@@ -1,0 +1,119 @@
+"""The ``sinoloc`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def demo_image() -> Path:
+    """The demo photo shipped with the package (rendered by the project: a shop sign in 杭州)."""
+    return Path(str(resources.files("sinoloc.tools").joinpath("assets", "demo_hangzhou.jpg")))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sinoloc", description=(
+        "Locate a photo or street-view panorama taken in China: province / city / district "
+        "and WGS-84 coordinates, with the evidence behind them."))
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+    locate = sub.add_parser("locate", help="locate one image")
+    locate.add_argument("image", nargs="?", help="JPEG / PNG / WebP / GIF / HEIC file")
+    locate.add_argument("--demo", action="store_true", help="locate the bundled demo image")
+    locate.add_argument("--json", action="store_true", help="print the GeoPrediction as JSON")
+    locate.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
+    locate.add_argument("--top-k", type=int, default=10, help="candidate districts to list")
+    locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer")
+    locate.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
+                        choices=["rapidocr", "paddleocr"], help="OCR backend")
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"sinoloc {__version__}"
+
+
+def _warm_up(ocr_backend: str) -> None:
+    """Load the OCR models and the offline data while the main thread imports the graph:
+    model-session creation and inference release the GIL, so this overlaps for real."""
+    try:
+        from ..tools.ocr import get_engine
+
+        engine = get_engine(ocr_backend)
+        warm = getattr(engine, "warm_up", None)
+        if warm is not None:
+            warm()
+        from ..tools.clues import extract_text_clues
+
+        extract_text_clues("0571-88886666")  # phone geodata, knowledge files, gazetteer
+    except Exception as exc:  # noqa: BLE001 - the real call reports the same failure clearly
+        logging.getLogger(__name__).debug("warm-up failed: %s", exc)
+
+
+def _locate(args: argparse.Namespace) -> int:
+    import threading
+
+    threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
+    from ..tools.images import ImageInputError
+    from .api import Geolocator
+    from .render import render_text
+
+    if args.demo == bool(args.image):
+        print("sinoloc: give an IMAGE or --demo (one of them)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not 1 <= args.top_k <= 50:
+        print("sinoloc: --top-k must be between 1 and 50", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    image = demo_image() if args.demo else Path(args.image)
+    try:
+        prediction = Geolocator(ocr_backend=args.ocr).locate(
+            image, ignore_exif=args.ignore_exif, top_k=args.top_k)
+    except ImageInputError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(prediction.model_dump_json(indent=2))
+    else:
+        print(render_text(prediction))
+    if args.map:
+        from .mapview import write_map
+
+        path = write_map(prediction, args.map)
+        if not args.json:
+            print(f"map: {path}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("SINOLOC_LOG", "WARNING").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "locate":
+            return _locate(args)
+    except KeyboardInterrupt:
+        print("sinoloc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK
+    except Exception as exc:  # one clear line; SINOLOC_DEBUG=1 shows the traceback
+        if os.environ.get("SINOLOC_DEBUG"):
+            raise
+        print(f"sinoloc: internal error: {exc.__class__.__name__}: {exc} "
+              "(set SINOLOC_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

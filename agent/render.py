@@ -1,0 +1,43 @@
+"""Readable text for people (the CLI's default output)."""
+
+from __future__ import annotations
+
+from .schemas import GeoPrediction
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
+    names = " ".join(n for n in (p.province, p.city if p.city != p.province else None,
+                                 p.district if p.district != p.city else None) if n)
+    lines = [
+        f"{names}  ({p.lat:.5f}, {p.lon:.5f} WGS-84, ±{p.precision_km:.1f} km)",
+        f"confidence: province {_pct(p.confidence.province)} · city {_pct(p.confidence.city)} · "
+        f"district {_pct(p.confidence.district)}   basis: {p.basis}   backend: {p.backend}",
+        "",
+        p.reasoning,
+        "",
+        "candidates:",
+    ]
+    for c in p.candidates[:max_candidates]:
+        label = "".join(x for x in (c.province, c.city if c.city != c.province else None,
+                                    c.district if c.district != c.city else None) if x)
+        lines.append(f"  {c.rank:>2}. {label:<24} {c.adcode}  {c.probability * 100:5.1f}%")
+    lines.append("evidence:")
+    if not p.evidence:
+        lines.append("  (none)")
+    for e in p.evidence:
+        lines.append(f"  {e.id:<4} {e.kind.value:<12} «{e.text}»  w={e.weight:.2f}×{e.confidence:.2f}  "
+                     f"{e.detail}")
+    if p.ignored_text:
+        lines.append("ignored text:")
+        lines += [f"  «{i.text}»: {i.reason}" for i in p.ignored_text]
+    if p.warnings:
+        lines.append("warnings:")
+        lines += [f"  - {w}" for w in p.warnings]
+    total = p.timings.get("total")
+    if total is not None:
+        lines.append(f"time: {total:.2f} s ({len(p.tool_calls)} tool calls)")
+    return "\n".join(lines)
