@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -55,7 +54,7 @@ def _warm_up(ocr_backend: str) -> None:
         from ..tools.clues import extract_text_clues
 
         extract_text_clues("0571-88886666")  # phone geodata, knowledge files, gazetteer
-    except Exception as exc:  # noqa: BLE001 - the real call reports the same failure clearly
+    except Exception as exc:
         logging.getLogger(__name__).debug("warm-up failed: %s", exc)
 
 

@@ -6,7 +6,13 @@ from ..tools.evidence import Evidence, IgnoredText
 from ..tools.regions import RegionIndex
 from .fusion import fuse
 from .schemas import (
-    Answer, Candidate, GeoPrediction, ImageSummary, LevelConfidence, ToolTrace, Verdict,
+    Answer,
+    Candidate,
+    GeoPrediction,
+    ImageSummary,
+    LevelConfidence,
+    ToolTrace,
+    Verdict,
 )
 from .verify import resolve_answer
 

@@ -124,9 +124,9 @@ def _best_point_in(district: Region, evidence: list[Evidence], index: RegionInde
     for item in evidence:
         if item.point is None:
             continue
-        if index.contains(district, item.point.lon, item.point.lat):
-            if best is None or item.effective_weight > best.effective_weight:
-                best = item
+        inside = index.contains(district, item.point.lon, item.point.lat)
+        if inside and (best is None or item.effective_weight > best.effective_weight):
+            best = item
     return best
 
 

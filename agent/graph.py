@@ -105,7 +105,8 @@ def run_tools(state: GeoState) -> dict:
                 update["ignored_text"] += [i.model_dump(mode="json") for i in output.ignored_text]
                 update["poi_queries"] += output.poi_queries
         seconds = round(time.perf_counter() - t0, 4)
-        update["timings"][f"tool_{call['name']}_{len(state.get('tool_trace', [])) + len(update['tool_trace'])}"] = seconds
+        step = len(state.get("tool_trace", [])) + len(update["tool_trace"])
+        update["timings"][f"tool_{call['name']}_{step}"] = seconds
         update["tool_trace"].append(ToolTrace(
             call_id=call["id"], tool=call["name"], args=call.get("args") or {}, status=status,
             summary=summary, seconds=seconds, evidence_ids=ids).model_dump(mode="json"))

@@ -1,1 +1,1 @@
-"""benchmarks"""
+"""Runnable benchmarks: ``python -m sinoloc.benchmarks.locate`` (speed, memory, throughput)."""

@@ -1,1 +1,1 @@
-"""eval"""
+"""Evaluation over TuXun-style labelled sets (the harness arrives with its own issue)."""

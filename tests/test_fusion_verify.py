@@ -1,5 +1,4 @@
 import pytest
-
 from sinoloc.agent.answering import fused_answer
 from sinoloc.agent.fusion import decide, fuse
 from sinoloc.agent.schemas import Answer

@@ -109,7 +109,7 @@ def read_exif_gps(image: Image.Image) -> GpsFix | None:
     """The GPS fix in the EXIF GPS IFD, or None. Cameras and phones write WGS-84."""
     try:
         gps = image.getexif().get_ifd(0x8825)
-    except Exception:  # noqa: BLE001 - malformed EXIF must never stop ingest
+    except Exception:
         return None
     if not gps or 2 not in gps or 4 not in gps:
         return None
@@ -198,7 +198,7 @@ def crop(image: Image.Image, box: tuple[float, float, float, float],
     y0, y1 = sorted((max(0, y0), min(image.height, y1)))
     if x1 - x0 < 4 or y1 - y0 < 4:
         raise ImageInputError(f"crop box {box} is empty inside a {image.width}x{image.height} image")
-    region = image.crop((int(x0), int(y0), int(round(x1)), int(round(y1))))
+    region = image.crop((int(x0), int(y0), round(x1), round(y1)))
     short = min(region.size)
     if short < min_side:
         factor = min_side / short

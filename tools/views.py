@@ -33,15 +33,15 @@ def panorama_views(pano_width: int = 2048, count: int = 4, fov: float = 100.0,
     resolution (no pixels are invented for OCR to pay for), between 480 and 960 px wide."""
     step = 360.0 / count
     width = int(min(960, max(480, round(pano_width * fov / 360.0))))
-    height = int(round(width * 0.6))
-    return [ViewSpec(view_id=f"h{int(round(i * step)):03d}", heading=i * step, pitch=pitch,
+    height = round(width * 0.6)
+    return [ViewSpec(view_id=f"h{round(i * step):03d}", heading=i * step, pitch=pitch,
                      fov=fov, width=width, height=height) for i in range(count)]
 
 
 def view_for_heading(heading: float, fov: float = 60.0, width: int = 960, height: int = 720,
                      pitch: float = 0.0) -> ViewSpec:
     heading = heading % 360.0
-    return ViewSpec(view_id=f"h{int(round(heading)):03d}f{int(fov)}", heading=heading,
+    return ViewSpec(view_id=f"h{round(heading):03d}f{int(fov)}", heading=heading,
                     pitch=pitch, fov=fov, width=width, height=height)
 
 

@@ -16,8 +16,8 @@ def _clue(road: Road, text: str, span_id: str | None, confidence: float) -> Clue
         kind=ClueKind.ROAD, text=text, span_id=span_id, confidence=confidence, strength=strength,
         regions=[RegionSupport(level="province", adcode=p.adcode, name=p.name, weight=1.0)
                  for p in road.provinces],
-        detail=f"{road.code} {road.name} ({'expressway' if road.kind == 'expressway' else 'national road'}) "
-               f"crosses {'、'.join(p.name for p in road.provinces)}",
+        detail=f"{road.code} {road.name} ({road.kind.replace('_', ' ')}) crosses "
+               f" {'、'.join(p.name for p in road.provinces)}",
         source=road.source)
 
 
