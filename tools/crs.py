@@ -136,18 +136,23 @@ def wgs84_to_gcj02(lon, lat):
     return _ret(np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat), scalar)
 
 
+def _invert(forward, target_lon, target_lat, lon, lat):
+    """Solve ``forward(lon, lat) == target`` by fixed-point iteration from a first guess (the
+    offsets are small and smooth, so this converges to < 1e-10° in a few steps)."""
+    for _ in range(_MAX_ITER):
+        flon, flat = forward(lon, lat)
+        elon, elat = np.asarray(flon) - target_lon, np.asarray(flat) - target_lat
+        lon, lat = lon - elon, lat - elat
+        if np.all(np.abs(elon) < _TOLERANCE_DEG) and np.all(np.abs(elat) < _TOLERANCE_DEG):
+            break
+    return lon, lat
+
+
 def gcj02_to_wgs84(lon, lat):
     """Exact inverse of :func:`wgs84_to_gcj02` by fixed-point iteration."""
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
     glon, glat = _as_array(lon, lat)
-    wlon, wlat = glon.copy(), glat.copy()
-    for _ in range(_MAX_ITER):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = np.asarray(flon) - glon, np.asarray(flat) - glat
-        wlon, wlat = wlon - elon, wlat - elat
-        if np.all(np.abs(elon) < _TOLERANCE_DEG) and np.all(np.abs(elat) < _TOLERANCE_DEG):
-            break
-    return _ret(wlon, wlat, scalar)
+    return _ret(*_invert(wgs84_to_gcj02, glon, glat, glon.copy(), glat.copy()), scalar)
 
 
 def gcj02_to_bd09(lon, lat):
@@ -165,14 +170,8 @@ def bd09_to_gcj02(lon, lat):
     x, y = blon - 0.0065, blat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    glon, glat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_MAX_ITER):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        elon, elat = np.asarray(flon) - blon, np.asarray(flat) - blat
-        glon, glat = glon - elon, glat - elat
-        if np.all(np.abs(elon) < _TOLERANCE_DEG) and np.all(np.abs(elat) < _TOLERANCE_DEG):
-            break
-    return _ret(glon, glat, scalar)
+    guess = (z * np.cos(theta), z * np.sin(theta))
+    return _ret(*_invert(gcj02_to_bd09, blon, blat, *guess), scalar)
 
 
 def wgs84_to_bd09(lon, lat):
