@@ -11,18 +11,18 @@ import json
 import time
 from typing import Literal
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from pydantic import ValidationError
 
 from ..tools.evidence import Evidence, EvidenceKind, PointSupport
-from ..tools.images import ImageInputError, load_image
+from ..tools.images import load_image
 from ..tools.regions import get_region_index
 from .commit import build_prediction
 from .policy import DeterministicPolicy, Policy
 from .schemas import Answer, LocateRequest, ToolTrace, Verdict
 from .state import GeoInput, GeoOutput, GeoState
-from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext, summarize_json
+from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext
 from .verify import verify
 
 EXIF_WEIGHT = 0.999  # EXIF GPS is decisive unless switched off
@@ -111,14 +111,15 @@ def run_tools(state: GeoState) -> dict:
             call_id=call["id"], tool=call["name"], args=call.get("args") or {}, status=status,
             summary=summary, seconds=seconds, evidence_ids=ids).model_dump(mode="json"))
         update["messages"].append(ToolMessage(
-            content=summarize_json_from(status, summary, ids), tool_call_id=call["id"],
+            content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
             name=call["name"]))
     update["timings"]["tools_total"] = round(
         state.get("timings", {}).get("tools_total", 0.0) + time.perf_counter() - start, 4)
     return update
 
 
-def summarize_json_from(status: str, summary: str, ids: list[str]) -> str:
+def tool_message_content(status: str, summary: str, ids: list[str]) -> str:
+    """What the policy reads back: the status, the result and the new evidence ids."""
     return json.dumps({"status": status, "result": summary, "evidence_ids": ids},
                       ensure_ascii=False)
 
@@ -192,5 +193,3 @@ def build_graph(policy: Policy | None = None, checkpointer=None):
     graph.add_edge("commit", END)
     return graph.compile(checkpointer=checkpointer, name="sinoloc")
 
-
-__all__ = ["AIMessage", "ImageInputError", "build_graph", "summarize_json"]

@@ -7,7 +7,6 @@ very same functions (LangChain wrappers are generated from these specs).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,8 +202,3 @@ TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (
 )}
 SUBMIT_TOOL = "submit_answer"
 
-
-def summarize_json(output: ToolOutput, evidence_ids: list[str]) -> str:
-    """The ToolMessage content: status, summary and the new evidence ids."""
-    return json.dumps({"status": output.status, "result": output.summary,
-                       "evidence_ids": evidence_ids}, ensure_ascii=False)
