@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..tools.evidence import Evidence, IgnoredText
 from ..tools.regions import RegionIndex
-from .fusion import fuse
+from .fusion import fuse, precision_km
 from .schemas import (
     Answer,
     Candidate,
@@ -57,7 +57,7 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
             province=round(belief.mass(province), 4),
             city=round(belief.mass(city), 4) if city else 0.0,
             district=round(belief.mass(district), 4) if district else 0.0),
-        precision_km=_precision(state, belief, answer),
+        precision_km=precision_km(belief, answer.lon, answer.lat, evidence),
         basis=basis, candidates=candidates, evidence=evidence,
         ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
         reasoning=answer.reasoning, verification=verdict,
@@ -70,17 +70,3 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
                            exif_gps_used=bool(gps) and not state["request"].get("ignore_exif")),
     )
 
-
-def _precision(state: dict, belief, answer: Answer) -> float:
-    import numpy as np
-
-    from ..tools.regions import haversine_km
-
-    index = belief.index
-    for e in state.get("evidence", []):
-        point = e.get("point")
-        if point and haversine_km(point["lon"], point["lat"], answer.lon, answer.lat) < 1e-3:
-            return float(point["radius_km"])
-    dist = haversine_km(index.district_lon, index.district_lat, answer.lon, answer.lat)
-    spread = np.sqrt(index.district_area / np.pi) / 2
-    return round(max(float(np.sum(belief.probs * np.hypot(dist, spread))), 0.05), 3)

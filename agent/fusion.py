@@ -130,6 +130,19 @@ def _best_point_in(district: Region, evidence: list[Evidence], index: RegionInde
     return best
 
 
+def precision_km(belief: Belief, lon: float, lat: float, evidence: list[Evidence]) -> float:
+    """How far the truth is expected to be from (lon, lat): the radius of a point evidence item
+    placed exactly there (EXIF, a geocoded POI), else the expected distance under the belief."""
+    index = belief.index
+    for item in evidence:
+        if item.point is not None and haversine_km(
+                item.point.lon, item.point.lat, lon, lat) < 1e-3:
+            return round(max(item.point.radius_km, 0.05), 3)
+    dist = haversine_km(index.district_lon, index.district_lat, lon, lat)
+    spread = np.sqrt(index.district_area / np.pi) / 2
+    return round(max(float(np.sum(belief.probs * np.hypot(dist, spread))), 0.05), 3)
+
+
 def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
     index = belief.index
     provinces = belief.marginal(Level.PROVINCE)
@@ -147,13 +160,11 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
             if belief.probs[best] >= ANCHOR_THRESHOLD:
                 anchor = index.districts[best]
 
-    point_radius: float | None = None
     if anchor is not None and anchor.level is Level.DISTRICT:
         district = anchor
         point_item = _best_point_in(district, evidence, index)
         if point_item is not None:
             lon, lat, source = point_item.point.lon, point_item.point.lat, point_item.id
-            point_radius = point_item.point.radius_km
         else:
             lon, lat, source = district.lon, district.lat, "district_centre"
     else:
@@ -168,17 +179,12 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
             district = index.districts[int(np.argmax(weights))]
             lon, lat = district.lon, district.lat
 
-    dist = haversine_km(index.district_lon, index.district_lat, lon, lat)
-    spread = np.sqrt(index.district_area / np.pi) / 2
-    precision = float(np.sum(belief.probs * np.hypot(dist, spread)))
-    if point_radius is not None:  # an exact point (EXIF, a geocoded POI) inside the district
-        precision = point_radius
     return Decision(
         district_adcode=district.adcode, lat=round(lat, 6), lon=round(lon, 6),
         confidence_province=round(provinces[district.province_adcode], 4),
         confidence_city=round(cities[district.city_adcode], 4),
         confidence_district=round(float(belief.probs[index.district_position[district.adcode]]), 4),
-        precision_km=round(max(precision, 0.05), 3),
+        precision_km=precision_km(belief, lon, lat, evidence),
         anchor_level=anchor.level.value if anchor is not None else None,
         point_source=source,
     )

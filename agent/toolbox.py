@@ -132,8 +132,7 @@ def lookup_clues(args: CluesArgs, ctx: ToolContext) -> ToolOutput:
         elif isinstance(converted, IgnoredText):
             out.ignored_text.append(converted)
         elif clue.kind is ClueKind.POI_QUERY:
-            within = clue.detail.rsplit(" within ", 1)[1] if " within " in clue.detail else None
-            out.poi_queries.append({"query": clue.text, "within": within,
+            out.poi_queries.append({"query": clue.text, "within": clue.within,
                                     "span_id": clue.span_id})
     parts = [f"- {c.kind.value}: {c.detail}" for c in clues]
     out.summary = ("\n".join(parts) if parts else "no location clue in the text")

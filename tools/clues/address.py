@@ -54,6 +54,7 @@ def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) ->
         scope = res.region.name if res is not None else None
         clues.append(Clue(
             kind=ClueKind.POI_QUERY, text=leftover, span_id=span_id, confidence=0.5, strength=0.0,
+            within=scope,
             detail=(f"street-level text for a geocoder{f' within {scope}' if scope else ''}"),
             source="OCR"))
     return clues

@@ -37,5 +37,6 @@ class Clue(BaseModel):
     # accounts for how many districts the support covers.
     strength: float = Field(ge=0, lt=1)
     regions: list[RegionSupport] = Field(default_factory=list)
+    within: str | None = None  # POI queries: the region the text was found next to
     detail: str = ""  # one line for people: what it means
     source: str = ""  # the data it was matched against
