@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..tools.evidence import Evidence, IgnoredText
 from ..tools.regions import RegionIndex
 from .fusion import fuse, precision_km
+from .llm.usage import cost_usd
 from .schemas import (
     Answer,
     Candidate,
@@ -12,6 +13,7 @@ from .schemas import (
     ImageSummary,
     LevelConfidence,
     ToolTrace,
+    Usage,
     Verdict,
 )
 from .verify import resolve_answer
@@ -46,6 +48,18 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
                                     district=region.name, adcode=region.adcode,
                                     probability=round(p, 5), lat=region.lat, lon=region.lon))
     image = state.get("image", {})
+    backend = state.get("backend", "deterministic")
+    counts = state.get("usage", {})
+    cost, price_source = (None, None)
+    if counts.get("model_calls"):
+        cost, price_source = cost_usd(backend, counts.get("input_tokens", 0),
+                                      counts.get("output_tokens", 0))
+    usage = Usage(model_calls=counts.get("model_calls", 0),
+                  model_errors=counts.get("model_errors", 0),
+                  tool_calls=len(state.get("tool_trace", [])),
+                  input_tokens=counts.get("input_tokens", 0),
+                  output_tokens=counts.get("output_tokens", 0),
+                  cost_usd=cost, price_source=price_source)
     gps = image.get("exif_gps")
     return GeoPrediction(
         province=province.name, province_adcode=province.adcode,
@@ -62,8 +76,9 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
         ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
         reasoning=answer.reasoning, verification=verdict,
         tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],
-        timings=dict(state.get("timings", {})), backend=state.get("backend", "deterministic"),
-        backend_fallback=state.get("backend_fallback"), warnings=warnings,
+        timings=dict(state.get("timings", {})), backend=backend,
+        backend_fallback=state.get("backend_fallback"),
+        answered_by=state.get("answered_by", "fusion"), usage=usage, warnings=warnings,
         image=ImageSummary(sha256=image.get("sha256", ""), width=image.get("width", 0),
                            height=image.get("height", 0),
                            is_panorama=bool(image.get("is_panorama")),

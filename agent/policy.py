@@ -1,16 +1,18 @@
 """The policy slot: the node that chooses the next tool call.
 
-:class:`DeterministicPolicy` fills it with the fixed order of the offline default (CNN prior →
-OCR → clues → geocoding of street-level text → submit); a language model fills the same slot
-with the same messages and tool calls (see the language-model agent issue).
+A policy returns the next :class:`AIMessage` (with tool calls) or a :class:`PolicyTurn` when it
+spent model calls or failed. :class:`DeterministicPolicy` fills the slot with the fixed order of
+the offline default (prelude → geocoding of street-level text → submit the fused answer); a
+language model fills the same slot through :class:`~sinoloc.agent.llm.policy.ChatModelPolicy`.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AnyMessage
 
 from ..tools.evidence import Evidence
 from ..tools.regions import get_region_index
@@ -22,14 +24,35 @@ from .toolbox import SUBMIT_TOOL
 MAX_GEOCODE_CALLS = 5
 
 
+@dataclass
+class PolicyTurn:
+    """One turn of a policy: the messages it adds (the last one an AIMessage with tool calls),
+    the model usage it spent, and the failure that ended it, if any."""
+
+    messages: list[AnyMessage] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    failure: Exception | None = None
+
+
 class Policy(Protocol):
     name: str
 
-    def __call__(self, state: GeoState) -> AIMessage: ...
+    def __call__(self, state: GeoState) -> AIMessage | PolicyTurn: ...
 
 
-def _call(name: str, args: dict) -> dict:
+def tool_call(name: str, args: dict) -> dict:
     return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+
+
+def fused_submission(state: GeoState, note: str = "") -> AIMessage:
+    """Submit the fusion engine's answer (reflecting on the last verdict, if any)."""
+    evidence = [Evidence.model_validate(e) for e in state.get("evidence", [])]
+    verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
+    answer, _, _ = fused_answer(evidence, get_region_index(), verdict)
+    if note:
+        answer = answer.model_copy(update={"reasoning": f"{note} {answer.reasoning}"})
+    return AIMessage(content=answer.reasoning,
+                     tool_calls=[tool_call(SUBMIT_TOOL, answer.model_dump(mode="json"))])
 
 
 class DeterministicPolicy:
@@ -38,23 +61,17 @@ class DeterministicPolicy:
     def __call__(self, state: GeoState) -> AIMessage:
         traces = [ToolTrace.model_validate(t) for t in state.get("tool_trace", [])]
         done = {t.tool for t in traces}
-        if "cnn_prior" not in done:
-            return AIMessage(content="Visual prior first.", tool_calls=[_call("cnn_prior", {})])
-        if "ocr" not in done:
-            return AIMessage(content="Read the text in every view.", tool_calls=[_call("ocr", {})])
-        if "lookup_clues" not in done:
-            return AIMessage(content="Match the text against addresses, phones, plates, roads.",
-                             tool_calls=[_call("lookup_clues", {})])
+        for tool, why in (("cnn_prior", "Visual prior first."),
+                          ("ocr", "Read the text in every view."),
+                          ("lookup_clues", "Match the text against addresses, phones, plates, roads.")):
+            if tool not in done:
+                return AIMessage(content=why, tool_calls=[tool_call(tool, {})])
         asked = {(t.args.get("query"), t.args.get("within")) for t in traces
                  if t.tool == "geocode_poi"}
         pending = [q for q in state.get("poi_queries", [])
                    if (q["query"], q.get("within")) not in asked][:MAX_GEOCODE_CALLS]
         if pending and len(asked) < MAX_GEOCODE_CALLS:
             return AIMessage(content="Geocode the street-level text.", tool_calls=[
-                _call("geocode_poi", {"query": q["query"], "within": q.get("within")})
+                tool_call("geocode_poi", {"query": q["query"], "within": q.get("within")})
                 for q in pending])
-        evidence = [Evidence.model_validate(e) for e in state.get("evidence", [])]
-        verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
-        answer, _, _ = fused_answer(evidence, get_region_index(), verdict)
-        return AIMessage(content=answer.reasoning,
-                         tool_calls=[_call(SUBMIT_TOOL, answer.model_dump(mode="json"))])
+        return fused_submission(state)

@@ -14,6 +14,9 @@ class LocateRequest(BaseModel):
     top_k: int = Field(default=10, ge=1, le=50)
     ocr_backend: str = "rapidocr"
     max_verify_rounds: int = Field(default=3, ge=1, le=10)
+    max_model_calls: int = Field(default=12, ge=1, le=100)
+    max_tool_calls: int = Field(default=24, ge=3, le=200)
+    max_seconds: float = Field(default=300.0, gt=0)
 
 
 class Answer(BaseModel):
@@ -54,6 +57,18 @@ class ToolTrace(BaseModel):
     summary: str
     seconds: float
     evidence_ids: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    """What one image cost: calls, tokens and, where a price is known, US dollars."""
+
+    model_calls: int = 0
+    model_errors: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    price_source: str | None = None
 
 
 class LevelConfidence(BaseModel):
@@ -104,6 +119,10 @@ class GeoPrediction(BaseModel):
     tool_calls: list[ToolTrace] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     backend: str
-    backend_fallback: str | None = None
+    backend_fallback: str | None = Field(default=None, description=(
+        "why the model backend stopped and the deterministic policy finished, if it did"))
+    answered_by: str = Field(default="fusion", description=(
+        "who produced the committed answer: the model backend, or the fusion engine"))
+    usage: Usage = Field(default_factory=Usage)
     warnings: list[str] = Field(default_factory=list)
     image: ImageSummary

@@ -18,6 +18,14 @@ def merge_dicts(left: dict | None, right: dict | None) -> dict:
     return {**(left or {}), **(right or {})}
 
 
+def add_counts(left: dict | None, right: dict | None) -> dict:
+    """Sum counters key by key (model calls, tokens)."""
+    out = dict(left or {})
+    for key, value in (right or {}).items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
 class GeoState(TypedDict, total=False):
     request: dict[str, Any]  # LocateRequest
     image: dict[str, Any]  # ImageMeta
@@ -35,6 +43,10 @@ class GeoState(TypedDict, total=False):
     warnings: Annotated[list[str], operator.add]
     backend: str
     backend_fallback: str | None
+    answered_by: str  # who produced the submitted answer: a model's name or "fusion"
+    usage: Annotated[dict[str, int], add_counts]  # model_calls, model_errors, tokens
+    started_at: float  # wall clock (time.time()) at ingest, for the time budget
+    budget_exhausted: str | None
 
 
 class GeoInput(TypedDict):

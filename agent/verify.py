@@ -83,12 +83,21 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
     conflicts = []
     if deepest is not None:
         mask = index.district_mask(deepest)
+        cited_ids = {i for _, ids in cited.values() for i in ids if i in by_id}
+        # an explanation of a conflict counts only when the answer has evidence of its own
+        backed = any(np.any(support_vector(by_id[i], index)[mask] > 0) for i in cited_ids)
         for item in locating:
-            if item.effective_weight < STRONG_EVIDENCE or item.id in answer.acknowledged_conflicts:
+            if item.effective_weight < STRONG_EVIDENCE:
                 continue
-            if not np.any(support_vector(item, index)[mask] > 0):
-                conflicts.append(f"{item.id} ({item.kind.value}: {item.detail or item.text}) "
-                                 f"contradicts {index.label(deepest)}")
+            if np.any(support_vector(item, index)[mask] > 0):
+                continue
+            explained = item.id in answer.acknowledged_conflicts
+            if explained and backed:
+                continue
+            conflicts.append(f"{item.id} ({item.kind.value}: {item.detail or item.text}) "
+                             f"contradicts {index.label(deepest)}" + (
+                                 "; it is acknowledged, but no cited evidence supports "
+                                 f"{index.label(deepest)}" if explained else ""))
     checks.append(Check(name="no_unexplained_contradiction", passed=not conflicts,
                         message="; ".join(conflicts)))
 

@@ -8,8 +8,9 @@ from importlib import resources
 
 @lru_cache(maxsize=32)
 def load_prompt(name: str) -> str:
-    """The text of ``prompts/<name>.md``."""
-    return resources.files(__package__).joinpath(f"{name}.md").read_text(encoding="utf-8")
+    """The text of ``prompts/<name>.md`` (or of ``prompts/<name>`` when it has a suffix)."""
+    filename = name if "." in name else f"{name}.md"
+    return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
 
 
 def render_prompt(name: str, **values: object) -> str:

@@ -1,0 +1,72 @@
+"""What a chat model is sent, and what of its reply the state keeps.
+
+The state holds text only (JSON-serialisable, checkpointer-ready); the image is attached to the
+first human message at call time as a standard LangChain image content block.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from enum import Enum
+from functools import lru_cache
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+
+from ...prompts import load_prompt
+from ...tools.images import load_image
+
+MODEL_IMAGE_MAX_SIDE = 2048  # equirectangular panoramas keep 2048×1024; photos stay sharp
+
+
+@lru_cache(maxsize=8)
+def image_block(path: str, sha256: str, max_side: int = MODEL_IMAGE_MAX_SIDE) -> dict:
+    """A base64 JPEG content block of the image (``sha256`` keys the cache on content)."""
+    image = load_image(path).image
+    if max(image.size) > max_side:
+        scale = max_side / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return {"type": "image", "base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            "mime_type": "image/jpeg"}
+
+
+def model_input(state: dict, with_image: bool = True) -> list[AnyMessage]:
+    """System prompt, then the conversation with the image attached to its first human turn."""
+    messages: list[AnyMessage] = [SystemMessage(content=load_prompt("system"))]
+    attached = not with_image
+    for message in state.get("messages", []):
+        if not attached and isinstance(message, HumanMessage):
+            image = state.get("image", {})
+            block = image_block(state["request"]["image_path"], image.get("sha256", ""))
+            message = HumanMessage(content=[{"type": "text", "text": message.text}, block])
+            attached = True
+        messages.append(message)
+    return messages
+
+
+def json_safe(value):
+    """A JSON-serialisable copy: enums become their values, other objects their text."""
+    if isinstance(value, Enum):
+        return json_safe(value.value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+def for_state(reply: AIMessage, name: str) -> AIMessage:
+    """The reply as the state keeps it: content, tool calls, usage; metadata made JSON-safe."""
+    return AIMessage(content=json_safe(reply.content), tool_calls=reply.tool_calls,
+                     usage_metadata=reply.usage_metadata, id=reply.id, name=name,
+                     response_metadata=json_safe(reply.response_metadata or {}),
+                     additional_kwargs=json_safe(reply.additional_kwargs or {}))

@@ -1,0 +1,86 @@
+"""``--llm`` specifications and the one place that turns them into chat models.
+
+Forms: ``none`` (the deterministic policy), ``local:/path/to/qwen-vl[+/path/to/lora]`` (the
+in-process transformers backend) and ``provider:model`` for anything ``init_chat_model`` knows
+(``google_genai:gemini-2.5-flash``, ``ollama:qwen2.5vl:7b``, ``openai:qwen2.5-vl-7b`` with a
+``base_url`` for vLLM and other OpenAI-compatible servers).
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+ENV_LLM = "SINOLOC_LLM"
+ENV_BASE_URL = "SINOLOC_LLM_BASE_URL"
+
+
+class LlmSpecError(ValueError):
+    """An ``--llm`` value that cannot be understood, or a backend that cannot be built."""
+
+
+class LlmSpec(BaseModel):
+    provider: str = Field(description="none | local | an init_chat_model provider")
+    model: str = ""
+    lora: str | None = None
+    base_url: str | None = None
+    temperature: float = 0.0
+    timeout_s: float = 60.0
+
+    @property
+    def is_none(self) -> bool:
+        return self.provider == "none"
+
+    @property
+    def label(self) -> str:
+        if self.is_none:
+            return "deterministic"
+        if self.provider == "local":
+            name = os.path.basename(self.model.rstrip("/")) or self.model
+            return f"local:{name}" + ("+lora" if self.lora else "")
+        return f"{self.provider}:{self.model}"
+
+    @classmethod
+    def parse(cls, text: str | None, base_url: str | None = None) -> LlmSpec:
+        """Parse an ``--llm`` value; ``None`` reads ``SINOLOC_LLM`` (default ``none``)."""
+        text = (text if text is not None else os.environ.get(ENV_LLM, "none")).strip()
+        base_url = base_url or os.environ.get(ENV_BASE_URL) or None
+        if text.lower() in ("", "none", "off", "deterministic"):
+            return cls(provider="none")
+        provider, sep, rest = text.partition(":")
+        if not sep or not rest or not provider:
+            raise LlmSpecError(
+                f"--llm {text!r}: expected none, local:/path/to/model[+/path/to/lora] or "
+                "provider:model (e.g. google_genai:gemini-2.5-flash)")
+        provider = provider.strip().lower()
+        if provider == "local":
+            model, _, lora = rest.partition("+")
+            return cls(provider="local", model=model, lora=lora or None, base_url=base_url)
+        return cls(provider=provider, model=rest, base_url=base_url)
+
+
+def load_chat_model(spec: LlmSpec):
+    """The chat model for ``spec`` (``None`` for the deterministic policy)."""
+    if spec.is_none:
+        return None
+    if spec.provider == "local":
+        from .qwen_local import QwenVLChatModel
+
+        return QwenVLChatModel.from_path(spec.model, lora_path=spec.lora,
+                                         temperature=spec.temperature)
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:  # pragma: no cover - langchain is a dependency
+        raise LlmSpecError("the `langchain` package is needed for provider models") from exc
+    kwargs: dict = {"temperature": spec.temperature, "timeout": spec.timeout_s,
+                    "max_retries": 0}  # sinoloc retries itself, honouring retry-after
+    if spec.base_url:
+        kwargs["base_url"] = spec.base_url
+    try:
+        return init_chat_model(spec.model, model_provider=spec.provider, **kwargs)
+    except ImportError as exc:
+        raise LlmSpecError(f"--llm {spec.provider}:{spec.model} needs the provider package: "
+                           f"{exc}. Install it, e.g. pip install 'sinoloc[llm]'") from exc
+    except Exception as exc:  # unknown provider, missing key, bad option
+        raise LlmSpecError(f"--llm {spec.provider}:{spec.model}: {exc}") from exc

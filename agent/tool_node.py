@@ -1,0 +1,119 @@
+"""Running tool calls: the prelude every run starts with, and the ReAct tools node.
+
+Both go through :func:`execute_calls`, which validates arguments, runs the typed tool, numbers
+new evidence (E1, E2, …) and OCR spans, records the trace and answers every call with a
+:class:`ToolMessage` — within the request's tool-call budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from pydantic import ValidationError
+
+from ..prompts import render_prompt
+from .digest import evidence_digest
+from .schemas import LocateRequest, ToolTrace
+from .state import GeoState
+from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext
+
+PRELUDE = ("cnn_prior", "ocr", "lookup_clues")
+
+
+def tool_message_content(status: str, summary: str, ids: list[str]) -> str:
+    """What the policy reads back: the status, the result and the new evidence ids."""
+    return json.dumps({"status": status, "result": summary, "evidence_ids": ids},
+                      ensure_ascii=False)
+
+
+def execute_calls(state: GeoState, calls: list[dict]) -> dict:
+    """Run ``calls`` in order (each sees what the earlier ones found) and return the update."""
+    request = LocateRequest.model_validate(state["request"])
+    context = ToolContext(request=state["request"], image=state.get("image", {}),
+                          ocr_spans=list(state.get("ocr_spans", [])),
+                          evidence=list(state.get("evidence", [])))
+    next_id = len(state.get("evidence", [])) + 1
+    done = len(state.get("tool_trace", []))
+    update: dict = {"messages": [], "evidence": [], "ocr_spans": [], "ignored_text": [],
+                    "poi_queries": [], "tool_trace": [], "timings": {}}
+    for call in calls:
+        t0 = time.perf_counter()
+        step = done + len(update["tool_trace"])
+        spec = TOOLS.get(call["name"])
+        ids: list[str] = []
+        if step >= request.max_tool_calls:
+            status, summary = "error", (
+                f"not run: the tool-call budget ({request.max_tool_calls}) is spent; "
+                f"call {SUBMIT_TOOL} with your best answer now")
+        elif spec is None:
+            status, summary = "error", f"unknown tool {call['name']!r}; use one of {sorted(TOOLS)}"
+        else:
+            try:
+                args = spec.args_model.model_validate(call.get("args") or {})
+            except ValidationError as exc:
+                status, summary = "error", f"bad arguments: {exc.errors(include_url=False)}"
+            else:
+                try:
+                    output = spec.run(args, context)
+                except Exception as exc:  # a tool that raises never ends the run
+                    status, summary = "error", f"the tool failed: {exc.__class__.__name__}: {exc}"
+                else:
+                    status, summary = output.status, output.summary
+                    for item in output.evidence:
+                        item = item.model_copy(update={"id": f"E{next_id}"})
+                        next_id += 1
+                        ids.append(item.id)
+                        update["evidence"].append(item.model_dump(mode="json"))
+                    spans = [s.model_dump(mode="json") for s in output.ocr_spans]
+                    update["ocr_spans"] += spans
+                    context = ToolContext(request=context.request, image=context.image,
+                                          ocr_spans=context.ocr_spans + spans,
+                                          evidence=context.evidence + update["evidence"])
+                    update["ignored_text"] += [i.model_dump(mode="json")
+                                               for i in output.ignored_text]
+                    update["poi_queries"] += output.poi_queries
+        seconds = round(time.perf_counter() - t0, 4)
+        update["timings"][f"tool_{call['name']}_{step}"] = seconds
+        update["tool_trace"].append(ToolTrace(
+            call_id=call["id"], tool=call["name"], args=call.get("args") or {}, status=status,
+            summary=summary, seconds=seconds, evidence_ids=ids).model_dump(mode="json"))
+        update["messages"].append(ToolMessage(
+            content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
+            name=call["name"], status="error" if status == "error" else "success"))
+    return update
+
+
+def last_ai_message(state: GeoState) -> AIMessage:
+    return next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
+
+
+def run_tools(state: GeoState) -> dict:
+    """The ReAct tools node: every call of the last AI message except ``submit_answer``."""
+    start = time.perf_counter()
+    calls = [c for c in last_ai_message(state).tool_calls if c["name"] != SUBMIT_TOOL]
+    update = execute_calls(state, calls)
+    update["timings"]["tools_total"] = round(
+        state.get("timings", {}).get("tools_total", 0.0) + time.perf_counter() - start, 4)
+    return update
+
+
+def prelude(state: GeoState) -> dict:
+    """The mandatory first steps (visual prior, OCR over every view, clue lookup), shown to
+    the policy as one message with the numbered evidence."""
+    start = time.perf_counter()
+    calls = [{"name": name, "args": {}, "id": f"prelude_{i}", "type": "tool_call"}
+             for i, name in enumerate(PRELUDE, start=1)]
+    update = execute_calls(state, calls)
+    image = state.get("image", {})
+    evidence = [*state.get("evidence", []), *update["evidence"]]
+    results = "\n\n".join(f"### {t['tool']} ({t['status']})\n{t['summary']}"
+                          for t in update["tool_trace"])
+    text = render_prompt(
+        "prelude", kind="panorama" if image.get("is_panorama") else "photo",
+        width=image.get("width", "?"), height=image.get("height", "?"),
+        tool_results=results, evidence=evidence_digest(evidence))
+    update["messages"] = [HumanMessage(content=text)]
+    update["timings"]["prelude"] = round(time.perf_counter() - start, 4)
+    return update
