@@ -32,6 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer")
     locate.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
                         choices=["rapidocr", "paddleocr"], help="OCR backend")
+    llm = locate.add_argument_group("language model (default: the deterministic offline policy)")
+    llm.add_argument("--llm", default=None, metavar="SPEC", help=(
+        "none | provider:model (google_genai:gemini-2.5-flash, ollama:qwen2.5vl:7b, "
+        "openai:MODEL with --base-url) | local:/path/to/qwen-vl[+/path/to/lora]; "
+        "default $SINOLOC_LLM or none"))
+    llm.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (vLLM, …); "
+                     "default $SINOLOC_LLM_BASE_URL")
+    llm.add_argument("--max-tokens", type=int, default=None, help="cap on generated tokens")
+    llm.add_argument("--max-model-calls", type=int, default=12, help="model-call budget")
+    llm.add_argument("--max-tool-calls", type=int, default=24, help="tool-call budget")
+    llm.add_argument("--max-seconds", type=float, default=300.0, help="wall-time budget")
     return parser
 
 
@@ -58,6 +69,18 @@ def _warm_up(ocr_backend: str) -> None:
         logging.getLogger(__name__).debug("warm-up failed: %s", exc)
 
 
+def _policy(args: argparse.Namespace):
+    """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here)."""
+    from .llm import LlmSpec, build_policy
+    from .llm.qwen_local import LocalModelError
+
+    spec = LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens)
+    try:
+        return build_policy(spec)
+    except LocalModelError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def _locate(args: argparse.Namespace) -> int:
     import threading
 
@@ -74,8 +97,15 @@ def _locate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     image = demo_image() if args.demo else Path(args.image)
     try:
-        prediction = Geolocator(ocr_backend=args.ocr).locate(
-            image, ignore_exif=args.ignore_exif, top_k=args.top_k)
+        policy = _policy(args)
+    except ValueError as exc:  # a bad --llm value or a model that cannot be loaded
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        prediction = Geolocator(policy, ocr_backend=args.ocr).locate(
+            image, ignore_exif=args.ignore_exif, top_k=args.top_k,
+            max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
+            max_seconds=args.max_seconds)
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

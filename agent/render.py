@@ -15,7 +15,7 @@ def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
     lines = [
         f"{names}  ({p.lat:.5f}, {p.lon:.5f} WGS-84, ±{p.precision_km:.1f} km)",
         f"confidence: province {_pct(p.confidence.province)} · city {_pct(p.confidence.city)} · "
-        f"district {_pct(p.confidence.district)}   basis: {p.basis}   backend: {p.backend}",
+        f"district {_pct(p.confidence.district)}   basis: {p.basis}",
         "",
         p.reasoning,
         "",
@@ -37,7 +37,22 @@ def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
     if p.warnings:
         lines.append("warnings:")
         lines += [f"  - {w}" for w in p.warnings]
+    lines.append("tool calls:")
+    for i, t in enumerate(p.tool_calls, start=1):
+        args = ", ".join(f"{k}={v!r}" for k, v in t.args.items() if v is not None)
+        first = t.summary.splitlines()[0] if t.summary else ""
+        ids = f" → {', '.join(t.evidence_ids)}" if t.evidence_ids else ""
+        lines.append(f"  {i:>2}. {t.tool}({args}) {t.status}{ids}: {first[:100]}")
+    backend = f"backend: {p.backend}, answered by {p.answered_by}"
+    if p.backend_fallback:
+        backend += f" (fell back to the deterministic policy: {p.backend_fallback})"
+    lines.append(backend)
+    u = p.usage
+    if u.model_calls or u.model_errors:
+        cost = f", ${u.cost_usd:.4f}" if u.cost_usd is not None else ", cost unknown"
+        lines.append(f"model: {u.model_calls} calls ({u.model_errors} failed), "
+                     f"{u.input_tokens} input + {u.output_tokens} output tokens{cost}")
     total = p.timings.get("total")
     if total is not None:
-        lines.append(f"time: {total:.2f} s ({len(p.tool_calls)} tool calls)")
+        lines.append(f"time: {total:.2f} s ({u.tool_calls} tool calls)")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ class LlmSpec(BaseModel):
     base_url: str | None = None
     temperature: float = 0.0
     timeout_s: float = 60.0
+    max_tokens: int | None = Field(default=None, ge=1, description="cap on generated tokens")
 
     @property
     def is_none(self) -> bool:
@@ -42,12 +43,12 @@ class LlmSpec(BaseModel):
         return f"{self.provider}:{self.model}"
 
     @classmethod
-    def parse(cls, text: str | None, base_url: str | None = None) -> LlmSpec:
+    def parse(cls, text: str | None, base_url: str | None = None, **options) -> LlmSpec:
         """Parse an ``--llm`` value; ``None`` reads ``SINOLOC_LLM`` (default ``none``)."""
         text = (text if text is not None else os.environ.get(ENV_LLM, "none")).strip()
         base_url = base_url or os.environ.get(ENV_BASE_URL) or None
         if text.lower() in ("", "none", "off", "deterministic"):
-            return cls(provider="none")
+            return cls(provider="none", **options)
         provider, sep, rest = text.partition(":")
         if not sep or not rest or not provider:
             raise LlmSpecError(
@@ -56,8 +57,9 @@ class LlmSpec(BaseModel):
         provider = provider.strip().lower()
         if provider == "local":
             model, _, lora = rest.partition("+")
-            return cls(provider="local", model=model, lora=lora or None, base_url=base_url)
-        return cls(provider=provider, model=rest, base_url=base_url)
+            return cls(provider="local", model=model, lora=lora or None, base_url=base_url,
+                       **options)
+        return cls(provider=provider, model=rest, base_url=base_url, **options)
 
 
 def load_chat_model(spec: LlmSpec):
@@ -67,8 +69,9 @@ def load_chat_model(spec: LlmSpec):
     if spec.provider == "local":
         from .qwen_local import QwenVLChatModel
 
+        extra = {"max_new_tokens": spec.max_tokens} if spec.max_tokens else {}
         return QwenVLChatModel.from_path(spec.model, lora_path=spec.lora,
-                                         temperature=spec.temperature)
+                                         temperature=spec.temperature, **extra)
     try:
         from langchain.chat_models import init_chat_model
     except ImportError as exc:  # pragma: no cover - langchain is a dependency
@@ -77,6 +80,8 @@ def load_chat_model(spec: LlmSpec):
                     "max_retries": 0}  # sinoloc retries itself, honouring retry-after
     if spec.base_url:
         kwargs["base_url"] = spec.base_url
+    if spec.max_tokens:
+        kwargs["max_tokens"] = spec.max_tokens
     try:
         return init_chat_model(spec.model, model_provider=spec.provider, **kwargs)
     except ImportError as exc:

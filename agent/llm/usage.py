@@ -66,4 +66,4 @@ def cost_usd(backend: str, input_tokens: int, output_tokens: int) -> tuple[float
     if price is None:
         return None, None
     cost = (input_tokens * price.input_usd_per_mtok + output_tokens * price.output_usd_per_mtok) / 1e6
-    return round(cost, 6), price.source
+    return round(cost, 9), price.source
