@@ -99,3 +99,24 @@ def test_blocked_prompt_falls_back(gemini, shop):
         p = Geolocator(policy).locate(shop)
     assert p.backend_fallback == "safety_block: prompt blocked (SAFETY)"
     assert p.district == "西湖区" and p.answered_by == "fusion"
+
+
+def test_cli_with_llm_prints_backend_and_trace(monkeypatch, shop, capsys):
+    from sinoloc.agent.cli import main
+    from sinoloc.agent.schemas import GeoPrediction
+
+    monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
+    with respx.mock() as mock:
+        mock.post(url__regex=ENDPOINT).mock(
+            side_effect=[recorded("function_call"), recorded("final")] * 2)
+        assert main(["locate", str(shop), "--llm", "google_genai:gemini-2.5-flash"]) == 0
+        text = capsys.readouterr().out
+        assert main(["locate", str(shop), "--llm", "google_genai:gemini-2.5-flash",
+                     "--json"]) == 0
+        as_json = capsys.readouterr().out
+    assert "backend: google_genai:gemini-2.5-flash, answered by google_genai:gemini-2.5-flash" \
+        in text
+    assert "geocode_poi(query='文三路', within='杭州市')" in text
+    assert "model: 2 calls (0 failed), 4600 input + 161 output tokens, $0.0018" in text
+    p = GeoPrediction.model_validate_json(as_json)  # the same schema as the offline default
+    assert p.district == "西湖区" and p.usage.model_calls == 2

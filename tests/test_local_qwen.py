@@ -119,3 +119,16 @@ def test_parse_tool_calls(text, names, invalid):
     assert len(bad) == invalid
     assert all(b["error"] for b in bad)
     assert "<tool_call>" not in prose
+
+
+def test_cli_with_a_local_model(tiny, tmp_path, capsys):
+    from sinoloc.agent.cli import main
+    from sinoloc.agent.schemas import GeoPrediction
+
+    path = tmp_path / "shop.jpg"
+    hangzhou_shop(path)
+    code = main(["locate", str(path), "--llm", f"local:{tiny[0]}", "--max-tokens", "4",
+                 "--max-model-calls", "1", "--json"])
+    assert code == 0
+    p = GeoPrediction.model_validate_json(capsys.readouterr().out)
+    assert p.backend.startswith("local:") and p.district == "西湖区"
