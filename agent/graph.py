@@ -87,14 +87,13 @@ def commit(state: GeoState) -> dict:
     start = time.perf_counter()
     verdict = state.get("verdict") or {}
     update: dict = {}
-    if not verdict.get("accepted"):
+    model_answer_rejected = state.get("answered_by") != FUSION or state.get("answer") is None
+    if not verdict.get("accepted") and model_answer_rejected:
         evidence = [Evidence.model_validate(e) for e in state.get("evidence", [])]
         fused, _, _ = fused_answer(evidence, get_region_index())
-        rejected = state.get("answered_by") != FUSION and state.get("answer") is not None
-        if rejected or state.get("answer") is None:
-            update = {"answer": fused.model_dump(mode="json"), "answered_by": FUSION,
-                      "warnings": ["the submitted answer never passed verification: committed "
-                                   "the fusion engine's answer from the evidence instead"]}
+        update = {"answer": fused.model_dump(mode="json"), "answered_by": FUSION,
+                  "warnings": ["the submitted answer never passed verification: committed "
+                               "the fusion engine's answer from the evidence instead"]}
     merged = {**state, **update, "warnings": [*state.get("warnings", []),
                                               *update.get("warnings", [])]}
     merged["timings"] = {**state.get("timings", {}), **_timed("commit", start)["timings"]}
@@ -105,7 +104,7 @@ def commit(state: GeoState) -> dict:
 # ------------------------------------------------------------------ routing (pure)
 def _calls(state: GeoState) -> list[dict]:
     message = state["messages"][-1]
-    return getattr(message, "tool_calls", None) or [] if isinstance(message, AIMessage) else []
+    return message.tool_calls if isinstance(message, AIMessage) else []
 
 
 def route_after_policy(state: GeoState) -> Literal["tools", "verify", "__end__"]:

@@ -59,13 +59,8 @@ class DeterministicPolicy:
     name = "deterministic"
 
     def __call__(self, state: GeoState) -> AIMessage:
+        # the graph's prelude has already run the prior, OCR and the clue lookup
         traces = [ToolTrace.model_validate(t) for t in state.get("tool_trace", [])]
-        done = {t.tool for t in traces}
-        for tool, why in (("cnn_prior", "Visual prior first."),
-                          ("ocr", "Read the text in every view."),
-                          ("lookup_clues", "Match the text against addresses, phones, plates, roads.")):
-            if tool not in done:
-                return AIMessage(content=why, tool_calls=[tool_call(tool, {})])
         asked = {(t.args.get("query"), t.args.get("within")) for t in traces
                  if t.tool == "geocode_poi"}
         pending = [q for q in state.get("poi_queries", [])

@@ -8,6 +8,7 @@ import time
 
 from langchain_core.messages import AIMessage
 
+from .llm.usage import calls_spent
 from .policy import DeterministicPolicy, Policy, PolicyTurn, fused_submission
 from .schemas import LocateRequest
 from .state import GeoState
@@ -18,9 +19,7 @@ FUSION = "fusion"
 
 def budget_exhausted(state: GeoState, request: LocateRequest, uses_model: bool) -> str | None:
     """Which budget is spent, if any: model calls, tool calls or wall time."""
-    usage = state.get("usage", {})
-    if uses_model and usage.get("model_calls", 0) + usage.get("model_errors", 0) \
-            >= request.max_model_calls:
+    if uses_model and calls_spent(state.get("usage", {})) >= request.max_model_calls:
         return f"the model-call budget ({request.max_model_calls})"
     if len(state.get("tool_trace", [])) >= request.max_tool_calls:
         return f"the tool-call budget ({request.max_tool_calls})"

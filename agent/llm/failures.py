@@ -67,9 +67,14 @@ _DAILY = re.compile(r"per ?day|daily|PerDay|free_tier_requests|insufficient_quot
 _DELAY = re.compile(r"retry ?delay['\"]?\s*[:=]\s*['\"]?(\d+(?:\.\d+)?)s", re.IGNORECASE)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from (providers wrap SDK errors)."""
+    return [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+
+
 def _retry_after(exc: BaseException) -> float | None:
     """Seconds to wait, from a ``retry-after`` header or a google.rpc.RetryInfo delay."""
-    for err in (exc, exc.__cause__, exc.__context__):
+    for err in _chain(exc):
         response = getattr(err, "response", None)
         headers = getattr(response, "headers", None)
         if headers is not None:
@@ -84,18 +89,17 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _full_text(exc: BaseException) -> str:
-    parts = [str(exc)]
-    for err in (exc.__cause__, exc.__context__):
-        if err is not None:
-            parts.append(str(err))
-            details = getattr(err, "details", None)
-            if details:
-                parts.append(str(details))
+    parts = []
+    for err in _chain(exc):
+        parts.append(str(err))
+        details = getattr(err, "details", None)
+        if details and err is not exc:
+            parts.append(str(details))
     return " ".join(parts)
 
 
 def _status(exc: BaseException) -> int | None:
-    for err in (exc, exc.__cause__, exc.__context__):
+    for err in _chain(exc):
         for attr in ("status_code", "code"):
             value = getattr(err, attr, None)
             if isinstance(value, int):

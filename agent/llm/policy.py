@@ -21,7 +21,7 @@ from ..schemas import LocateRequest
 from ..toolbox import tool_definitions
 from .failures import BackendFailure, FailureKind, classify_error, classify_response
 from .messages import for_state, model_input
-from .usage import usage_of
+from .usage import calls_spent, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ChatModelPolicy:
         """One model call with retries on transient errors; raises BackendFailure."""
         attempt = 0
         while True:
-            if calls_left - turn.usage.get("model_calls", 0) - turn.usage.get("model_errors", 0) <= 0:
+            if calls_left - calls_spent(turn.usage) <= 0:
                 raise BackendFailure(FailureKind.API_ERROR, "the model-call budget ran out "
                                      "while retrying")
             try:
@@ -67,9 +67,7 @@ class ChatModelPolicy:
 
     def __call__(self, state: dict) -> PolicyTurn:
         request = LocateRequest.model_validate(state["request"])
-        spent = state.get("usage", {})
-        calls_left = request.max_model_calls - spent.get("model_calls", 0) \
-            - spent.get("model_errors", 0)
+        calls_left = request.max_model_calls - calls_spent(state.get("usage", {}))
         conversation = model_input(state, with_image=self.send_image)
         turn = PolicyTurn()
         try:

@@ -54,6 +54,11 @@ def price_for(backend: str) -> Price | None:
     return price_table().get((provider, model))
 
 
+def calls_spent(counts: dict[str, int]) -> int:
+    """Model calls that count against the budget: answered ones and failed ones."""
+    return counts.get("model_calls", 0) + counts.get("model_errors", 0)
+
+
 def usage_of(message: AIMessage) -> dict[str, int]:
     """One model call's counts, for the state's ``usage`` reducer."""
     meta = message.usage_metadata or {}
