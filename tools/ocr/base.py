@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import threading
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -39,3 +40,21 @@ class OcrEngine(Protocol):
 
 class OcrUnavailable(RuntimeError):
     """The configured OCR backend cannot run (missing package or model files)."""
+
+
+class LazyEngine:
+    """Creates its backend object on first use, exactly once even when threads race (the CLI
+    warms the engine up in a thread while the graph is being built)."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _create(self) -> Any:
+        raise NotImplementedError
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._create()
+            return self._engine

@@ -6,15 +6,14 @@ from configuration (``SINOLOC_PADDLE_DET_DIR`` / ``SINOLOC_PADDLE_REC_DIR`` or s
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from .base import OcrUnavailable, RawText
+from .base import LazyEngine, OcrUnavailable, RawText
 
 
-class PaddleOcrEngine:
+class PaddleOcrEngine(LazyEngine):
     name = "paddleocr"
 
     def __init__(self, det_model_dir: str | Path | None, rec_model_dir: str | Path | None):
@@ -23,26 +22,22 @@ class PaddleOcrEngine:
             raise OcrUnavailable(
                 "PaddleOCR needs local model directories (det and rec); not found: "
                 + ", ".join(missing or ["<unset>"]))
+        super().__init__()
         self._det, self._rec = str(det_model_dir), str(rec_model_dir)
-        self._engine = None
-        self._lock = threading.Lock()
 
-    def _get(self):
-        with self._lock:
-            if self._engine is None:
-                try:
-                    from paddleocr import PaddleOCR
-                except ImportError as exc:
-                    raise OcrUnavailable(
-                        "paddleocr is not installed: pip install 'sinoloc[paddle]'") from exc
-                self._engine = PaddleOCR(
-                    text_detection_model_dir=self._det,
-                    text_recognition_model_dir=self._rec,
-                    use_doc_orientation_classify=False,
-                    use_doc_unwarping=False,
-                    use_textline_orientation=False,
-                )
-            return self._engine
+    def _create(self):
+        try:
+            from paddleocr import PaddleOCR
+        except ImportError as exc:
+            raise OcrUnavailable(
+                "paddleocr is not installed: pip install 'sinoloc[paddle]'") from exc
+        return PaddleOCR(
+            text_detection_model_dir=self._det,
+            text_recognition_model_dir=self._rec,
+            use_doc_orientation_classify=False,
+            use_doc_unwarping=False,
+            use_textline_orientation=False,
+        )
 
     def recognize(self, rgb: np.ndarray) -> list[RawText]:
         results = self._get().predict(np.ascontiguousarray(rgb[:, :, ::-1]))

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import numpy as np
 
-from .base import OcrUnavailable, RawText
+from .base import LazyEngine, OcrUnavailable, RawText
 
 log = logging.getLogger(__name__)
 
 
-class RapidOcrEngine:
+class RapidOcrEngine(LazyEngine):
     """``Det.limit_type=max`` with a ~960 px side: about twice as fast as the default (which
     upscales small images) and the same text on street signs."""
 
     name = "rapidocr"
 
     def __init__(self, det_side: int = 960, text_score: float = 0.5):
+        super().__init__()
         self._params = {
             "Det.limit_type": "max",
             "Det.limit_side_len": det_side,
@@ -27,18 +27,13 @@ class RapidOcrEngine:
             # views are rendered upright; the 180° text classifier only costs time here
             "Global.use_cls": False,
         }
-        self._engine = None
-        self._lock = threading.Lock()
 
-    def _get(self):
-        with self._lock:
-            if self._engine is None:
-                try:
-                    from rapidocr import RapidOCR
-                except ImportError as exc:  # pragma: no cover - rapidocr is a core dependency
-                    raise OcrUnavailable(f"rapidocr is not installed: {exc}") from exc
-                self._engine = RapidOCR(params=self._params)
-            return self._engine
+    def _create(self):
+        try:
+            from rapidocr import RapidOCR
+        except ImportError as exc:  # pragma: no cover - rapidocr is a core dependency
+            raise OcrUnavailable(f"rapidocr is not installed: {exc}") from exc
+        return RapidOCR(params=self._params)
 
     def warm_up(self) -> None:
         """Load the models now (they load lazily on the first call, ~0.4 s)."""
