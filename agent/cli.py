@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--max-model-calls", type=int, default=12, help="model-call budget")
     llm.add_argument("--max-tool-calls", type=int, default=24, help="tool-call budget")
     llm.add_argument("--max-seconds", type=float, default=300.0, help="wall-time budget")
+    from ..eval.cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 
@@ -129,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "locate":
             return _locate(args)
+        if args.command == "eval":
+            from ..eval.cli import main as eval_main
+
+            return eval_main(args)
     except KeyboardInterrupt:
         print("sinoloc: interrupted", file=sys.stderr)
         return 130

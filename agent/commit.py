@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..tools.evidence import Evidence, IgnoredText
-from ..tools.regions import RegionIndex
+from ..tools.regions import Level, RegionIndex
 from .fusion import fuse, precision_km
 from .llm.usage import cost_usd
 from .schemas import (
@@ -12,11 +12,30 @@ from .schemas import (
     GeoPrediction,
     ImageSummary,
     LevelConfidence,
+    RegionCandidate,
     ToolTrace,
     Usage,
     Verdict,
 )
 from .verify import resolve_answer
+
+REGION_CANDIDATES = 5  # provinces and cities ranked in the output
+
+
+def ranked_regions(belief, level: Level, index: RegionIndex,
+                   k: int = REGION_CANDIDATES) -> list[RegionCandidate]:
+    """The ``k`` provinces or cities with the most belief mass."""
+    marginal = sorted(belief.marginal(level).items(), key=lambda kv: -kv[1])
+    out = []
+    for adcode, p in marginal:
+        region = index.get(adcode, level) if adcode else None
+        if region is None:
+            continue
+        out.append(RegionCandidate(rank=len(out) + 1, name=region.name, adcode=adcode,
+                                   probability=round(p, 5)))
+        if len(out) == k:
+            break
+    return out
 
 
 def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
@@ -72,7 +91,9 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
             city=round(belief.mass(city), 4) if city else 0.0,
             district=round(belief.mass(district), 4) if district else 0.0),
         precision_km=precision_km(belief, answer.lon, answer.lat, evidence),
-        basis=basis, candidates=candidates, evidence=evidence,
+        basis=basis, candidates=candidates,
+        province_candidates=ranked_regions(belief, Level.PROVINCE, index),
+        city_candidates=ranked_regions(belief, Level.CITY, index), evidence=evidence,
         ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
         reasoning=answer.reasoning, verification=verdict,
         tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],

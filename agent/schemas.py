@@ -17,6 +17,9 @@ class LocateRequest(BaseModel):
     max_model_calls: int = Field(default=12, ge=1, le=100)
     max_tool_calls: int = Field(default=24, ge=3, le=200)
     max_seconds: float = Field(default=300.0, gt=0)
+    disabled_tools: list[str] = Field(default_factory=list, description=(
+        "tools answered 'unavailable' for this run (ablations and baselines)"))
+    verify: bool = Field(default=True, description="False accepts the first submitted answer")
 
 
 class Answer(BaseModel):
@@ -88,6 +91,15 @@ class Candidate(BaseModel):
     lon: float
 
 
+class RegionCandidate(BaseModel):
+    """A province or city ranked by the belief's mass on it."""
+
+    rank: int
+    name: str
+    adcode: str
+    probability: float
+
+
 class ImageSummary(BaseModel):
     sha256: str
     width: int
@@ -112,6 +124,8 @@ class GeoPrediction(BaseModel):
     precision_km: float = Field(description="expected distance of the truth from lat/lon")
     basis: str = Field(description="evidence | prior_only")
     candidates: list[Candidate]
+    province_candidates: list[RegionCandidate] = Field(default_factory=list)
+    city_candidates: list[RegionCandidate] = Field(default_factory=list)
     evidence: list[Evidence]
     ignored_text: list[IgnoredText] = Field(default_factory=list)
     reasoning: str

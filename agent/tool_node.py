@@ -47,6 +47,8 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
             status, summary = "error", (
                 f"not run: the tool-call budget ({request.max_tool_calls}) is spent; "
                 f"call {SUBMIT_TOOL} with your best answer now")
+        elif call["name"] in request.disabled_tools:
+            status, summary = "unavailable", "switched off for this run (ablation or baseline)"
         elif spec is None:
             status, summary = "error", f"unknown tool {call['name']!r}; use one of {sorted(TOOLS)}"
         else:

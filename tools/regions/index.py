@@ -269,6 +269,18 @@ class RegionIndex:
 
         return shapely.transform(polygon, convert)
 
+    def district_outlines_wgs84(self, tolerance_deg: float = 0.03) -> list[np.ndarray]:
+        """Simplified district boundary rings as WGS-84 (lon, lat) arrays, for base maps."""
+        simple = shapely.simplify(self._polygons, tolerance_deg, preserve_topology=False)
+        rings = shapely.get_parts(shapely.get_parts(shapely.boundary(simple)))
+        out = []
+        for ring in rings:
+            coords = shapely.get_coordinates(ring)
+            if len(coords) >= 2:
+                lon, lat = crs.gcj02_to_wgs84(coords[:, 0], coords[:, 1])
+                out.append(np.column_stack([lon, lat]))
+        return out
+
 
 _LOAD_LOCK = threading.Lock()
 

@@ -1,0 +1,242 @@
+"""``sinoloc eval report`` and ``sinoloc eval compare``: Markdown with PNG figures.
+
+The published reference numbers (``data/reference_results.csv``, each row with its source) are
+printed beside ours; they come from a different test set, which the report says.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ..tools.regions import RegionIndex
+from . import metrics as m
+from .runner import RunRecord, load_record, rows_of
+from .scoring import LEVELS, ScoredImage, Summary, score_row, slices, summarize, total_area
+
+
+class Reference(BaseModel):
+    system: str
+    dataset: str
+    mean_km: float
+    geometric_mean_km: float
+    within_200_km: float
+    within_750_km: float
+    source: str
+
+
+def references() -> list[Reference]:
+    text = resources.files("sinoloc.eval").joinpath("data", "reference_results.csv").read_text(
+        encoding="utf-8")
+    rows = [Reference.model_validate(r) for r in csv.DictReader(text.splitlines())]
+    if any(not r.source.strip() for r in rows):
+        raise ValueError("every reference result needs a source")
+    return rows
+
+
+class ScoredRun(BaseModel):
+    name: str
+    record: RunRecord
+    images: list[ScoredImage]
+
+
+def score_run(run_dir: Path, index: RegionIndex) -> ScoredRun:
+    record = load_record(run_dir)
+    images = [score_row(row, index) for row in rows_of(run_dir)]
+    return ScoredRun(name=run_dir.name, record=record, images=images)
+
+
+# ------------------------------------------------------------------ formatting
+def _km(value: float) -> str:
+    return "–" if value != value else f"{value:,.1f}"
+
+
+def _pct(value: float) -> str:
+    return "–" if value != value else f"{value:.1%}"
+
+
+def _ci(interval, fmt) -> str:
+    if interval.low != interval.low:
+        return fmt(interval.value)
+    return f"{fmt(interval.value)} [{fmt(interval.low)}, {fmt(interval.high)}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def headline_rows(label: str, s: Summary, with_ci: bool = True) -> list[str]:
+    show = (lambda i, f: _ci(i, f)) if with_ci else (lambda i, f: f(i.value))
+    return [label, str(s.images), show(s.mean_km, _km), show(s.geometric_mean_km, _km),
+            show(s.median_km, _km), *(show(s.within_km[str(t)], _pct)
+                                      for t in m.DISTANCE_THRESHOLDS_KM),
+            show(s.score, lambda v: f"{v:,.0f}"),
+            *(show(s.levels[level].top1, _pct) for level in LEVELS)]
+
+
+HEADLINE = ["run", "images", "mean km", "geo-mean km", "median km",
+            *(f"<{t} km" for t in m.DISTANCE_THRESHOLDS_KM), "score", "province", "city",
+            "district"]
+
+
+def _reference_rows() -> list[list[str]]:
+    return [[f"{r.system} (published, {r.dataset})", "–", _km(r.mean_km),
+             _km(r.geometric_mean_km), "–", "–", "–", _pct(r.within_200_km),
+             _pct(r.within_750_km), "–", "–", "–", "–", "–"] for r in references()]
+
+
+def _level_table(s: Summary) -> list[str]:
+    return _table(["level", "top-1", "top-3", "answer rate", "accuracy (answered)", "recall",
+                   "F1", "ECE"],
+                  [[level, _ci(v.top1, _pct), _pct(v.top3), _pct(v.answer_rate),
+                    _pct(v.precision), _pct(v.recall), f"{v.f1:.3f}", f"{v.ece:.3f}"]
+                   for level, v in s.levels.items()])
+
+
+def _slice_table(title: str, groups: dict[str, Summary]) -> list[str]:
+    rows = [[name, str(g.images), _km(g.mean_km.value), _km(g.median_km.value),
+             _pct(g.within_km["200"].value), _pct(g.levels["province"].top1.value),
+             _pct(g.levels["city"].top1.value)] for name, g in groups.items()]
+    return ["", f"### By {title}", "",
+            *_table([title, "images", "mean km", "median km", "<200 km", "province", "city"],
+                    rows)]
+
+
+def _conventions() -> list[str]:
+    return ["", "## How these numbers are computed", "",
+            "- Every image of the run counts. An image without an answer (failure, timeout, "
+            "unreadable) is wrong at every level and its distance is scored at the "
+            "no-evidence guess.",
+            "- Geometric mean: exp(mean(ln(1 + d))) − 1, so a 0 km error counts.",
+            f"- Score: 5000·exp(−10·d / {m.CHINA_DIAGONAL_KM:.0f} km), the GeoGuessr formula "
+            "with China's bounding-box diagonal.",
+            "- Recall vs Area: summed area of the ranked candidate districts down to the true "
+            "one (the whole map when it is not listed); the figure in brackets is the mean "
+            "recall over log-spaced areas from 10 km² to the map's area.",
+            "- Answer rate / accuracy / recall / F1 per level as GeoReasoner defines them: "
+            "accuracy among answered images, recall over all images.",
+            "- ECE: expected calibration error of the stated per-level confidence, 10 bins.",
+            "- Brackets: 95 % percentile bootstrap intervals over images (1000 resamples, "
+            "seed 0).",
+            "- Published rows were measured on their own test sets; they are context, not a "
+            "paired comparison."]
+
+
+def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
+                 slice_by: tuple[str, ...] = (), plots: bool = True) -> Path:
+    """``report.md``, ``summary.json``, ``images.jsonl`` and the figures into ``out_dir``
+    (default ``RUN/report``); returns the Markdown path."""
+    run = score_run(run_dir, index)
+    if not run.images:
+        raise ValueError(f"{run_dir}: the run has no rows yet")
+    out_dir = out_dir or run_dir / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    area = total_area(index)
+    summary = summarize(run.images, area)
+    config = run.record.config
+    last = run.record.sessions[-1] if run.record.sessions else None
+    lines = [f"# Eval report: {run.name}", "",
+             f"- dataset: `{run.record.dataset}` (sha256 {run.record.dataset_sha256[:12]}…)",
+             f"- system: **{config.label()}**; EXIF ignored; top-k {config.top_k}; budgets "
+             f"{config.max_model_calls} model calls, {config.max_tool_calls} tool calls, "
+             f"{config.max_seconds:g} s; per-image timeout {config.timeout_s:g} s",
+             f"- code: {json.dumps(last.code, ensure_ascii=False) if last else '?'}",
+             f"- images: {summary.images} scored, {summary.answered} answered"
+             + (f", failures {summary.failures}" if summary.failures else "")
+             + (f", {len(run.record.skipped)} skipped by validation" if run.record.skipped
+                else ""),
+             f"- answered from no evidence (prior only): {_pct(summary.prior_only_share)}",
+             "", "## Distance and admin accuracy", "",
+             *_table(HEADLINE, [headline_rows(run.name, summary), *_reference_rows()]),
+             "", "## Per level", "", *_level_table(summary), "",
+             f"Recall vs Area (districts): area under the curve {summary.rva_auc:.3f}.", "",
+             "## Cost", "",
+             f"- latency per image: p50 {summary.latency_p50_s:.2f} s, p95 "
+             f"{summary.latency_p95_s:.2f} s",
+             f"- model calls {summary.model_calls_per_image:.2f}, tool calls "
+             f"{summary.tool_calls_per_image:.2f}, tokens {summary.tokens_per_image:,.0f} "
+             "per image" + (f", cost ${summary.cost_usd_per_image:.4f} per image"
+                            if summary.cost_usd_per_image is not None else ""),
+             "", "## Slices"]
+    groups = {"province": slices(run.images, "province", area)}
+    for key in slice_by:
+        groups[key] = slices(run.images, key, area)
+    for key, table in groups.items():
+        lines += _slice_table(key, table)
+    figures = []
+    if plots:
+        from . import plots as p
+
+        try:
+            figures = [
+                ("Error CDF", p.error_cdf({run.name: run.images}, out_dir / "error_cdf.png")),
+                ("Recall vs Area", p.rva_curve({run.name: run.images}, area,
+                                               out_dir / "rva.png")),
+                ("Reliability", p.reliability(run.images, out_dir / "reliability.png")),
+                ("Errors on the map", p.error_map(run.images, index.district_outlines_wgs84(),
+                                                  out_dir / "error_map.png"))]
+        except p.PlottingUnavailable as exc:
+            lines += ["", f"_No figures: {exc}._"]
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{title}]({path.name})" for title, path in figures]
+    lines += _conventions()
+    (out_dir / "summary.json").write_text(
+        json.dumps({"run": run.name, "config": config.model_dump(mode="json"),
+                    "summary": summary.model_dump(mode="json"),
+                    "slices": {k: {g: s.model_dump(mode="json") for g, s in v.items()}
+                               for k, v in groups.items()}},
+                   ensure_ascii=False, indent=2, allow_nan=True), encoding="utf-8")
+    with (out_dir / "images.jsonl").open("w", encoding="utf-8") as f:
+        for image in run.images:
+            f.write(image.model_dump_json() + "\n")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
+                     plots: bool = True) -> Path:
+    """Side-by-side table of several runs, scored on the images all of them have."""
+    runs = [score_run(d, index) for d in run_dirs]
+    common = set.intersection(*({i.id for i in r.images} for r in runs))
+    if not common:
+        raise ValueError("the runs share no image")
+    area = total_area(index)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shared = {r.name: [i for i in r.images if i.id in common] for r in runs}
+    rows, extra = [], []
+    for r in runs:
+        s = summarize(shared[r.name], area)
+        rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
+        extra.append([r.name, f"{s.rva_auc:.3f}", f"{s.levels['province'].ece:.3f}",
+                      f"{s.latency_p50_s:.2f}", f"{s.model_calls_per_image:.2f}",
+                      f"{s.tool_calls_per_image:.2f}", _pct(s.answered / s.images)])
+    dropped = {r.name: len(r.images) - len(common) for r in runs if len(r.images) > len(common)}
+    lines = ["# Comparison", "",
+             f"Scored on the {len(common)} images every run has"
+             + (f" (left out: {dropped})" if dropped else "") + ".", "",
+             *_table(HEADLINE, [*rows, *_reference_rows()]), "",
+             *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
+                      "answered"], extra)]
+    if plots:
+        from . import plots as p
+
+        try:
+            p.error_cdf(shared, out_dir / "error_cdf.png")
+            p.rva_curve(shared, area, out_dir / "rva.png")
+            lines += ["", "![Error CDF](error_cdf.png)", "", "![Recall vs Area](rva.png)"]
+        except p.PlottingUnavailable as exc:
+            lines += ["", f"_No figures: {exc}._"]
+    lines += _conventions()
+    path = out_dir / "comparison.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+__all__ = ["ScoredRun", "references", "score_run", "write_comparison", "write_report"]
