@@ -216,9 +216,10 @@ SUBMIT_TOOL = "submit_answer"
 
 
 
-def tool_definitions() -> list[dict]:
-    """Every tool, ``submit_answer`` included, in the OpenAI function format that every
-    LangChain chat model's ``bind_tools`` accepts (names, descriptions, pydantic JSON schemas)."""
+def tool_definitions(exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """Every tool but ``exclude`` (switched off for a run), ``submit_answer`` included, in the
+    OpenAI function format that every LangChain chat model's ``bind_tools`` accepts (names,
+    descriptions, pydantic JSON schemas)."""
     from .schemas import Answer
 
     def definition(name: str, description: str, model: type[BaseModel]) -> dict:
@@ -227,7 +228,8 @@ def tool_definitions() -> list[dict]:
         return {"type": "function", "function": {
             "name": name, "description": description, "parameters": schema}}
 
-    return [definition(s.name, s.description, s.args_model) for s in TOOLS.values()] + [
+    return [definition(s.name, s.description, s.args_model) for s in TOOLS.values()
+            if s.name not in exclude] + [
         definition(SUBMIT_TOOL, "Commit the final answer: names, WGS-84 coordinates and the "
                    "evidence ids behind each level. The answer is verified; a rejection comes "
                    "back with reasons.", Answer)]

@@ -201,3 +201,14 @@ def test_state_with_a_model_is_json_serialisable(shop):
     json.dumps({k: v for k, v in values.items() if k != "messages"}, ensure_ascii=False)
     json.dumps([m.model_dump() for m in values["messages"]], ensure_ascii=False)
     assert not any("base64" in json.dumps(m.model_dump()) for m in values["messages"])
+
+
+def test_switched_off_tools_are_not_offered_and_answer_unavailable(shop):
+    model = ScriptedChatModel(script=[reply(call("web_search", query="文三路 店")),
+                                      reply(call("submit_answer", **HANGZHOU))])
+    prediction = run(shop, model, disabled_tools=["web_search", "cnn_prior"])
+    offered = {t["function"]["name"] for t in model.bound_tools}
+    assert "web_search" not in offered and "cnn_prior" not in offered and "ocr" in offered
+    statuses = {t.tool: t.status for t in prediction.tool_calls}
+    assert statuses["web_search"] == statuses["cnn_prior"] == "unavailable"
+    assert prediction.city == "杭州市"

@@ -36,12 +36,20 @@ class ChatModelPolicy:
                  sleep: Callable[[float], None] = time.sleep, send_image: bool = True):
         self.name = name
         self.model = model
-        self.bound = model.bind_tools(tool_definitions())
+        self._bound = {frozenset(): model.bind_tools(tool_definitions())}
         self.retries = retries
         self.sleep = sleep
         self.send_image = send_image
 
-    def _invoke(self, messages, turn: PolicyTurn, calls_left: int) -> AIMessage:
+    def bound(self, disabled: list[str]):
+        """The model with the tools of this run bound (switched-off tools are not offered)."""
+        key = frozenset(disabled)
+        if key not in self._bound:
+            self._bound[key] = self.model.bind_tools(tool_definitions(key))
+        return self._bound[key]
+
+    def _invoke(self, messages, turn: PolicyTurn, calls_left: int,
+                disabled: list[str]) -> AIMessage:
         """One model call with retries on transient errors; raises BackendFailure."""
         attempt = 0
         while True:
@@ -49,7 +57,7 @@ class ChatModelPolicy:
                 raise BackendFailure(FailureKind.API_ERROR, "the model-call budget ran out "
                                      "while retrying")
             try:
-                reply = self.bound.invoke(messages)
+                reply = self.bound(disabled).invoke(messages)
             except Exception as exc:  # providers raise many types; classify them all
                 failure = classify_error(exc)
                 turn.usage["model_errors"] = turn.usage.get("model_errors", 0) + 1
@@ -72,7 +80,8 @@ class ChatModelPolicy:
         turn = PolicyTurn()
         try:
             for _ in range(MAX_NUDGES + 1):
-                reply = self._invoke(conversation + turn.messages, turn, calls_left)
+                reply = self._invoke(conversation + turn.messages, turn, calls_left,
+                                     request.disabled_tools)
                 failure = classify_response(reply)
                 if failure is not None:
                     raise failure
