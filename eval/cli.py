@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from .run_config import ALL_TOOLS, BASELINES
-
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+# kept here so that building the parser imports nothing heavy (RunConfig checks both again)
+BASELINE_NAMES = ("constant", "prior", "ocr")
 
 
 def add_parser(sub) -> None:
@@ -31,11 +31,12 @@ def add_parser(sub) -> None:
                      help="worker processes (0: in this process, no hard timeout)")
     run.add_argument("--limit", type=int, default=None, help="only the first K usable images")
     run.add_argument("--timeout", type=float, default=600.0, help="hard per-image limit (s)")
-    run.add_argument("--baseline", choices=sorted(BASELINES),
+    run.add_argument("--baseline", choices=BASELINE_NAMES,
                      help="constant: the no-evidence point; prior: the visual prior alone; "
                           "ocr: OCR clues alone")
-    run.add_argument("--disable", action="append", default=[], choices=ALL_TOOLS,
-                     metavar="TOOL", help=f"switch a tool off (ablation): {', '.join(ALL_TOOLS)}")
+    run.add_argument("--disable", action="append", default=[], metavar="TOOL",
+                     help="switch a tool off (ablation): cnn_prior, ocr, lookup_clues, "
+                          "geocode_poi, reverse_geocode, web_search")
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
     run.add_argument("--llm", default=None, help="as for locate; default $SINOLOC_LLM or none")
     run.add_argument("--base-url", default=None)
@@ -54,11 +55,14 @@ def add_parser(sub) -> None:
     report.add_argument("--slice", action="append", default=[], metavar="COLUMN",
                         help="also slice by a dataset column (or notes key=value)")
     report.add_argument("--no-plots", action="store_true")
+    report.add_argument("--cluster", metavar="COLUMN", help="bootstrap whole clusters of this "
+                        "column (images of one route or street are not independent)")
 
     compare = commands.add_parser("compare", help="side-by-side table of several runs")
     compare.add_argument("runs", type=Path, nargs="+")
     compare.add_argument("--out", type=Path, required=True)
     compare.add_argument("--no-plots", action="store_true")
+    compare.add_argument("--cluster", metavar="COLUMN", help="as for report")
 
 
 def _validate(args) -> int:
@@ -105,7 +109,7 @@ def _report(args) -> int:
     from .report import write_report
 
     path = write_report(args.run, get_region_index(), args.out, tuple(args.slice),
-                        plots=not args.no_plots)
+                        plots=not args.no_plots, cluster=args.cluster)
     summary = json.loads((path.parent / "summary.json").read_text(encoding="utf-8"))["summary"]
     print(f"report: {path}")
     print(json.dumps({k: summary[k] for k in ("images", "answered", "rva_auc")}
@@ -119,7 +123,9 @@ def _compare(args) -> int:
     from ..tools.regions import get_region_index
     from .report import write_comparison
 
-    print(f"comparison: {write_comparison(args.runs, get_region_index(), args.out, plots=not args.no_plots)}")
+    path = write_comparison(args.runs, get_region_index(), args.out, plots=not args.no_plots,
+                            cluster=args.cluster)
+    print(f"comparison: {path}")
     return EXIT_OK
 
 

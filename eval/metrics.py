@@ -149,15 +149,28 @@ def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bo
 
 
 def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], float],
-                 resamples: int = 1000, level: float = 0.95, seed: int = 0
-                 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic`` over the images (seeded: reports are
-    reproducible)."""
+                 resamples: int = 1000, level: float = 0.95, seed: int = 0,
+                 groups: Sequence[str] | None = None) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` (seeded: reports are reproducible).
+
+    Images are resampled one by one, or, with ``groups``, whole clusters at a time (images of
+    one street or one route are not independent; resampling them together keeps the interval
+    honest)."""
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return (math.nan, math.nan)
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    stats = np.array([statistic(values[p]) for p in picks])
+    if groups is None:
+        if len(values) < 2:
+            return (math.nan, math.nan)
+        picks = rng.integers(0, len(values), size=(resamples, len(values)))
+        stats = np.array([statistic(values[p]) for p in picks])
+    else:
+        labels, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+        if len(labels) < 2:
+            return (math.nan, math.nan)
+        members = [np.flatnonzero(inverse == g) for g in range(len(labels))]
+        stats = np.array([
+            statistic(values[np.concatenate([members[g] for g in
+                                             rng.integers(0, len(labels), len(labels))])])
+            for _ in range(resamples)])
     tail = (1 - level) / 2 * 100
     return float(np.percentile(stats, tail)), float(np.percentile(stats, 100 - tail))

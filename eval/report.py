@@ -107,6 +107,14 @@ def _slice_table(title: str, groups: dict[str, Summary]) -> list[str]:
                     rows)]
 
 
+def _resampling(summary: Summary, cluster: str | None) -> str:
+    if cluster:
+        return (f"95 % bootstrap over the {summary.clusters} clusters of `{cluster}` (images of "
+                "one cluster are resampled together)")
+    return ("95 % bootstrap over images, which assumes they are independent; pass --cluster "
+            "COLUMN when images come in groups (one route, one street)")
+
+
 def _conventions() -> list[str]:
     return ["", "## How these numbers are computed", "",
             "- Every image of the run counts. An image without an answer (failure, timeout, "
@@ -121,14 +129,15 @@ def _conventions() -> list[str]:
             "- Answer rate / accuracy / recall / F1 per level as GeoReasoner defines them: "
             "accuracy among answered images, recall over all images.",
             "- ECE: expected calibration error of the stated per-level confidence, 10 bins.",
-            "- Brackets: 95 % percentile bootstrap intervals over images (1000 resamples, "
-            "seed 0).",
+            "- Brackets: 95 % percentile bootstrap intervals (1000 resamples, seed 0), over "
+            "images or over the clusters named with --cluster.",
             "- Published rows were measured on their own test sets; they are context, not a "
             "paired comparison."]
 
 
 def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
-                 slice_by: tuple[str, ...] = (), plots: bool = True) -> Path:
+                 slice_by: tuple[str, ...] = (), plots: bool = True,
+                 cluster: str | None = None) -> Path:
     """``report.md``, ``summary.json``, ``images.jsonl`` and the figures into ``out_dir``
     (default ``RUN/report``); returns the Markdown path."""
     run = score_run(run_dir, index)
@@ -137,7 +146,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
     out_dir = out_dir or run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     area = total_area(index)
-    summary = summarize(run.images, area)
+    summary = summarize(run.images, area, cluster=cluster)
     config = run.record.config
     last = run.record.sessions[-1] if run.record.sessions else None
     lines = [f"# Eval report: {run.name}", "",
@@ -151,6 +160,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
              + (f", {len(run.record.skipped)} skipped by validation" if run.record.skipped
                 else ""),
              f"- answered from no evidence (prior only): {_pct(summary.prior_only_share)}",
+             f"- intervals: {_resampling(summary, cluster)}",
              "", "## Distance and admin accuracy", "",
              *_table(HEADLINE, [headline_rows(run.name, summary), *_reference_rows()]),
              "", "## Per level", "", *_level_table(summary), "",
@@ -201,7 +211,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
 
 
 def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
-                     plots: bool = True) -> Path:
+                     plots: bool = True, cluster: str | None = None) -> Path:
     """Side-by-side table of several runs, scored on the images all of them have."""
     runs = [score_run(d, index) for d in run_dirs]
     common = set.intersection(*({i.id for i in r.images} for r in runs))
@@ -212,7 +222,7 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
     shared = {r.name: [i for i in r.images if i.id in common] for r in runs}
     rows, extra = [], []
     for r in runs:
-        s = summarize(shared[r.name], area)
+        s = summarize(shared[r.name], area, cluster=cluster)
         rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
         extra.append([r.name, f"{s.rva_auc:.3f}", f"{s.levels['province'].ece:.3f}",
                       f"{s.latency_p50_s:.2f}", f"{s.model_calls_per_image:.2f}",

@@ -133,18 +133,26 @@ class Summary(BaseModel):
     tokens_per_image: float
     cost_usd_per_image: float | None
     prior_only_share: float
+    clusters: int | None = Field(default=None, description="clusters resampled, if any")
 
 
-def _interval(values, statistic, resamples: int) -> Interval:
+def _interval(values, statistic, resamples: int, groups=None) -> Interval:
     values = np.asarray(values, dtype=float)
-    low, high = m.bootstrap_ci(values, statistic, resamples=resamples)
+    low, high = m.bootstrap_ci(values, statistic, resamples=resamples, groups=groups)
     return Interval(value=float(statistic(values)) if len(values) else math.nan,
                     low=low, high=high)
 
 
-def summarize(images: list[ScoredImage], total_area_km2: float,
-              resamples: int = 1000) -> Summary:
+def summarize(images: list[ScoredImage], total_area_km2: float, resamples: int = 1000,
+              cluster: str | None = None) -> Summary:
+    """The run's numbers; intervals resample images, or whole clusters of the ``cluster``
+    column (a dataset column or a ``notes`` key)."""
     n = len(images)
+    groups = [slice_key(i, cluster) for i in images] if cluster else None
+
+    def interval(values, statistic) -> Interval:
+        return _interval(values, statistic, resamples, groups)
+
     errors = [i.error_km for i in images]
     levels = {}
     for level in LEVELS:
@@ -153,7 +161,7 @@ def summarize(images: list[ScoredImage], total_area_km2: float,
         precision, recall, f1 = m.precision_recall_f1(answered, correct, n)
         calibrated = [i for i in images if i.answered]
         levels[level] = LevelStats(
-            top1=_interval([i.correct[level] for i in images], np.mean, resamples),
+            top1=interval([i.correct[level] for i in images], np.mean),
             top3=m.mean([i.top3[level] for i in images]),
             answer_rate=answered / n if n else math.nan,
             precision=precision, recall=recall, f1=f1,
@@ -167,12 +175,12 @@ def summarize(images: list[ScoredImage], total_area_km2: float,
     seconds = [i.seconds for i in images]
     return Summary(
         images=n, answered=sum(i.answered for i in images), failures=dict(failures),
-        mean_km=_interval(errors, np.mean, resamples),
-        geometric_mean_km=_interval(errors, m.geometric_mean_km, resamples),
-        median_km=_interval(errors, np.median, resamples),
-        within_km={str(t): _interval(errors, lambda e, t=t: m.share_within(e, t), resamples)
+        mean_km=interval(errors, np.mean),
+        geometric_mean_km=interval(errors, m.geometric_mean_km),
+        median_km=interval(errors, np.median),
+        within_km={str(t): interval(errors, lambda e, t=t: m.share_within(e, t))
                    for t in m.DISTANCE_THRESHOLDS_KM},
-        score=_interval([i.score for i in images], np.mean, resamples),
+        score=interval([i.score for i in images], np.mean),
         levels=levels,
         rva_auc=m.rva_auc([i.area_to_truth_km2 for i in images], total_area_km2),
         latency_p50_s=m.percentile(seconds, 50), latency_p95_s=m.percentile(seconds, 95),
@@ -180,7 +188,8 @@ def summarize(images: list[ScoredImage], total_area_km2: float,
         tool_calls_per_image=m.mean([i.tool_calls for i in images]),
         tokens_per_image=m.mean([i.tokens for i in images]),
         cost_usd_per_image=(sum(costs) / n) if costs else None,
-        prior_only_share=m.mean([i.basis == "prior_only" for i in images]))
+        prior_only_share=m.mean([i.basis == "prior_only" for i in images]),
+        clusters=len(set(groups)) if groups else None)
 
 
 def slice_key(image: ScoredImage, key: str) -> str:

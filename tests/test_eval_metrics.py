@@ -93,3 +93,15 @@ def test_bootstrap_interval_is_seeded_and_sensible():
     assert low < values.mean() < high and high - low < 5
     assert m.bootstrap_ci(values, np.mean) == (low, high)
     assert all(math.isnan(x) for x in m.bootstrap_ci([1.0], np.mean))
+
+
+def test_cluster_bootstrap_resamples_whole_clusters():
+    # two clusters of identical images: per-image resampling thinks 200 images pin the mean
+    # down; with clusters there are only two independent draws
+    values = np.array([0.0] * 100 + [10.0] * 100)
+    groups = ["a"] * 100 + ["b"] * 100
+    naive = m.bootstrap_ci(values, np.mean)
+    clustered = m.bootstrap_ci(values, np.mean, groups=groups)
+    assert naive[1] - naive[0] < 2.0
+    assert clustered == (0.0, 10.0)  # all-a, all-b and the mixes are all possible
+    assert all(math.isnan(x) for x in m.bootstrap_ci(values, np.mean, groups=["a"] * 200))

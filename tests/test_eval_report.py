@@ -92,16 +92,18 @@ def test_scoring_by_hand(regions):
     assert summary.cost_usd_per_image == pytest.approx(0.03 / 4)
     assert summary.model_calls_per_image == 1.5  # the timeout made none that were recorded
     assert summary.mean_km.low <= summary.mean_km.value <= summary.mean_km.high
+    by_cluster = summarize(scored, total_area(regions), resamples=200, cluster="cluster")
+    assert by_cluster.clusters == 2 and by_cluster.mean_km.value == summary.mean_km.value
 
 
 def test_report_writes_markdown_json_and_figures(tmp_path, regions):
     run_dir = _write_run(tmp_path / "full", _rows())
-    path = write_report(run_dir, regions, slice_by=("cluster",))
+    path = write_report(run_dir, regions, slice_by=("cluster",), cluster="cluster")
     text = path.read_text(encoding="utf-8")
     for needle in ("# Eval report: full", "| full | 4 |", "seed hybrid CNN+OCR+LVLM",
                    "409.2", "### By province", "### By cluster", "| 浙江省 | 2 |",
                    "failures {'timeout': 1}", "geo-mean km", "Recall vs Area",
-                   "ECE", "p50 5.00 s"):
+                   "ECE", "p50 5.00 s", "over the 2 clusters of `cluster`"):
         assert needle in text, needle
     for figure in ("error_cdf.png", "rva.png", "reliability.png", "error_map.png"):
         assert (path.parent / figure).stat().st_size > 5000
@@ -168,3 +170,17 @@ def test_eval_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
     assert main(["eval", "run", str(bad), "--out", str(tmp_path / "r"), "--llm", "nonsense"]) == 2
     assert "--llm" in capsys.readouterr().err
+
+
+def test_cli_names_match_the_run_config():
+    import argparse
+
+    from sinoloc.eval.cli import BASELINE_NAMES, add_parser
+    from sinoloc.eval.run_config import ALL_TOOLS, BASELINES
+
+    assert set(BASELINE_NAMES) == set(BASELINES)
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    run_help = parser._subparsers._group_actions[0].choices["eval"]._subparsers \
+        ._group_actions[0].choices["run"].format_help()
+    assert all(tool in run_help.replace("\n", " ") for tool in ALL_TOOLS)
