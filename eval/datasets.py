@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..tools import crs
-from ..tools.regions import Level, RegionIndex
+from ..tools.regions import AdminPath, Level, RegionIndex
 
 IMAGE_KEYS = ("image", "file", "path", "image_path")
 LAT_KEYS = ("lat", "latitude")
@@ -36,17 +36,11 @@ class DatasetError(ValueError):
     """The dataset file cannot be read at all (missing, wrong format, required columns absent)."""
 
 
-class Truth(BaseModel):
+class Truth(AdminPath):
     """Where an image really is: WGS-84 point and its province / city / district."""
 
     lat: float
     lon: float
-    province: str | None = None
-    province_adcode: str | None = None
-    city: str | None = None
-    city_adcode: str | None = None
-    district: str | None = None
-    district_adcode: str | None = None
     offshore_km: float = 0.0  # distance to the nearest district when the point is off land
 
 
