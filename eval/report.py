@@ -115,6 +115,20 @@ def _resampling(summary: Summary, cluster: str | None) -> str:
             "COLUMN when images come in groups (one route, one street)")
 
 
+WORST = 10
+
+
+def _worst_table(images: list[ScoredImage]) -> list[str]:
+    """The largest errors, to look at first (full rows are in images.jsonl)."""
+    worst = sorted(images, key=lambda i: -i.error_km)[:WORST]
+    rows = [[i.id, i.status, i.truth_province or "?", _km(i.error_km),
+             "–" if not i.answered else f"{i.lat:.4f}, {i.lon:.4f}", i.basis or "–"]
+            for i in worst]
+    return ["", f"## The {len(worst)} largest errors", "",
+            *_table(["id", "status", "true province", "error km", "answer (lat, lon)", "basis"],
+                    rows)]
+
+
 def _conventions() -> list[str]:
     return ["", "## How these numbers are computed", "",
             "- Every image of the run counts. An image without an answer (failure, timeout, "
@@ -178,6 +192,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
         groups[key] = slices(run.images, key, area)
     for key, table in groups.items():
         lines += _slice_table(key, table)
+    lines += _worst_table(run.images)
     figures = []
     if plots:
         from . import plots as p

@@ -103,7 +103,8 @@ def test_report_writes_markdown_json_and_figures(tmp_path, regions):
     for needle in ("# Eval report: full", "| full | 4 |", "seed hybrid CNN+OCR+LVLM",
                    "409.2", "### By province", "### By cluster", "| 浙江省 | 2 |",
                    "failures {'timeout': 1}", "geo-mean km", "Recall vs Area",
-                   "ECE", "p50 5.00 s", "over the 2 clusters of `cluster`"):
+                   "ECE", "p50 5.00 s", "## The 4 largest errors", "| failed | timeout |",
+                   "over the 2 clusters of `cluster`"):
         assert needle in text, needle
     for figure in ("error_cdf.png", "rva.png", "reliability.png", "error_map.png"):
         assert (path.parent / figure).stat().st_size > 5000
