@@ -185,3 +185,16 @@ def test_cli_names_match_the_run_config():
     run_help = parser._subparsers._group_actions[0].choices["eval"]._subparsers \
         ._group_actions[0].choices["run"].format_help()
     assert all(tool in run_help.replace("\n", " ") for tool in ALL_TOOLS)
+
+
+def test_report_without_matplotlib_says_how_to_get_figures(tmp_path, regions, monkeypatch):
+    from sinoloc.eval import plots
+
+    def missing():
+        raise plots.PlottingUnavailable("plots need matplotlib: pip install 'sinoloc[eval]'")
+
+    monkeypatch.setattr(plots, "_pyplot", missing)
+    path = write_report(_write_run(tmp_path / "run", _rows()), regions)
+    assert "_No figures: plots need matplotlib: pip install 'sinoloc[eval]'._" in path.read_text(
+        encoding="utf-8")
+    assert not list(path.parent.glob("*.png")) and (path.parent / "summary.json").exists()
