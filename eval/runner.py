@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from .datasets import LabelledImage
 from .progress import Progress
 from .results import ResultRow, ResultsLog
-from .run_config import RunConfig, code_version
+from .run_config import RunConfig, build_locator, code_version
 from .worker import Evaluator
 
 PREDICTIONS = "predictions.jsonl"
@@ -208,11 +208,7 @@ def run(items: list[LabelledImage], run_dir: Path, config: RunConfig, *, dataset
 
     try:
         if workers <= 0 or locator is not None:
-            if locator is None:
-                from .run_config import build_locator
-
-                locator = build_locator(config)
-            evaluator = Evaluator(locator, config)
+            evaluator = Evaluator(locator or build_locator(config), config)
             try:
                 while todo:
                     write(evaluator.locate(todo.popleft()))

@@ -56,6 +56,7 @@ def no_evidence_point(index: RegionIndex) -> tuple[float, float]:
     return answer.lat, answer.lon
 
 
+@lru_cache(maxsize=2)
 def total_area(index: RegionIndex) -> float:
     return float(sum(d.area_km2 for d in index.districts))
 
@@ -136,13 +137,6 @@ class Summary(BaseModel):
     clusters: int | None = Field(default=None, description="clusters resampled, if any")
 
 
-def _interval(values, statistic, resamples: int, groups=None) -> Interval:
-    values = np.asarray(values, dtype=float)
-    low, high = m.bootstrap_ci(values, statistic, resamples=resamples, groups=groups)
-    return Interval(value=float(statistic(values)) if len(values) else math.nan,
-                    low=low, high=high)
-
-
 def summarize(images: list[ScoredImage], total_area_km2: float, resamples: int = 1000,
               cluster: str | None = None) -> Summary:
     """The run's numbers; intervals resample images, or whole clusters of the ``cluster``
@@ -151,7 +145,10 @@ def summarize(images: list[ScoredImage], total_area_km2: float, resamples: int =
     groups = [slice_key(i, cluster) for i in images] if cluster else None
 
     def interval(values, statistic) -> Interval:
-        return _interval(values, statistic, resamples, groups)
+        values = np.asarray(values, dtype=float)
+        low, high = m.bootstrap_ci(values, statistic, resamples=resamples, groups=groups)
+        return Interval(value=float(statistic(values)) if len(values) else math.nan,
+                        low=low, high=high)
 
     errors = [i.error_km for i in images]
     levels = {}

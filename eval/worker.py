@@ -57,8 +57,8 @@ class Evaluator:
 def serve(config_json: str, conn) -> None:
     """A worker process: build the locator, say ready, then answer one item per message."""
     try:
-        evaluator = Evaluator(build_locator(RunConfig.model_validate_json(config_json)),
-                              RunConfig.model_validate_json(config_json))
+        config = RunConfig.model_validate_json(config_json)
+        evaluator = Evaluator(build_locator(config), config)
     except Exception as exc:
         conn.send({"fatal": f"{exc.__class__.__name__}: {exc}",
                    "traceback": traceback.format_exc()})

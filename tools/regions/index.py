@@ -261,25 +261,21 @@ class RegionIndex:
 
     def district_polygon_wgs84(self, region: Region):
         """A district's polygon in WGS-84 (for maps)."""
-        polygon = self._polygons[self.district_position[region.adcode]]
-
-        def convert(coords):
-            lon, lat = crs.gcj02_to_wgs84(coords[:, 0], coords[:, 1])
-            return np.column_stack([lon, lat])
-
-        return shapely.transform(polygon, convert)
+        return shapely.transform(self._polygons[self.district_position[region.adcode]],
+                                 _gcj02_coords_to_wgs84)
 
     def district_outlines_wgs84(self, tolerance_deg: float = 0.03) -> list[np.ndarray]:
         """Simplified district boundary rings as WGS-84 (lon, lat) arrays, for base maps."""
         simple = shapely.simplify(self._polygons, tolerance_deg, preserve_topology=False)
-        rings = shapely.get_parts(shapely.get_parts(shapely.boundary(simple)))
-        out = []
-        for ring in rings:
-            coords = shapely.get_coordinates(ring)
-            if len(coords) >= 2:
-                lon, lat = crs.gcj02_to_wgs84(coords[:, 0], coords[:, 1])
-                out.append(np.column_stack([lon, lat]))
-        return out
+        rings = shapely.get_parts(shapely.get_parts(shapely.boundary(
+            shapely.transform(simple, _gcj02_coords_to_wgs84))))  # one vectorised conversion
+        return [c for c in (shapely.get_coordinates(r) for r in rings) if len(c) >= 2]
+
+
+def _gcj02_coords_to_wgs84(coords: np.ndarray) -> np.ndarray:
+    """(lon, lat) rows from GCJ-02 to WGS-84, for ``shapely.transform``."""
+    lon, lat = crs.gcj02_to_wgs84(coords[:, 0], coords[:, 1])
+    return np.column_stack([lon, lat])
 
 
 _LOAD_LOCK = threading.Lock()
