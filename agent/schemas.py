@@ -35,7 +35,12 @@ class Answer(BaseModel):
     city_evidence: list[str] = Field(default_factory=list)
     district_evidence: list[str] = Field(default_factory=list)
     acknowledged_conflicts: dict[str, str] = Field(
-        default_factory=dict, description="evidence id → why it is outweighed")
+        default_factory=dict, description="evidence id (or knowledge entry id) → why it is "
+        "outweighed")
+    observations: list[str] = Field(default_factory=list, max_length=20, description=(
+        "what you see in the image that bears on the location, one short phrase each "
+        "(\"snow on the ground\", \"Tibetan script on shop signs\", \"红土\"); each is checked "
+        "against the knowledge base for consistency with the claimed region"))
     reasoning: str = ""
 
 

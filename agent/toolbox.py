@@ -16,7 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..tools.clues import ClueKind, extract_clues
-from ..tools.evidence import Evidence, IgnoredText, clue_to_evidence
+from ..tools.clues.schema import RegionSupport
+from ..tools.evidence import Evidence, EvidenceKind, IgnoredText, clue_to_evidence
 from ..tools.images import ImageInputError, crop, load_image
 from ..tools.injection import looks_like_instruction
 from ..tools.ocr import OcrSpan, OcrUnavailable, get_engine, read_views
@@ -77,6 +78,18 @@ class ReverseArgs(BaseModel):
 
 class WebSearchArgs(BaseModel):
     query: str
+
+
+class KnowledgeArgs(BaseModel):
+    query: str = Field(description="a clue in words, Chinese or English: what you see "
+                       "(\"Tibetan script on shop signs\", \"红土和喀斯特峰林\") or a question "
+                       "(\"which provinces use yellow-black bollards?\")")
+    region: str | None = Field(default=None, description="only clues pointing into this "
+                               "province or city (name or adcode)")
+    k: int = Field(default=5, ge=1, le=10, description="how many entries to return")
+    seen_in_image: bool = Field(default=True, description=(
+        "true when the query describes something visible in this image: the best matching "
+        "entries become evidence you can cite; false for a background question"))
 
 
 # ------------------------------------------------------------------ tools
@@ -186,6 +199,59 @@ def reverse_geocode(args: ReverseArgs, ctx: ToolContext) -> ToolOutput:
                       data=path.model_dump())
 
 
+def lookup_knowledge(args: KnowledgeArgs, ctx: ToolContext) -> ToolOutput:
+    from ..tools.knowledge.retrieval import get_knowledge_index
+
+    index = get_knowledge_index()
+    try:
+        hits = index.search(args.query, region=args.region, k=args.k)
+    except ValueError as exc:  # an unknown region name
+        return ToolOutput(status="error", summary=str(exc))
+    if not hits:
+        return ToolOutput(status="no_result", summary=(
+            f"no knowledge entry matches {args.query!r}"
+            + (f" within {args.region}" if args.region else "")))
+    corpus = index.corpus
+    out = ToolOutput(status="ok", summary="")
+    lines = []
+    for rank, hit in enumerate(hits, start=1):
+        entry = hit.entry
+        where = ("、".join(corpus.region_names(entry)) if entry.locates
+                 else "does not localise")
+        limits = []
+        if entry.exclusive:
+            limits.append("only there")
+        if entry.excludes:
+            limits.append("never in " + "、".join(
+                corpus.index.label(corpus.index.get(a)) for a in entry.excludes))
+        lines.append(f"{rank}. [{entry.id}] ({entry.kind.value}) {entry.clue_zh} / {entry.clue_en}"
+                     f" → {where} (strength {entry.strength:.2f}"
+                     + (f"; {'; '.join(limits)}" if limits else "") + f"); source: {entry.source}")
+    for hit in knowledge_evidence_hits(hits) if args.seen_in_image else []:
+        out.evidence.append(Evidence(
+            kind=EvidenceKind.KNOWLEDGE, text=hit.entry.clue_zh, source=f"knowledge:{hit.entry.id}",
+            regions=[RegionSupport(level=r.level.value, adcode=r.adcode,
+                                   name=corpus.index.label(r), weight=w)
+                     for r, w in corpus.regions(hit.entry)],
+            weight=hit.entry.strength, confidence=round(OBSERVED_CONFIDENCE * hit.coverage, 3),
+            detail=f"{hit.entry.clue_en} (source: {hit.entry.source})",
+            trace=f"lookup_knowledge({args.query!r})", knowledge_id=hit.entry.id))
+    out.summary = "\n".join(lines)
+    return out
+
+
+OBSERVED_CONFIDENCE = 0.6  # a model's own visual reading, matched to an entry by retrieval
+
+
+def knowledge_evidence_hits(hits: list) -> list:
+    """The hits that stand for what the model saw: locating entries that match at least half of
+    the query's words and score within half of the best one (at most three)."""
+    if not hits:
+        return []
+    top = hits[0].score
+    return [h for h in hits if h.entry.locates and h.coverage >= 0.5 and h.score >= 0.5 * top][:3]
+
+
 def web_search(args: WebSearchArgs, ctx: ToolContext) -> ToolOutput:
     return ToolOutput(status="unavailable", summary=(
         "web search is not available in the offline build (no provider configured)"))
@@ -211,6 +277,11 @@ TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (
     ToolSpec("reverse_geocode", "Province / city / district of a WGS-84 point.", ReverseArgs,
              reverse_geocode),
     ToolSpec("web_search", "Search the web for a name or slogan.", WebSearchArgs, web_search),
+    ToolSpec("lookup_knowledge", "Look up the China clue knowledge base (scripts, plates, "
+             "signs, bollards, poles, architecture, vegetation, soil, climate, landmarks, "
+             "chains, dialect words): cited entries with the regions they point to; with "
+             "seen_in_image the matching entries become evidence.", KnowledgeArgs,
+             lookup_knowledge),
 )}
 SUBMIT_TOOL = "submit_answer"
 

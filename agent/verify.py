@@ -6,8 +6,11 @@ import numpy as np
 
 from ..prompts import render_prompt
 from ..tools.evidence import Evidence
+from ..tools.knowledge.corpus import get_corpus
+from ..tools.knowledge.retrieval import KnowledgeIndex, get_knowledge_index
 from ..tools.regions import Level, Region, RegionIndex
 from .fusion import support_vector
+from .knowledge_check import knowledge_conflicts
 from .schemas import Answer, Check, Verdict
 
 STRONG_EVIDENCE = 0.85  # weight × confidence from which a contradiction must be explained
@@ -37,7 +40,10 @@ def resolve_answer(answer: Answer, index: RegionIndex) -> tuple[list[Region | No
 
 
 def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
-           round_no: int = 1, max_rounds: int = 3) -> Verdict:
+           round_no: int = 1, max_rounds: int = 3,
+           knowledge: KnowledgeIndex | None = None) -> Verdict:
+    """Check ``answer``. ``knowledge`` (loaded on demand when the answer has observations or
+    the evidence includes knowledge-base clues) checks what was seen against the claim."""
     checks: list[Check] = []
     (province, city, district), problems = resolve_answer(answer, index)
     checks.append(Check(name="admin_chain", passed=not problems, message="; ".join(problems)))
@@ -81,6 +87,7 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
         if uncited else "")))
 
     conflicts = []
+    backed = False
     if deepest is not None:
         mask = index.district_mask(deepest)
         cited_ids = {i for _, ids in cited.values() for i in ids if i in by_id}
@@ -100,6 +107,16 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
                                  f"{index.label(deepest)}" if explained else ""))
     checks.append(Check(name="no_unexplained_contradiction", passed=not conflicts,
                         message="; ".join(conflicts)))
+
+    seen = [e for e in evidence if e.knowledge_id]
+    if deepest is not None and (answer.observations or seen):
+        if answer.observations:  # retrieval (jieba + BM25) only when there is text to match
+            knowledge = knowledge or get_knowledge_index()
+        corpus = knowledge.corpus if knowledge is not None else get_corpus()
+        clashes = knowledge_conflicts(answer, deepest, seen, corpus, backed,
+                                      knowledge.best_match if knowledge is not None else None)
+        checks.append(Check(name="observations_consistent", passed=not clashes,
+                            message="; ".join(clashes)))
 
     accepted = all(c.passed for c in checks)
     feedback = "" if accepted else render_prompt(

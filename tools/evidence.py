@@ -42,6 +42,7 @@ class Evidence(BaseModel):
     detail: str = ""
     trace: str = ""  # what was asked to obtain it
     span_id: str | None = None
+    knowledge_id: str | None = None  # the knowledge-corpus entry it rests on, if any
 
     @property
     def effective_weight(self) -> float:
@@ -63,6 +64,7 @@ _CLUE_TO_EVIDENCE = {
     ClueKind.PHONE: EvidenceKind.PHONE,
     ClueKind.PLATE: EvidenceKind.PLATE,
     ClueKind.ROAD: EvidenceKind.ROAD,
+    ClueKind.KNOWLEDGE: EvidenceKind.KNOWLEDGE,
 }
 
 
@@ -77,7 +79,8 @@ def clue_to_evidence(clue: Clue, trace: str) -> Evidence | IgnoredText | None:
         return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
     return Evidence(kind=_CLUE_TO_EVIDENCE[clue.kind], text=clue.text, source=f"clues:{clue.source}",
                     regions=clue.regions, weight=clue.strength, confidence=clue.confidence,
-                    detail=clue.detail, trace=trace, span_id=clue.span_id)
+                    detail=clue.detail, trace=trace, span_id=clue.span_id,
+                    knowledge_id=clue.knowledge_id)
 
 
 __all__ = [

@@ -1,9 +1,10 @@
-"""Text clues from OCR spans: addresses, phones, plates, roads; watermarks and misleading
-place-named dishes recognised and ignored."""
+"""Text clues from OCR spans: addresses, phones, plates, roads and sign texts of the knowledge
+corpus; watermarks and misleading place-named dishes recognised and ignored."""
 
 from __future__ import annotations
 
 from ..knowledge import get_knowledge
+from ..knowledge.corpus import get_corpus
 from ..ocr.base import OcrSpan
 from ..regions import get_region_index
 from .address import address_clue
@@ -13,6 +14,7 @@ from .phones import phone_clues
 from .plates import plate_clues
 from .roads import road_clues
 from .schema import Clue, ClueKind, RegionSupport
+from .signs import sign_clues
 
 __all__ = ["Clue", "ClueKind", "RegionSupport", "extract_clues", "extract_text_clues"]
 
@@ -32,6 +34,7 @@ def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
         masked = masked.replace(plate.text, "□" * len(plate.text))
     clues += phones + plates + road_clues(masked, knowledge, span_id)
     clues += address_clue(masked, gazetteer, span_id)
+    clues += sign_clues(masked, get_corpus(), gazetteer, span_id)
     return clues
 
 

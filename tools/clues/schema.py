@@ -15,6 +15,7 @@ class ClueKind(str, Enum):
     POI_QUERY = "poi_query"  # street / building text for a geocoder; no region by itself
     WATERMARK = "watermark"  # provider watermark: recognised and ignored
     MISLEADING = "misleading_name"  # a place name that does not locate (兰州拉面, 沙县小吃)
+    KNOWLEDGE = "knowledge"  # a sign text that identifies a knowledge-corpus clue (汉口银行)
 
 
 class RegionSupport(BaseModel):
@@ -40,3 +41,4 @@ class Clue(BaseModel):
     within: str | None = None  # POI queries: the region the text was found next to
     detail: str = ""  # one line for people: what it means
     source: str = ""  # the data it was matched against
+    knowledge_id: str | None = None  # the knowledge-corpus entry, for KNOWLEDGE clues
