@@ -43,9 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--max-model-calls", type=int, default=12, help="model-call budget")
     llm.add_argument("--max-tool-calls", type=int, default=24, help="tool-call budget")
     llm.add_argument("--max-seconds", type=float, default=300.0, help="wall-time budget")
+    from ..tools.knowledge.cli import add_files_argument
+
+    add_files_argument(locate)
     from ..eval.cli import add_parser as add_eval_parser
+    from ..tools.knowledge.cli import add_parser as add_knowledge_parser
 
     add_eval_parser(sub)
+    add_knowledge_parser(sub)
     return parser
 
 
@@ -89,6 +94,7 @@ def _locate(args: argparse.Namespace) -> int:
 
     threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
     from ..tools.images import ImageInputError
+    from ..tools.knowledge.cli import use_files as use_knowledge_files
     from .api import Geolocator
     from .render import render_text
 
@@ -100,8 +106,9 @@ def _locate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     image = demo_image() if args.demo else Path(args.image)
     try:
+        use_knowledge_files(args.knowledge)
         policy = _policy(args)
-    except ValueError as exc:  # a bad --llm value or a model that cannot be loaded
+    except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
@@ -136,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             from ..eval.cli import main as eval_main
 
             return eval_main(args)
+        if args.command == "knowledge":
+            from ..tools.knowledge.cli import main as knowledge_main
+
+            return knowledge_main(args)
     except KeyboardInterrupt:
         print("sinoloc: interrupted", file=sys.stderr)
         return 130

@@ -200,7 +200,7 @@ def reverse_geocode(args: ReverseArgs, ctx: ToolContext) -> ToolOutput:
 
 
 def lookup_knowledge(args: KnowledgeArgs, ctx: ToolContext) -> ToolOutput:
-    from ..tools.knowledge.retrieval import get_knowledge_index
+    from ..tools.knowledge.retrieval import get_knowledge_index, pick_best
 
     index = get_knowledge_index()
     try:
@@ -227,15 +227,9 @@ def lookup_knowledge(args: KnowledgeArgs, ctx: ToolContext) -> ToolOutput:
         lines.append(f"{rank}. [{entry.id}] ({entry.kind.value}) {entry.clue_zh} / {entry.clue_en}"
                      f" → {where} (strength {entry.strength:.2f}"
                      + (f"; {'; '.join(limits)}" if limits else "") + f"); source: {entry.source}")
-    for hit in knowledge_evidence_hits(hits) if args.seen_in_image else []:
-        out.evidence.append(Evidence(
-            kind=EvidenceKind.KNOWLEDGE, text=hit.entry.clue_zh, source=f"knowledge:{hit.entry.id}",
-            regions=[RegionSupport(level=r.level.value, adcode=r.adcode,
-                                   name=corpus.index.label(r), weight=w)
-                     for r, w in corpus.regions(hit.entry)],
-            weight=hit.entry.strength, confidence=round(OBSERVED_CONFIDENCE * hit.coverage, 3),
-            detail=f"{hit.entry.clue_en} (source: {hit.entry.source})",
-            trace=f"lookup_knowledge({args.query!r})", knowledge_id=hit.entry.id))
+    best = pick_best(hits) if args.seen_in_image else None
+    if best is not None and best.entry.locates:  # one observation per call: its entry
+        out.evidence.append(_observed(best, corpus, args.query))
     out.summary = "\n".join(lines)
     return out
 
@@ -243,13 +237,18 @@ def lookup_knowledge(args: KnowledgeArgs, ctx: ToolContext) -> ToolOutput:
 OBSERVED_CONFIDENCE = 0.6  # a model's own visual reading, matched to an entry by retrieval
 
 
-def knowledge_evidence_hits(hits: list) -> list:
-    """The hits that stand for what the model saw: locating entries that match at least half of
-    the query's words and score within half of the best one (at most three)."""
-    if not hits:
-        return []
-    top = hits[0].score
-    return [h for h in hits if h.entry.locates and h.coverage >= 0.5 and h.score >= 0.5 * top][:3]
+def _observed(hit, corpus, query: str) -> Evidence:
+    """Evidence for a clue the model says it sees, as strong as the entry and as sure as the
+    match (a model's visual reading is never as sure as OCR'd text)."""
+    entry = hit.entry
+    return Evidence(
+        kind=EvidenceKind.KNOWLEDGE, text=entry.clue_zh, source=f"knowledge:{entry.id}",
+        regions=[RegionSupport(level=r.level.value, adcode=r.adcode,
+                               name=corpus.index.label(r), weight=w)
+                 for r, w in corpus.regions(entry)],
+        weight=entry.strength, confidence=round(OBSERVED_CONFIDENCE * hit.coverage, 3),
+        detail=f"{entry.clue_en} (source: {entry.source})",
+        trace=f"lookup_knowledge({query!r})", knowledge_id=entry.id)
 
 
 def web_search(args: WebSearchArgs, ctx: ToolContext) -> ToolOutput:

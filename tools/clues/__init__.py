@@ -32,9 +32,9 @@ def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
     plates = plate_clues(masked, knowledge, index, span_id)
     for plate in plates:
         masked = masked.replace(plate.text, "□" * len(plate.text))
-    clues += phones + plates + road_clues(masked, knowledge, span_id)
+    masked, signs = sign_clues(masked, get_corpus(), gazetteer, span_id)
+    clues += phones + plates + signs + road_clues(masked, knowledge, span_id)
     clues += address_clue(masked, gazetteer, span_id)
-    clues += sign_clues(masked, get_corpus(), gazetteer, span_id)
     return clues
 
 

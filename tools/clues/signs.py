@@ -1,26 +1,35 @@
 """Sign texts that identify a clue in the knowledge corpus (汉口银行, 南方电网, 望右 LOOK RIGHT).
 
-Admin names are masked first: a pattern inside 乌兰浩特市 is the city's name, which the address
-clue already counts, not a second piece of evidence.
+Longer texts win: 红砖厝 is the Minnan red-brick house, not also the toponym character 厝. A
+pattern that contains an admin name reads as the pattern (中山陵 is in 南京, not 中山市; 阿里山 is
+in 台湾, not 阿里地区), and its text is masked so the address clue does not read the name again.
+A pattern inside a longer admin name is the name (淖尔 in 巴彦淖尔市).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from ..knowledge.corpus import ClueEntry, Corpus
 from .gazetteer import Gazetteer
 from .schema import Clue, ClueKind, RegionSupport
 
 SIGN_CONFIDENCE = 0.8  # a literal match of a curated sign text; the OCR score caps it further
+MASK = "□"
 
 
-def mask_admin_names(text: str, gazetteer: Gazetteer) -> str:
-    for mention in gazetteer.mentions(text):
-        text = text[:mention.start] + "□" * (mention.end - mention.start) + text[mention.end:]
-    return text
+@lru_cache(maxsize=4)
+def _patterns(corpus: Corpus) -> list[tuple[str, ClueEntry]]:
+    pairs = [(p, e) for e in corpus.entries if e.locates for p in e.patterns]
+    return sorted(pairs, key=lambda pe: -len(pe[0]))
 
 
-def _matches(pattern: str, text: str, folded: str) -> bool:
-    return pattern.casefold() in folded if pattern.isascii() else pattern in text
+def _occurrences(pattern: str, text: str, folded: str):
+    haystack, needle = (folded, pattern.casefold()) if pattern.isascii() else (text, pattern)
+    start = haystack.find(needle)
+    while start >= 0:
+        yield start, start + len(needle)
+        start = haystack.find(needle, start + 1)
 
 
 def _clue(entry: ClueEntry, pattern: str, corpus: Corpus, span_id: str | None) -> Clue:
@@ -34,15 +43,18 @@ def _clue(entry: ClueEntry, pattern: str, corpus: Corpus, span_id: str | None) -
 
 
 def sign_clues(text: str, corpus: Corpus, gazetteer: Gazetteer,
-               span_id: str | None = None) -> list[Clue]:
-    """One clue per corpus entry whose sign pattern occurs in ``text``."""
-    masked = mask_admin_names(text, gazetteer)
-    folded = masked.casefold()
-    clues = []
-    for entry in corpus.entries:
-        if not entry.locates:
-            continue
-        hit = next((p for p in entry.patterns if _matches(p, masked, folded)), None)
-        if hit is not None:
-            clues.append(_clue(entry, hit, corpus, span_id))
-    return clues
+               span_id: str | None = None) -> tuple[str, list[Clue]]:
+    """One clue per corpus entry whose sign text occurs in ``text``, and ``text`` with the
+    matched characters masked (for the extractors that run after this one)."""
+    mentions = [(m.start, m.end) for m in gazetteer.mentions(text)]
+    clues: dict[str, Clue] = {}
+    for pattern, entry in _patterns(corpus):
+        folded = text.casefold()
+        for start, end in _occurrences(pattern, text, folded):
+            if MASK in text[start:end]:
+                continue  # part of a longer sign text already matched
+            if any(s <= start and end <= e and e - s > end - start for s, e in mentions):
+                continue  # inside a longer admin name
+            clues.setdefault(entry.id, _clue(entry, pattern, corpus, span_id))
+            text = text[:start] + MASK * (end - start) + text[end:]
+    return text, list(clues.values())

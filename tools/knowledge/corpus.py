@@ -136,7 +136,7 @@ class ClueEntry(BaseModel):
         return self.strength > 0
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: caches key on the loaded corpus
 class Corpus:
     """Validated entries with their regions resolved against the boundary data."""
 

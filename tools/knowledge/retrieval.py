@@ -95,6 +95,7 @@ class KnowledgeIndex:
     def __init__(self, corpus: Corpus):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
         self.corpus = corpus
         index = corpus.index
         names: set[str] = set()
@@ -163,16 +164,22 @@ class KnowledgeIndex:
         parts = [len(part & doc) / len(part) for part in (words, chars) if part]
         return sum(parts) / len(parts) if parts else 0.0
 
-    def best_match(self, text: str, min_coverage: float = 0.6) -> Hit | None:
-        """The entry that ``text`` (an observation) describes, or None when nothing matches
-        well enough: among the hits scoring within half of the best, the one covering most of
-        the text."""
-        hits = self.search(text, k=5)
-        if not hits:
-            return None
-        close = [h for h in hits if h.score >= 0.5 * hits[0].score]
-        best = max(close, key=lambda h: (h.coverage, h.score))
-        return best if best.coverage >= min_coverage else None
+    def best_match(self, text: str) -> Hit | None:
+        """The entry that ``text`` (an observation) describes, or None (see :func:`pick_best`)."""
+        return pick_best(self.search(text, k=5))
+
+
+MIN_COVERAGE = 0.6
+
+
+def pick_best(hits: list[Hit], min_coverage: float = MIN_COVERAGE) -> Hit | None:
+    """The hit an observation describes: among the hits scoring within half of the best, the
+    one covering most of the text (then the higher score); None below ``min_coverage``."""
+    if not hits:
+        return None
+    close = [h for h in hits if h.score >= 0.5 * hits[0].score]
+    best = max(close, key=lambda h: (h.coverage, h.score))
+    return best if best.coverage >= min_coverage else None
 
 
 @lru_cache(maxsize=1)
@@ -198,4 +205,4 @@ def get_knowledge_index() -> KnowledgeIndex:
     return _index_for(user_file_key())
 
 
-__all__ = ["Hit", "KnowledgeIndex", "Tokenizer", "get_knowledge_index"]
+__all__ = ["Hit", "KnowledgeIndex", "Tokenizer", "get_knowledge_index", "pick_best"]
