@@ -97,3 +97,13 @@ def test_sign_texts_become_knowledge_clues_without_double_counting_place_names()
     assert [c.knowledge_id for c in extract_text_clues("红砖厝")] == ["arch-minnan-red-brick"]
     assert [c.knowledge_id for c in extract_text_clues("望右 LOOK RIGHT")] == \
         ["road-marking-look-right"]
+
+
+def test_benchmark_runs_and_reports_medians(capsys):
+    from sinoloc.benchmarks.knowledge import main
+
+    result = main(["--runs", "1"])
+    assert result["entries"] >= 300 and result["queries"] >= 60
+    assert result["search_median_ms"] > 0 and result["search_vs_scan_ratio"] > 0
+    assert result["own_text_top1"] >= 0.9  # an entry's own English text finds it
+    assert '"search_median_ms"' in capsys.readouterr().out
