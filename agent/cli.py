@@ -43,11 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--max-model-calls", type=int, default=12, help="model-call budget")
     llm.add_argument("--max-tool-calls", type=int, default=24, help="tool-call budget")
     llm.add_argument("--max-seconds", type=float, default=300.0, help="wall-time budget")
-    from ..tools.knowledge.cli import add_files_argument
+    from .knowledge_cli import add_files_argument
 
     add_files_argument(locate)
     from ..eval.cli import add_parser as add_eval_parser
-    from ..tools.knowledge.cli import add_parser as add_knowledge_parser
+    from .knowledge_cli import add_parser as add_knowledge_parser
 
     add_eval_parser(sub)
     add_knowledge_parser(sub)
@@ -94,8 +94,8 @@ def _locate(args: argparse.Namespace) -> int:
 
     threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
     from ..tools.images import ImageInputError
-    from ..tools.knowledge.cli import use_files as use_knowledge_files
     from .api import Geolocator
+    from .knowledge_cli import use_files as use_knowledge_files
     from .render import render_text
 
     if args.demo == bool(args.image):
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return eval_main(args)
         if args.command == "knowledge":
-            from ..tools.knowledge.cli import main as knowledge_main
+            from .knowledge_cli import main as knowledge_main
 
             return knowledge_main(args)
     except KeyboardInterrupt:

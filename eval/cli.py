@@ -14,8 +14,6 @@ BASELINE_NAMES = ("constant", "prior", "ocr")
 
 
 def add_parser(sub) -> None:
-    from .run_config import ALL_TOOLS
-
     parser = sub.add_parser("eval", help="evaluate on a labelled set (validate, run, report, "
                                          "compare)")
     commands = parser.add_subparsers(dest="eval_command", required=True)
@@ -37,7 +35,8 @@ def add_parser(sub) -> None:
                      help="constant: the no-evidence point; prior: the visual prior alone; "
                           "ocr: OCR clues alone")
     run.add_argument("--disable", action="append", default=[], metavar="TOOL",
-                     help="switch a tool off (ablation): " + ", ".join(ALL_TOOLS))
+                     help="switch a tool off (ablation): cnn_prior, ocr, lookup_clues, "
+                          "geocode_poi, reverse_geocode, web_search, lookup_knowledge")
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
     run.add_argument("--llm", default=None, help="as for locate; default $SINOLOC_LLM or none")
     run.add_argument("--base-url", default=None)

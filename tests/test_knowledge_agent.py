@@ -170,3 +170,17 @@ def test_locate_refuses_a_bad_clue_file_before_any_work(tmp_path):
     out = run_cli("locate", "--demo", "--knowledge", str(bad))
     assert out.returncode == 2 and "every clue needs a source" in out.stderr
     assert out.stdout == ""
+
+
+def test_building_the_cli_parser_imports_nothing_heavy():
+    from sinoloc.agent.knowledge_cli import USER_FILES_ENV as spelled
+    from sinoloc.tools.knowledge.corpus import USER_FILES_ENV
+
+    assert spelled == USER_FILES_ENV
+    probe = ("import sys; from sinoloc.agent.cli import _parser; _parser(); "
+             "print(sorted(m for m in ('sinoloc.tools.regions', 'sinoloc.tools.knowledge', "
+             "'sinoloc.agent.toolbox', 'sinoloc.eval.run_config') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,4 +1,8 @@
-"""``sinoloc knowledge``: search, inspect and validate the clue corpus (and the user's files)."""
+"""``sinoloc knowledge``: search, inspect and validate the clue corpus (and the user's files).
+
+Building the parser imports nothing heavy (the knowledge package loads the region data): every
+``sinoloc`` command builds it, and ``locate`` starts its warm-up only after.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import json
 import os
 import sys
 
-from .corpus import USER_FILES_ENV
-
+# the name is also ..tools.knowledge.corpus.USER_FILES_ENV (a test keeps them equal); it is
+# spelled here so that building the parser does not import the corpus
+USER_FILES_ENV = "SINOLOC_KNOWLEDGE_FILES"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
@@ -39,7 +44,7 @@ def add_files_argument(parser: argparse.ArgumentParser) -> None:
 def use_files(files: list[str]) -> None:
     """Add ``files`` to the setting every process of this run reads (eval workers included)
     and load the merged corpus now, so a bad file fails before any work starts."""
-    from .corpus import get_corpus
+    from ..tools.knowledge.corpus import get_corpus
 
     if files:
         current = [p for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep) if p]
@@ -54,7 +59,7 @@ def _entry_dict(entry, corpus) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .corpus import CorpusError, get_corpus, load_corpus
+    from ..tools.knowledge.corpus import CorpusError, get_corpus, load_corpus
 
     try:
         if args.knowledge_command == "validate":
@@ -84,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         print(json.dumps(_entry_dict(entry, corpus), ensure_ascii=False, indent=2))
         return EXIT_OK
-    from .retrieval import get_knowledge_index
+    from ..tools.knowledge.retrieval import get_knowledge_index
 
     try:
         hits = get_knowledge_index().search(args.query, region=args.region, k=args.k)
