@@ -55,7 +55,7 @@ def use_files(files: list[str]) -> None:
 def _entry_dict(entry, corpus) -> dict:
     return {**entry.model_dump(mode="json", exclude={"origin"}),
             "region_names": corpus.region_names(entry),
-            "excluded_names": [corpus.index.label(corpus.index.get(a)) for a in entry.excludes]}
+            "excluded_names": corpus.excluded_names(entry)}
 
 
 def main(args: argparse.Namespace) -> int:

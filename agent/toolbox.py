@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..tools.clues import ClueKind, extract_clues
-from ..tools.clues.schema import RegionSupport
+from ..tools.clues.signs import region_support
 from ..tools.evidence import Evidence, EvidenceKind, IgnoredText, clue_to_evidence
 from ..tools.images import ImageInputError, crop, load_image
 from ..tools.injection import looks_like_instruction
@@ -222,8 +222,7 @@ def lookup_knowledge(args: KnowledgeArgs, ctx: ToolContext) -> ToolOutput:
         if entry.exclusive:
             limits.append("only there")
         if entry.excludes:
-            limits.append("never in " + "、".join(
-                corpus.index.label(corpus.index.get(a)) for a in entry.excludes))
+            limits.append("never in " + "、".join(corpus.excluded_names(entry)))
         lines.append(f"{rank}. [{entry.id}] ({entry.kind.value}) {entry.clue_zh} / {entry.clue_en}"
                      f" → {where} (strength {entry.strength:.2f}"
                      + (f"; {'; '.join(limits)}" if limits else "") + f"); source: {entry.source}")
@@ -243,9 +242,7 @@ def _observed(hit, corpus, query: str) -> Evidence:
     entry = hit.entry
     return Evidence(
         kind=EvidenceKind.KNOWLEDGE, text=entry.clue_zh, source=f"knowledge:{entry.id}",
-        regions=[RegionSupport(level=r.level.value, adcode=r.adcode,
-                               name=corpus.index.label(r), weight=w)
-                 for r, w in corpus.regions(entry)],
+        regions=region_support(entry, corpus),
         weight=entry.strength, confidence=round(OBSERVED_CONFIDENCE * hit.coverage, 3),
         detail=f"{entry.clue_en} (source: {entry.source})",
         trace=f"lookup_knowledge({query!r})", knowledge_id=entry.id)

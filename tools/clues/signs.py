@@ -24,20 +24,31 @@ def _patterns(corpus: Corpus) -> list[tuple[str, ClueEntry]]:
     return sorted(pairs, key=lambda pe: -len(pe[0]))
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _occurrences(pattern: str, text: str, folded: str):
-    haystack, needle = (folded, pattern.casefold()) if pattern.isascii() else (text, pattern)
+    """Start and end of every occurrence; Latin patterns ignore case. ``folded`` is ``text``
+    with only A–Z lowered, so its positions are the text's (str.casefold can change length)."""
+    haystack, needle = (folded, pattern.translate(_ASCII_LOWER)) if pattern.isascii() \
+        else (text, pattern)
     start = haystack.find(needle)
     while start >= 0:
         yield start, start + len(needle)
         start = haystack.find(needle, start + 1)
 
 
+def region_support(entry: ClueEntry, corpus: Corpus) -> list[RegionSupport]:
+    """The entry's regions as clue and evidence support (sign clues and model observations)."""
+    return [RegionSupport(level=region.level.value, adcode=region.adcode,
+                          name=corpus.index.label(region), weight=weight)
+            for region, weight in corpus.regions(entry)]
+
+
 def _clue(entry: ClueEntry, pattern: str, corpus: Corpus, span_id: str | None) -> Clue:
-    regions = [RegionSupport(level=region.level.value, adcode=region.adcode,
-                             name=corpus.index.label(region), weight=weight)
-               for region, weight in corpus.regions(entry)]
     return Clue(kind=ClueKind.KNOWLEDGE, text=pattern, span_id=span_id,
-                confidence=SIGN_CONFIDENCE, strength=entry.strength, regions=regions,
+                confidence=SIGN_CONFIDENCE, strength=entry.strength,
+                regions=region_support(entry, corpus),
                 detail=f"{pattern!r} on a sign: {entry.clue_en} [{entry.id}]",
                 source=entry.source, knowledge_id=entry.id)
 
@@ -48,13 +59,14 @@ def sign_clues(text: str, corpus: Corpus, gazetteer: Gazetteer,
     matched characters masked (for the extractors that run after this one)."""
     mentions = [(m.start, m.end) for m in gazetteer.mentions(text)]
     clues: dict[str, Clue] = {}
+    folded = text.translate(_ASCII_LOWER)
     for pattern, entry in _patterns(corpus):
-        folded = text.casefold()
-        for start, end in _occurrences(pattern, text, folded):
+        for start, end in list(_occurrences(pattern, text, folded)):
             if MASK in text[start:end]:
                 continue  # part of a longer sign text already matched
             if any(s <= start and end <= e and e - s > end - start for s, e in mentions):
                 continue  # inside a longer admin name
             clues.setdefault(entry.id, _clue(entry, pattern, corpus, span_id))
             text = text[:start] + MASK * (end - start) + text[end:]
+            folded = folded[:start] + MASK * (end - start) + folded[end:]
     return text, list(clues.values())

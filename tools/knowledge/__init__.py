@@ -91,7 +91,8 @@ class Knowledge:
     watermarks: tuple[WatermarkRow, ...]
     misleading: tuple[MisleadingRow, ...]
     province_abbreviations: dict[str, Region]
-    province_english: dict[str, Region]
+    province_english: dict[str, Region]  # normalised English name → province
+    province_english_names: dict[str, str]  # adcode → "Inner Mongolia", as written
 
 
 def read_rows(name: str, model: type[BaseModel]) -> list:
@@ -137,11 +138,13 @@ def build_knowledge(index: RegionIndex) -> Knowledge:
 
     abbreviations: dict[str, Region] = {}
     english: dict[str, Region] = {}
+    english_names: dict[str, str] = {}
     for row in read_rows("province_names.csv", ProvinceNameRow):
         province = index.get(row.adcode, Level.PROVINCE)
         if province is None:
             raise KnowledgeError(f"province_names.csv: unknown adcode {row.adcode}")
         abbreviations[row.abbreviation] = province
+        english_names[province.adcode] = f"{row.english} {row.alt_english}".strip()
         for name in (row.english, row.alt_english):
             if name:
                 english[name.lower().replace(" ", "")] = province
@@ -151,6 +154,7 @@ def build_knowledge(index: RegionIndex) -> Knowledge:
         watermarks=tuple(read_rows("watermarks.csv", WatermarkRow)),
         misleading=tuple(read_rows("misleading_place_words.csv", MisleadingRow)),
         province_abbreviations=abbreviations, province_english=english,
+        province_english_names=english_names,
     )
 
 

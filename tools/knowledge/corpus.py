@@ -156,6 +156,9 @@ class Corpus:
     def region_names(self, entry: ClueEntry) -> list[str]:
         return [self.index.label(region) for region, _ in self.regions(entry)]
 
+    def excluded_names(self, entry: ClueEntry) -> list[str]:
+        return [self.index.label(self.index.get(adcode)) for adcode in entry.excludes]
+
     def conflict(self, entry: ClueEntry, region: Region) -> str | None:
         """Why ``region`` (a hypothesis) is inconsistent with ``entry`` having been observed, or
         None. A region conflicts when it lies in an excluded region, or when the clue is
@@ -210,13 +213,13 @@ def _rows_from_yaml(text: str, origin: str) -> Iterable[tuple[str, dict]]:
 
 def parse_file(path: Path) -> list[ClueEntry]:
     """Entries of one CSV or YAML file, checked for shape (not yet against the region data)."""
+    if path.suffix.lower() not in (".csv", ".yaml", ".yml"):
+        raise CorpusError(f"{path}: clue files are .csv, .yaml or .yml")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path}: cannot read clue file: {exc}") from exc
     reader = _rows_from_yaml if path.suffix.lower() in (".yaml", ".yml") else _rows_from_csv
-    if path.suffix.lower() not in (".csv", ".yaml", ".yml"):
-        raise CorpusError(f"{path}: clue files are .csv, .yaml or .yml")
     return [_entry(row, where) for where, row in reader(text, str(path))]
 
 

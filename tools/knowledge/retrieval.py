@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..regions import Region
+from . import get_knowledge
 from .corpus import ClueEntry, Corpus, corpus_for, user_file_key
 
 _CJK = re.compile(r"[\u3400-\u9fff]+")
@@ -99,6 +100,7 @@ class KnowledgeIndex:
         self.corpus = corpus
         index = corpus.index
         names: set[str] = set()
+        names_en = get_knowledge().province_english_names  # "Inner Mongolia", "Tibet Xizang"
         docs_text = []
         for entry in corpus.entries:
             regions = [r for r, _ in corpus.regions(entry)]
@@ -108,7 +110,7 @@ class KnowledgeIndex:
                 region_words += list(dict.fromkeys(r.short for r in path if r is not None))
             names.update(region_words)
             names.update(entry.patterns)
-            english = [_province_english(index.province_of(r)) for r in regions]
+            english = [names_en.get(index.province_of(r).adcode, "") for r in regions]
             docs_text.append(" ".join([
                 entry.clue_zh, entry.clue_en, " ".join(entry.patterns),
                 _KIND_WORDS[entry.kind.value], " ".join(region_words), " ".join(english)]))
@@ -180,19 +182,6 @@ def pick_best(hits: list[Hit], min_coverage: float = MIN_COVERAGE) -> Hit | None
     close = [h for h in hits if h.score >= 0.5 * hits[0].score]
     best = max(close, key=lambda h: (h.coverage, h.score))
     return best if best.coverage >= min_coverage else None
-
-
-@lru_cache(maxsize=1)
-def _english_names() -> dict[str, str]:
-    """Province adcode → its English names ("Inner Mongolia", "Tibet Xizang")."""
-    from . import ProvinceNameRow, read_rows
-
-    return {row.adcode: f"{row.english} {row.alt_english}".strip()
-            for row in read_rows("province_names.csv", ProvinceNameRow)}
-
-
-def _province_english(province: Region) -> str:
-    return _english_names().get(province.adcode, "")
 
 
 @lru_cache(maxsize=4)
