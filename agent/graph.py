@@ -1,5 +1,9 @@
 """The LangGraph state graph: ingest → prelude → policy ⇄ tools → verify → commit.
 
+A thread is a conversation: a new ``request`` (an image) enters at ``ingest`` and starts the
+image's findings afresh; a ``question`` about the current image enters at ``followup`` and goes
+to the policy, which answers in words, calls tools again or submits a revised answer.
+
 ``prelude`` runs the visual prior, OCR and the clue lookup and shows the numbered evidence to the
 policy; ``policy`` is the slot where a language model or the deterministic policy chooses the
 next tool call; ``verify`` accepts a submitted answer or sends it back with reasons (at most
@@ -10,23 +14,37 @@ fusion engine's answer when the submitted one never passed.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Literal, Optional
 
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import Overwrite
 from pydantic import ValidationError
 
+from ..prompts import render_prompt
 from ..tools.evidence import Evidence, EvidenceKind, PointSupport
-from ..tools.images import load_image
+from ..tools.image_sources import image_to_path
+from ..tools.images import ImageInputError, load_image
 from ..tools.regions import get_region_index
 from .answering import fused_answer
 from .commit import build_prediction
 from .policy import DeterministicPolicy, Policy
 from .policy_node import FUSION, make_policy_node
+from .render import headline
 from .schemas import Answer, LocateRequest, Verdict
 from .state import GeoInput, GeoOutput, GeoState
 from .tool_node import last_ai_message, prelude, run_tools
 from .toolbox import SUBMIT_TOOL
+from .turns import (
+    CHAT,
+    configured_request,
+    entry,
+    fresh_image_channels,
+    is_new_image,
+    turn_base,
+    unanswered_calls,
+)
 from .verify import verify
 
 EXIF_WEIGHT = 0.999  # EXIF GPS is decisive unless switched off
@@ -36,25 +54,57 @@ def _timed(name: str, start: float) -> dict:
     return {"timings": {name: round(time.perf_counter() - start, 4)}}
 
 
-def ingest(state: GeoState) -> dict:
-    """Decode the image, record its metadata, and turn EXIF GPS into evidence."""
+NO_REQUEST = "no image: start the thread with a request (image_path) before asking about it"
+
+
+def ingest(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
+    """Decode the image, record its metadata, and turn EXIF GPS into evidence. On a thread that
+    held another image, that image's findings and conversation are cleared first."""
     start = time.perf_counter()
-    request = LocateRequest.model_validate(state["request"])
+    if state.get("request") is None:
+        raise ImageInputError(NO_REQUEST)
+    request = configured_request(state["request"], (config or {}).get("configurable"))
+    path = image_to_path(request.image_path)  # a data: URI / base64 is stored by its hash
+    request = request.model_copy(update={"image_path": str(path)})
     loaded = load_image(request.image_path)  # ImageInputError propagates: bad input
-    update: dict = {"image": loaded.meta.model_dump(mode="json"), "verify_rounds": 0,
-                    "answer": None, "verdict": None, "started_at": time.time()}
+    dumped = request.model_dump(mode="json")
+    update: dict = {**fresh_image_channels(), "request": dumped, "ingested_request": dumped,
+                    "image": loaded.meta.model_dump(mode="json"), "verify_rounds": 0,
+                    "answer": None, "verdict": None, "started_at": time.time(),
+                    "transcript": [entry("image", request.image_path)]}
     gps = loaded.meta.exif_gps
     if gps is not None and not request.ignore_exif:
         region = get_region_index().reverse(gps.lon, gps.lat)
         where = get_region_index().label(region) if region else "outside the region data"
-        update["evidence"] = [Evidence(
+        update["evidence"] = Overwrite([Evidence(
             id="E1", kind=EvidenceKind.EXIF_GPS, text=f"{gps.lat:.6f}, {gps.lon:.6f}",
             source="image EXIF GPS", point=PointSupport(lat=gps.lat, lon=gps.lon, radius_km=0.05),
             weight=EXIF_WEIGHT, confidence=1.0, detail=f"camera GPS fix in {where}",
-            trace="EXIF GPSInfo").model_dump(mode="json")]
+            trace="EXIF GPSInfo").model_dump(mode="json")])
     elif gps is not None:
-        update["warnings"] = ["the image has EXIF GPS, ignored as requested (--ignore-exif)"]
-    return {**update, **_timed("ingest", start)}
+        update["warnings"] = Overwrite(["the image has EXIF GPS, ignored as requested "
+                                        "(--ignore-exif)"])
+    update["timings"] = Overwrite(_timed("ingest", start)["timings"])
+    return update
+
+
+NO_IMAGE_YET = ("There is no image in this conversation yet: send one first "
+                "(sinoloc chat IMAGE, /image PATH, or a request with image_path).")
+
+
+def followup(state: GeoState) -> dict:
+    """A question about the current image: shown to the policy, which answers in words, calls
+    tools again, or submits a revised answer (verified like the first)."""
+    question = (state.get("question") or "").strip()
+    update: dict = {"question": None, "reply": None,
+                    "transcript": [entry("question", question)]}
+    if not state.get("image"):
+        return {**update, "reply": NO_IMAGE_YET,
+                "transcript": [*update["transcript"], entry("reply", NO_IMAGE_YET)]}
+    messages = [*unanswered_calls(state.get("messages", [])),
+                HumanMessage(content=render_prompt("followup", question=question))]
+    return {**update, "messages": messages, "mode": CHAT, "verify_rounds": 0, "verdict": None,
+            "turn_base": turn_base(state), "started_at": time.time(), "budget_exhausted": None}
 
 
 def verify_node(state: GeoState) -> dict:
@@ -101,10 +151,22 @@ def commit(state: GeoState) -> dict:
                                               *update.get("warnings", [])]}
     merged["timings"] = {**state.get("timings", {}), **_timed("commit", start)["timings"]}
     prediction = build_prediction(merged, get_region_index())
-    return {"prediction": prediction.model_dump(mode="json"), **_timed("commit", start)}
+    update = {"prediction": prediction.model_dump(mode="json"), **_timed("commit", start),
+              "transcript": [entry("answer", headline(prediction))]}
+    if state.get("mode") == CHAT:
+        update["reply"] = f"Revised answer: {headline(prediction)}. {prediction.reasoning}"
+    return update
 
 
 # ------------------------------------------------------------------ routing (pure)
+def route_start(state: GeoState) -> Literal["ingest", "followup"]:
+    return "followup" if state.get("question") and not is_new_image(state) else "ingest"
+
+
+def route_after_followup(state: GeoState) -> Literal["policy", "__end__"]:
+    return END if state.get("reply") else "policy"
+
+
 def _calls(state: GeoState) -> list[dict]:
     message = state["messages"][-1]
     return message.tool_calls if isinstance(message, AIMessage) else []
@@ -136,13 +198,15 @@ def build_graph(policy: Policy | None = None, checkpointer=None):
     """The compiled graph; ``policy`` defaults to the deterministic offline policy."""
     graph = StateGraph(GeoState, input_schema=GeoInput, output_schema=GeoOutput)
     graph.add_node("ingest", ingest)
+    graph.add_node("followup", followup)
     graph.add_node("prelude", prelude)
     graph.add_node("policy", make_policy_node(policy or DeterministicPolicy()))
     graph.add_node("tools", run_tools)
     graph.add_node("verify", verify_node)
     graph.add_node("commit", commit)
-    graph.add_edge(START, "ingest")
+    graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")
+    graph.add_conditional_edges("followup", route_after_followup)
     graph.add_edge("prelude", "policy")
     graph.add_conditional_edges("policy", route_after_policy)
     graph.add_conditional_edges("tools", route_after_tools)

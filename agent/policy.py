@@ -22,6 +22,11 @@ from .state import GeoState
 from .toolbox import SUBMIT_TOOL
 
 MAX_GEOCODE_CALLS = 5
+NEEDS_A_MODEL = (
+    "The deterministic offline policy answers images, not questions: free-form follow-ups "
+    "(\"why not 江苏?\", \"zoom into the blue board\") need a language model (--llm "
+    "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …; see `sinoloc locate --help`). "
+    "The answer, its candidates, evidence and map are all available without one.")
 
 
 @dataclass
@@ -59,6 +64,8 @@ class DeterministicPolicy:
     name = "deterministic"
 
     def __call__(self, state: GeoState) -> AIMessage:
+        if state.get("mode") == "chat":  # a follow-up question: say what it would need
+            return AIMessage(content=NEEDS_A_MODEL)
         # the graph's prelude has already run the prior, OCR and the clue lookup
         traces = [ToolTrace.model_validate(t) for t in state.get("tool_trace", [])]
         asked = {(t.args.get("query"), t.args.get("within")) for t in traces

@@ -5,23 +5,26 @@ model. Routing happens on the returned messages, never by writing state in a rou
 from __future__ import annotations
 
 import time
+from functools import lru_cache
+from typing import Optional
 
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig
 
-from .llm.usage import calls_spent
 from .policy import DeterministicPolicy, Policy, PolicyTurn, fused_submission
 from .schemas import LocateRequest
 from .state import GeoState
 from .toolbox import SUBMIT_TOOL
+from .turns import CHAT, entry, model_calls_this_turn, tool_calls_this_turn
 
 FUSION = "fusion"
 
 
 def budget_exhausted(state: GeoState, request: LocateRequest, uses_model: bool) -> str | None:
-    """Which budget is spent, if any: model calls, tool calls or wall time."""
-    if uses_model and calls_spent(state.get("usage", {})) >= request.max_model_calls:
+    """Which budget of this turn is spent, if any: model calls, tool calls or wall time."""
+    if uses_model and model_calls_this_turn(state) >= request.max_model_calls:
         return f"the model-call budget ({request.max_model_calls})"
-    if len(state.get("tool_trace", [])) >= request.max_tool_calls:
+    if tool_calls_this_turn(state) >= request.max_tool_calls:
         return f"the tool-call budget ({request.max_tool_calls})"
     started = state.get("started_at")
     if started is not None and time.time() - started >= request.max_seconds:
@@ -37,17 +40,34 @@ def _submits(message: AIMessage) -> bool:
     return any(c["name"] == SUBMIT_TOOL for c in message.tool_calls)
 
 
-def make_policy_node(policy: Policy):
-    fallback = policy if isinstance(policy, DeterministicPolicy) else DeterministicPolicy()
-    uses_model = policy is not fallback
+@lru_cache(maxsize=4)
+def configured_policy(spec: str) -> Policy:
+    """The policy a run's ``configurable["llm"]`` names (built once per process and spec)."""
+    from .llm import build_policy
 
-    def policy_node(state: GeoState) -> dict:
+    return build_policy(spec)
+
+
+def make_policy_node(default_policy: Policy):
+    deterministic = DeterministicPolicy()
+
+    def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()
+        spec = ((config or {}).get("configurable") or {}).get("llm")
+        policy = configured_policy(spec) if spec else default_policy
+        fallback = policy if isinstance(policy, DeterministicPolicy) else deterministic
+        uses_model = policy is not fallback
+        chat = state.get("mode") == CHAT
         request = LocateRequest.model_validate(state["request"])
         update: dict = {"backend": policy.name, "warnings": [], "usage": {}}
         failed = state.get("backend_fallback")
         exhausted = budget_exhausted(state, request, uses_model and not failed)
-        if exhausted:
+        if exhausted and chat:
+            note = f"This turn's budget is spent ({exhausted}); ask again to continue."
+            messages = [AIMessage(content=note)]
+            update["budget_exhausted"] = exhausted
+            by = FUSION
+        elif exhausted:
             note = f"Budget exhausted ({exhausted}): committing the fusion engine's best hypothesis."
             messages = [fused_submission(state, note)]
             if not state.get("budget_exhausted"):
@@ -60,7 +80,9 @@ def make_policy_node(policy: Policy):
             turn = _as_turn(policy(state))
             update["usage"] = turn.usage
             last = turn.messages[-1] if turn.messages else None
-            if turn.failure is None and not (isinstance(last, AIMessage) and last.tool_calls):
+            if turn.failure is None and not isinstance(last, AIMessage):
+                turn.failure = RuntimeError("the policy returned no message")
+            elif turn.failure is None and not (last.tool_calls or chat):
                 turn.failure = RuntimeError("the policy returned no tool call")
             if turn.failure is not None:
                 reason = str(turn.failure)
@@ -73,6 +95,9 @@ def make_policy_node(policy: Policy):
         update["messages"] = messages
         if _submits(messages[-1]):
             update["answered_by"] = by
+        elif chat and not messages[-1].tool_calls:  # the answer to the user's question
+            update["reply"] = messages[-1].text
+            update["transcript"] = [entry("reply", messages[-1].text)]
         update["timings"] = {f"policy_{len(state.get('tool_trace', []))}_"
                              f"{state.get('verify_rounds', 0)}": round(time.perf_counter() - start, 4)}
         return update

@@ -9,11 +9,35 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
+def place_names(p: GeoPrediction) -> str:
+    """``浙江省 杭州市 西湖区`` (a level repeating the one above it is left out)."""
+    return " ".join(n for n in (p.province, p.city if p.city != p.province else None,
+                                p.district if p.district != p.city else None) if n)
+
+
+def headline(p: GeoPrediction) -> str:
+    return f"{place_names(p)}  ({p.lat:.5f}, {p.lon:.5f} WGS-84, ±{p.precision_km:.1f} km)"
+
+
+def candidate_lines(p: GeoPrediction, max_candidates: int = 5) -> list[str]:
+    lines = []
+    for c in p.candidates[:max_candidates]:
+        label = "".join(x for x in (c.province, c.city if c.city != c.province else None,
+                                    c.district if c.district != c.city else None) if x)
+        lines.append(f"  {c.rank:>2}. {label:<24} {c.adcode}  {c.probability * 100:5.1f}%")
+    return lines
+
+
+def evidence_lines(p: GeoPrediction) -> list[str]:
+    if not p.evidence:
+        return ["  (none)"]
+    return [f"  {e.id:<4} {e.kind.value:<12} «{e.text}»  w={e.weight:.2f}×{e.confidence:.2f}  "
+            f"{e.detail}" for e in p.evidence]
+
+
 def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
-    names = " ".join(n for n in (p.province, p.city if p.city != p.province else None,
-                                 p.district if p.district != p.city else None) if n)
     lines = [
-        f"{names}  ({p.lat:.5f}, {p.lon:.5f} WGS-84, ±{p.precision_km:.1f} km)",
+        headline(p),
         f"confidence: province {_pct(p.confidence.province)} · city {_pct(p.confidence.city)} · "
         f"district {_pct(p.confidence.district)}   basis: {p.basis}",
         "",
@@ -21,16 +45,9 @@ def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
         "",
         "candidates:",
     ]
-    for c in p.candidates[:max_candidates]:
-        label = "".join(x for x in (c.province, c.city if c.city != c.province else None,
-                                    c.district if c.district != c.city else None) if x)
-        lines.append(f"  {c.rank:>2}. {label:<24} {c.adcode}  {c.probability * 100:5.1f}%")
+    lines += candidate_lines(p, max_candidates)
     lines.append("evidence:")
-    if not p.evidence:
-        lines.append("  (none)")
-    for e in p.evidence:
-        lines.append(f"  {e.id:<4} {e.kind.value:<12} «{e.text}»  w={e.weight:.2f}×{e.confidence:.2f}  "
-                     f"{e.detail}")
+    lines += evidence_lines(p)
     if p.ignored_text:
         lines.append("ignored text:")
         lines += [f"  «{i.text}»: {i.reason}" for i in p.ignored_text]

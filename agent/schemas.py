@@ -3,13 +3,17 @@ tool trace and the final :class:`GeoPrediction`."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from ..tools.evidence import Evidence, IgnoredText
 
 
 class LocateRequest(BaseModel):
-    image_path: str
+    image_path: str = Field(description=(
+        "the image: a local file path, or a data: URI / base64 string (stored in the image "
+        "cache by content hash before the graph reads it)"))
     ignore_exif: bool = False
     top_k: int = Field(default=10, ge=1, le=50)
     ocr_backend: str = "rapidocr"
@@ -145,3 +149,11 @@ class GeoPrediction(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     warnings: list[str] = Field(default_factory=list)
     image: ImageSummary
+
+
+class TranscriptEntry(BaseModel):
+    """One line of a conversation as a person saw it (kept in the thread for ``--thread``)."""
+
+    kind: Literal["image", "question", "answer", "reply"]
+    text: str
+    at: float = Field(description="wall clock, seconds since the epoch")

@@ -13,6 +13,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
+from .schemas import GeoPrediction, LocateRequest
+
 
 def merge_dicts(left: dict | None, right: dict | None) -> dict:
     return {**(left or {}), **(right or {})}
@@ -45,14 +47,25 @@ class GeoState(TypedDict, total=False):
     backend_fallback: str | None
     answered_by: str  # who produced the submitted answer: a model's name or "fusion"
     usage: Annotated[dict[str, int], add_counts]  # model_calls, model_errors, tokens
-    started_at: float  # wall clock (time.time()) at ingest, for the time budget
+    started_at: float  # wall clock (time.time()) at the start of the turn, for the time budget
     budget_exhausted: str | None
+    # conversation (sinoloc chat, LangGraph threads): follow-up questions about the image
+    ingested_request: dict[str, Any] | None  # the request ingest last ran on
+    question: str | None  # input: a follow-up question about the current image
+    mode: str  # "locate" (a new image) | "chat" (a follow-up question)
+    turn_base: dict[str, int]  # tool and model calls spent before this turn (budgets are per turn)
+    reply: str | None  # the answer to the last follow-up question
+    transcript: Annotated[list[dict[str, Any]], operator.add]  # TranscriptEntry, what a person saw
 
 
-class GeoInput(TypedDict):
-    request: dict[str, Any]
+class GeoInput(TypedDict, total=False):
+    """Start a thread with ``request`` (a new image); ask about its image with ``question``."""
+
+    request: LocateRequest
+    question: str
 
 
 class GeoOutput(TypedDict, total=False):
-    prediction: dict[str, Any] | None
+    prediction: GeoPrediction | None
+    reply: str | None
     warnings: list[str]

@@ -11,6 +11,7 @@ import json
 import time
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.config import get_stream_writer
 from pydantic import ValidationError
 
 from ..prompts import render_prompt
@@ -28,8 +29,18 @@ def tool_message_content(status: str, summary: str, ids: list[str]) -> str:
                       ensure_ascii=False)
 
 
+def _stream_writer():
+    """The graph's custom stream (``stream_mode="custom"``), or a no-op outside a graph run."""
+    try:
+        return get_stream_writer()
+    except RuntimeError:
+        return lambda _event: None
+
+
 def execute_calls(state: GeoState, calls: list[dict]) -> dict:
-    """Run ``calls`` in order (each sees what the earlier ones found) and return the update."""
+    """Run ``calls`` in order (each sees what the earlier ones found) and return the update.
+    Each call is announced on the custom stream before it runs, so a viewer sees it start."""
+    write = _stream_writer()
     request = LocateRequest.model_validate(state["request"])
     context = ToolContext(request=state["request"], image=state.get("image", {}),
                           ocr_spans=list(state.get("ocr_spans", [])),
@@ -40,10 +51,12 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
                     "poi_queries": [], "tool_trace": [], "timings": {}}
     for call in calls:
         t0 = time.perf_counter()
+        write({"event": "tool_start", "tool": call["name"], "args": call.get("args") or {},
+               "call_id": call["id"]})
         step = done + len(update["tool_trace"])
         spec = TOOLS.get(call["name"])
         ids: list[str] = []
-        if step >= request.max_tool_calls:
+        if step - (state.get("turn_base") or {}).get("tool_calls", 0) >= request.max_tool_calls:
             status, summary = "error", (
                 f"not run: the tool-call budget ({request.max_tool_calls}) is spent; "
                 f"call {SUBMIT_TOOL} with your best answer now")

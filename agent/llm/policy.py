@@ -19,6 +19,7 @@ from ...prompts import load_prompt, render_prompt
 from ..policy import PolicyTurn
 from ..schemas import LocateRequest
 from ..toolbox import tool_definitions
+from ..turns import model_calls_this_turn
 from .failures import BackendFailure, FailureKind, classify_error, classify_response
 from .messages import for_state, model_input
 from .usage import calls_spent, usage_of
@@ -75,7 +76,8 @@ class ChatModelPolicy:
 
     def __call__(self, state: dict) -> PolicyTurn:
         request = LocateRequest.model_validate(state["request"])
-        calls_left = request.max_model_calls - calls_spent(state.get("usage", {}))
+        calls_left = request.max_model_calls - model_calls_this_turn(state)
+        chat = state.get("mode") == "chat"  # a follow-up question: words are an answer
         conversation = model_input(state, with_image=self.send_image)
         turn = PolicyTurn()
         try:
@@ -86,7 +88,7 @@ class ChatModelPolicy:
                 if failure is not None:
                     raise failure
                 kept = for_state(reply, self.name)
-                if reply.tool_calls:
+                if reply.tool_calls or (chat and not reply.invalid_tool_calls and reply.text):
                     turn.messages.append(kept)
                     return turn
                 if reply.invalid_tool_calls:
