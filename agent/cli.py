@@ -30,12 +30,35 @@ def _parser() -> argparse.ArgumentParser:
     locate.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
     locate.add_argument("--top-k", type=int, default=10, help="candidate districts to list")
     locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer")
-    locate.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
+    _add_run_options(locate)
+    chat = sub.add_parser("chat", help="a conversation about one or more images, with threads",
+                          description=(
+                              "Locate images and ask about the answers; every step streams as "
+                              "it happens. Threads persist in SQLite: --thread ID resumes one."))
+    chat.add_argument("images", nargs="*", metavar="IMAGE", help="images to locate first")
+    chat.add_argument("--thread", metavar="ID", help="resume (or create) the thread ID")
+    chat.add_argument("--list", action="store_true", help="list the saved threads and exit")
+    chat.add_argument("--db", metavar="PATH", help="the thread store (default $SINOLOC_CHAT_DB "
+                      "or chat.sqlite in the user data directory)")
+    chat.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
+    _add_run_options(chat)
+    from ..eval.cli import add_parser as add_eval_parser
+    from .knowledge_cli import add_parser as add_knowledge_parser
+
+    add_eval_parser(sub)
+    add_knowledge_parser(sub)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """OCR, language model, budgets and clue files: shared by locate and chat."""
+    parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
                         choices=["rapidocr", "paddleocr"], help="OCR backend")
-    llm = locate.add_argument_group("language model (default: the deterministic offline policy)")
+    llm = parser.add_argument_group("language model (default: the deterministic offline policy)")
     llm.add_argument("--llm", default=None, metavar="SPEC", help=(
         "none | provider:model (google_genai:gemini-2.5-flash, ollama:qwen2.5vl:7b, "
-        "openai:MODEL with --base-url) | local:/path/to/qwen-vl[+/path/to/lora]; "
+        "openai:MODEL with --base-url) | local:/path/to/qwen-vl[+/path/to/lora] | "
+        "python:package.module:factory (your own LangChain chat model); "
         "default $SINOLOC_LLM or none"))
     llm.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (vLLM, …); "
                      "default $SINOLOC_LLM_BASE_URL")
@@ -45,13 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--max-seconds", type=float, default=300.0, help="wall-time budget")
     from .knowledge_cli import add_files_argument
 
-    add_files_argument(locate)
-    from ..eval.cli import add_parser as add_eval_parser
-    from .knowledge_cli import add_parser as add_knowledge_parser
-
-    add_eval_parser(sub)
-    add_knowledge_parser(sub)
-    return parser
+    add_files_argument(parser)
 
 
 def _version() -> str:
@@ -132,6 +149,69 @@ def _locate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from .chat.threads import ThreadStore, default_db_path
+
+    db = Path(args.db) if args.db else default_db_path()
+    if args.list:
+        if not db.exists():
+            print(f"no threads yet ({db})")
+            return EXIT_OK
+        with ThreadStore(db) as store:
+            _print_threads(store.threads(), db)
+        return EXIT_OK
+    import threading
+
+    threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
+    from .chat.repl import ChatRepl, interactive
+    from .chat.session import ChatSession
+    from .knowledge_cli import use_files as use_knowledge_files
+
+    try:
+        use_knowledge_files(args.knowledge)
+        policy = _policy(args)
+    except ValueError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
+                "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
+                "max_seconds": args.max_seconds}
+    with ThreadStore(db) as store:
+        resumed = bool(args.thread) and store.exists(args.thread)
+        session = ChatSession(store, policy, args.thread, defaults)
+        tty = interactive()
+        repl = ChatRepl(session, echo=not tty, open_browser=tty)
+        if tty:
+            _enable_line_editing()
+        if resumed:
+            print(f"resuming thread {session.thread_id} ({policy.name}); /help lists commands")
+            repl.show_transcript()
+        else:
+            print(f"thread {session.thread_id} ({policy.name}); resume it with "
+                  f"`sinoloc chat --thread {session.thread_id}`; /help lists commands")
+        repl.run(args.images)
+    return EXIT_OK
+
+
+def _print_threads(threads, db: Path) -> None:
+    import time
+
+    if not threads:
+        print(f"no threads yet ({db})")
+    for t in threads:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
+        first = Path(t.first_image).name if t.first_image else "-"
+        print(f"{t.thread_id}  {when}  {t.images} image(s), {t.questions} question(s)  "
+              f"{first}  {t.last_answer or ''}".rstrip())
+
+
+def _enable_line_editing() -> None:
+    import contextlib
+
+    with contextlib.suppress(ImportError):  # Windows without pyreadline
+        import readline  # noqa: F401 - importing it gives input() history and editing
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("SINOLOC_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
@@ -139,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "locate":
             return _locate(args)
+        if args.command == "chat":
+            return _chat(args)
         if args.command == "eval":
             from ..eval.cli import main as eval_main
 

@@ -39,7 +39,8 @@ def _stream_writer():
 
 def execute_calls(state: GeoState, calls: list[dict]) -> dict:
     """Run ``calls`` in order (each sees what the earlier ones found) and return the update.
-    Each call is announced on the custom stream before it runs, so a viewer sees it start."""
+    Each call is announced on the custom stream when it starts and when it ends, so a viewer
+    sees it as it happens."""
     write = _stream_writer()
     request = LocateRequest.model_validate(state["request"])
     context = ToolContext(request=state["request"], image=state.get("image", {}),
@@ -91,9 +92,11 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
                     update["poi_queries"] += output.poi_queries
         seconds = round(time.perf_counter() - t0, 4)
         update["timings"][f"tool_{call['name']}_{step}"] = seconds
-        update["tool_trace"].append(ToolTrace(
-            call_id=call["id"], tool=call["name"], args=call.get("args") or {}, status=status,
-            summary=summary, seconds=seconds, evidence_ids=ids).model_dump(mode="json"))
+        trace = ToolTrace(call_id=call["id"], tool=call["name"], args=call.get("args") or {},
+                          status=status, summary=summary, seconds=seconds,
+                          evidence_ids=ids).model_dump(mode="json")
+        update["tool_trace"].append(trace)
+        write({"event": "tool_end", "trace": trace})
         update["messages"].append(ToolMessage(
             content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
             name=call["name"], status="error" if status == "error" else "success"))

@@ -3,7 +3,9 @@
 Forms: ``none`` (the deterministic policy), ``local:/path/to/qwen-vl[+/path/to/lora]`` (the
 in-process transformers backend) and ``provider:model`` for anything ``init_chat_model`` knows
 (``google_genai:gemini-2.5-flash``, ``ollama:qwen2.5vl:7b``, ``openai:qwen2.5-vl-7b`` with a
-``base_url`` for vLLM and other OpenAI-compatible servers).
+``base_url`` for vLLM and other OpenAI-compatible servers), and ``python:package.module:name``
+for a chat model your own code builds (``name`` is a model object or a factory called with no
+arguments), so any LangChain chat model can drive the CLI.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def load_chat_model(spec: LlmSpec):
     """The chat model for ``spec`` (``None`` for the deterministic policy)."""
     if spec.is_none:
         return None
+    if spec.provider == "python":
+        return _python_model(spec.model)
     if spec.provider == "local":
         from .qwen_local import QwenVLChatModel
 
@@ -89,3 +93,23 @@ def load_chat_model(spec: LlmSpec):
                            f"{exc}. Install it, e.g. pip install 'sinoloc[llm]'") from exc
     except Exception as exc:  # unknown provider, missing key, bad option
         raise LlmSpecError(f"--llm {spec.provider}:{spec.model}: {exc}") from exc
+
+
+def _python_model(target: str):
+    """``package.module:name``: a chat model object, or a factory returning one."""
+    import importlib
+
+    from langchain_core.language_models import BaseChatModel
+
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise LlmSpecError(f"--llm python:{target}: expected python:package.module:name")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise LlmSpecError(f"--llm python:{target}: {exc}") from exc
+    model = found if isinstance(found, BaseChatModel) else found()
+    if not isinstance(model, BaseChatModel):
+        raise LlmSpecError(f"--llm python:{target} gave a {type(model).__name__}, not a "
+                           "LangChain chat model")
+    return model

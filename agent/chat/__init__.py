@@ -1,0 +1,1 @@
+"""sinoloc chat: threads, sessions, the stream of events and the terminal loop."""

@@ -1,0 +1,116 @@
+"""What a person watching a run sees: the graph's stream (node updates and the custom
+tool-start events) turned into typed :class:`ChatEvent` items and one line each."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage
+from langgraph.types import Overwrite
+from pydantic import BaseModel, Field
+
+from ..schemas import GeoPrediction, ToolTrace, Verdict
+from ..toolbox import SUBMIT_TOOL
+
+EventKind = Literal["image", "tool_start", "tool_result", "model", "submit", "verdict", "answer",
+                    "reply", "warning"]
+SHORT = 110  # characters of a tool result or a model's reasoning shown in the stream
+
+
+class ChatEvent(BaseModel):
+    kind: EventKind
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def _value(update: Any) -> Any:
+    return update.value if isinstance(update, Overwrite) else update
+
+
+def _short(text: str, limit: int = SHORT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _args(args: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items()
+                     if v is not None)
+
+
+def _node_events(node: str, update: dict) -> list[ChatEvent]:
+    events: list[ChatEvent] = []
+    image = update.get("image")
+    if node == "ingest" and image:
+        kind = "panorama" if image.get("is_panorama") else "photo"
+        events.append(ChatEvent(kind="image", data=image, text=(
+            f"{kind} {image['width']}×{image['height']}"
+            + (" with camera GPS" if image.get("exif_gps") else ""))))
+    for message in _value(update.get("messages")) or []:
+        if not isinstance(message, AIMessage):
+            continue
+        if message.text.strip() and message.tool_calls:
+            events.append(ChatEvent(kind="model", text=_short(message.text, 300)))
+        for call in message.tool_calls:
+            if call["name"] == SUBMIT_TOOL:
+                a = call.get("args") or {}
+                names = " ".join(str(a[k]) for k in ("province", "city", "district") if a.get(k))
+                events.append(ChatEvent(kind="submit", data=a, text=(
+                    f"{names} ({a.get('lat')}, {a.get('lon')}) confidence "
+                    f"{a.get('confidence', '?')}")))
+    if update.get("verdict"):
+        v = Verdict.model_validate(update["verdict"])
+        failed = [c.name for c in v.checks if not c.passed]
+        events.append(ChatEvent(kind="verdict", data=update["verdict"], text=(
+            "accepted" if v.accepted else f"sent back ({', '.join(failed) or 'invalid'}): "
+            f"{_short(v.feedback, 200)}")))
+    if update.get("prediction"):
+        p = GeoPrediction.model_validate(update["prediction"])
+        from ..render import headline
+
+        events.append(ChatEvent(kind="answer", text=headline(p), data={"basis": p.basis}))
+    if update.get("reply"):
+        events.append(ChatEvent(kind="reply", text=update["reply"]))
+    for warning in _value(update.get("warnings")) or []:
+        events.append(ChatEvent(kind="warning", text=warning))
+    return events
+
+
+def tool_result(trace: dict) -> ChatEvent:
+    t = ToolTrace.model_validate(trace)
+    ids = f" → {', '.join(t.evidence_ids)}" if t.evidence_ids else ""
+    lines = [line.strip() for line in t.summary.splitlines() if line.strip()]
+    return ChatEvent(kind="tool_result", data=trace,
+                     text=f"{t.tool}: {t.status}{ids}  {_short(' · '.join(lines))}")
+
+
+def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
+    """Events of one item of ``graph.stream(..., stream_mode=["custom", "updates"])``: tool
+    calls come from the custom stream as they start and end, the rest from node updates."""
+    if mode == "custom":
+        event = chunk.get("event") if isinstance(chunk, dict) else None
+        if event == "tool_start":
+            return [ChatEvent(kind="tool_start", data=chunk,
+                              text=f"{chunk['tool']}({_args(chunk.get('args') or {})})")]
+        if event == "tool_end":
+            return [tool_result(chunk["trace"])]
+        return []
+    events: list[ChatEvent] = []
+    for node, update in (chunk or {}).items():
+        if isinstance(update, dict):
+            events.extend(_node_events(node, update))
+    return events
+
+
+_MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "submit": "⇒",
+          "verdict": "✓", "answer": "●", "reply": "", "warning": "!"}
+
+
+def event_line(event: ChatEvent) -> str:
+    """The line the terminal shows for ``event``."""
+    if event.kind == "reply":
+        return event.text
+    mark = _MARKS[event.kind]
+    if event.kind == "verdict" and not event.text.startswith("accepted"):
+        mark = "✗"
+    return f"  {mark} {event.text}"

@@ -1,0 +1,192 @@
+"""The terminal conversation of ``sinoloc chat``: read a line, run a slash command or send an
+image / a question to the session, and print the stream as it happens.
+
+Ctrl-C during a turn cancels that turn (the thread keeps everything up to the last finished
+step); at the prompt it only reminds how to leave. Ctrl-D or ``/quit`` ends the session.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ...tools.images import ImageInputError
+from ..render import candidate_lines, evidence_lines, headline
+from .events import event_line
+from .session import ChatSession
+
+PROMPT = "sinoloc› "
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic",
+                  ".heif"}
+HELP = """\
+Send an image path to locate it, or ask about the current image in words ("why not 江苏?",
+"zoom into the blue board"; free-form questions need a language model, --llm).
+  /image PATH   locate another image in this thread
+  /candidates   the ranked provinces, cities and districts
+  /evidence     the evidence behind the answer
+  /map          write an HTML map of the answer (and open it in a browser when interactive)
+  /json         the answer as GeoPrediction JSON
+  /reset        start a new thread (this one stays resumable with --thread)
+  /help         this text
+  /quit         leave (Ctrl-D too); Ctrl-C cancels a running turn"""
+# plain-words requests that mean a command, answered the same way with or without a model
+PHRASES = {
+    "/candidates": {"candidates", "show candidates", "show the candidates", "list candidates",
+                    "候选", "显示候选", "候选地点"},
+    "/evidence": {"evidence", "show evidence", "show the evidence", "证据", "显示证据"},
+    "/map": {"map", "open map", "open the map", "show the map", "show map", "地图", "打开地图"},
+}
+
+
+def command_of(line: str) -> tuple[str, str] | None:
+    """``(command, argument)`` for a slash command or a plain-words one; None for a question."""
+    text = line.strip()
+    if text.startswith("/"):
+        name, _, arg = text.partition(" ")
+        return name.lower(), arg.strip()
+    normalized = text.lower().rstrip("?？!！.。 ")
+    for command, phrases in PHRASES.items():
+        if normalized in phrases:
+            return command, ""
+    return None
+
+
+def looks_like_image_path(text: str) -> bool:
+    path = Path(text.strip().strip("'\"")).expanduser()
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+class ChatRepl:
+    def __init__(self, session: ChatSession, *, write: Callable[[str], None] | None = None,
+                 read: Callable[[str], str] = input, echo: bool = False,
+                 open_browser: bool = False, map_dir: Path | None = None):
+        self.session = session
+        self.write = write or (lambda text: print(text, flush=True))
+        self.read = read
+        self.echo = echo  # piped input: show each line after the prompt, like a terminal would
+        self.open_browser = open_browser
+        self.map_dir = map_dir or Path.cwd()
+
+    # ------------------------------------------------------------------ turns
+    def _stream(self, events) -> None:
+        try:
+            for event in events:
+                self.write(event_line(event))
+        except KeyboardInterrupt:
+            self.write("  (cancelled: the thread keeps what finished before Ctrl-C)")
+        except ImageInputError as exc:
+            self.write(f"  cannot read that image: {exc}")
+
+    def locate(self, path: str) -> None:
+        path = path.strip().strip("'\"")
+        if not path:
+            self.write("usage: /image PATH")
+            return
+        self._stream(self.session.send_image(path))
+
+    def ask(self, question: str) -> None:
+        if not self.session.has_image:
+            self.write("No image yet: give an image path first (or /image PATH).")
+            return
+        self._stream(self.session.ask(question))
+
+    # ------------------------------------------------------------------ commands
+    def _prediction(self):
+        prediction = self.session.prediction()
+        if prediction is None:
+            self.write("No answer yet: give an image path first (or /image PATH).")
+        return prediction
+
+    def show_candidates(self) -> None:
+        p = self._prediction()
+        if p is None:
+            return
+        self.write(headline(p))
+        for label, ranked in (("provinces", p.province_candidates), ("cities", p.city_candidates)):
+            if ranked:
+                self.write(f"{label}: " + " · ".join(f"{c.name} {c.probability:.0%}"
+                                                      for c in ranked))
+        self.write("districts:")
+        for line in candidate_lines(p, max_candidates=10):
+            self.write(line)
+
+    def show_evidence(self) -> None:
+        p = self._prediction()
+        if p is not None:
+            for line in evidence_lines(p):
+                self.write(line)
+
+    def show_map(self) -> None:
+        p = self._prediction()
+        if p is None:
+            return
+        from ..mapview import write_map
+
+        path = write_map(p, self.map_dir / f"sinoloc-{self.session.thread_id}.html")
+        self.write(f"map: {path.resolve()}")
+        if self.open_browser:
+            import webbrowser
+
+            webbrowser.open(path.resolve().as_uri())
+
+    def show_json(self) -> None:
+        p = self._prediction()
+        if p is not None:
+            self.write(p.model_dump_json(indent=2))
+
+    def show_transcript(self) -> None:
+        for entry in self.session.transcript():
+            prefix = {"image": "image:", "question": "you:", "answer": "answer:",
+                      "reply": "sinoloc:"}[entry.kind]
+            self.write(f"  {prefix} {entry.text}")
+
+    def handle(self, line: str) -> bool:
+        """Act on one input line; False when the session should end."""
+        text = line.strip()
+        if not text:
+            return True
+        command = command_of(text)
+        if command is None:
+            if looks_like_image_path(text):
+                self.locate(text)
+            else:
+                self.ask(text)
+            return True
+        name, arg = command
+        if name in ("/quit", "/exit", "/q"):
+            return False
+        actions = {"/candidates": self.show_candidates, "/evidence": self.show_evidence,
+                   "/map": self.show_map, "/json": self.show_json,
+                   "/help": lambda: self.write(HELP)}
+        if name == "/image":
+            self.locate(arg)
+        elif name == "/reset":
+            self.write(f"new thread {self.session.reset()} (the previous one stays resumable)")
+        elif name in actions:
+            actions[name]()
+        else:
+            self.write(f"unknown command {name}; /help lists them")
+        return True
+
+    def run(self, images: list[str] = ()) -> None:
+        for image in images:
+            self.write(f"{PROMPT}{image}")
+            self.locate(image)
+        while True:
+            try:
+                line = self.read(PROMPT)
+            except EOFError:
+                self.write("")
+                return
+            except KeyboardInterrupt:
+                self.write("\n(Ctrl-C cancels a running turn; /quit or Ctrl-D leaves)")
+                continue
+            if self.echo:
+                self.write(line)
+            if not self.handle(line):
+                return
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

@@ -1,0 +1,75 @@
+"""A chat session: one graph, one checkpointed thread, images and questions sent to it, and what
+happened streamed back as :class:`ChatEvent` items while it happens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...tools.images import load_image
+from ..graph import build_graph
+from ..schemas import GeoPrediction, TranscriptEntry
+from .events import ChatEvent, stream_events
+from .threads import ThreadStore, new_thread_id
+
+RECURSION_LIMIT = 200
+
+
+class ChatSession:
+    def __init__(self, store: ThreadStore, policy=None, thread_id: str | None = None,
+                 request_defaults: dict[str, Any] | None = None):
+        self.store = store
+        self.graph = build_graph(policy, checkpointer=store.checkpointer)
+        self.thread_id = thread_id or new_thread_id()
+        self.request_defaults = dict(request_defaults or {})
+
+    @property
+    def config(self) -> dict:
+        return {"configurable": {"thread_id": self.thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+    def _values(self) -> dict:
+        return self.graph.get_state(self.config).values or {}
+
+    # ------------------------------------------------------------------ turns
+    def send_image(self, image: str | Path) -> Iterator[ChatEvent]:
+        """Locate ``image`` on this thread (the previous image's findings are set aside).
+        Raises :class:`~sinoloc.tools.images.ImageInputError` before anything runs."""
+        path = Path(image).expanduser()
+        load_image(path)  # a clear error for a bad file, before the thread changes
+        self.store.record(self.thread_id, image=str(path))
+        request = {**self.request_defaults, "image_path": str(path.resolve())}
+        yield from self._run({"request": request})
+
+    def ask(self, question: str) -> Iterator[ChatEvent]:
+        """A follow-up question about the current image."""
+        self.store.record(self.thread_id, question=True)
+        yield from self._run({"question": question})
+
+    def _run(self, graph_input: dict) -> Iterator[ChatEvent]:
+        answer = None
+        for mode, chunk in self.graph.stream(graph_input, self.config,
+                                             stream_mode=["custom", "updates"]):
+            for event in stream_events(mode, chunk):
+                if event.kind == "answer":
+                    answer = event.text
+                yield event
+        if answer is not None:
+            self.store.record(self.thread_id, answer=answer)
+
+    # ------------------------------------------------------------------ what the thread holds
+    @property
+    def has_image(self) -> bool:
+        return bool(self._values().get("image"))
+
+    def prediction(self) -> GeoPrediction | None:
+        data = self._values().get("prediction")
+        return GeoPrediction.model_validate(data) if data else None
+
+    def transcript(self) -> list[TranscriptEntry]:
+        return [TranscriptEntry.model_validate(e) for e in self._values().get("transcript", [])]
+
+    def reset(self) -> str:
+        """Start a new thread (the old one stays in the store, resumable by its id)."""
+        self.thread_id = new_thread_id()
+        return self.thread_id
