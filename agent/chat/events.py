@@ -55,9 +55,9 @@ def _node_events(node: str, update: dict) -> list[ChatEvent]:
             if call["name"] == SUBMIT_TOOL:
                 a = call.get("args") or {}
                 names = " ".join(str(a[k]) for k in ("province", "city", "district") if a.get(k))
+                confidence = f" confidence {a['confidence']}" if "confidence" in a else ""
                 events.append(ChatEvent(kind="submit", data=a, text=(
-                    f"{names} ({a.get('lat')}, {a.get('lon')}) confidence "
-                    f"{a.get('confidence', '?')}")))
+                    f"{names} ({a.get('lat')}, {a.get('lon')}){confidence}")))
     if update.get("verdict"):
         v = Verdict.model_validate(update["verdict"])
         failed = [c.name for c in v.checks if not c.passed]

@@ -95,7 +95,7 @@ class ChatRepl:
     def _prediction(self):
         prediction = self.session.prediction()
         if prediction is None:
-            self.write("No answer yet: give an image path first (or /image PATH).")
+            self.write("No answer for the current image yet: give an image path (or /image PATH).")
         return prediction
 
     def show_candidates(self) -> None:
@@ -146,12 +146,12 @@ class ChatRepl:
         text = line.strip()
         if not text:
             return True
+        if looks_like_image_path(text):  # before commands: absolute paths start with "/"
+            self.locate(text)
+            return True
         command = command_of(text)
         if command is None:
-            if looks_like_image_path(text):
-                self.locate(text)
-            else:
-                self.ask(text)
+            self.ask(text)
             return True
         name, arg = command
         if name in ("/quit", "/exit", "/q"):
