@@ -1,38 +1,38 @@
 """sinoloc: an agentic geolocator for photos taken in China.
 
-``Geolocator().locate(path) -> GeoPrediction``; ``build_graph()`` returns the LangGraph graph.
-Heavy modules are imported on first use, so ``import sinoloc`` stays cheap.
+``Geolocator().locate(image) -> GeoPrediction``; ``build_graph()`` returns the LangGraph graph
+(to run alone, with a checkpointer for threads, or as a subgraph); ``GeolocateTool`` and
+``sinoloc.tools.get_tools()`` put it in other LangChain agents. Heavy modules are imported on
+first use, so ``import sinoloc`` stays cheap.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["GeoPrediction", "Geolocator", "ImageInputError", "build_graph"]
+_EXPORTS = {
+    "Geolocator": ".agent.api",
+    "GeoPrediction": ".agent.schemas",
+    "LocateSettings": ".agent.schemas",
+    "build_graph": ".agent.graph",
+    "GeolocateTool": ".agent.langchain_tools",
+    "get_tools": ".agent.langchain_tools",
+    "ImageInputError": ".tools.images",
+}
+__all__ = ["GeoPrediction", "GeolocateTool", "Geolocator", "ImageInputError", "LocateSettings",
+           "build_graph", "get_tools"]  # the keys of _EXPORTS (a test keeps them equal)
 
 if TYPE_CHECKING:
     from .agent.api import Geolocator
     from .agent.graph import build_graph
-    from .agent.schemas import GeoPrediction
+    from .agent.langchain_tools import GeolocateTool, get_tools
+    from .agent.schemas import GeoPrediction, LocateSettings
     from .tools.images import ImageInputError
 
 
 def __getattr__(name: str):
-    if name == "Geolocator":
-        from .agent.api import Geolocator
-
-        return Geolocator
-    if name == "build_graph":
-        from .agent.graph import build_graph
-
-        return build_graph
-    if name == "GeoPrediction":
-        from .agent.schemas import GeoPrediction
-
-        return GeoPrediction
-    if name == "ImageInputError":
-        from .tools.images import ImageInputError
-
-        return ImageInputError
-    raise AttributeError(name)
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module 'sinoloc' has no attribute {name!r}")

@@ -1,48 +1,61 @@
-"""The Python entry point: ``Geolocator().locate(image) -> GeoPrediction``."""
+"""The Python entry point: ``Geolocator().locate(image) -> GeoPrediction`` (and ``alocate``).
+
+Images may be a path, bytes, a PIL image, base64 text or a data: URI; everything but a path is
+stored once in the image cache by its hash, so graph state stays small and serialisable.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+from ..tools.image_sources import image_to_path
 from ..tools.images import ImageInputError, load_image
 from .graph import build_graph
+from .llm import policy_for
 from .policy import Policy
-from .schemas import GeoPrediction, LocateRequest
+from .schemas import GeoPrediction, LocateRequest, LocateSettings
+
+ImageInput = str | Path | bytes | Any  # Any: a PIL image
+RECURSION_LIMIT = 200
 
 
 class Geolocator:
     """Locate images with the deterministic policy (default), a language model named by
     ``llm`` (``"google_genai:gemini-2.5-flash"``, ``"local:/path/to/qwen2.5-vl"``, …; see
-    :class:`~sinoloc.agent.llm.LlmSpec`), a chat model object, or any :class:`Policy`."""
+    :class:`~sinoloc.agent.llm.LlmSpec`), a LangChain chat model object, or any :class:`Policy`.
+
+    ``settings`` (a :class:`LocateSettings` or a dict of its fields, or keyword arguments)
+    apply to every image; ``locate(image, **options)`` overrides them for one image.
+    """
 
     def __init__(self, policy: Policy | None = None, *, llm: str | None = None,
-                 chat_model=None, base_url: str | None = None, **request_defaults):
-        if sum(x is not None for x in (policy, llm, chat_model)) > 1:
-            raise ValueError("give at most one of policy, llm and chat_model")
-        if chat_model is not None:
-            from .llm.policy import ChatModelPolicy
-
-            name = getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None)
-            policy = ChatModelPolicy(chat_model, f"chat_model:{name or type(chat_model).__name__}")
-        elif llm is not None:
-            from .llm import build_policy
-
-            policy = build_policy(llm, base_url)
-        self._graph = build_graph(policy)
-        self._defaults = request_defaults
+                 chat_model=None, base_url: str | None = None,
+                 settings: LocateSettings | dict | None = None, **request_defaults):
+        self._graph = build_graph(policy_for(policy, llm, chat_model, base_url))
+        given = settings.model_dump(exclude_unset=True) if isinstance(settings, LocateSettings) \
+            else dict(settings or {})
+        self._defaults = LocateSettings.model_validate({**given, **request_defaults}) \
+            .model_dump(exclude_unset=True)
 
     @property
     def graph(self):
+        """The compiled LangGraph graph (invoke it with ``{"request": {...}}``)."""
         return self._graph
 
-    def locate(self, image: str | Path, **options) -> GeoPrediction:
-        """Locate an image file. Raises :class:`ImageInputError` for unreadable input."""
-        start = time.perf_counter()
-        request = LocateRequest(image_path=str(image), **{**self._defaults, **options})
+    def _request(self, image: ImageInput, options: dict) -> dict:
+        path = image_to_path(image)
+        request = LocateRequest(image_path=str(path), **{**self._defaults, **options})
         load_image(request.image_path)  # fail fast, with the clear message, before the graph
-        result = self._graph.invoke({"request": request.model_dump()},
-                                    config={"recursion_limit": 200})
+        return request.model_dump(exclude_unset=True)
+
+    @staticmethod
+    def _config(config: dict | None) -> dict:
+        return {"recursion_limit": RECURSION_LIMIT, **(config or {})}
+
+    @staticmethod
+    def _prediction(result: dict, start: float) -> GeoPrediction:
         if not result.get("prediction"):
             raise RuntimeError("the graph ended without a prediction: "
                                + "; ".join(result.get("warnings", [])))
@@ -50,5 +63,22 @@ class Geolocator:
         prediction.timings["total"] = round(time.perf_counter() - start, 4)
         return prediction
 
+    def locate(self, image: ImageInput, *, config: dict | None = None,
+               **options) -> GeoPrediction:
+        """Locate one image. Raises :class:`ImageInputError` for unreadable input.
+        ``config`` is a LangChain runnable config (callbacks, tags, ``configurable``)."""
+        start = time.perf_counter()
+        result = self._graph.invoke({"request": self._request(image, options)},
+                                    config=self._config(config))
+        return self._prediction(result, start)
 
-__all__ = ["GeoPrediction", "Geolocator", "ImageInputError"]
+    async def alocate(self, image: ImageInput, *, config: dict | None = None,
+                      **options) -> GeoPrediction:
+        """``locate`` for asyncio code (the graph's blocking steps run in worker threads)."""
+        start = time.perf_counter()
+        result = await self._graph.ainvoke({"request": self._request(image, options)},
+                                           config=self._config(config))
+        return self._prediction(result, start)
+
+
+__all__ = ["GeoPrediction", "Geolocator", "ImageInputError", "LocateSettings", "policy_for"]

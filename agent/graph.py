@@ -194,8 +194,19 @@ def route_after_verify(state: GeoState) -> Literal["commit", "policy"]:
     return "policy"
 
 
-def build_graph(policy: Policy | None = None, checkpointer=None):
-    """The compiled graph; ``policy`` defaults to the deterministic offline policy."""
+def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | None = None,
+                chat_model=None, base_url: str | None = None):
+    """The compiled graph, ready to run alone or as a node of a parent graph (its input is
+    ``{"request": {...}}`` or ``{"question": ...}``, its output ``prediction`` / ``reply``).
+
+    The policy is one of ``policy``, an ``llm`` spec (``"google_genai:gemini-2.5-flash"``) or
+    a LangChain ``chat_model``; none gives the deterministic offline policy. A run's
+    ``configurable`` may set ``llm`` and any :class:`LocateSettings` field. Give a
+    ``checkpointer`` for threads (follow-up questions, resuming)."""
+    if llm is not None or chat_model is not None:
+        from .llm import policy_for
+
+        policy = policy_for(policy, llm, chat_model, base_url)
     graph = StateGraph(GeoState, input_schema=GeoInput, output_schema=GeoOutput)
     graph.add_node("ingest", ingest)
     graph.add_node("followup", followup)

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from ..tools.evidence import Evidence, IgnoredText
 
 
-class LocateRequest(BaseModel):
-    image_path: str = Field(description=(
-        "the image: a local file path, or a data: URI / base64 string (stored in the image "
-        "cache by content hash before the graph reads it)"))
+class LocateSettings(BaseModel):
+    """How images are located: ``Geolocator(settings=...)``, the runnable config's
+    ``configurable`` or the fields of a request (a request's own fields win)."""
+
     ignore_exif: bool = False
     top_k: int = Field(default=10, ge=1, le=50)
     ocr_backend: str = "rapidocr"
@@ -24,6 +24,14 @@ class LocateRequest(BaseModel):
     disabled_tools: list[str] = Field(default_factory=list, description=(
         "tools answered 'unavailable' for this run (ablations and baselines)"))
     verify: bool = Field(default=True, description="False accepts the first submitted answer")
+
+
+class LocateRequest(LocateSettings):
+    """One image to locate, with its settings."""
+
+    image_path: str = Field(description=(
+        "the image: a local file path, or a data: URI / base64 string (stored in the image "
+        "cache by content hash before the graph reads it)"))
 
 
 class Answer(BaseModel):

@@ -33,7 +33,7 @@ def _stream_writer():
     """The graph's custom stream (``stream_mode="custom"``), or a no-op outside a graph run."""
     try:
         return get_stream_writer()
-    except RuntimeError:
+    except (RuntimeError, KeyError):  # no runnable context / a runnable that is not a graph
         return lambda _event: None
 
 

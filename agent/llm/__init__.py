@@ -21,5 +21,28 @@ def build_policy(llm: str | LlmSpec | None = None, base_url: str | None = None,
     return ChatModelPolicy(load_chat_model(spec), spec.label, **options)
 
 
-__all__ = ["BackendFailure", "FailureKind", "LlmSpec", "LlmSpecError", "build_policy",
-           "load_chat_model"]
+def policy_for(policy=None, llm: str | None = None, chat_model=None,
+               base_url: str | None = None):
+    """The policy from exactly one of a policy, an ``--llm`` spec or a LangChain chat model
+    (None: the deterministic offline policy)."""
+    if sum(x is not None for x in (policy, llm, chat_model)) > 1:
+        raise ValueError("give at most one of policy, llm and chat_model")
+    if chat_model is not None:
+        from .policy import ChatModelPolicy
+
+        name = getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None)
+        return ChatModelPolicy(chat_model, f"chat_model:{name or type(chat_model).__name__}")
+    if llm is not None:
+        return build_policy(llm, base_url)
+    return policy
+
+
+__all__ = [
+    "BackendFailure",
+    "FailureKind",
+    "LlmSpec",
+    "LlmSpecError",
+    "build_policy",
+    "load_chat_model",
+    "policy_for",
+]
