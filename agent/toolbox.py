@@ -150,9 +150,15 @@ def lookup_clues(args: CluesArgs, ctx: ToolContext) -> ToolOutput:
     out = ToolOutput(status="ok" if clues else "no_result", summary="", ignored_text=[
         IgnoredText(text=s.text, span_id=s.span_id, reason=INSTRUCTION_REASON)
         for s in instructions])
+    known = {(e["kind"], e["text"], e.get("span_id")): e["id"] for e in ctx.evidence}
+    repeated: list[str] = []
     for clue in clues:
         converted = clue_to_evidence(clue, trace=f"lookup_clues({clue.span_id}: {clue.text})")
-        if isinstance(converted, Evidence):
+        key = (converted.kind.value, converted.text, converted.span_id) \
+            if isinstance(converted, Evidence) else None
+        if key in known:  # asked again: the same reading must not count twice in fusion
+            repeated.append(known[key])
+        elif isinstance(converted, Evidence):
             out.evidence.append(converted)
         elif isinstance(converted, IgnoredText):
             out.ignored_text.append(converted)
@@ -161,6 +167,9 @@ def lookup_clues(args: CluesArgs, ctx: ToolContext) -> ToolOutput:
                                     "span_id": clue.span_id})
     parts = [f"- {c.kind.value}: {c.detail}" for c in clues]
     parts += [f"- ignored {i.span_id}: {i.reason}" for i in out.ignored_text]
+    if repeated:
+        parts.append(f"- already in the evidence as {', '.join(sorted(set(repeated)))} "
+                     "(not added again)")
     out.summary = ("\n".join(parts) if parts else "no location clue in the text")
     return out
 
