@@ -162,7 +162,6 @@ def _chat(args: argparse.Namespace) -> int:
         return EXIT_OK
     import threading
 
-    threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
     from .chat.repl import ChatRepl, interactive
     from .chat.session import ChatSession
     from .knowledge_cli import use_files as use_knowledge_files
@@ -181,6 +180,9 @@ def _chat(args: argparse.Namespace) -> int:
         session = ChatSession(store, policy, args.thread, defaults)
         tty = interactive()
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
+        # OCR models and phone data load while the person types: started after the session
+        # is built, so the first prompt does not wait on the interpreter lock
+        threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
         if tty:
             _enable_line_editing()
         if resumed:

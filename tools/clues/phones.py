@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 
 from ..regions import Level, Region
 from .gazetteer import Gazetteer
@@ -34,6 +34,10 @@ def description_regions(description: str, gazetteer: Gazetteer) -> list[Region]:
 
 
 def phone_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
+    # the geocoding data takes about a second to import: loaded on first use (the CLI's
+    # warm-up thread does it while the graph is built), not when the module is imported
+    from phonenumbers import geocoder
+
     clues = []
     for match in phonenumbers.PhoneNumberMatcher(text, "CN", leniency=phonenumbers.Leniency.VALID):
         number = match.number

@@ -1,0 +1,115 @@
+"""Responsiveness of ``sinoloc chat`` on the offline default, as medians with same-run references.
+
+    python -m sinoloc.benchmarks.chat [IMAGE ...] [--runs 5]
+
+- time to first streamed event: from handing a new image to the session (what Enter on an
+  image path does) to the first event the terminal prints; the reference is the whole turn to
+  the answer in the same run (target: first event under 1 s);
+- a follow-up command (``/candidates``, read from the checkpointed thread) against the same
+  turn;
+- cold start: process start to the first prompt of ``sinoloc chat``, against bare Python.
+
+Without images it renders its own panoramas (a different one per run, so no cache helps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def _panorama(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    pano = Image.fromarray(rng.integers(90, 170, (1024, 2048, 3), dtype=np.uint8))
+    draw = ImageDraw.Draw(pano)
+    draw.rectangle([1480, 430, 1700, 500], fill=(30, 60, 160))
+    draw.text((1490, 450), f"TEL 0571-8888{seed:04d}", fill=(255, 255, 255))
+    pano.save(path, quality=90)
+    return path
+
+
+def bench_turns(images: list[Path], store_dir: Path) -> dict:
+    from sinoloc.agent.chat.repl import ChatRepl
+    from sinoloc.agent.chat.session import ChatSession
+    from sinoloc.agent.chat.threads import ThreadStore
+
+    with ThreadStore(store_dir / "bench.sqlite") as store:
+        session = ChatSession(store)
+        for _ in session.send_image(images[0]):  # warm: models, region index, graph
+            pass
+        first, whole, events, command = [], [], [], []
+        repl = ChatRepl(session, write=lambda _text: None)
+        for image in images[1:]:
+            start = time.perf_counter()
+            count = 0
+            for count, _event in enumerate(session.send_image(image), start=1):
+                if count == 1:
+                    first.append(time.perf_counter() - start)
+            whole.append(time.perf_counter() - start)
+            events.append(count)
+            start = time.perf_counter()
+            repl.handle("/candidates")
+            command.append(time.perf_counter() - start)
+    return {
+        "turns": len(first),
+        "first_event_median_s": round(statistics.median(first), 4),
+        "answer_median_s": round(statistics.median(whole), 3),
+        "ratio_first_event_to_answer": round(statistics.median(first) / statistics.median(whole),
+                                             3),
+        "events_per_turn_median": statistics.median(events),
+        "candidates_command_median_s": round(statistics.median(command), 4),
+    }
+
+
+def bench_cold_start(runs: int, store_dir: Path) -> dict:
+    cli = Path(sys.executable).with_name("sinoloc")
+    env = {**os.environ, "SINOLOC_CHAT_DB": str(store_dir / "cold.sqlite")}
+
+    def to_prompt() -> float:
+        start = time.perf_counter()
+        subprocess.run([str(cli), "chat"], input="/quit\n", text=True, capture_output=True,
+                       env=env, check=True)
+        return time.perf_counter() - start
+
+    def bare() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        return time.perf_counter() - start
+
+    chat = statistics.median(to_prompt() for _ in range(runs))
+    python = statistics.median(bare() for _ in range(runs))
+    return {"chat_start_to_quit_median_s": round(chat, 3),
+            "bare_python_median_s": round(python, 3),
+            "ratio_to_bare_python": round(chat / python, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="*", type=Path, help="images (default: rendered)")
+    parser.add_argument("--runs", type=int, default=5, help="turns (new images) to time")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        images = list(args.images) or [_panorama(folder / f"pano{i}.jpg", i)
+                                       for i in range(args.runs + 1)]
+        if len(images) < 2:
+            parser.error("give at least two images (the first one warms the session)")
+        result = {"turns": bench_turns(images[: args.runs + 1], folder),
+                  "cold_start": bench_cold_start(max(1, min(args.runs, 3)), folder)}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
