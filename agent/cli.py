@@ -54,6 +54,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """OCR, language model, budgets and clue files: shared by locate and chat."""
     parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
                         choices=["rapidocr", "paddleocr"], help="OCR backend")
+    parser.add_argument("--offline", action="store_true", help=(
+        "no network call at all: geocoders and web search answer from offline data only, and a "
+        "hosted --llm is refused (also SINOLOC_OFFLINE=1)"))
     llm = parser.add_argument_group("language model (default: the deterministic offline policy)")
     llm.add_argument("--llm", default=None, metavar="SPEC", help=(
         "none | provider:model (google_genai:gemini-2.5-flash, ollama:qwen2.5vl:7b, "
@@ -100,10 +103,20 @@ def _policy(args: argparse.Namespace):
     from .llm.qwen_local import LocalModelError
 
     spec = LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens)
+    if _offline(args) and not spec.stays_local:
+        raise ValueError(f"--offline forbids the hosted model {spec.label}: use none, local:DIR, "
+                         "python:… or a server on this machine (--base-url http://localhost…)")
     try:
         return build_policy(spec)
     except LocalModelError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def _offline(args: argparse.Namespace) -> bool:
+    from ..tools.online.config import ENV_OFFLINE
+
+    return bool(args.offline) or os.environ.get(ENV_OFFLINE, "").strip().lower() in (
+        "1", "true", "yes", "on")
 
 
 def _locate(args: argparse.Namespace) -> int:
@@ -132,7 +145,7 @@ def _locate(args: argparse.Namespace) -> int:
         prediction = Geolocator(policy, ocr_backend=args.ocr).locate(
             image, ignore_exif=args.ignore_exif, top_k=args.top_k,
             max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
-            max_seconds=args.max_seconds)
+            max_seconds=args.max_seconds, offline=_offline(args))
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -174,7 +187,7 @@ def _chat(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
                 "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
-                "max_seconds": args.max_seconds}
+                "max_seconds": args.max_seconds, "offline": _offline(args)}
     with ThreadStore(db) as store:
         resumed = bool(args.thread) and store.exists(args.thread)
         session = ChatSession(store, policy, args.thread, defaults)

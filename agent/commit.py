@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..tools.evidence import Evidence, IgnoredText
+from ..tools.online.client import OutboundQuery
 from ..tools.regions import Level, RegionIndex
 from .fusion import fuse, precision_km
 from .llm.usage import cost_usd
@@ -97,6 +98,7 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
         ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
         reasoning=answer.reasoning, verification=verdict,
         tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],
+        outbound_queries=[OutboundQuery.model_validate(q) for q in state.get("outbound", [])],
         timings=dict(state.get("timings", {})), backend=backend,
         backend_fallback=state.get("backend_fallback"),
         answered_by=state.get("answered_by", "fusion"), usage=usage, warnings=warnings,

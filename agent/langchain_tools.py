@@ -42,12 +42,12 @@ class ToolSession:
         self.has_image = image is not None
         self.state: dict = {"request": LocateRequest(image_path=path, **given).model_dump(),
                             "image": meta, "evidence": [], "ocr_spans": [], "tool_trace": [],
-                            "poi_queries": []}
+                            "poi_queries": [], "outbound": []}
 
     def run(self, name: str, args: dict) -> tuple[str, dict]:
         """Run one tool: the text a model reads, and the new findings as the artifact."""
         update = execute_calls(self.state, [tool_call(name, args)])
-        for key in ("evidence", "ocr_spans", "tool_trace", "poi_queries"):
+        for key in ("evidence", "ocr_spans", "tool_trace", "poi_queries", "outbound"):
             self.state[key] = [*self.state[key], *update[key]]
         artifact = {"trace": update["tool_trace"][0], "evidence": update["evidence"],
                     "ocr_spans": update["ocr_spans"]}

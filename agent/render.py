@@ -60,6 +60,13 @@ def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
         first = t.summary.splitlines()[0] if t.summary else ""
         ids = f" → {', '.join(t.evidence_ids)}" if t.evidence_ids else ""
         lines.append(f"  {i:>2}. {t.tool}({args}) {t.status}{ids}: {first[:100]}")
+    if p.outbound_queries:
+        lines.append("online queries:")
+        for q in p.outbound_queries:
+            params = ", ".join(f"{k}={v}" for k, v in q.params.items())
+            how = ("answered from the cache, not sent" if q.cached
+                   else f"sent: {q.status}, {q.seconds:.2f} s")
+            lines.append(f"  {q.provider} {q.endpoint} ({params}) [{how}]")
     backend = f"backend: {p.backend}, answered by {p.answered_by}"
     if p.backend_fallback:
         backend += f" (fell back to the deterministic policy: {p.backend_fallback})"

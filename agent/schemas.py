@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..tools.evidence import Evidence, IgnoredText
+from ..tools.online.client import OutboundQuery
 
 
 class LocateSettings(BaseModel):
@@ -24,6 +25,8 @@ class LocateSettings(BaseModel):
     disabled_tools: list[str] = Field(default_factory=list, description=(
         "tools answered 'unavailable' for this run (ablations and baselines)"))
     verify: bool = Field(default=True, description="False accepts the first submitted answer")
+    offline: bool = Field(default=False, description=(
+        "forbid every network call of the tools (geocoders, web search)"))
 
 
 class LocateRequest(LocateSettings):
@@ -148,6 +151,8 @@ class GeoPrediction(BaseModel):
     reasoning: str
     verification: Verdict | None = None
     tool_calls: list[ToolTrace] = Field(default_factory=list)
+    outbound_queries: list[OutboundQuery] = Field(default_factory=list, description=(
+        "every query sent to an online service (keys redacted), or answered from the cache"))
     timings: dict[str, float] = Field(default_factory=dict)
     backend: str
     backend_fallback: str | None = Field(default=None, description=(

@@ -36,6 +36,7 @@ class GeoState(TypedDict, total=False):
     ocr_spans: Annotated[list[dict[str, Any]], operator.add]  # OcrSpan, ids T1…
     ignored_text: Annotated[list[dict[str, Any]], operator.add]
     poi_queries: Annotated[list[dict[str, Any]], operator.add]
+    outbound: Annotated[list[dict[str, Any]], operator.add]  # OutboundQuery: what left the machine
     tool_trace: Annotated[list[dict[str, Any]], operator.add]  # ToolTrace
     answer: dict[str, Any] | None
     verdict: dict[str, Any] | None

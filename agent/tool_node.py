@@ -49,7 +49,7 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
     next_id = len(state.get("evidence", [])) + 1
     done = len(state.get("tool_trace", []))
     update: dict = {"messages": [], "evidence": [], "ocr_spans": [], "ignored_text": [],
-                    "poi_queries": [], "tool_trace": [], "timings": {}}
+                    "poi_queries": [], "tool_trace": [], "timings": {}, "outbound": []}
     for call in calls:
         t0 = time.perf_counter()
         write({"event": "tool_start", "tool": call["name"], "args": call.get("args") or {},
@@ -90,6 +90,7 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
                     update["ignored_text"] += [i.model_dump(mode="json")
                                                for i in output.ignored_text]
                     update["poi_queries"] += output.poi_queries
+                    update["outbound"] += [q.model_dump(mode="json") for q in output.outbound]
         seconds = round(time.perf_counter() - t0, 4)
         update["timings"][f"tool_{call['name']}_{step}"] = seconds
         trace = ToolTrace(call_id=call["id"], tool=call["name"], args=call.get("args") or {},

@@ -11,7 +11,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,29 +22,7 @@ from ..tools.injection import looks_like_instruction
 from ..tools.ocr import OcrSpan, OcrUnavailable, get_engine, read_views
 from ..tools.regions import get_region_index
 from ..tools.views import WHOLE_IMAGE, default_views, view_for_heading
-
-
-class ToolOutput(BaseModel):
-    """Every tool's result schema: a status, the text the caller reads, and typed findings."""
-
-    status: Literal["ok", "no_result", "unavailable", "error"]
-    summary: str = Field(description="what the caller (a person or a model) reads")
-    evidence: list[Evidence] = Field(default_factory=list)
-    ocr_spans: list[OcrSpan] = Field(default_factory=list)
-    ignored_text: list[IgnoredText] = Field(default_factory=list)
-    poi_queries: list[dict] = Field(default_factory=list)
-    data: dict = Field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ToolContext:
-    """What a tool may read: the request, the image metadata and what earlier calls found."""
-
-    request: dict
-    image: dict
-    ocr_spans: list[dict]
-    evidence: list[dict]
-
+from .tool_types import ToolContext, ToolOutput
 
 INSTRUCTION_REASON = "text addressed to a model, not a location clue (treated as data)"
 
@@ -174,9 +151,9 @@ def lookup_clues(args: CluesArgs, ctx: ToolContext) -> ToolOutput:
     return out
 
 
-def geocode_poi(args: GeocodeArgs, ctx: ToolContext) -> ToolOutput:
+def _gazetteer_answer(args: GeocodeArgs) -> ToolOutput:
     """Offline: admin names in the query resolve to regions; street-level names need an
-    online provider, which this build does not have."""
+    online provider."""
     from ..tools.clues.gazetteer import get_gazetteer
 
     index = get_region_index()
@@ -186,8 +163,7 @@ def geocode_poi(args: GeocodeArgs, ctx: ToolContext) -> ToolOutput:
     if resolution is None or resolution.leftover:
         scope = f" within {args.within}" if args.within else ""
         return ToolOutput(status="no_result", summary=(
-            f"offline gazetteer: no street-level match for {args.query!r}{scope} "
-            "(online map providers are not configured)"))
+            f"offline gazetteer: no street-level match for {args.query!r}{scope}"))
     regions = [resolution.region, *resolution.alternatives]
     info = [index.info(r).model_dump(mode="json") for r in regions]
     return ToolOutput(status="ok", summary="offline gazetteer: " + "; ".join(
@@ -195,7 +171,17 @@ def geocode_poi(args: GeocodeArgs, ctx: ToolContext) -> ToolOutput:
         data={"regions": info})
 
 
+def geocode_poi(args: GeocodeArgs, ctx: ToolContext) -> ToolOutput:
+    """The configured map providers (GCJ-02 / BD-09 converted to WGS-84 at each adapter),
+    then the offline gazetteer."""
+    from .online_tools import geocode_poi_online
+
+    return geocode_poi_online(args.query, args.within, ctx, lambda: _gazetteer_answer(args))
+
+
 def reverse_geocode(args: ReverseArgs, ctx: ToolContext) -> ToolOutput:
+    from .online_tools import reverse_online
+
     index = get_region_index()
     district = index.reverse(args.lon, args.lat)
     if district is None:
@@ -204,8 +190,9 @@ def reverse_geocode(args: ReverseArgs, ctx: ToolContext) -> ToolOutput:
             f"({args.lat}, {args.lon}) is in no district; nearest is {index.label(near)} "
             f"{km:.1f} km away"))
     path = index.admin_path(district)
-    return ToolOutput(status="ok", summary=f"({args.lat}, {args.lon}) is in {index.label(district)}",
-                      data=path.model_dump())
+    offline = ToolOutput(status="ok", summary=f"({args.lat}, {args.lon}) is in "
+                         f"{index.label(district)}", data=path.model_dump())
+    return reverse_online(args.lat, args.lon, ctx, offline)
 
 
 def lookup_knowledge(args: KnowledgeArgs, ctx: ToolContext) -> ToolOutput:
@@ -258,8 +245,9 @@ def _observed(hit, corpus, query: str) -> Evidence:
 
 
 def web_search(args: WebSearchArgs, ctx: ToolContext) -> ToolOutput:
-    return ToolOutput(status="unavailable", summary=(
-        "web search is not available in the offline build (no provider configured)"))
+    from .online_tools import web_search as search_the_web
+
+    return search_the_web(args.query, ctx)
 
 
 @dataclass(frozen=True)

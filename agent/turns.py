@@ -20,7 +20,7 @@ from .schemas import LocateRequest, TranscriptEntry
 LOCATE, CHAT = "locate", "chat"
 # per-image channels with reducers: a new image on a thread starts them afresh
 PER_IMAGE_LISTS = ("evidence", "ocr_spans", "ignored_text", "poi_queries", "tool_trace",
-                   "warnings")
+                   "warnings", "outbound")
 PER_IMAGE_DICTS = ("timings", "usage")
 
 

@@ -36,6 +36,18 @@ class LlmSpec(BaseModel):
         return self.provider == "none"
 
     @property
+    def stays_local(self) -> bool:
+        """True when calls never leave this machine (no model, in-process, or a loopback
+        server such as a local Ollama)."""
+        if self.provider in ("none", "local", "python"):
+            return True
+        if self.base_url:
+            from urllib.parse import urlparse
+
+            return urlparse(self.base_url).hostname in ("localhost", "127.0.0.1", "::1")
+        return self.provider == "ollama"  # its default server is localhost:11434
+
+    @property
     def label(self) -> str:
         if self.is_none:
             return "deterministic"

@@ -1,0 +1,117 @@
+"""The one path every online request takes: offline check, cache, rate limit, the call, failure
+classification, and a record of what left the machine (keys redacted)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from .config import OnlineConfig
+from .failures import FailureKind, ProviderFailure
+from .store import OnlineStore, normalise_query
+
+SECRET_PARAMS = frozenset({"key", "ak", "sk", "api_key", "token"})
+
+
+class OutboundQuery(BaseModel):
+    """One query sinoloc sent (or answered from its cache) — listed in the output's trace."""
+
+    provider: str
+    endpoint: str
+    params: dict[str, Any]  # as sent, with keys redacted
+    cached: bool
+    status: str  # ok | a FailureKind value
+    seconds: float
+
+
+def redact(params: dict) -> dict:
+    return {k: ("***" if k.lower() in SECRET_PARAMS else v) for k, v in params.items()
+            if v is not None}
+
+
+class OnlineClient:
+    def __init__(self, config: OnlineConfig, store: OnlineStore, http=None):
+        self.config = config
+        self.store = store
+        self._http = http
+        self.trace: list[OutboundQuery] = []
+
+    @property
+    def http(self):
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(timeout=self.config.timeout_s, follow_redirects=True,
+                                      headers={"User-Agent": self.config.user_agent})
+        return self._http
+
+    def call(self, provider: str, endpoint: str, params: dict, fetch: Callable[[], Any],
+             validate: Callable[[Any], None], interval_s: float) -> Any:
+        """Answer from the cache, or wait for the provider's slot and ``fetch``; ``validate``
+        raises :class:`ProviderFailure` for a documented error; only valid answers are cached."""
+        shown = redact(params)
+        if self.config.offline:
+            self._record(provider, endpoint, shown, False, FailureKind.OFFLINE.value, 0.0)
+            raise ProviderFailure(provider, FailureKind.OFFLINE, "network calls are switched off "
+                                  "(--offline / SINOLOC_OFFLINE)")
+        key = normalise_query({"endpoint": endpoint, **shown})
+        ttl = self.config.cache_ttl_days * 86400
+        cached = self.store.get(provider, key, ttl)
+        if cached is not None:
+            self._record(provider, endpoint, shown, True, "ok", 0.0)
+            return cached
+        self.store.wait_turn(provider, interval_s)
+        start = time.perf_counter()
+        try:
+            data = fetch()
+            validate(data)
+        except ProviderFailure as failure:
+            self._record(provider, endpoint, shown, False, failure.kind.value,
+                         time.perf_counter() - start)
+            raise
+        self._record(provider, endpoint, shown, False, "ok", time.perf_counter() - start)
+        self.store.put(provider, key, data)
+        return data
+
+    def get_json(self, provider: str, url: str, params: dict,
+                 validate: Callable[[Any], None], interval_s: float) -> Any:
+        """An HTTP GET through :meth:`call`, with every transport failure classified."""
+        return self.call(provider, url, params, lambda: self._get(provider, url, params),
+                         validate, interval_s)
+
+    def _get(self, provider: str, url: str, params: dict) -> Any:
+        import httpx
+
+        try:
+            response = self.http.get(url, params={k: v for k, v in params.items()
+                                                  if v is not None})
+        except httpx.TimeoutException as exc:
+            raise ProviderFailure(provider, FailureKind.TIMEOUT, f"no answer in "
+                                  f"{self.config.timeout_s:g} s") from exc
+        except httpx.HTTPError as exc:  # DNS failure, refused or reset connection
+            raise ProviderFailure(provider, FailureKind.NETWORK,
+                                  f"{exc.__class__.__name__}: {exc}") from exc
+        status = response.status_code
+        if status == 429:
+            raise ProviderFailure(provider, FailureKind.QUOTA, "HTTP 429 (rate limited)")
+        if status in (401, 403):
+            raise ProviderFailure(provider, FailureKind.AUTH, f"HTTP {status} (key rejected)")
+        if status >= 400:
+            raise ProviderFailure(provider, FailureKind.HTTP, f"HTTP {status}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderFailure(provider, FailureKind.MALFORMED,
+                                  f"not JSON: {response.text[:80]!r}") from exc
+
+    def _record(self, provider, endpoint, params, cached, status, seconds) -> None:
+        self.trace.append(OutboundQuery(provider=provider, endpoint=endpoint, params=params,
+                                        cached=cached, status=status,
+                                        seconds=round(seconds, 4)))
+
+    def take_trace(self) -> list[OutboundQuery]:
+        trace, self.trace = self.trace, []
+        return trace

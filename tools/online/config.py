@@ -1,0 +1,120 @@
+"""Which online providers a run may use, and their keys: from the environment or the config
+file (``<user config dir>/sinoloc/config.toml``); keys are ``SecretStr`` so they never print.
+
+```toml
+[online]
+geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain
+web_search = true                                     # ddgs
+allow_personal_numbers = false
+cache_ttl_days = 30
+
+[keys]
+amap = "…"       # or AMAP_KEY
+baidu = "…"      # or BAIDU_MAP_AK
+tencent = "…"    # or TENCENT_MAP_KEY
+```
+
+By default a provider that needs a key is used when its key is present; Nominatim and web
+search (no key) only when listed or switched on, so the embedded default sends nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+
+KEYED = ("amap", "tencent", "baidu")
+GEOCODERS = (*KEYED, "nominatim")
+KEY_ENV = {"amap": ("AMAP_KEY", "SINOLOC_AMAP_KEY"),
+           "baidu": ("BAIDU_MAP_AK", "SINOLOC_BAIDU_AK"),
+           "tencent": ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY")}
+ENV_CONFIG = "SINOLOC_CONFIG"
+ENV_OFFLINE = "SINOLOC_OFFLINE"
+ENV_GEOCODERS = "SINOLOC_GEOCODERS"
+ENV_WEB_SEARCH = "SINOLOC_WEB_SEARCH"
+ENV_ALLOW_NUMBERS = "SINOLOC_ALLOW_PERSONAL_NUMBERS"
+ENV_USER_AGENT = "SINOLOC_USER_AGENT"
+DEFAULT_USER_AGENT = "sinoloc/0.1 (photo geolocation research tool; set SINOLOC_USER_AGENT)"
+
+
+class ConfigError(ValueError):
+    """A config file or setting that cannot be used; the message says which and why."""
+
+
+class OnlineConfig(BaseModel):
+    offline: bool = False
+    geocoders: list[str] = Field(default_factory=list, description="the chain, in order")
+    web_search: bool = False
+    allow_personal_numbers: bool = False
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_s: float = Field(default=10.0, gt=0)
+    cache_ttl_days: float = Field(default=30.0, ge=0)
+
+    def key(self, provider: str) -> str | None:
+        secret = self.keys.get(provider)
+        return secret.get_secret_value() if secret else None
+
+
+def _truthy(value: str | None) -> bool | None:
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def config_path() -> Path:
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("sinoloc")) / "config.toml"
+
+
+def read_file(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def load_config(path: Path | None = None) -> OnlineConfig:
+    """The environment over the config file over the defaults."""
+    data = read_file(path or config_path())
+    online = dict(data.get("online", {}))
+    keys = {k: str(v) for k, v in data.get("keys", {}).items() if v}
+    for provider, names in KEY_ENV.items():
+        for name in names:
+            if os.environ.get(name):
+                keys[provider] = os.environ[name]
+                break
+    geocoders = os.environ.get(ENV_GEOCODERS)
+    if geocoders is not None:
+        online["geocoders"] = [g.strip().lower() for g in geocoders.split(",") if g.strip()]
+    elif "geocoders" not in online:
+        online["geocoders"] = [p for p in KEYED if p in keys]
+    unknown = set(online["geocoders"]) - set(GEOCODERS)
+    if unknown:
+        raise ConfigError(f"unknown geocoders {sorted(unknown)}; choose from {list(GEOCODERS)}")
+    for env, field in ((ENV_OFFLINE, "offline"), (ENV_WEB_SEARCH, "web_search"),
+                       (ENV_ALLOW_NUMBERS, "allow_personal_numbers")):
+        value = _truthy(os.environ.get(env))
+        if value is not None:
+            online[field] = value
+    if os.environ.get(ENV_USER_AGENT):
+        online["user_agent"] = os.environ[ENV_USER_AGENT]
+    try:
+        return OnlineConfig(**online, keys=keys)
+    except ValueError as exc:
+        raise ConfigError(f"online settings: {exc}") from exc
+
+
+def get_config() -> OnlineConfig:
+    """Read at each use (a stat and a small file): keys and switches changed in the
+    environment take effect without a restart."""
+    return load_config()

@@ -1,0 +1,61 @@
+"""Amap (高德) web service: place text search and reverse geocoding. Coordinates are GCJ-02."""
+
+from __future__ import annotations
+
+from ...crs import CRS, wgs84_to_gcj02
+from ..client import OnlineClient
+from ..failures import FailureKind, ProviderFailure
+from ..places import Place, make_place
+
+SEARCH = "https://restapi.amap.com/v3/place/text"
+REGEO = "https://restapi.amap.com/v3/geocode/regeo"
+AUTH_CODES = {"10001", "10002", "10005", "10006", "10007", "10008", "10009", "10010", "10011",
+              "10012", "10013"}
+QUOTA_CODES = {"10003", "10004", "10014", "10015", "10019", "10020", "10021", "10044", "10045"}
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""  # Amap sends [] for a missing field
+
+
+class Amap:
+    name = "amap"
+    interval_s = 1 / 3  # the free tier allows 3 queries per second
+
+    def __init__(self, key: str | None):
+        if not key:
+            raise ProviderFailure(self.name, FailureKind.NOT_CONFIGURED, "no key (AMAP_KEY)")
+        self.key = key
+
+    def validate(self, data) -> None:
+        if not isinstance(data, dict) or "status" not in data:
+            raise ProviderFailure(self.name, FailureKind.MALFORMED, "no status in the answer")
+        if str(data["status"]) != "1":
+            code, info = str(data.get("infocode", "")), data.get("info", "")
+            kind = (FailureKind.AUTH if code in AUTH_CODES else
+                    FailureKind.QUOTA if code in QUOTA_CODES else FailureKind.PROVIDER_ERROR)
+            raise ProviderFailure(self.name, kind, f"infocode {code} {info}")
+
+    def geocode(self, client: OnlineClient, query: str, within: str | None) -> list[Place]:
+        params = {"keywords": query, "city": within, "citylimit": "true" if within else None,
+                  "offset": 5, "page": 1, "extensions": "base", "output": "JSON", "key": self.key}
+        data = client.get_json(self.name, SEARCH, params, self.validate, self.interval_s)
+        places = []
+        for poi in data.get("pois") or []:
+            try:
+                lon, lat = (float(x) for x in poi["location"].split(","))
+            except (KeyError, ValueError, AttributeError) as exc:
+                raise ProviderFailure(self.name, FailureKind.MALFORMED,
+                                      f"bad location {poi.get('location')!r}") from exc
+            address = "".join(_text(poi.get(k)) for k in ("pname", "cityname", "adname")) \
+                + _text(poi.get("address"))
+            places.append(make_place(self.name, _text(poi.get("name")), lon, lat, CRS.GCJ02,
+                                     address=address, provider_adcode=_text(poi.get("adcode")),
+                                     within=within))
+        return places
+
+    def reverse(self, client: OnlineClient, lat: float, lon: float) -> str | None:
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        params = {"location": f"{glon:.6f},{glat:.6f}", "output": "JSON", "key": self.key}
+        data = client.get_json(self.name, REGEO, params, self.validate, self.interval_s)
+        return _text((data.get("regeocode") or {}).get("formatted_address")) or None
