@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..crs import to_wgs84
+from ..crs import CRS, to_wgs84
 from ..regions import get_region_index
 
 
@@ -46,7 +46,7 @@ def make_place(provider: str, name: str, raw_lon: float, raw_lat: float, crs: st
     hypothesis = within_region(within)
     outside = bool(hypothesis and (district is None or not index.is_within(district, hypothesis)))
     return Place(provider=provider, name=name, address=address, lat=round(float(lat), 7),
-                 lon=round(float(lon), 7), raw_lat=raw_lat, raw_lon=raw_lon, raw_crs=str(crs),
+                 lon=round(float(lon), 7), raw_lat=raw_lat, raw_lon=raw_lon, raw_crs=CRS(crs).value,
                  provider_adcode=provider_adcode,
                  admin=index.label(district) if district else None,
                  district_adcode=district.adcode if district else None, outside_hypothesis=outside)

@@ -31,7 +31,15 @@ def normalise_query(params: dict) -> str:
                       ensure_ascii=False, sort_keys=True)
 
 
+ENV_ONLINE_DB = "SINOLOC_ONLINE_DB"
+
+
 def default_store_path() -> Path:
+    """``$SINOLOC_ONLINE_DB``, else ``online.sqlite`` in the user cache directory."""
+    import os
+
+    if os.environ.get(ENV_ONLINE_DB):
+        return Path(os.environ[ENV_ONLINE_DB])
     from ..regions.index import default_cache_dir
 
     return default_cache_dir() / "online.sqlite"

@@ -52,6 +52,11 @@ def search(client: OnlineClient, query: str, *,
     if not config.web_search:
         raise ProviderFailure(PROVIDER, FailureKind.NOT_CONFIGURED,
                               "web search is off (SINOLOC_WEB_SEARCH=1 or web_search = true)")
+    try:
+        import ddgs  # noqa: F401 - the optional extra
+    except ImportError as exc:
+        raise ProviderFailure(PROVIDER, FailureKind.NOT_CONFIGURED, "the ddgs package is not "
+                              "installed: pip install 'sinoloc[online]'") from exc
     pause = sleep or client.store.sleep
 
     def fetch() -> list[dict]:
