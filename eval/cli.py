@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
                      help="switch a tool off (ablation): cnn_prior, ocr, lookup_clues, "
                           "geocode_poi, reverse_geocode, web_search, lookup_knowledge")
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
+    run.add_argument("--offline", action="store_true", help="no network call by the tools "
+                     "(geocoders, web search), whatever is configured")
     run.add_argument("--llm", default=None, help="as for locate; default $SINOLOC_LLM or none")
     run.add_argument("--base-url", default=None)
     run.add_argument("--max-tokens", type=int, default=None)
@@ -93,7 +95,8 @@ def _run(args) -> int:
                        max_tokens=args.max_tokens, ocr_backend=args.ocr, baseline=args.baseline,
                        disabled_tools=args.disable, verify=not args.no_verify,
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
-                       max_seconds=args.max_seconds, timeout_s=args.timeout)
+                       max_seconds=args.max_seconds, timeout_s=args.timeout,
+                       offline=args.offline)
     items = load_dataset(args.data, get_region_index())
     record = run(items, args.out, config, dataset=str(args.data.resolve()),
                  dataset_sha256=dataset_fingerprint(args.data), workers=args.workers,

@@ -45,6 +45,7 @@ class RunConfig(BaseModel):
     max_tool_calls: int = 24
     max_seconds: float = 300.0
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
+    offline: bool = Field(default=False, description="no network call by the tools")
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -65,7 +66,7 @@ class RunConfig(BaseModel):
         return {"ignore_exif": True, "top_k": self.top_k, "ocr_backend": self.ocr_backend,
                 "max_model_calls": self.max_model_calls, "max_tool_calls": self.max_tool_calls,
                 "max_seconds": self.max_seconds, "disabled_tools": self.switched_off,
-                "verify": self.verify}
+                "verify": self.verify, "offline": self.offline}
 
     def label(self) -> str:
         """A short name for tables: backend, baseline and ablations."""

@@ -167,9 +167,11 @@ def test_every_failure_is_typed(store, provider, failure):
 def test_empty_answer_is_no_result_and_the_chain_goes_on(store, provider):
     other = "tencent" if provider != "tencent" else "amap"
     services = services_for(store, provider, other)
-    with respx.mock() as mock:
+    with respx.mock(assert_all_called=False) as mock:
         mock.get(url__regex=URLS[provider]).mock(
             return_value=httpx.Response(200, json=recorded(f"{provider}_empty")))
+        mock.get(url__regex=r"https://restapi\.amap\.com/v3/geocode/geo.*").mock(
+            return_value=httpx.Response(200, json=recorded("amap_geo_empty")))
         mock.get(url__regex=URLS[other]).mock(
             return_value=httpx.Response(200, json=recorded(f"{other}_place")))
         attempt = services.geocode("知味观", "杭州市")
@@ -472,3 +474,31 @@ def test_provider_published_conversions_within_20m(source, wgs, provider_xy, sys
     assert metres(*back, *wgs) < 20, source
     forward = crs.from_wgs84(*wgs, system)
     assert metres(*forward, *provider_xy) < 20, source
+
+
+def test_amap_falls_back_to_the_address_geocoder(store):
+    services = services_for(store, "amap")
+    with respx.mock(assert_all_called=True) as mock:
+        mock.get(url__regex=URLS["amap"]).mock(
+            return_value=httpx.Response(200, json=recorded("amap_empty")))
+        geo = mock.get(url__regex=r"https://restapi\.amap\.com/v3/geocode/geo.*").mock(
+            return_value=httpx.Response(200, json=recorded("amap_geo")))
+        attempt = services.geocode("文三路138号", "杭州市")
+    assert dict(geo.calls[0].request.url.params)["address"] == "文三路138号"
+    place = attempt.places[0]
+    assert place.district_adcode == "330106" and metres(place.lon, place.lat, *SHOP_WGS) < 1
+
+
+def test_keys_never_reach_the_logs(store, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    services = services_for(store, "amap", "baidu")
+    with respx.mock() as mock:
+        mock.get(url__regex=URLS["amap"]).mock(return_value=httpx.Response(503))
+        mock.get(url__regex=URLS["baidu"]).mock(
+            return_value=httpx.Response(200, json=recorded("baidu_place")))
+        services.geocode("知味观", "杭州市")
+    assert "HTTP Request" in caplog.text  # httpx did log the requests …
+    assert "test-amap-key" not in caplog.text and "test-baidu-key" not in caplog.text  # … keyless
+    assert "key=***" in caplog.text and "ak=***" in caplog.text

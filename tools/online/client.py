@@ -3,6 +3,8 @@ classification, and a record of what left the machine (keys redacted)."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +16,27 @@ from .failures import FailureKind, ProviderFailure
 from .store import OnlineStore, normalise_query
 
 SECRET_PARAMS = frozenset({"key", "ak", "sk", "api_key", "token"})
+_SECRET_IN_URL = re.compile(r"([?&](?:key|ak|sk|api_key|token)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactKeys(logging.Filter):
+    """httpx logs every request URL at INFO: keys in it become ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) for a in record.args)
+        record.msg = self._clean(record.msg)
+        return True
+
+    @staticmethod
+    def _clean(value):
+        """A value whose text holds a key becomes that text with the key hidden; any other
+        value is left as it is (so %d and friends still format)."""
+        text = str(value)
+        return _SECRET_IN_URL.sub(r"\1***", text) if _SECRET_IN_URL.search(text) else value
+
+
+_REDACTOR = RedactKeys()
 
 
 class OutboundQuery(BaseModel):
@@ -44,6 +67,9 @@ class OnlineClient:
         if self._http is None:
             import httpx
 
+            for name in ("httpx", "httpcore"):
+                if _REDACTOR not in logging.getLogger(name).filters:
+                    logging.getLogger(name).addFilter(_REDACTOR)
             self._http = httpx.Client(timeout=self.config.timeout_s, follow_redirects=True,
                                       headers={"User-Agent": self.config.user_agent})
         return self._http

@@ -8,6 +8,7 @@ from ..failures import FailureKind, ProviderFailure
 from ..places import Place, make_place
 
 SEARCH = "https://restapi.amap.com/v3/place/text"
+GEO = "https://restapi.amap.com/v3/geocode/geo"
 REGEO = "https://restapi.amap.com/v3/geocode/regeo"
 AUTH_CODES = {"10001", "10002", "10005", "10006", "10007", "10008", "10009", "10010", "10011",
               "10012", "10013"}
@@ -37,16 +38,36 @@ class Amap:
             raise ProviderFailure(self.name, kind, f"infocode {code} {info}")
 
     def geocode(self, client: OnlineClient, query: str, within: str | None) -> list[Place]:
+        """Place text search (shops, landmarks, roads); when it finds nothing, the address
+        geocoder (``文三路138号`` → the doorplate's point)."""
+        return self._search(client, query, within) or self._address(client, query, within)
+
+    def _point(self, location) -> tuple[float, float]:
+        try:
+            lon, lat = (float(x) for x in location.split(","))
+        except (ValueError, AttributeError) as exc:
+            raise ProviderFailure(self.name, FailureKind.MALFORMED,
+                                  f"bad location {location!r}") from exc
+        return lon, lat
+
+    def _address(self, client: OnlineClient, query: str, within: str | None) -> list[Place]:
+        params = {"address": query, "city": within, "output": "JSON", "key": self.key}
+        data = client.get_json(self.name, GEO, params, self.validate, self.interval_s)
+        places = []
+        for item in data.get("geocodes") or []:
+            lon, lat = self._point(item.get("location"))
+            places.append(make_place(self.name, _text(item.get("formatted_address")), lon, lat,
+                                     CRS.GCJ02, address=_text(item.get("formatted_address")),
+                                     provider_adcode=_text(item.get("adcode")), within=within))
+        return places
+
+    def _search(self, client: OnlineClient, query: str, within: str | None) -> list[Place]:
         params = {"keywords": query, "city": within, "citylimit": "true" if within else None,
                   "offset": 5, "page": 1, "extensions": "base", "output": "JSON", "key": self.key}
         data = client.get_json(self.name, SEARCH, params, self.validate, self.interval_s)
         places = []
         for poi in data.get("pois") or []:
-            try:
-                lon, lat = (float(x) for x in poi["location"].split(","))
-            except (KeyError, ValueError, AttributeError) as exc:
-                raise ProviderFailure(self.name, FailureKind.MALFORMED,
-                                      f"bad location {poi.get('location')!r}") from exc
+            lon, lat = self._point(poi.get("location"))
             address = "".join(_text(poi.get(k)) for k in ("pname", "cityname", "adname")) \
                 + _text(poi.get("address"))
             places.append(make_place(self.name, _text(poi.get("name")), lon, lat, CRS.GCJ02,
