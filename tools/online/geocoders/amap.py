@@ -6,6 +6,7 @@ from ...crs import CRS, wgs84_to_gcj02
 from ..client import OnlineClient
 from ..failures import FailureKind, ProviderFailure
 from ..places import Place, make_place
+from .base import KeyedGeocoder
 
 SEARCH = "https://restapi.amap.com/v3/place/text"
 GEO = "https://restapi.amap.com/v3/geocode/geo"
@@ -19,19 +20,13 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""  # Amap sends [] for a missing field
 
 
-class Amap:
+class Amap(KeyedGeocoder):
     name = "amap"
+    key_env = "AMAP_KEY"
     interval_s = 1 / 3  # the free tier allows 3 queries per second
 
-    def __init__(self, key: str | None):
-        if not key:
-            raise ProviderFailure(self.name, FailureKind.NOT_CONFIGURED, "no key (AMAP_KEY)")
-        self.key = key
-
     def validate(self, data) -> None:
-        if not isinstance(data, dict) or "status" not in data:
-            raise ProviderFailure(self.name, FailureKind.MALFORMED, "no status in the answer")
-        if str(data["status"]) != "1":
+        if self.status(data) != "1":
             code, info = str(data.get("infocode", "")), data.get("info", "")
             kind = (FailureKind.AUTH if code in AUTH_CODES else
                     FailureKind.QUOTA if code in QUOTA_CODES else FailureKind.PROVIDER_ERROR)

@@ -6,25 +6,20 @@ from ...crs import CRS
 from ..client import OnlineClient
 from ..failures import FailureKind, ProviderFailure
 from ..places import Place, make_place
+from .base import KeyedGeocoder
 
 SEARCH = "https://api.map.baidu.com/place/v2/search"
 REVERSE = "https://api.map.baidu.com/reverse_geocoding/v3/"
 QUOTA_STATUSES = {4, 301, 302, 401, 402}
 
 
-class Baidu:
+class Baidu(KeyedGeocoder):
     name = "baidu"
+    key_env = "BAIDU_MAP_AK"
     interval_s = 1 / 3
 
-    def __init__(self, key: str | None):
-        if not key:
-            raise ProviderFailure(self.name, FailureKind.NOT_CONFIGURED, "no key (BAIDU_MAP_AK)")
-        self.key = key
-
     def validate(self, data) -> None:
-        if not isinstance(data, dict) or "status" not in data:
-            raise ProviderFailure(self.name, FailureKind.MALFORMED, "no status in the answer")
-        status = int(data["status"])
+        status = self.int_status(data)
         if status != 0:
             message = data.get("message") or data.get("msg") or ""
             kind = (FailureKind.QUOTA if status in QUOTA_STATUSES else

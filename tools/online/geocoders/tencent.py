@@ -6,6 +6,7 @@ from ...crs import CRS, wgs84_to_gcj02
 from ..client import OnlineClient
 from ..failures import FailureKind, ProviderFailure
 from ..places import Place, make_place
+from .base import KeyedGeocoder
 
 SEARCH = "https://apis.map.qq.com/ws/place/v1/search"
 REVERSE = "https://apis.map.qq.com/ws/geocoder/v1/"
@@ -13,8 +14,9 @@ AUTH_STATUSES = {110, 111, 112, 113, 199}
 QUOTA_STATUSES = {120, 121, 122}
 
 
-class Tencent:
+class Tencent(KeyedGeocoder):
     name = "tencent"
+    key_env = "TENCENT_MAP_KEY"
     interval_s = 1 / 5  # 5 queries per second per key
 
     def __init__(self, key: str | None):
@@ -24,9 +26,7 @@ class Tencent:
         self.key = key
 
     def validate(self, data) -> None:
-        if not isinstance(data, dict) or "status" not in data:
-            raise ProviderFailure(self.name, FailureKind.MALFORMED, "no status in the answer")
-        status = int(data["status"])
+        status = self.int_status(data)
         if status != 0:
             kind = (FailureKind.AUTH if status in AUTH_STATUSES else
                     FailureKind.QUOTA if status in QUOTA_STATUSES else FailureKind.PROVIDER_ERROR)
