@@ -97,6 +97,28 @@ def _warm_up(ocr_backend: str) -> None:
         logging.getLogger(__name__).debug("warm-up failed: %s", exc)
 
 
+_WARM_UPS: list = []
+WARM_UP_JOIN_S = 30.0
+
+
+def _start_warm_up(ocr_backend: str) -> None:
+    import threading
+
+    thread = threading.Thread(target=_warm_up, args=(ocr_backend,), daemon=True)
+    thread.start()
+    _WARM_UPS.append(thread)
+
+
+def _finish_warm_ups() -> None:
+    """Let a warm-up still loading models finish before the process exits: onnxruntime aborts
+    ("terminate called …") when its threads are torn down in the middle of a session load."""
+    try:
+        while _WARM_UPS:
+            _WARM_UPS.pop().join(WARM_UP_JOIN_S)
+    except KeyboardInterrupt:  # a second Ctrl-C: leave now
+        pass
+
+
 def _policy(args: argparse.Namespace):
     """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here)."""
     from .llm import LlmSpec, build_policy
@@ -120,9 +142,8 @@ def _offline(args: argparse.Namespace) -> bool:
 
 
 def _locate(args: argparse.Namespace) -> int:
-    import threading
 
-    threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
+    _start_warm_up(args.ocr)
     from ..tools.images import ImageInputError
     from .api import Geolocator
     from .knowledge_cli import use_files as use_knowledge_files
@@ -173,7 +194,6 @@ def _chat(args: argparse.Namespace) -> int:
         with ThreadStore(db) as store:
             _print_threads(store.threads(), db)
         return EXIT_OK
-    import threading
 
     from .chat.repl import ChatRepl, interactive
     from .chat.session import ChatSession
@@ -195,7 +215,7 @@ def _chat(args: argparse.Namespace) -> int:
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
         # OCR models and phone data load while the person types: started after the session
         # is built, so the first prompt does not wait on the interpreter lock
-        threading.Thread(target=_warm_up, args=(args.ocr,), daemon=True).start()
+        _start_warm_up(args.ocr)
         if tty:
             _enable_line_editing()
         if resumed:
@@ -231,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("SINOLOC_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    finally:
+        _finish_warm_ups()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "locate":
             return _locate(args)
