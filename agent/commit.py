@@ -99,6 +99,7 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
         reasoning=answer.reasoning, verification=verdict,
         tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],
         outbound_queries=[OutboundQuery.model_validate(q) for q in state.get("outbound", [])],
+        locatability=state.get("locatability"),
         timings=dict(state.get("timings", {})), backend=backend,
         backend_fallback=state.get("backend_fallback"),
         answered_by=state.get("answered_by", "fusion"), usage=usage, warnings=warnings,

@@ -15,15 +15,16 @@ from .policy import DeterministicPolicy, Policy, PolicyTurn, fused_submission
 from .schemas import LocateRequest
 from .state import GeoState
 from .toolbox import SUBMIT_TOOL
-from .turns import CHAT, entry, model_calls_this_turn, tool_calls_this_turn
+from .turns import CHAT, entry, model_budget, model_calls_this_turn, tool_calls_this_turn
 
 FUSION = "fusion"
 
 
 def budget_exhausted(state: GeoState, request: LocateRequest, uses_model: bool) -> str | None:
     """Which budget of this turn is spent, if any: model calls, tool calls or wall time."""
-    if uses_model and model_calls_this_turn(state) >= request.max_model_calls:
-        return f"the model-call budget ({request.max_model_calls})"
+    calls = model_budget(state, request)
+    if uses_model and model_calls_this_turn(state) >= calls:
+        return f"the model-call budget ({calls})"
     if tool_calls_this_turn(state) >= request.max_tool_calls:
         return f"the tool-call budget ({request.max_tool_calls})"
     started = state.get("started_at")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..tools.evidence import Evidence, IgnoredText
 from ..tools.online.client import OutboundQuery
+from .locatability import Locatability
 
 
 class LocateSettings(BaseModel):
@@ -27,6 +28,8 @@ class LocateSettings(BaseModel):
     verify: bool = Field(default=True, description="False accepts the first submitted answer")
     offline: bool = Field(default=False, description=(
         "forbid every network call of the tools (geocoders, web search)"))
+    adaptive_budget: bool = Field(default=True, description=(
+        "scale the model-call budget by the image's locatability (40–100 %, at least 3)"))
 
 
 class LocateRequest(LocateSettings):
@@ -151,6 +154,8 @@ class GeoPrediction(BaseModel):
     reasoning: str
     verification: Verdict | None = None
     tool_calls: list[ToolTrace] = Field(default_factory=list)
+    locatability: Locatability | None = Field(default=None, description=(
+        "how much the image reveals about its location, from what the tools found"))
     outbound_queries: list[OutboundQuery] = Field(default_factory=list, description=(
         "every query sent to an online service (keys redacted), or answered from the cache"))
     timings: dict[str, float] = Field(default_factory=dict)

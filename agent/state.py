@@ -39,6 +39,7 @@ class GeoState(TypedDict, total=False):
     outbound: Annotated[list[dict[str, Any]], operator.add]  # OutboundQuery: what left the machine
     tool_trace: Annotated[list[dict[str, Any]], operator.add]  # ToolTrace
     answer: dict[str, Any] | None
+    locatability: dict[str, Any] | None  # Locatability, computed after the prelude
     verdict: dict[str, Any] | None
     verify_rounds: int
     prediction: dict[str, Any] | None

@@ -15,7 +15,9 @@ from langgraph.config import get_stream_writer
 from pydantic import ValidationError
 
 from ..prompts import render_prompt
+from ..tools.evidence import Evidence
 from .digest import evidence_digest
+from .locatability import locatability
 from .schemas import LocateRequest, ToolTrace
 from .state import GeoState
 from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext
@@ -127,12 +129,16 @@ def prelude(state: GeoState) -> dict:
     update = execute_calls(state, calls)
     image = state.get("image", {})
     evidence = [*state.get("evidence", []), *update["evidence"]]
+    located = locatability([Evidence.model_validate(e) for e in evidence], update["ocr_spans"])
+    update["locatability"] = located.model_dump(mode="json")
     results = "\n\n".join(f"### {t['tool']} ({t['status']})\n{t['summary']}"
                           for t in update["tool_trace"])
     text = render_prompt(
         "prelude", kind="panorama" if image.get("is_panorama") else "photo",
         width=image.get("width", "?"), height=image.get("height", "?"),
-        tool_results=results, evidence=evidence_digest(evidence))
+        tool_results=results, evidence=evidence_digest(evidence),
+        locatability=f"{located.score:.2f} ({located.band}; "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in located.components.items()) + ")")
     update["messages"] = [HumanMessage(content=text)]
     update["timings"]["prelude"] = round(time.perf_counter() - start, 4)
     return update

@@ -46,7 +46,7 @@ def fresh_image_channels() -> dict:
     update.update({key: Overwrite({}) for key in PER_IMAGE_DICTS})
     update["messages"] = [RemoveMessage(id=REMOVE_ALL_MESSAGES)]
     update.update(mode=LOCATE, question=None, reply=None, turn_base={}, budget_exhausted=None,
-                  backend_fallback=None, prediction=None)
+                  backend_fallback=None, prediction=None, locatability=None)
     return update
 
 
@@ -58,6 +58,17 @@ def turn_base(state: dict) -> dict[str, int]:
 
 def tool_calls_this_turn(state: dict) -> int:
     return len(state.get("tool_trace", [])) - (state.get("turn_base") or {}).get("tool_calls", 0)
+
+
+def model_budget(state: dict, request) -> int:
+    """This turn's model-call budget: a new image's depends on its locatability (when
+    ``adaptive_budget``); a follow-up question gets the full budget."""
+    from .locatability import model_call_budget
+
+    score = (state.get("locatability") or {}).get("score")
+    if state.get("mode") == CHAT:
+        score = None
+    return model_call_budget(request.max_model_calls, score, request.adaptive_budget)
 
 
 def model_calls_this_turn(state: dict) -> int:

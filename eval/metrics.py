@@ -41,6 +41,31 @@ def median(values: Sequence[float]) -> float:
     return float(np.median(values)) if len(values) else math.nan
 
 
+def ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks 1…n, ties given their average rank."""
+    x = np.asarray(values, dtype=float)
+    order = np.argsort(x, kind="mergesort")
+    ranked = np.empty(len(x))
+    ranked[order] = np.arange(1, len(x) + 1)
+    for value in np.unique(x):
+        tied = x == value
+        ranked[tied] = ranked[tied].mean()
+    return ranked
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (Pearson's on average ranks); nan below 3 pairs or when
+    either side is constant."""
+    if len(x) != len(y):
+        raise ValueError("spearman: x and y differ in length")
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0–100), linear interpolation between order statistics."""
     return float(np.percentile(values, q)) if len(values) else math.nan

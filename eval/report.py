@@ -16,7 +16,16 @@ from pydantic import BaseModel
 from ..tools.regions import RegionIndex
 from . import metrics as m
 from .runner import RunRecord, load_record, rows_of
-from .scoring import LEVELS, ScoredImage, Summary, score_row, slices, summarize, total_area
+from .scoring import (
+    LEVELS,
+    ScoredImage,
+    Summary,
+    locatability_stats,
+    score_row,
+    slices,
+    summarize,
+    total_area,
+)
 
 
 class Reference(BaseModel):
@@ -192,6 +201,13 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
         groups[key] = slices(run.images, key, area)
     for key, table in groups.items():
         lines += _slice_table(key, table)
+    located = locatability_stats(run.images)
+    if located is not None:
+        lines += ["", "## Locatability", "",
+                  f"Over {located.images} images with a score (mean {located.mean_score:.2f}): "
+                  f"Spearman ρ with the error {located.spearman_vs_error_km:+.3f}, with a "
+                  f"district hit {located.spearman_vs_district_hit:+.3f} (nan: a constant "
+                  "side). `--slice locatability` tabulates the low / medium / high bands."]
     lines += _worst_table(run.images)
     figures = []
     if plots:
@@ -214,6 +230,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
     (out_dir / "summary.json").write_text(
         json.dumps({"run": run.name, "config": config.model_dump(mode="json"),
                     "summary": summary.model_dump(mode="json"),
+                    "locatability": located.model_dump(mode="json") if located else None,
                     "slices": {k: {g: s.model_dump(mode="json") for g, s in v.items()}
                                for k, v in groups.items()}},
                    ensure_ascii=False, indent=2, allow_nan=True), encoding="utf-8")

@@ -44,6 +44,7 @@ class ScoredImage(BaseModel):
     tokens: int = 0
     cost_usd: float | None = None
     basis: str | None = None
+    locatability: float | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
@@ -97,6 +98,7 @@ def score_row(row: ResultRow, index: RegionIndex) -> ScoredImage:
         model_calls=usage.get("model_calls", 0), tool_calls=usage.get("tool_calls", 0),
         tokens=usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
         cost_usd=usage.get("cost_usd"), basis=(p or {}).get("basis"),
+        locatability=((p or {}).get("locatability") or {}).get("score"),
         attributes=row.attributes)
 
 
@@ -190,9 +192,36 @@ def summarize(images: list[ScoredImage], total_area_km2: float, resamples: int =
 
 
 def slice_key(image: ScoredImage, key: str) -> str:
+    """A dataset column's value; ``province`` is the true province and ``locatability`` the
+    prediction's band (low / medium / high)."""
     if key == "province":
         return image.truth_province or "?"
+    if key == "locatability" and key not in image.attributes:
+        from ..agent.locatability import band_of
+
+        return band_of(image.locatability) if image.locatability is not None else "?"
     return image.attributes.get(key, "?")
+
+
+class LocatabilityStats(BaseModel):
+    """How locatability relates to error over the scored images that have a score."""
+
+    images: int
+    spearman_vs_error_km: float = Field(description="negative: more locatable, smaller error")
+    spearman_vs_district_hit: float
+    mean_score: float
+
+
+def locatability_stats(images: list[ScoredImage]) -> LocatabilityStats | None:
+    scored = [i for i in images if i.locatability is not None]
+    if not scored:
+        return None
+    scores = [i.locatability for i in scored]
+    return LocatabilityStats(
+        images=len(scored), mean_score=round(m.mean(scores), 4),
+        spearman_vs_error_km=m.spearman(scores, [i.error_km for i in scored]),
+        spearman_vs_district_hit=m.spearman(scores, [float(i.correct["district"])
+                                                     for i in scored]))
 
 
 def slices(images: list[ScoredImage], key: str, total_area_km2: float,
