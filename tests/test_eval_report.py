@@ -148,6 +148,7 @@ def test_eval_cli_end_to_end_with_a_baseline_and_an_ablation(tmp_path, capsys):
     assert headline["images"] == 3 and headline["province"] == pytest.approx(1 / 3)
     report = (full / "report" / "report.md").read_text(encoding="utf-8")
     assert "### By terrain" in report and "_No figures" not in report
+    assert "## Locatability" in report and "Spearman" in report
     baseline_rows = [json.loads(x) for x in (base / PREDICTIONS).read_text().splitlines()]
     points = {(r["prediction"]["lat"], r["prediction"]["lon"]) for r in baseline_rows}
     assert len(points) == 1  # the constant baseline answers one point for every image
