@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     add_knowledge_parser(sub)
+    from .sft.cli import add_parser as add_sft_parser
+
+    add_sft_parser(sub)
     return parser
 
 
@@ -267,6 +270,10 @@ def _run(args: argparse.Namespace) -> int:
             from ..eval.cli import main as eval_main
 
             return eval_main(args)
+        if args.command == "sft":
+            from .sft.cli import main as sft_main
+
+            return sft_main(args)
         if args.command == "knowledge":
             from .knowledge_cli import main as knowledge_main
 

@@ -36,10 +36,13 @@ class ResultRow(BaseModel):
 
 
 class ResultsLog:
-    """``predictions.jsonl`` of a run directory."""
+    """An append-only JSONL of records with an ``id`` (``predictions.jsonl`` of a run
+    directory, ``cot.jsonl`` of CoT data): fsynced appends, a killed writer's partial last
+    line cut off on resume."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, model: type[BaseModel] | None = None):
         self.path = path
+        self.model = model or ResultRow
 
     def repair(self) -> int:
         """Cut off a partial last line left by a killed run; returns the bytes removed."""
@@ -55,7 +58,7 @@ class ResultsLog:
             os.fsync(f.fileno())
         return len(data) - keep
 
-    def read(self) -> list[ResultRow]:
+    def read(self) -> list:
         """Every complete row; a later row for an id already seen is ignored."""
         if not self.path.exists():
             return []
@@ -66,13 +69,13 @@ class ResultsLog:
                     break  # a partial last line (the writer was killed mid-write)
                 if not line.strip():
                     continue
-                row = ResultRow.model_validate_json(line)
+                row = self.model.model_validate_json(line)
                 if row.id not in seen:
                     seen.add(row.id)
                     rows.append(row)
         return rows
 
-    def append(self, row: ResultRow) -> None:
+    def append(self, row: BaseModel) -> None:
         line = (json.dumps(row.model_dump(mode="json"), ensure_ascii=False) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

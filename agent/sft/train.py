@@ -1,0 +1,248 @@
+"""``sinoloc sft train``: LoRA fine-tuning of Qwen2-VL / Qwen2.5-VL on chain-of-thought records,
+in exactly the chat format the local backend uses at inference.
+
+Each example is the conversation the graph would send (system prompt with the tools, then the
+prelude message with the image) and, as the only trained tokens, the assistant turn: the
+teacher's reasoning, then a ``submit_answer`` tool call with the teacher's answer. Records are
+split into train and validation by location (grid cells, so near-duplicates stay together).
+Checkpoints are written every epoch and a run resumes from the last one.
+
+Real runs: CUDA with bf16 (fp16 where bf16 is unsupported), ``gradient_checkpointing`` for 7B
+models, ``batch`` 1 with ``grad_accum`` 8–16; CPU (fp32) works for tests on tiny models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from ...prompts import load_prompt
+from ..llm.messages import image_block
+from ..llm.qwen_local import expand_image_pads, pick_device_and_dtype, to_chat
+from ..policy import tool_call
+from ..toolbox import SUBMIT_TOOL, tool_definitions
+from .records import CotRecord
+
+STATE_FILE = "train_state.json"
+IGNORE = -100
+
+
+class TrainConfig(BaseModel):
+    base: str = Field(description="Qwen2-VL / Qwen2.5-VL directory (or a cached hub id)")
+    out: str
+    epochs: int = Field(default=2, ge=1)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    grad_accum: int = Field(default=8, ge=1)
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    modules_to_save: list[str] = Field(default_factory=list, description=(
+        "modules trained in full beside the adapters (e.g. lm_head)"))
+    val_fraction: float = Field(default=0.1, ge=0, lt=1)
+    split_cell_deg: float = Field(default=0.5, gt=0, description="location split grid")
+    max_pixels: int = Field(default=1024 * 28 * 28, description="image size the student sees")
+    gradient_checkpointing: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    seed: int = 0
+
+
+class EpochLog(BaseModel):
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    steps: int
+
+
+def split_by_location(records: list[CotRecord], cell_deg: float, val_fraction: float,
+                      seed: int) -> tuple[list[CotRecord], list[CotRecord]]:
+    """Whole grid cells go to validation, so nearby shots of one place never straddle it."""
+    def cell_bucket(r: CotRecord) -> float:
+        cell = f"{math.floor(r.lat / cell_deg)}:{math.floor(r.lon / cell_deg)}:{seed}"
+        return int(hashlib.sha256(cell.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    if val_fraction <= 0 or len(records) < 2:
+        return list(records), []
+    val = [r for r in records if cell_bucket(r) < val_fraction]
+    train = [r for r in records if cell_bucket(r) >= val_fraction]
+    if not train:  # a tiny set in one cell: keep something to train on
+        train, val = val[1:], val[:1]
+    return train, val
+
+
+def target_message(record: CotRecord) -> AIMessage:
+    a = record.answer
+    answer = {"province": a.province, "city": a.city, "district": a.district, "lat": a.lat,
+              "lon": a.lon, "reasoning": record.explanation.split("\n")[0][:300]}
+    return AIMessage(content=record.explanation, tool_calls=[tool_call(SUBMIT_TOOL, answer)])
+
+
+class Encoder:
+    """Records → token ids, labels (only the assistant turn is trained) and vision inputs."""
+
+    def __init__(self, tokenizer, image_processor, template: str,
+                 system_prompt: str | None = None):
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.template = template
+        self.system_prompt = system_prompt if system_prompt is not None else load_prompt("system")
+        self.tools = tool_definitions()
+
+    def __call__(self, record: CotRecord, image_root: Path | None = None) -> dict:
+        import torch
+
+        path = Path(record.image)
+        if not path.is_absolute() and image_root is not None:
+            path = image_root / path
+        prompt_messages = [SystemMessage(content=self.system_prompt), HumanMessage(content=[
+            {"type": "text", "text": record.student_prompt},
+            image_block(str(path), record.image_sha256)])]
+        chat, images = to_chat(prompt_messages)
+        answer_chat, _ = to_chat([target_message(record)])
+        render = lambda messages, generation: self.tokenizer.apply_chat_template(  # noqa: E731
+            messages, tools=self.tools, chat_template=self.template, tokenize=False,
+            add_generation_prompt=generation)
+        prompt_text = render(chat, True)
+        full_text = render(chat + answer_chat, False)
+        if not full_text.startswith(prompt_text):
+            raise ValueError("the chat template does not extend the prompt with the answer")
+        vision = self.image_processor(images=images, return_tensors="pt")
+        merge = getattr(self.image_processor, "merge_size", 2) ** 2
+        counts = [int(thw.prod()) // merge for thw in vision["image_grid_thw"]]
+        prompt_ids = self.tokenizer(expand_image_pads(prompt_text, counts),
+                                    add_special_tokens=False)["input_ids"]
+        answer_ids = self.tokenizer(full_text[len(prompt_text):],
+                                    add_special_tokens=False)["input_ids"]
+        ids = prompt_ids + answer_ids
+        image_token = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+        input_ids = torch.tensor([ids])
+        return {"input_ids": input_ids,
+                "mm_token_type_ids": (input_ids == image_token).long(),  # 1: image, 0: text
+                "attention_mask": torch.ones(1, len(ids), dtype=torch.long),
+                "labels": torch.tensor([[IGNORE] * len(prompt_ids) + answer_ids]),
+                "pixel_values": vision["pixel_values"],
+                "image_grid_thw": vision["image_grid_thw"]}
+
+
+def load_records(path: Path) -> list[CotRecord]:
+    from ...eval.results import ResultsLog
+
+    records = ResultsLog(path, CotRecord).read()
+    return [r for r in records if r.kept and r.answer is not None]
+
+
+def _load(config: TrainConfig):
+    from transformers import AutoModelForImageTextToText, AutoTokenizer, Qwen2VLImageProcessorPil
+
+    device, dtype = pick_device_and_dtype(config.device, config.dtype)
+    tokenizer = AutoTokenizer.from_pretrained(config.base)
+    processor = Qwen2VLImageProcessorPil.from_pretrained(config.base,
+                                                         max_pixels=config.max_pixels) \
+        if (Path(config.base) / "preprocessor_config.json").is_file() \
+        else Qwen2VLImageProcessorPil(max_pixels=config.max_pixels)
+    model = AutoModelForImageTextToText.from_pretrained(config.base, dtype=dtype)
+    own = getattr(tokenizer, "chat_template", None)
+    template = own if isinstance(own, str) and "tools" in own and "image" in own \
+        else load_prompt("qwen_vl_tools.jinja")
+    return model, tokenizer, processor, template, device
+
+
+def _mean_loss(model, batches: list[dict], device) -> float | None:
+    import torch
+
+    if not batches:
+        return None
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for batch in batches:
+            total += float(model(**_to(batch, model, device)).loss)
+    model.train()
+    return total / len(batches)
+
+
+def _to(batch: dict, model, device) -> dict:
+    out = {k: v.to(device) for k, v in batch.items()}
+    out["pixel_values"] = out["pixel_values"].to(model.dtype)
+    return out
+
+
+def train(records: list[CotRecord], config: TrainConfig, *, resume: bool = False,
+          image_root: Path | None = None, system_prompt: str | None = None,
+          progress: Callable[[str], None] | None = None) -> list[EpochLog]:
+    """Fine-tune, writing ``config.out`` (the adapter, checkpoints, the state and a report)."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if not records:
+        raise ValueError("no kept records with an answer to train on")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / STATE_FILE
+    state = json.loads(state_path.read_text()) if resume and state_path.exists() else None
+    if state is not None and {**state["config"], "epochs": config.epochs} != \
+            config.model_dump(mode="json"):
+        raise ValueError(f"{out}: a resume needs the same settings as the interrupted run "
+                         "(only --epochs may grow)")
+    torch.manual_seed(config.seed)
+    model, tokenizer, processor, template, device = _load(config)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    if state is not None:
+        model = PeftModel.from_pretrained(model, out / f"checkpoint-{state['epoch']}",
+                                          is_trainable=True)
+    else:
+        model = get_peft_model(model, LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules,
+            modules_to_save=config.modules_to_save or None))
+    model.to(device).train()
+    encode = Encoder(tokenizer, processor, template, system_prompt)
+    train_set, val_set = split_by_location(records, config.split_cell_deg, config.val_fraction,
+                                           config.seed)
+    train_batches = [encode(r, image_root) for r in train_set]
+    val_batches = [encode(r, image_root) for r in val_set]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.learning_rate)
+    if state is not None:
+        optimizer.load_state_dict(torch.load(out / f"checkpoint-{state['epoch']}" /
+                                             "optimizer.pt", weights_only=True))
+    logs = [EpochLog.model_validate(e) for e in (state or {}).get("epochs", [])]
+    for epoch in range(len(logs) + 1, config.epochs + 1):
+        order = list(range(len(train_batches)))
+        random.Random(config.seed + epoch).shuffle(order)
+        losses: list[float] = []
+        optimizer.zero_grad()
+        for step, index in enumerate(order, start=1):
+            loss = model(**_to(train_batches[index], model, device)).loss
+            (loss / config.grad_accum).backward()
+            losses.append(float(loss.detach()))
+            if step % config.grad_accum == 0 or step == len(order):
+                optimizer.step()
+                optimizer.zero_grad()
+            if progress is not None:
+                progress(f"epoch {epoch}/{config.epochs} step {step}/{len(order)} "
+                         f"loss {float(loss):.4f}")
+        log = EpochLog(epoch=epoch, train_loss=sum(losses) / len(losses),
+                       val_loss=_mean_loss(model, val_batches, device), steps=len(order))
+        logs.append(log)
+        checkpoint = out / f"checkpoint-{epoch}"
+        model.save_pretrained(checkpoint)
+        torch.save(optimizer.state_dict(), checkpoint / "optimizer.pt")
+        state_path.write_text(json.dumps({"config": config.model_dump(mode="json"),
+                                          "epoch": epoch,
+                                          "epochs": [e.model_dump() for e in logs],
+                                          "train": len(train_set), "val": len(val_set)},
+                                         indent=2))
+    model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors
+    return logs
