@@ -7,7 +7,9 @@ Each source is a component in [0, 1] that would locate the image on its own with
   already say much, a wall of text little more);
 - ``clues``: the locating evidence, combined as a noisy-or of weight × confidence (the chance
   that at least one clue is right);
-- ``prior``: the visual prior's mass on its top province, when a prior ran.
+- ``prior``: the visual prior's mass on its top province, when a prior ran;
+- ``clip``: a CLIP-type model's image-text score of "locatable scene" against "hopeless scene"
+  prompts, when such a model is configured (:mod:`.locatability_clip`).
 
 The score is a noisy-or of the components, each scaled by how reliably that source locates an
 image by itself (``RELIABILITY``); absent sources do not count for or against.
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from ..tools.evidence import Evidence, EvidenceKind
 
-RELIABILITY = {"text": 0.35, "clues": 0.9, "prior": 0.6}
+RELIABILITY = {"text": 0.35, "clues": 0.9, "prior": 0.6, "clip": 0.5}
 TEXT_SCALE_CHARS = 24.0  # about two shop signs' worth of characters gives text ≈ 0.63
 BANDS = ((0.2, "low"), (0.6, "medium"), (1.01, "high"))
 _LEGIBLE = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbfA-Za-z0-9]")
@@ -40,7 +42,8 @@ def band_of(score: float) -> str:
     return next(name for limit, name in BANDS if score < limit)
 
 
-def locatability(evidence: list[Evidence], ocr_spans: list[dict]) -> Locatability:
+def locatability(evidence: list[Evidence], ocr_spans: list[dict],
+                 clip: float | None = None) -> Locatability:
     seen: set[str] = set()
     chars = weighted = 0.0
     for span in ocr_spans:
@@ -59,6 +62,8 @@ def locatability(evidence: list[Evidence], ocr_spans: list[dict]) -> Locatabilit
         top = max((r.weight for e in priors for r in e.regions if r.level == "province"),
                   default=0.0)
         components["prior"] = float(min(max(top, 0.0), 1.0))
+    if clip is not None:
+        components["clip"] = float(min(max(clip, 0.0), 1.0))
     score = 1.0 - math.prod(1.0 - RELIABILITY[name] * value for name, value in components.items())
     score = round(min(max(score, 0.0), 1.0), 4)
     return Locatability(

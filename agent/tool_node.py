@@ -18,6 +18,7 @@ from ..prompts import render_prompt
 from ..tools.evidence import Evidence
 from .digest import evidence_digest
 from .locatability import locatability
+from .locatability_clip import clip_locatability
 from .schemas import LocateRequest, ToolTrace
 from .state import GeoState
 from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext
@@ -129,7 +130,9 @@ def prelude(state: GeoState) -> dict:
     update = execute_calls(state, calls)
     image = state.get("image", {})
     evidence = [*state.get("evidence", []), *update["evidence"]]
-    located = locatability([Evidence.model_validate(e) for e in evidence], update["ocr_spans"])
+    clip = clip_locatability(state["request"]["image_path"])
+    located = locatability([Evidence.model_validate(e) for e in evidence], update["ocr_spans"],
+                           clip)
     update["locatability"] = located.model_dump(mode="json")
     results = "\n\n".join(f"### {t['tool']} ({t['status']})\n{t['summary']}"
                           for t in update["tool_trace"])
