@@ -198,3 +198,13 @@ def test_lora_training_loss_falls_resumes_and_answers(tiny_base, tmp_path):
 
     p = Geolocator(llm=f"local:{tiny_base}+{out}").locate(records[0].image, max_model_calls=3)
     assert p.backend == "local:base+lora" and p.province
+
+
+def test_train_cli_without_the_local_extra_says_how_to_get_it(monkeypatch, capsys, tmp_path):
+    import sys
+
+    from sinoloc.agent.cli import main
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if sinoloc[local] were not installed
+    code = main(["sft", "train", str(tmp_path / "cot.jsonl"), "--base", "b", "--out", "o"])
+    assert code == 2 and "pip install 'sinoloc[local]'" in capsys.readouterr().err

@@ -64,6 +64,14 @@ def _make_data(args) -> int:
 
 
 def _train(args) -> int:
+    try:
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        print(f"sinoloc: sft train needs torch, transformers and peft ({exc.name} is missing): "
+              "pip install 'sinoloc[local]'", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from .train import TrainConfig, load_records, train
 
     config = TrainConfig(base=args.base, out=str(args.out), epochs=args.epochs,
