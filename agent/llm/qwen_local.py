@@ -118,6 +118,30 @@ def expand_image_pads(text: str, tokens_per_image: list[int]) -> str:
     return "".join(out)
 
 
+def load_text_and_vision(path: Path, max_pixels: int):
+    """The tokenizer, the Pillow image processor and the chat template of a Qwen-VL directory
+    (the model's own template when it renders tools and images, else ``qwen_vl_tools.jinja``):
+    the one place inference and fine-tuning get them, so both see the same text."""
+    from transformers import AutoTokenizer, Qwen2VLImageProcessorPil
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if (Path(path) / "preprocessor_config.json").is_file():
+        processor = Qwen2VLImageProcessorPil.from_pretrained(path, max_pixels=max_pixels)
+    else:
+        processor = Qwen2VLImageProcessorPil(max_pixels=max_pixels)
+    own = getattr(tokenizer, "chat_template", None)
+    template = own if isinstance(own, str) and "tools" in own and "image" in own \
+        else load_prompt("qwen_vl_tools.jinja")
+    return tokenizer, processor, template
+
+
+def vision_inputs(processor, images: list[Image.Image]) -> tuple[dict, list[int]]:
+    """The image processor's output and the visual token count of each image."""
+    vision = processor(images=images, return_tensors="pt")
+    merge = getattr(processor, "merge_size", 2) ** 2
+    return vision, [int(thw.prod()) // merge for thw in vision["image_grid_thw"]]
+
+
 class QwenVLChatModel(BaseChatModel):
     """Qwen2-VL / Qwen2.5-VL in this process. Build with :meth:`from_path`."""
 
@@ -152,11 +176,7 @@ class QwenVLChatModel(BaseChatModel):
 
     def load(self) -> None:
         try:
-            from transformers import (
-                AutoModelForImageTextToText,
-                AutoTokenizer,
-                Qwen2VLImageProcessorPil,
-            )
+            from transformers import AutoModelForImageTextToText
         except ImportError as exc:
             raise LocalModelError("the local backend needs transformers: "
                                   "pip install 'sinoloc[local]'") from exc
@@ -164,12 +184,8 @@ class QwenVLChatModel(BaseChatModel):
         if not (path / "config.json").is_file():
             raise LocalModelError(f"{path} is not a model directory (no config.json)")
         device, dtype = pick_device_and_dtype(self.device, self.dtype)
-        self._tokenizer = AutoTokenizer.from_pretrained(path)
-        if (path / "preprocessor_config.json").is_file():
-            self._image_processor = Qwen2VLImageProcessorPil.from_pretrained(
-                path, max_pixels=self.max_pixels)
-        else:
-            self._image_processor = Qwen2VLImageProcessorPil(max_pixels=self.max_pixels)
+        self._tokenizer, self._image_processor, self._template = load_text_and_vision(
+            path, self.max_pixels)
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
         if self.lora_path:
             try:
@@ -178,9 +194,6 @@ class QwenVLChatModel(BaseChatModel):
                 raise LocalModelError("a LoRA adapter needs peft: pip install peft") from exc
             model = PeftModel.from_pretrained(model, self.lora_path).merge_and_unload()
         self._model = model.to(device).eval()
-        own = getattr(self._tokenizer, "chat_template", None)
-        self._template = own if isinstance(own, str) and "tools" in own \
-            and "image" in own else load_prompt("qwen_vl_tools.jinja")
 
     def bind_tools(self, tools, *, tool_choice=None, **kwargs):
         """Bind tools (LangChain tools, pydantic models, functions or OpenAI dicts)."""
@@ -194,9 +207,7 @@ class QwenVLChatModel(BaseChatModel):
             add_generation_prompt=True)
         vision = None
         if images:
-            vision = self._image_processor(images=images, return_tensors="pt")
-            merge = getattr(self._image_processor, "merge_size", 2) ** 2
-            counts = [int(thw.prod()) // merge for thw in vision["image_grid_thw"]]
+            vision, counts = vision_inputs(self._image_processor, images)
             text = expand_image_pads(text, counts)
         return text, vision
 

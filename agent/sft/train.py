@@ -25,7 +25,13 @@ from pydantic import BaseModel, Field
 
 from ...prompts import load_prompt
 from ..llm.messages import image_block
-from ..llm.qwen_local import expand_image_pads, pick_device_and_dtype, to_chat
+from ..llm.qwen_local import (
+    expand_image_pads,
+    load_text_and_vision,
+    pick_device_and_dtype,
+    to_chat,
+    vision_inputs,
+)
 from ..policy import tool_call
 from ..toolbox import SUBMIT_TOOL, tool_definitions
 from .records import CotRecord
@@ -115,9 +121,7 @@ class Encoder:
         full_text = render(chat + answer_chat, False)
         if not full_text.startswith(prompt_text):
             raise ValueError("the chat template does not extend the prompt with the answer")
-        vision = self.image_processor(images=images, return_tensors="pt")
-        merge = getattr(self.image_processor, "merge_size", 2) ** 2
-        counts = [int(thw.prod()) // merge for thw in vision["image_grid_thw"]]
+        vision, counts = vision_inputs(self.image_processor, images)
         prompt_ids = self.tokenizer(expand_image_pads(prompt_text, counts),
                                     add_special_tokens=False)["input_ids"]
         answer_ids = self.tokenizer(full_text[len(prompt_text):],
@@ -141,18 +145,11 @@ def load_records(path: Path) -> list[CotRecord]:
 
 
 def _load(config: TrainConfig):
-    from transformers import AutoModelForImageTextToText, AutoTokenizer, Qwen2VLImageProcessorPil
+    from transformers import AutoModelForImageTextToText
 
     device, dtype = pick_device_and_dtype(config.device, config.dtype)
-    tokenizer = AutoTokenizer.from_pretrained(config.base)
-    processor = Qwen2VLImageProcessorPil.from_pretrained(config.base,
-                                                         max_pixels=config.max_pixels) \
-        if (Path(config.base) / "preprocessor_config.json").is_file() \
-        else Qwen2VLImageProcessorPil(max_pixels=config.max_pixels)
+    tokenizer, processor, template = load_text_and_vision(Path(config.base), config.max_pixels)
     model = AutoModelForImageTextToText.from_pretrained(config.base, dtype=dtype)
-    own = getattr(tokenizer, "chat_template", None)
-    template = own if isinstance(own, str) and "tools" in own and "image" in own \
-        else load_prompt("qwen_vl_tools.jinja")
     return model, tokenizer, processor, template, device
 
 
