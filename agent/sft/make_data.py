@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from langchain_core.messages import HumanMessage
@@ -65,21 +67,29 @@ def check_label_free(text: str, item: LabelledImage) -> None:
         raise LabelLeak(f"{item.id}: the prompt contains {found}")
 
 
-def student_prompt(image: Path) -> tuple[str, str]:
-    """The prelude message the graph shows a model for ``image`` (EXIF ignored), and the
-    image's sha256. The file is copied to a neutral name first."""
+@lru_cache(maxsize=1)
+def _prelude_graph():
+    """The graph (built once per process) whose run up to the policy gives the student prompt."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     from ..graph import build_graph
 
+    return build_graph(checkpointer=InMemorySaver())
+
+
+def student_prompt(image: Path) -> tuple[str, str]:
+    """The prelude message the graph shows a model for ``image`` (EXIF ignored), and the
+    image's sha256. The file is copied to a neutral name first."""
+    graph = _prelude_graph()
+    thread = f"make-data-{uuid.uuid4().hex}"
+    config = {"configurable": {"thread_id": thread}}
     with tempfile.TemporaryDirectory() as tmp:
         neutral = Path(tmp) / f"query{image.suffix.lower() or '.jpg'}"
         shutil.copyfile(image, neutral)
-        graph = build_graph(checkpointer=InMemorySaver())
-        config = {"configurable": {"thread_id": "make-data"}}
         graph.invoke({"request": {"image_path": str(neutral), "ignore_exif": True}}, config,
                      interrupt_before=["policy"])
         values = graph.get_state(config).values
+    graph.checkpointer.delete_thread(thread)  # one image's state, not kept for the run
     return values["messages"][0].text, values["image"]["sha256"]
 
 
