@@ -138,14 +138,12 @@ def _policy(args: argparse.Namespace):
 
 
 def _offline(args: argparse.Namespace) -> bool:
-    from ..tools.online.config import ENV_OFFLINE
+    from ..tools.online.config import ENV_OFFLINE, env_flag
 
-    return bool(args.offline) or os.environ.get(ENV_OFFLINE, "").strip().lower() in (
-        "1", "true", "yes", "on")
+    return bool(args.offline) or bool(env_flag(ENV_OFFLINE))
 
 
 def _locate(args: argparse.Namespace) -> int:
-
     _start_warm_up(args.ocr)
     from ..tools.images import ImageInputError
     from .api import Geolocator

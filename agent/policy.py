@@ -20,6 +20,7 @@ from .answering import fused_answer
 from .schemas import ToolTrace, Verdict
 from .state import GeoState
 from .toolbox import SUBMIT_TOOL
+from .turns import CHAT
 
 MAX_GEOCODE_CALLS = 5
 NEEDS_A_MODEL = (
@@ -64,7 +65,7 @@ class DeterministicPolicy:
     name = "deterministic"
 
     def __call__(self, state: GeoState) -> AIMessage:
-        if state.get("mode") == "chat":  # a follow-up question: say what it would need
+        if state.get("mode") == CHAT:  # a follow-up question: say what it would need
             return AIMessage(content=NEEDS_A_MODEL)
         # the graph's prelude has already run the prior, OCR and the clue lookup
         traces = [ToolTrace.model_validate(t) for t in state.get("tool_trace", [])]

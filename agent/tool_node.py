@@ -22,6 +22,7 @@ from .locatability_clip import clip_locatability
 from .schemas import LocateRequest, ToolTrace
 from .state import GeoState
 from .toolbox import SUBMIT_TOOL, TOOLS, ToolContext
+from .turns import tool_calls_this_turn
 
 PRELUDE = ("cnn_prior", "ocr", "lookup_clues")
 
@@ -51,6 +52,7 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
                           evidence=list(state.get("evidence", [])))
     next_id = len(state.get("evidence", [])) + 1
     done = len(state.get("tool_trace", []))
+    spent_before = tool_calls_this_turn(state)
     update: dict = {"messages": [], "evidence": [], "ocr_spans": [], "ignored_text": [],
                     "poi_queries": [], "tool_trace": [], "timings": {}, "outbound": []}
     for call in calls:
@@ -60,7 +62,7 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
         step = done + len(update["tool_trace"])
         spec = TOOLS.get(call["name"])
         ids: list[str] = []
-        if step - (state.get("turn_base") or {}).get("tool_calls", 0) >= request.max_tool_calls:
+        if spent_before + len(update["tool_trace"]) >= request.max_tool_calls:
             status, summary = "error", (
                 f"not run: the tool-call budget ({request.max_tool_calls}) is spent; "
                 f"call {SUBMIT_TOOL} with your best answer now")

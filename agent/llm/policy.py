@@ -19,7 +19,7 @@ from ...prompts import load_prompt, render_prompt
 from ..policy import PolicyTurn
 from ..schemas import LocateRequest
 from ..toolbox import tool_definitions
-from ..turns import model_budget, model_calls_this_turn
+from ..turns import CHAT, model_budget, model_calls_this_turn
 from .failures import BackendFailure, FailureKind, classify_error, classify_response
 from .messages import for_state, model_input
 from .usage import calls_spent, usage_of
@@ -77,7 +77,7 @@ class ChatModelPolicy:
     def __call__(self, state: dict) -> PolicyTurn:
         request = LocateRequest.model_validate(state["request"])
         calls_left = model_budget(state, request) - model_calls_this_turn(state)
-        chat = state.get("mode") == "chat"  # a follow-up question: words are an answer
+        chat = state.get("mode") == CHAT  # a follow-up question: words are an answer
         conversation = model_input(state, with_image=self.send_image)
         turn = PolicyTurn()
         try:

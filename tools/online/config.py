@@ -59,7 +59,9 @@ class OnlineConfig(BaseModel):
         return secret.get_secret_value() if secret else None
 
 
-def _truthy(value: str | None) -> bool | None:
+def env_flag(name: str) -> bool | None:
+    """A yes/no environment switch (1 / true / yes / on); None when unset or empty."""
+    value = os.environ.get(name)
     if value is None or not value.strip():
         return None
     return value.strip().lower() in ("1", "true", "yes", "on")
@@ -103,7 +105,7 @@ def load_config(path: Path | None = None) -> OnlineConfig:
         raise ConfigError(f"unknown geocoders {sorted(unknown)}; choose from {list(GEOCODERS)}")
     for env, field in ((ENV_OFFLINE, "offline"), (ENV_WEB_SEARCH, "web_search"),
                        (ENV_ALLOW_NUMBERS, "allow_personal_numbers")):
-        value = _truthy(os.environ.get(env))
+        value = env_flag(env)
         if value is not None:
             online[field] = value
     if os.environ.get(ENV_USER_AGENT):
