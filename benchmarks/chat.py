@@ -24,18 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
+from .locate import median_time, synthetic_panorama
 
 
 def _panorama(path: Path, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    pano = Image.fromarray(rng.integers(90, 170, (1024, 2048, 3), dtype=np.uint8))
-    draw = ImageDraw.Draw(pano)
-    draw.rectangle([1480, 430, 1700, 500], fill=(30, 60, 160))
-    draw.text((1490, 450), f"TEL 0571-8888{seed:04d}", fill=(255, 255, 255))
-    pano.save(path, quality=90)
-    return path
+    """The locate benchmark's panorama, different per seed (pixels and the number on the sign)."""
+    return synthetic_panorama(path, seed, phone=f"0571-8888{seed:04d}")
 
 
 def bench_turns(images: list[Path], store_dir: Path) -> dict:
@@ -72,23 +66,29 @@ def bench_turns(images: list[Path], store_dir: Path) -> dict:
 
 
 def bench_cold_start(runs: int, store_dir: Path) -> dict:
+    """Process start to the first prompt on stdout (then ``/quit``), against bare Python."""
+    from ..agent.chat.repl import PROMPT
+
     cli = Path(sys.executable).with_name("sinoloc")
     env = {**os.environ, "SINOLOC_CHAT_DB": str(store_dir / "cold.sqlite")}
 
     def to_prompt() -> float:
         start = time.perf_counter()
-        subprocess.run([str(cli), "chat"], input="/quit\n", text=True, capture_output=True,
-                       env=env, check=True)
-        return time.perf_counter() - start
-
-    def bare() -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        return time.perf_counter() - start
+        process = subprocess.Popen([str(cli), "chat"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, env=env)
+        seen = b""
+        while PROMPT.encode() not in seen:
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                raise RuntimeError("sinoloc chat exited before its prompt")
+            seen += chunk
+        elapsed = time.perf_counter() - start
+        process.communicate(b"/quit\n")  # the exit (which waits for the warm-up) is not timed
+        return elapsed
 
     chat = statistics.median(to_prompt() for _ in range(runs))
-    python = statistics.median(bare() for _ in range(runs))
-    return {"chat_start_to_quit_median_s": round(chat, 3),
+    python = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), runs)
+    return {"chat_start_to_prompt_median_s": round(chat, 3),
             "bare_python_median_s": round(python, 3),
             "ratio_to_bare_python": round(chat / python, 1)}
 

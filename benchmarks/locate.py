@@ -23,13 +23,15 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 
-def _synthetic_panorama(path: Path) -> None:
-    rng = np.random.default_rng(0)
+def synthetic_panorama(path: Path, seed: int = 0, phone: str = "0571-88886666") -> Path:
+    """A 2048x1024 noise panorama with one sign (a phone number) on its right side."""
+    rng = np.random.default_rng(seed)
     pano = Image.fromarray(rng.integers(90, 170, (1024, 2048, 3), dtype=np.uint8))
     draw = ImageDraw.Draw(pano)
     draw.rectangle([1480, 430, 1700, 500], fill=(30, 60, 160))
-    draw.text((1490, 450), "TEL 0571-88886666", fill=(255, 255, 255))
+    draw.text((1490, 450), f"TEL {phone}", fill=(255, 255, 255))
     pano.save(path, quality=90)
+    return path
 
 
 def _synthetic_photo(path: Path) -> None:
@@ -37,7 +39,7 @@ def _synthetic_photo(path: Path) -> None:
     Image.fromarray(rng.integers(60, 200, (410, 480, 3), dtype=np.uint8)).save(path, quality=90)
 
 
-def _median_time(fn, runs: int) -> float:
+def median_time(fn, runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -59,9 +61,9 @@ def bench_locate(panorama: Path, photo: Path, runs: int) -> dict:
     for name, image in (("panorama", panorama), ("photo", photo)):
         loaded = load_image(image)
         views = default_views(loaded.meta.is_panorama, loaded.image.width)
-        ocr_only = _median_time(
+        ocr_only = median_time(
             lambda loaded=loaded, views=views: read_views(loaded.image, views, get_engine()), runs)
-        full = _median_time(lambda image=image: locator.locate(image), runs)
+        full = median_time(lambda image=image: locator.locate(image), runs)
         out[name] = {"size": f"{loaded.meta.width}x{loaded.meta.height}",
                      "locate_median_s": round(full, 3), "ocr_only_median_s": round(ocr_only, 3),
                      "ratio_locate_to_ocr": round(full / ocr_only, 2) if ocr_only else None}
@@ -76,7 +78,7 @@ def bench_reverse(runs: int) -> dict:
     n = 100_000
     lon, lat = rng.uniform(74, 134, n), rng.uniform(18, 53, n)
     index.locate_districts(lon[:10], lat[:10])  # prepare polygons
-    batched = _median_time(lambda: index.locate_districts(lon, lat), runs)
+    batched = median_time(lambda: index.locate_districts(lon, lat), runs)
 
     k = 2000  # reference: the same index queried one point at a time
 
@@ -84,7 +86,7 @@ def bench_reverse(runs: int) -> dict:
         for x, y in zip(lon[:k], lat[:k], strict=True):
             index.reverse(x, y)
 
-    per_point = _median_time(naive, max(1, runs // 2)) / k
+    per_point = median_time(naive, max(1, runs // 2)) / k
     return {"points": n, "batched_points_per_s": round(n / batched),
             "naive_points_per_s": round(1 / per_point),
             "speedup_vs_naive": round((n / batched) * per_point, 1)}
@@ -98,8 +100,8 @@ def bench_cold_start(image: Path, runs: int) -> dict:
     def bare():
         subprocess.run([sys.executable, "-c", "pass"], check=True)
 
-    cold = _median_time(cli, runs)
-    python = _median_time(bare, runs)
+    cold = median_time(cli, runs)
+    python = median_time(bare, runs)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"cli_to_first_answer_median_s": round(cold, 3),
             "python_startup_median_s": round(python, 3),
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         panorama = args.panorama or Path(tmp) / "pano.jpg"
         photo = args.photo or Path(tmp) / "photo.jpg"
         if args.panorama is None:
-            _synthetic_panorama(panorama)
+            synthetic_panorama(panorama)
         if args.photo is None:
             _synthetic_photo(photo)
         results = {
