@@ -3,20 +3,18 @@ hypothesis), and describe it in a sentence."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..tools.evidence import Evidence
 from ..tools.regions import Level, RegionIndex
-from .fusion import Belief, Decision, decide, fuse, support_vector
+from .fusion import Belief, Decision, decide, fuse, supports
 from .schemas import Answer, Verdict
 
 
 def citations(region, evidence: list[Evidence], index: RegionIndex) -> list[str]:
-    """Ids of the locating evidence that points into ``region``, strongest first."""
+    """Ids of the evidence that points into ``region``, strongest first (the visual prior
+    where it puts a real share of its mass)."""
     if region is None:
         return []
-    mask = index.district_mask(region)
-    hits = [e for e in evidence if np.any(support_vector(e, index)[mask] > 0)]
+    hits = [e for e in evidence if supports(e, region, index)]
     hits.sort(key=lambda e: -e.effective_weight)
     return [e.id for e in hits]
 
@@ -51,6 +49,10 @@ def describe(decision: Decision, belief: Belief, evidence: list[Evidence]) -> st
     index = belief.index
     district = index.get(decision.district_adcode, Level.DISTRICT)
     label = index.label(district)
+    if belief.evidence_count == 0 and belief.visual_prior:
+        return (f"No locating evidence beyond the visual prior, so the answer follows the prior "
+                f"alone ({label}; province {decision.confidence_province:.0%}, city "
+                f"{decision.confidence_city:.0%}); treat it as an informed guess.")
     if belief.evidence_count == 0:
         return (f"No locating evidence was found, so the answer is the point that minimises the "
                 f"expected distance under a uniform prior over districts ({label}); treat it as a "

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     from .sft.cli import add_parser as add_sft_parser
 
     add_sft_parser(sub)
+    from .prior_cli import add_parser as add_prior_parser
+
+    add_prior_parser(sub)
     return parser
 
 
@@ -57,6 +60,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """OCR, language model, budgets and clue files: shared by locate and chat."""
     parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
                         choices=["rapidocr", "paddleocr"], help="OCR backend")
+    parser.add_argument("--prior", metavar="DIR", default=None, help=(
+        "visual prior checkpoint (from `sinoloc prior train` or `prior zero-shot`); default "
+        "$SINOLOC_PRIOR_CHECKPOINT"))
     parser.add_argument("--offline", action="store_true", help=(
         "no network call at all: geocoders and web search answer from offline data only, and a "
         "hosted --llm is refused (also SINOLOC_OFFLINE=1)"))
@@ -83,9 +89,16 @@ def _version() -> str:
     return f"sinoloc {__version__}"
 
 
-def _warm_up(ocr_backend: str) -> None:
-    """Load the OCR models and the offline data while the main thread imports the graph:
-    model-session creation and inference release the GIL, so this overlaps for real."""
+def _warm_up(ocr_backend: str, prior: str | None = None) -> None:
+    """Load the OCR models, the visual prior and the offline data while the main thread imports
+    the graph: model loading and inference release the GIL, so this overlaps for real."""
+    try:
+        if prior:
+            from ..tools.prior.inference import get_predictor
+
+            get_predictor(prior)
+    except Exception as exc:  # the tool reports it when it runs
+        logging.getLogger(__name__).debug("prior warm-up failed: %s", exc)
     try:
         from ..tools.ocr import get_engine
 
@@ -104,10 +117,10 @@ _WARM_UPS: list = []
 WARM_UP_JOIN_S = 30.0
 
 
-def _start_warm_up(ocr_backend: str) -> None:
+def _start_warm_up(ocr_backend: str, prior: str | None = None) -> None:
     import threading
 
-    thread = threading.Thread(target=_warm_up, args=(ocr_backend,), daemon=True)
+    thread = threading.Thread(target=_warm_up, args=(ocr_backend, prior), daemon=True)
     thread.start()
     _WARM_UPS.append(thread)
 
@@ -143,8 +156,14 @@ def _offline(args: argparse.Namespace) -> bool:
     return bool(args.offline) or bool(env_flag(ENV_OFFLINE))
 
 
+def _prior(args: argparse.Namespace) -> str | None:
+    from ..tools.prior import ENV_CHECKPOINT
+
+    return args.prior or os.environ.get(ENV_CHECKPOINT) or None
+
+
 def _locate(args: argparse.Namespace) -> int:
-    _start_warm_up(args.ocr)
+    _start_warm_up(args.ocr, _prior(args))
     from ..tools.images import ImageInputError
     from .api import Geolocator
     from .knowledge_cli import use_files as use_knowledge_files
@@ -167,7 +186,7 @@ def _locate(args: argparse.Namespace) -> int:
         prediction = Geolocator(policy, ocr_backend=args.ocr).locate(
             image, ignore_exif=args.ignore_exif, top_k=args.top_k,
             max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
-            max_seconds=args.max_seconds, offline=_offline(args))
+            max_seconds=args.max_seconds, offline=_offline(args), prior=_prior(args))
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -208,7 +227,8 @@ def _chat(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
                 "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
-                "max_seconds": args.max_seconds, "offline": _offline(args)}
+                "max_seconds": args.max_seconds, "offline": _offline(args),
+                "prior": _prior(args)}
     with ThreadStore(db) as store:
         resumed = bool(args.thread) and store.exists(args.thread)
         session = ChatSession(store, policy, args.thread, defaults)
@@ -216,7 +236,7 @@ def _chat(args: argparse.Namespace) -> int:
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
         # OCR models and phone data load while the person types: started after the session
         # is built, so the first prompt does not wait on the interpreter lock
-        _start_warm_up(args.ocr)
+        _start_warm_up(args.ocr, _prior(args))
         if tty:
             _enable_line_editing()
         if resumed:
@@ -276,6 +296,10 @@ def _run(args: argparse.Namespace) -> int:
             from .knowledge_cli import main as knowledge_main
 
             return knowledge_main(args)
+        if args.command == "prior":
+            from .prior_cli import main as prior_main
+
+            return prior_main(args)
     except KeyboardInterrupt:
         print("sinoloc: interrupted", file=sys.stderr)
         return 130

@@ -58,7 +58,9 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
                                     if not c.passed))
     basis = "evidence" if belief.evidence_count else "prior_only"
     if basis == "prior_only":
-        warnings.append("no locating evidence: the answer is a prior guess with low confidence")
+        warnings.append("no locating evidence: the answer rests on the visual prior alone"
+                        if belief.visual_prior else
+                        "no locating evidence: the answer is a prior guess with low confidence")
 
     top_k = int(state.get("request", {}).get("top_k", 10))
     candidates = []

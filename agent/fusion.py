@@ -6,8 +6,12 @@ Each evidence item multiplies the odds of the districts it supports by a likelih
 item alone would put probability ``weight`` on its support (``λ = odds(weight) · (N - n) / n`` for
 a support of ``n`` of ``N`` districts), then tempered by the reading's confidence (``λ^conf``).
 A wrong clue can shift the belief by at most its own ratio, and stronger agreeing evidence
-outweighs it. Without evidence every district is equally likely (no visual prior is
-shipped yet), and the decision says so.
+outweighs it.
+
+The visual prior (``prior`` evidence, from the ``cnn_prior`` tool) is not a clue: it is the
+starting distribution. Its district probabilities replace the uniform start, tempered by the
+item's confidence (``log p · conf``), and never reach zero, so text evidence can overrule it.
+Without a prior every district starts equally likely, and the decision says so.
 """
 
 from __future__ import annotations
@@ -17,13 +21,35 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel
 
-from ..tools.evidence import Evidence
+from ..tools.evidence import Evidence, EvidenceKind
+from ..tools.prior.distribution import index_vector
 from ..tools.regions import Level, Region, RegionIndex, haversine_km
 
 ANCHOR_THRESHOLD = 0.5  # a level is decided when its marginal reaches this
 
 
+def prior_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
+    """A prior item's distribution over every district (its district-level regions)."""
+    return index_vector({r.adcode: r.weight for r in item.regions if r.level == "district"},
+                        index)
+
+
+PRIOR_CITABLE_MASS = 0.1  # the prior supports a region holding at least this share of it
+
+
+def supports(item: Evidence, region: Region, index: RegionIndex) -> bool:
+    """Whether ``item`` points into ``region``: any support inside it, or for the visual
+    prior (which gives every district some mass) a real share of its mass."""
+    mask = index.district_mask(region)
+    if item.kind is EvidenceKind.PRIOR:
+        return float(prior_vector(item, index)[mask].sum()) >= PRIOR_CITABLE_MASS
+    return bool(np.any(support_vector(item, index)[mask] > 0))
+
+
 def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
+    if item.kind is EvidenceKind.PRIOR:  # in proportion to the mass it gives
+        probs = prior_vector(item, index)
+        return probs / probs.max()
     support = np.zeros(len(index.districts))
     for reg in item.regions:
         region = index.get(reg.adcode, reg.level)
@@ -42,7 +68,8 @@ def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
 class Belief:
     index: RegionIndex
     probs: np.ndarray  # over index.districts
-    evidence_count: int
+    evidence_count: int  # locating items used (the visual prior is not one)
+    visual_prior: bool = False
 
     def marginal(self, level: Level) -> dict[str, float]:
         keys = (self.index.district_province if level is Level.PROVINCE
@@ -65,6 +92,9 @@ def fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
     log_odds = np.zeros(total)
     used = 0
     for item in evidence:
+        if item.kind is EvidenceKind.PRIOR:
+            log_odds += item.confidence * np.log(prior_vector(item, index))
+            continue
         support = support_vector(item, index)
         covered = float(support.sum())
         if covered <= 0 or covered >= total:
@@ -77,7 +107,8 @@ def fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
         used += 1
     log_odds -= log_odds.max()
     probs = np.exp(log_odds)
-    return Belief(index=index, probs=probs / probs.sum(), evidence_count=used)
+    return Belief(index=index, probs=probs / probs.sum(), evidence_count=used,
+                  visual_prior=any(e.kind is EvidenceKind.PRIOR for e in evidence))
 
 
 def _local_xy(lon, lat, lon0, lat0):

@@ -30,6 +30,8 @@ class LocateSettings(BaseModel):
         "forbid every network call of the tools (geocoders, web search)"))
     adaptive_budget: bool = Field(default=True, description=(
         "scale the model-call budget by the image's locatability (40–100 %, at least 3)"))
+    prior: str | None = Field(default=None, description=(
+        "visual prior checkpoint directory (default $SINOLOC_PRIOR_CHECKPOINT; none: no prior)"))
 
 
 class LocateRequest(LocateSettings):

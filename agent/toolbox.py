@@ -8,7 +8,6 @@ very same functions (LangChain wrappers are generated from these specs).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,14 +70,9 @@ class KnowledgeArgs(BaseModel):
 
 # ------------------------------------------------------------------ tools
 def cnn_prior(args: NoArgs, ctx: ToolContext) -> ToolOutput:
-    checkpoint = os.environ.get("SINOLOC_PRIOR_CHECKPOINT")
-    if not checkpoint:
-        return ToolOutput(status="unavailable", summary=(
-            "no CNN prior checkpoint is configured (SINOLOC_PRIOR_CHECKPOINT); "
-            "continuing without a visual prior"))
-    return ToolOutput(status="unavailable", summary=(
-        f"CNN prior checkpoint {checkpoint} is set, but this build has no prior model "
-        "(it arrives with the prior issue); continuing without a visual prior"))
+    from .prior_tool import run_prior
+
+    return run_prior(ctx)
 
 
 def _ocr_views(args: OcrArgs, ctx: ToolContext):
@@ -259,8 +253,9 @@ class ToolSpec:
 
 
 TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (
-    ToolSpec("cnn_prior", "Visual prior over province / city / district from a CNN.",
-             NoArgs, cnn_prior),
+    ToolSpec("cnn_prior", "Visual prior: the most probable provinces, cities and districts "
+             "from the image's appearance alone (a trained classifier or zero-shot CLIP), "
+             "calibrated; fusion starts from it.", NoArgs, cnn_prior),
     ToolSpec("ocr", "Read text in the image: all views, one panorama heading, or a zoomed box.",
              OcrArgs, ocr),
     ToolSpec("lookup_clues", "Find addresses, phone numbers, licence plates and road codes in "

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..prompts import render_prompt
-from ..tools.evidence import Evidence
+from ..tools.evidence import Evidence, EvidenceKind
 from ..tools.knowledge.corpus import get_corpus
 from ..tools.knowledge.retrieval import KnowledgeIndex, get_knowledge_index
 from ..tools.regions import Level, Region, RegionIndex
-from .fusion import support_vector
+from .fusion import supports
 from .knowledge_check import knowledge_conflicts
 from .schemas import Answer, Check, Verdict
 
@@ -70,18 +68,17 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
     for level, (region, ids) in cited.items():
         if region is None:
             continue
-        mask = index.district_mask(region)
         for i in ids:
-            if i in by_id and not np.any(support_vector(by_id[i], index)[mask] > 0):
+            if i in by_id and not supports(by_id[i], region, index):
                 unsupported.append(f"{i} does not point into {region.name} ({level.value})")
     checks.append(Check(name="citations_support_claims", passed=not unsupported,
                         message="; ".join(unsupported)))
 
-    locating = list(evidence)
+    # the visual prior may be cited but need not be, and never contradicts: it is a start
+    locating = [e for e in evidence if e.kind is not EvidenceKind.PRIOR]
     uncited = [lvl.value for lvl, (region, ids) in cited.items()
                if region is not None and not ids and any(
-                   np.any(support_vector(e, index)[index.district_mask(region)] > 0)
-                   for e in locating)]
+                   supports(e, region, index) for e in locating)]
     checks.append(Check(name="claims_cite_evidence", passed=not uncited, message=(
         f"levels with supporting evidence but no citation: {', '.join(uncited)}"
         if uncited else "")))
@@ -89,14 +86,14 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
     conflicts = []
     backed = False
     if deepest is not None:
-        mask = index.district_mask(deepest)
         cited_ids = {i for _, ids in cited.values() for i in ids if i in by_id}
         # an explanation of a conflict counts only when the answer has evidence of its own
-        backed = any(np.any(support_vector(by_id[i], index)[mask] > 0) for i in cited_ids)
+        backed = any(supports(by_id[i], deepest, index) for i in cited_ids
+                     if by_id[i].kind is not EvidenceKind.PRIOR)
         for item in locating:
             if item.effective_weight < STRONG_EVIDENCE:
                 continue
-            if np.any(support_vector(item, index)[mask] > 0):
+            if supports(item, deepest, index):
                 continue
             explained = item.id in answer.acknowledged_conflicts
             if explained and backed:

@@ -40,6 +40,8 @@ def add_parser(sub) -> None:
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
     run.add_argument("--offline", action="store_true", help="no network call by the tools "
                      "(geocoders, web search), whatever is configured")
+    run.add_argument("--prior", metavar="DIR", default=None, help="visual prior checkpoint "
+                     "(default $SINOLOC_PRIOR_CHECKPOINT); with --baseline prior: the prior alone")
     run.add_argument("--llm", default=None, help="as for locate; default $SINOLOC_LLM or none")
     run.add_argument("--base-url", default=None)
     run.add_argument("--max-tokens", type=int, default=None)
@@ -82,6 +84,19 @@ def _validate(args) -> int:
     return EXIT_OK if not report.errors else EXIT_BAD_INPUT
 
 
+def _prior_checkpoint(args) -> tuple[str | None, str | None]:
+    """The run's prior as an absolute path and its fingerprint (checked before any image)."""
+    from ..tools.prior import ENV_CHECKPOINT
+    from ..tools.prior.checkpoint import checkpoint_id, read_checkpoint
+
+    prior = args.prior or os.environ.get(ENV_CHECKPOINT)
+    if not prior:
+        return None, None
+    path = Path(prior).expanduser().resolve()
+    read_checkpoint(path)
+    return str(path), checkpoint_id(path)
+
+
 def _run(args) -> int:
     from ..agent.llm import LlmSpec
     from ..tools.regions import get_region_index
@@ -91,12 +106,13 @@ def _run(args) -> int:
 
     llm = args.llm if args.llm is not None else os.environ.get("SINOLOC_LLM")
     spec = LlmSpec.parse(llm or "none", args.base_url)
+    prior, prior_id = _prior_checkpoint(args)
     config = RunConfig(llm=None if spec.is_none else llm, base_url=args.base_url,
                        max_tokens=args.max_tokens, ocr_backend=args.ocr, baseline=args.baseline,
                        disabled_tools=args.disable, verify=not args.no_verify,
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
-                       offline=args.offline)
+                       offline=args.offline, prior=prior, prior_id=prior_id)
     items = load_dataset(args.data, get_region_index())
     record = run(items, args.out, config, dataset=str(args.data.resolve()),
                  dataset_sha256=dataset_fingerprint(args.data), workers=args.workers,
@@ -136,12 +152,14 @@ def main(args) -> int:
     from pydantic import ValidationError
 
     from ..agent.llm import LlmSpecError
+    from ..tools.prior import PriorUnavailable
     from .datasets import DatasetError
     from .runner import RunError
 
     handlers = {"validate": _validate, "run": _run, "report": _report, "compare": _compare}
     try:
         return handlers[args.eval_command](args)
-    except (DatasetError, RunError, LlmSpecError, ValidationError, ValueError) as exc:
+    except (DatasetError, RunError, LlmSpecError, ValidationError, ValueError,
+            PriorUnavailable) as exc:
         print(f"sinoloc eval: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

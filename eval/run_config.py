@@ -23,7 +23,7 @@ BASELINES: dict[str, dict] = {
     # the point that minimises the expected distance under the (uniform per-district) prior,
     # the same for every image
     "constant": {"disabled_tools": list(ALL_TOOLS)},
-    # the visual prior alone (the uniform prior when no prior checkpoint is configured)
+    # the visual prior alone (--prior DIR; the uniform prior when none is configured)
     "prior": {"disabled_tools": [t for t in ALL_TOOLS if t != "cnn_prior"]},
     # OCR and the offline clue lookup alone: no prior, no geocoding, no web
     "ocr": {"disabled_tools": [t for t in ALL_TOOLS if t not in ("ocr", "lookup_clues")]},
@@ -46,6 +46,9 @@ class RunConfig(BaseModel):
     max_seconds: float = 300.0
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
     offline: bool = Field(default=False, description="no network call by the tools")
+    prior: str | None = Field(default=None, description="visual prior checkpoint directory")
+    prior_id: str | None = Field(default=None, description=(
+        "fingerprint of that checkpoint: a retrained prior in the same directory is another run"))
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -66,11 +69,13 @@ class RunConfig(BaseModel):
         return {"ignore_exif": True, "top_k": self.top_k, "ocr_backend": self.ocr_backend,
                 "max_model_calls": self.max_model_calls, "max_tool_calls": self.max_tool_calls,
                 "max_seconds": self.max_seconds, "disabled_tools": self.switched_off,
-                "verify": self.verify, "offline": self.offline}
+                "verify": self.verify, "offline": self.offline, "prior": self.prior}
 
     def label(self) -> str:
         """A short name for tables: backend, baseline and ablations."""
         parts = [(self.baseline and f"baseline:{self.baseline}") or self.llm or "deterministic"]
+        if self.prior:
+            parts.append(f"prior:{Path(self.prior).name}")
         if not self.baseline:
             parts += [f"-{t}" for t in self.switched_off]
         if not self.verify:

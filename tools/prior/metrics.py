@@ -1,0 +1,96 @@
+"""How good a prior is on labelled images: per-level accuracy, and the seed system's distance
+metrics for the answer the prior alone leads to (the same fusion and decision as the graph's
+``prior`` baseline, so ``prior train`` and ``eval run --baseline prior`` agree)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..regions import RegionIndex, haversine_km
+from .data import PriorExample
+from .distribution import Distribution, index_vector
+
+
+class LevelScore(BaseModel):
+    top1: float  # the decoded chain's region at this level is right
+    top3: float  # the truth is among the three most probable regions of the level
+
+
+class PriorMetrics(BaseModel):
+    images: int
+    province: LevelScore
+    city: LevelScore
+    district: LevelScore
+    mean_km: float
+    median_km: float
+    within_km: dict[str, float]
+    geoguessr: float
+    nll: float | None  # mean negative log-likelihood of the true district (in-space images)
+    province_ece: float  # calibration of the decoded province's probability
+    outside_space: int  # validation images in districts the prior cannot name
+
+    def table(self) -> str:
+        rows = [f"  {name:9s} top-1 {s.top1:6.1%}   top-3 {s.top3:6.1%}"
+                for name, s in (("province", self.province), ("city", self.city),
+                                ("district", self.district))]
+        within = "  ".join(f"<{k} km {v:.1%}" for k, v in self.within_km.items())
+        nll = f"{self.nll:.3f}" if self.nll is not None else "n/a"
+        return "\n".join([*rows, f"  distance  mean {self.mean_km:.1f} km, median "
+                          f"{self.median_km:.1f} km; {within}",
+                          f"  GeoGuessr score {self.geoguessr:.0f}; NLL {nll}; province ECE "
+                          f"{self.province_ece:.3f}; {self.outside_space} image(s) outside the "
+                          "label space"])
+
+
+def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, float]:
+    """Where the graph would answer with this prior as its only evidence (lat, lon)."""
+    from ...agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
+
+    space = distribution.space
+    probs = {space.districts[i]: float(p) for i, p in enumerate(distribution.probs) if p > 0}
+    vector = index_vector(probs, index)
+    decision = decide(Belief(index=index, probs=vector, evidence_count=0), [])
+    return decision.lat, decision.lon
+
+
+def score(distributions: list[Distribution], examples: list[PriorExample],
+          index: RegionIndex) -> PriorMetrics:
+    from ...eval import metrics as m
+
+    hits = {level: ([], []) for level in ("province", "city", "district")}
+    errors, nll, confidence, correct, outside = [], [], [], [], 0
+    for dist, ex in zip(distributions, examples, strict=True):
+        space = dist.space
+        p, c, d = dist.decode()
+        truth = {"province": ex.province_adcode, "city": ex.city_adcode,
+                 "district": ex.district_adcode}
+        for level, codes, values, chosen in (
+                ("province", space.provinces, dist.province, p),
+                ("city", space.cities, dist.city, c),
+                ("district", space.districts, dist.probs, d)):
+            top3 = {codes[i] for i in np.argsort(-values, kind="stable")[:3]}
+            hits[level][0].append(codes[chosen] == truth[level])
+            hits[level][1].append(truth[level] in top3)
+        confidence.append(float(dist.province[p]))
+        correct.append(space.provinces[p] == ex.province_adcode)
+        encoded = space.encode(ex.district_adcode)
+        if encoded is None:
+            outside += 1
+        else:
+            nll.append(-float(np.log(max(dist.probs[encoded[2]], 1e-12))))
+        lat, lon = prior_point(dist, index)
+        errors.append(float(haversine_km(lon, lat, ex.lon, ex.lat)))
+
+    def level(name: str) -> LevelScore:
+        top1, top3 = hits[name]
+        return LevelScore(top1=float(np.mean(top1)), top3=float(np.mean(top3)))
+
+    return PriorMetrics(
+        images=len(examples), province=level("province"), city=level("city"),
+        district=level("district"), mean_km=m.mean(errors), median_km=m.median(errors),
+        within_km={str(t): m.share_within(errors, t) for t in m.DISTANCE_THRESHOLDS_KM},
+        geoguessr=m.mean([m.geoguessr_score(e) for e in errors]),
+        nll=float(np.mean(nll)) if nll else None,
+        province_ece=m.expected_calibration_error(confidence, correct),
+        outside_space=outside)

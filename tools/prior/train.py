@@ -1,0 +1,419 @@
+"""``sinoloc prior train``: fit the three heads (and optionally the backbone) on a labelled set.
+
+One pass reads every image once (its panorama flag and content hash for the split, and, with a
+frozen backbone, the features of each view, cached in the output directory). Epochs then train
+on those features (frozen) or on augmented pixels (``finetune``); after each epoch the state is
+written to ``train_state.pt``, so an interrupted run continues with ``--resume`` (also to train
+for more epochs). The epoch with the lowest validation loss is kept; its temperature is fitted on
+validation, then the checkpoint and the validation metrics are written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ..regions import get_region_index
+from .calibration import fit_temperature, pooled_log_probs
+from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
+from .data import PriorExample, Split, class_weights, coverage_note, examples_from_dataset, split_by_location
+from .distribution import Distribution
+from .labels import LabelSpace
+from .metrics import PriorMetrics, score
+from .model import HierarchicalHeads, PriorModel, feature_dim, load_backbone, pick_device
+from .preprocess import Preprocessing
+
+STATE_FILE, FEATURES_FILE = "train_state.pt", "features.pt"
+
+
+class TrainingError(RuntimeError):
+    """The run cannot start or continue (bad data, a mismatched resume, …)."""
+
+
+class TrainOptions(BaseModel):
+    data: Path
+    backbone: str
+    out: Path
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    lr: float = Field(default=1e-3, gt=0, description="learning rate of the heads")
+    backbone_lr: float = Field(default=1e-5, gt=0, description="of the backbone (finetune)")
+    weight_decay: float = Field(default=1e-4, ge=0)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    finetune: bool = Field(default=False, description="train the backbone too")
+    validation_share: float = Field(default=0.2, gt=0, lt=1)
+    split_gap_km: float = Field(default=1.0, ge=0)
+    balance: float = Field(default=0.5, ge=0, le=1, description="class-weight power")
+    image_size: int | None = Field(default=None, ge=8)
+    panorama_views: int = Field(default=4, ge=1, le=12)
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+
+    def setup(self, data_fingerprint: str) -> dict:
+        """What a resumed run must share with the saved one (epochs may grow)."""
+        return {**self.model_dump(mode="json", exclude={"epochs", "out", "resume", "device"}),
+                "data": data_fingerprint}
+
+
+class TrainReport(BaseModel):
+    checkpoint: str
+    epochs: int
+    train_images: int
+    validation_images: int
+    skipped: list[str]
+    label_space: dict[str, int]
+    temperature: float
+    metrics: PriorMetrics
+    history: list[dict]
+    split_note: str
+
+
+class _Scan(BaseModel):
+    panorama: dict[str, bool]
+    unreadable: list[str]
+
+
+def _bar(iterable, total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, disable=not enabled, file=sys.stderr,
+                leave=False, dynamic_ncols=True)
+
+
+class _Run:
+    """One training run's data, model and state."""
+
+    def __init__(self, opts: TrainOptions, echo: Callable[[str], None], progress: bool):
+        import torch
+
+        from ...eval.datasets import dataset_fingerprint
+
+        self.torch, self.opts, self.echo, self.progress = torch, opts, echo, progress
+        self.index = get_region_index()
+        try:
+            examples, self.skipped = examples_from_dataset(opts.data, self.index)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from exc
+        self.setup = opts.setup(dataset_fingerprint(opts.data))
+        self.state_path = opts.out / STATE_FILE
+        self.saved = self._saved_state()
+        torch.manual_seed(opts.seed)
+        self.prep = Preprocessing.for_backbone(opts.backbone, opts.image_size).model_copy(
+            update={"panorama_views": opts.panorama_views})
+        backbone, self.kind = load_backbone(opts.backbone)
+        self.device = pick_device(opts.device)
+        self.feature_dim = feature_dim(backbone, self.kind, self.prep.size)
+        self.backbone = backbone
+        self.examples = examples
+        self.features: dict | None = None
+        if self.saved is not None:
+            self.scan = _Scan.model_validate(self.saved["scan"])
+        else:
+            self.scan = self._read_images()
+        self.examples = [e for e in examples if e.id not in set(self.scan.unreadable)]
+        self.skipped += [f"{i}: unreadable image" for i in self.scan.unreadable]
+        if self.saved is not None:
+            self.split = Split.model_validate(self.saved["split"])
+        else:
+            try:
+                self.split = split_by_location(self.examples, opts.validation_share,
+                                               opts.split_gap_km, opts.seed)
+            except ValueError as exc:
+                raise TrainingError(str(exc)) from exc
+        by_id = {e.id: e for e in self.examples}
+        self.train = [by_id[i] for i in self.split.train]
+        self.validation = [by_id[i] for i in self.split.validation]
+        self.space = LabelSpace.from_districts((e.district_adcode for e in self.train),
+                                               self.index)
+        self.labels = [self.space.encode(e.district_adcode) for e in self.train]
+        heads = HierarchicalHeads(self.feature_dim, self.space, dropout=opts.dropout)
+        self.model = PriorModel(backbone, self.kind, heads).to(self.device)
+        for p in self.model.backbone.parameters():
+            p.requires_grad_(opts.finetune)
+        groups = [{"params": list(heads.parameters()), "lr": opts.lr}]
+        if opts.finetune:
+            groups.append({"params": list(self.model.backbone.parameters()),
+                           "lr": opts.backbone_lr})
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=opts.weight_decay)
+        self.level_weights = [torch.tensor(class_weights([lab[i] for lab in self.labels], n,
+                                                         opts.balance), dtype=torch.float32,
+                                           device=self.device)
+                              for i, n in enumerate(self.space.sizes)]
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.start_epoch = 0
+        if self.saved is not None:
+            self._restore(self.saved)
+
+    # ------------------------------------------------------------------ state
+    def _saved_state(self) -> dict | None:
+        if not self.state_path.is_file():
+            if self.opts.resume:
+                self.echo(f"no saved run in {self.opts.out}: starting afresh")
+            return None
+        state = self.torch.load(self.state_path, map_location="cpu", weights_only=False)
+        done = f"{state['epoch']}/{state['setup'].get('epochs_planned', '?')}"
+        if not self.opts.resume:
+            raise TrainingError(f"{self.opts.out} holds a training run (epoch {done}); pass "
+                                "--resume to continue it, or choose another --out")
+        planned = {k: v for k, v in state["setup"].items() if k != "epochs_planned"}
+        if planned != self.setup:
+            changed = sorted(k for k in set(planned) | set(self.setup)
+                             if planned.get(k) != self.setup.get(k))
+            raise TrainingError(f"cannot resume {self.opts.out}: {', '.join(changed)} differ "
+                                "from the saved run (the data file or options changed)")
+        self.echo(f"resuming {self.opts.out} after epoch {state['epoch']}")
+        return state
+
+    def _restore(self, state: dict) -> None:
+        self.model.heads.load_state_dict(state["heads"])
+        if self.opts.finetune:
+            self.model.backbone.load_state_dict(state["backbone"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history, self.best, self.start_epoch = state["history"], state["best"], \
+            state["epoch"]
+
+    def _save_state(self, epoch: int) -> None:
+        torch = self.torch
+        state = {"epoch": epoch, "setup": {**self.setup, "epochs_planned": self.opts.epochs},
+                 "scan": self.scan.model_dump(), "split": self.split.model_dump(),
+                 "heads": self.model.heads.state_dict(),
+                 "backbone": self.model.backbone.state_dict() if self.opts.finetune else None,
+                 "optimizer": self.optimizer.state_dict(), "history": self.history,
+                 "best": self.best}
+        self.opts.out.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.state_path)
+
+    # ------------------------------------------------------------------ images and features
+    def _read_images(self) -> _Scan:
+        """Decode every image once: unreadable ones are dropped, panoramas noted, and with a
+        frozen backbone every view's features computed (and cached for --resume)."""
+        from ..images import ImageInputError, load_image
+
+        panorama, unreadable, features = {}, [], {}
+        frozen = not self.opts.finetune
+        self.backbone.to(self.device).eval()
+        for ex in _bar(self.examples, len(self.examples), "reading images", self.progress):
+            try:
+                loaded = load_image(ex.image)
+            except (ImageInputError, OSError) as exc:
+                self.echo(f"skipping {ex.id}: {exc}")
+                unreadable.append(ex.id)
+                continue
+            panorama[ex.id] = loaded.meta.is_panorama
+            if frozen:
+                views = self.prep.views(loaded.image, loaded.meta.is_panorama)
+                features[ex.id] = self._features([self.prep.array(v) for v in views])
+        scan = _Scan(panorama=panorama, unreadable=unreadable)
+        if frozen:
+            self.features = features
+            self.opts.out.mkdir(parents=True, exist_ok=True)
+            self.torch.save({"setup": self.setup, "features": features},
+                            self.opts.out / FEATURES_FILE)
+        return scan
+
+    def _features(self, arrays: list[np.ndarray]):
+        torch = self.torch
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.stack(arrays)).to(self.device)
+            return self.model_features(batch).cpu()
+
+    def model_features(self, batch):
+        from .model import backbone_features
+
+        return backbone_features(self.backbone, self.kind, batch)
+
+    def _cached_features(self) -> dict:
+        if self.features is None:
+            path = self.opts.out / FEATURES_FILE
+            cached = self.torch.load(path, map_location="cpu") if path.is_file() else None
+            if cached is None or cached["setup"] != self.setup:
+                raise TrainingError(f"{path} is missing or was made for another run: start "
+                                    "afresh in a new --out")
+            self.features = cached["features"]
+        return self.features
+
+    # ------------------------------------------------------------------ training
+    def _train_items(self, epoch: int) -> list[tuple[int, int]]:
+        """(example, view) pairs of this epoch, shuffled by (seed, epoch): a resumed epoch
+        sees the same order."""
+        if self.opts.finetune:
+            items = [(i, -1) for i in range(len(self.train))]
+        else:
+            features = self._cached_features()
+            items = [(i, v) for i, ex in enumerate(self.train)
+                     for v in range(features[ex.id].shape[0])]
+        random.Random(self.opts.seed * 100_003 + epoch).shuffle(items)
+        return items
+
+    def _batch_features(self, batch: list[tuple[int, int]], rng: random.Random):
+        torch = self.torch
+        if not self.opts.finetune:
+            features = self._cached_features()
+            return torch.stack([features[self.train[i].id][v] for i, v in batch]).to(self.device)
+        from ..images import load_image
+
+        arrays = []
+        for i, _ in batch:
+            loaded = load_image(self.train[i].image)
+            view = self.prep.random_view(loaded.image, loaded.meta.is_panorama, rng)
+            arrays.append(self.prep.train_array(view, rng))
+        return self.model.features(torch.from_numpy(np.stack(arrays)).to(self.device))
+
+    def _loss(self, features, batch: list[tuple[int, int]]):
+        torch = self.torch
+        logs = self.model.heads(features)
+        loss = 0.0
+        for level, (log_probs, weights) in enumerate(zip(logs, self.level_weights, strict=True)):
+            target = torch.tensor([self.labels[i][level] for i, _ in batch], device=self.device)
+            w = weights[target]
+            loss = loss - (w * log_probs.gather(1, target[:, None])[:, 0]).sum() / w.sum()
+        return loss
+
+    def epoch(self, epoch: int) -> dict:
+        torch = self.torch
+        self.model.heads.train()
+        self.model.backbone.train(self.opts.finetune)
+        rng = random.Random(self.opts.seed * 7919 + epoch)
+        items = self._train_items(epoch)
+        batches = [items[i:i + self.opts.batch_size]
+                   for i in range(0, len(items), self.opts.batch_size)]
+        started, total = time.perf_counter(), 0.0
+        bar = _bar(batches, len(batches), f"epoch {epoch + 1}/{self.opts.epochs}", self.progress)
+        for batch in bar:
+            loss = self._loss(self._batch_features(batch, rng), batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            value = float(loss.detach())
+            total += value * len(batch)
+            bar.set_postfix(loss=f"{value:.3f}")
+        seconds = time.perf_counter() - started
+        with torch.inference_mode():
+            validation = self.validation_log_probs(1.0)
+        val_nll = _mean_nll(validation, self.validation, self.space)
+        decoded = [Distribution(np.exp(row), self.space).decode() for row in validation]
+        accuracy = {lvl: float(np.mean([codes[d[k]] == getattr(ex, f"{lvl}_adcode")
+                                        for d, ex in zip(decoded, self.validation, strict=True)]))
+                    for k, (lvl, codes) in enumerate((("province", self.space.provinces),
+                                                      ("city", self.space.cities),
+                                                      ("district", self.space.districts)))}
+        return {"epoch": epoch + 1, "train_loss": total / max(len(items), 1),
+                "validation_nll": val_nll, "validation_top1": accuracy,
+                "seconds": round(seconds, 3), "images_per_s": round(len(items) / seconds, 2)}
+
+    def validation_features(self) -> tuple[list, list[int]]:
+        """Every view's features of the validation images, with the image each belongs to."""
+        from ..images import load_image
+
+        if not self.opts.finetune:
+            features = self._cached_features()
+            rows = [features[ex.id] for ex in self.validation]
+        else:
+            self.model.backbone.eval()
+            rows = []
+            for ex in self.validation:
+                loaded = load_image(ex.image)
+                views = self.prep.views(loaded.image, self.scan.panorama[ex.id])
+                rows.append(self._features([self.prep.array(v) for v in views]))
+        owners = [i for i, r in enumerate(rows) for _ in range(r.shape[0])]
+        return rows, owners
+
+    def validation_log_probs(self, temperature: float) -> np.ndarray:
+        self.model.heads.eval()
+        rows, owners = self.validation_features()
+        return pooled_log_probs(self.model.heads, self.torch.cat(rows).to(self.device), owners,
+                                temperature)
+
+    def keep_if_best(self, record: dict) -> None:
+        if self.best is None or record["validation_nll"] < self.best["validation_nll"]:
+            self.best = {"epoch": record["epoch"], "validation_nll": record["validation_nll"],
+                         "heads": {k: v.detach().cpu().clone()
+                                   for k, v in self.model.heads.state_dict().items()},
+                         "backbone": ({k: v.detach().cpu().clone() for k, v in
+                                       self.model.backbone.state_dict().items()}
+                                      if self.opts.finetune else None)}
+
+
+def _mean_nll(log_probs: np.ndarray, examples: list[PriorExample], space: LabelSpace) -> float:
+    values = [-float(row[code[2]]) for row, ex in zip(log_probs, examples, strict=True)
+              if (code := space.encode(ex.district_adcode)) is not None]
+    return float(np.mean(values)) if values else math.nan
+
+
+def train(opts: TrainOptions, echo: Callable[[str], None] = print,
+          progress: bool = False) -> TrainReport:
+    run = _Run(opts, echo, progress)
+    provinces, cities, districts = run.space.sizes
+    echo(f"{len(run.train)} training and {len(run.validation)} validation images "
+         f"({run.split.groups} location groups, {run.split.gap_km} km apart); label space "
+         f"{provinces} provinces, {cities} cities, {districts} districts; "
+         f"{coverage_note(run.train, run.validation)}")
+    if run.skipped:
+        echo(f"{len(run.skipped)} row(s) skipped: " + "; ".join(run.skipped[:5])
+             + (" …" if len(run.skipped) > 5 else ""))
+    echo(f"backbone {opts.backbone} ({run.kind} features, {run.feature_dim} wide, "
+         f"{'fine-tuned' if opts.finetune else 'frozen'}) on {run.device}")
+    for epoch in range(run.start_epoch, opts.epochs):
+        record = run.epoch(epoch)
+        run.history.append(record)
+        run.keep_if_best(record)
+        run._save_state(epoch + 1)
+        top1 = record["validation_top1"]
+        echo(f"epoch {record['epoch']}/{opts.epochs}: train loss {record['train_loss']:.4f}, "
+             f"validation NLL {record['validation_nll']:.4f}, top-1 province "
+             f"{top1['province']:.1%} city {top1['city']:.1%} district {top1['district']:.1%} "
+             f"({record['images_per_s']:.1f} images/s)")
+    return finish(run)
+
+
+def finish(run: _Run) -> TrainReport:
+    """Restore the best epoch, calibrate, score and write the checkpoint."""
+    opts = run.opts
+    if run.best is not None:
+        run.model.heads.load_state_dict(run.best["heads"])
+        if opts.finetune:
+            run.model.backbone.load_state_dict(run.best["backbone"])
+    torch = run.torch
+    with torch.inference_mode():
+        rows, owners = run.validation_features()
+        features = torch.cat(rows).to(run.device)
+        run.model.heads.eval()
+        temperature = fit_temperature(run.model.heads, features, owners, [
+            (run.space.encode(ex.district_adcode) or (None, None, None))[2]
+            for ex in run.validation])
+        calibrated = pooled_log_probs(run.model.heads, features, owners, temperature)
+    distributions = [Distribution(np.exp(row), run.space) for row in calibrated]
+    metrics = score(distributions, run.validation, run.index)
+    config = PriorCheckpoint(
+        mode="trained", backbone=backbone_reference(opts.backbone), backbone_finetuned=opts.finetune,
+        feature_kind=run.kind, feature_dim=run.feature_dim, preprocessing=run.prep,
+        labels=run.space, temperature=temperature, region_data=run.index.data_version,
+        training={"options": opts.model_dump(mode="json"), "data": run.setup["data"],
+                  "train_images": len(run.train), "validation_images": len(run.validation),
+                  "best_epoch": run.best["epoch"] if run.best else None,
+                  "history": run.history},
+        metrics=metrics.model_dump())
+    heads = {k: v for k, v in run.model.heads.state_dict().items()}
+    write_checkpoint(opts.out, config, heads,
+                     backbone=run.model.backbone if opts.finetune else None)
+    run.echo(f"best epoch {config.training['best_epoch']}; temperature {temperature:.3f}; "
+             f"validation ({len(run.validation)} images):\n{metrics.table()}")
+    run.echo(f"checkpoint: {opts.out} (use it with `sinoloc locate IMAGE --prior {opts.out}`)")
+    return TrainReport(checkpoint=str(opts.out), epochs=len(run.history),
+                       train_images=len(run.train), validation_images=len(run.validation),
+                       skipped=run.skipped, label_space=dict(zip(
+                           ("provinces", "cities", "districts"), run.space.sizes, strict=True)),
+                       temperature=temperature, metrics=metrics, history=run.history,
+                       split_note=coverage_note(run.train, run.validation))
