@@ -96,3 +96,34 @@ def render_dataset(directory: Path, index, per_district: int = 8, seed: int = 0,
         writer.writeheader()
         writer.writerows(rows)
     return path, chosen
+
+
+def save_tiny_clip(directory: Path, corpus: list[str]) -> Path:
+    """A random CLIP whose BPE tokenizer is trained here on ``corpus`` (the prompts)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<pad>", "<unk>", "<s>", "</s>"]))
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>",
+                                        unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                                        model_max_length=64)
+    config = CLIPConfig(
+        text_config=dict(vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64,
+                         bos_token_id=bos, eos_token_id=eos, pad_token_id=0),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=2, image_size=32, patch_size=8),
+        projection_dim=16)
+    CLIPModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}) \
+        .save_pretrained(directory)
+    return directory

@@ -102,12 +102,13 @@ def checkpoint_id(directory: str | Path) -> str:
 
 
 def load_heads_state(directory: Path) -> dict:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = directory / HEADS_FILE
     try:
         return load_file(str(path))
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
         raise PriorUnavailable(f"prior checkpoint {directory}: {HEADS_FILE} cannot be read "
                                f"({exc})") from exc
 

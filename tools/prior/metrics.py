@@ -47,9 +47,8 @@ def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, 
     """Where the graph would answer with this prior as its only evidence (lat, lon)."""
     from ...agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
 
-    space = distribution.space
-    probs = {space.districts[i]: float(p) for i, p in enumerate(distribution.probs) if p > 0}
-    vector = index_vector(probs, index)
+    # through the same sparse form the cnn_prior tool hands to fusion
+    vector = index_vector(distribution.result(index, k=1).district_probs, index)
     decision = decide(Belief(index=index, probs=vector, evidence_count=0), [])
     return decision.lat, decision.lon
 

@@ -43,9 +43,12 @@ def load_backbone(spec: str) -> tuple[nn.Module, str]:
             f"`huggingface-cli download {spec}` (it fills the cache this machine reads), or "
             "copy the model directory here and pass its path") from exc
     try:
-        with _quiet_loading():
-            if config.model_type == "clip":
-                return CLIPVisionModelWithProjection.from_pretrained(source), CLIP_EMBEDS
+        with quiet_loading():
+            if config.model_type == "clip":  # the vision tower and projection only
+                vision = config.vision_config
+                vision.projection_dim = config.projection_dim  # not always in vision_config
+                return CLIPVisionModelWithProjection.from_pretrained(
+                    source, config=vision), CLIP_EMBEDS
             model = AutoModel.from_pretrained(source)
     except (OSError, ValueError) as exc:
         raise PriorUnavailable(f"backbone {spec!r}: the weights cannot be loaded ({exc})") from exc
@@ -55,15 +58,17 @@ def load_backbone(spec: str) -> tuple[nn.Module, str]:
 
 
 @contextmanager
-def _quiet_loading():
-    """No "Loading weights" bar in the middle of a locate's output."""
+def quiet_loading():
+    """No "Loading weights" bar or load report in the middle of a locate's output."""
     from transformers.utils import logging as hf_logging
 
-    enabled = hf_logging.is_progress_bar_enabled()
+    enabled, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # a CLIP's text tower is left out on purpose
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if enabled:
             hf_logging.enable_progress_bar()
 
@@ -101,13 +106,17 @@ class HierarchicalHeads(nn.Module):
         self.province = nn.Linear(feature_dim, provinces)
         self.city = nn.Linear(feature_dim, cities)
         self.district = nn.Linear(feature_dim, districts)
+        # features are standardised with the training set's statistics (set by the trainer;
+        # a zero-shot prior keeps 0 and 1): a linear probe on raw features learns slowly
+        self.register_buffer("feature_mean", torch.zeros(feature_dim))
+        self.register_buffer("feature_scale", torch.ones(feature_dim))
         self.register_buffer("city_parent", torch.tensor(space.city_parent), persistent=False)
         self.register_buffer("district_parent", torch.tensor(space.district_parent),
                              persistent=False)
 
     def forward(self, features: torch.Tensor, temperature: float = 1.0):
         """Log-probabilities ``(province, city | province, district | city)``."""
-        features = self.dropout(features)
+        features = self.dropout((features - self.feature_mean) / self.feature_scale)
         t = float(temperature)
         province = torch.log_softmax(self.province(features) / t, dim=-1)
         city = conditional_log_softmax(self.city(features) / t, self.city_parent,
@@ -115,6 +124,12 @@ class HierarchicalHeads(nn.Module):
         district = conditional_log_softmax(self.district(features) / t, self.district_parent,
                                            self.city.out_features)
         return province, city, district
+
+    def standardise(self, features: torch.Tensor) -> None:
+        """Set the feature statistics from training features (rows)."""
+        self.feature_mean.copy_(features.mean(dim=0))
+        self.feature_scale.copy_(features.std(dim=0).clamp_min(1e-6) if len(features) > 1
+                                 else torch.ones_like(self.feature_scale))
 
     def log_joint(self, features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Log-probability of every district of the space, top-down."""

@@ -5,7 +5,8 @@ frozen backbone, the features of each view, cached in the output directory). Epo
 on those features (frozen) or on augmented pixels (``finetune``); after each epoch the state is
 written to ``train_state.pt``, so an interrupted run continues with ``--resume`` (also to train
 for more epochs). The epoch with the lowest validation loss is kept; its temperature is fitted on
-validation, then the checkpoint and the validation metrics are written.
+validation, then the checkpoint and the validation metrics are written, with ``split.json``
+(which images were held out).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .metrics import PriorMetrics, score
 from .model import HierarchicalHeads, PriorModel, feature_dim, load_backbone, pick_device
 from .preprocess import Preprocessing
 
-STATE_FILE, FEATURES_FILE = "train_state.pt", "features.pt"
+STATE_FILE, FEATURES_FILE, SPLIT_FILE = "train_state.pt", "features.pt", "split.json"
 
 
 class TrainingError(RuntimeError):
@@ -153,6 +154,27 @@ class _Run:
         self.start_epoch = 0
         if self.saved is not None:
             self._restore(self.saved)
+        else:
+            self._standardise()
+
+    def _standardise(self, sample: int = 256) -> None:
+        """Feature statistics for the heads: every cached training view (frozen), or the
+        starting backbone's views of up to ``sample`` training images (finetune)."""
+        from ..images import load_image
+
+        if not self.opts.finetune:
+            features = self._cached_features()
+            rows = [features[ex.id] for ex in self.train]
+        else:
+            picked = random.Random(self.opts.seed).sample(self.train,
+                                                          min(sample, len(self.train)))
+            self.model.backbone.eval()
+            rows = []
+            for ex in picked:
+                loaded = load_image(ex.image)
+                views = self.prep.views(loaded.image, self.scan.panorama[ex.id])
+                rows.append(self._features([self.prep.array(v) for v in views]))
+        self.model.heads.standardise(self.torch.cat(rows).to(self.device))
 
     # ------------------------------------------------------------------ state
     def _saved_state(self) -> dict | None:
@@ -286,6 +308,7 @@ class _Run:
         self.model.heads.train()
         self.model.backbone.train(self.opts.finetune)
         rng = random.Random(self.opts.seed * 7919 + epoch)
+        torch.manual_seed(self.opts.seed * 7919 + epoch)  # dropout: a resumed epoch is the same
         items = self._train_items(epoch)
         batches = [items[i:i + self.opts.batch_size]
                    for i in range(0, len(items), self.opts.batch_size)]
@@ -408,6 +431,7 @@ def finish(run: _Run) -> TrainReport:
     heads = {k: v for k, v in run.model.heads.state_dict().items()}
     write_checkpoint(opts.out, config, heads,
                      backbone=run.model.backbone if opts.finetune else None)
+    (opts.out / SPLIT_FILE).write_text(run.split.model_dump_json(indent=1), encoding="utf-8")
     run.echo(f"best epoch {config.training['best_epoch']}; temperature {temperature:.3f}; "
              f"validation ({len(run.validation)} images):\n{metrics.table()}")
     run.echo(f"checkpoint: {opts.out} (use it with `sinoloc locate IMAGE --prior {opts.out}`)")

@@ -19,7 +19,7 @@ from ..regions import Level, RegionIndex, get_region_index
 from . import PriorUnavailable
 from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
 from .labels import LabelSpace
-from .model import CLIP_EMBEDS
+from .model import CLIP_EMBEDS, quiet_loading
 from .preprocess import Preprocessing
 
 UNCALIBRATED_FUSION_WEIGHT = 0.5  # until `prior evaluate --calibrate` fits a temperature
@@ -63,9 +63,11 @@ def region_prompts(space: LabelSpace, index: RegionIndex) -> tuple[list[list[str
     for adcode, parent in zip(space.cities, space.city_parent, strict=True):
         city, province = index.get(adcode, Level.CITY), provinces[parent]
         same = city.name == province.name  # 北京市 in 北京市: name it once
+        province_en = english[province.adcode]
+        city_en = province_en if same else romanise(city.short)
         by_city.append([t.format(province="" if same else province.name, city=city.name,
-                                 province_en=english[province.adcode],
-                                 city_en=romanise(city.short)).replace(" ,", ",")
+                                 province_en=province_en, city_en=city_en)
+                        .replace(f"{city_en}, {city_en}", city_en)
                         for t in templates["city"]])
     return by_province, by_city
 
@@ -102,7 +104,8 @@ def build_zero_shot(clip: str, out: Path, index: RegionIndex | None = None,
         if AutoConfig.from_pretrained(clip).model_type != "clip":
             raise PriorUnavailable(f"{clip} is not a CLIP model (zero-shot needs image and text "
                                    "towers; train heads on other backbones with `prior train`)")
-        model = CLIPModel.from_pretrained(clip).eval()
+        with quiet_loading():
+            model = CLIPModel.from_pretrained(clip).eval()
         tokenizer = AutoTokenizer.from_pretrained(clip)
     except OSError as exc:
         from .model import load_backbone
@@ -111,7 +114,7 @@ def build_zero_shot(clip: str, out: Path, index: RegionIndex | None = None,
         raise PriorUnavailable(f"{clip}: {exc}") from exc
     space = LabelSpace.full(index)
     by_province, by_city = region_prompts(space, index)
-    scale = float(model.logit_scale.exp())
+    scale = float(model.logit_scale.detach().exp())
     width = model.config.projection_dim
     heads = {
         "province.weight": _text_embeddings(model, tokenizer, by_province) * scale,
@@ -120,6 +123,7 @@ def build_zero_shot(clip: str, out: Path, index: RegionIndex | None = None,
         "city.bias": torch.zeros(len(space.cities)),
         "district.weight": torch.zeros(len(space.districts), width),
         "district.bias": torch.zeros(len(space.districts)),
+        "feature_mean": torch.zeros(width), "feature_scale": torch.ones(width),
     }
     config = PriorCheckpoint(
         mode="zero_shot", backbone=backbone_reference(clip),
