@@ -216,11 +216,11 @@ def test_unloadable_backbones_say_what_to_do(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(PriorUnavailable, match="neither a local model directory.*huggingface-cli "
-                                               "download sinoloc-test/no-such-model"):
+    with pytest.raises(PriorUnavailable, match=r"neither a local model directory.*huggingface-cli "
+                                               r"download sinoloc-test/no-such-model"):
         load_backbone("sinoloc-test/no-such-model")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PriorUnavailable, match="no config.json"):
+    with pytest.raises(PriorUnavailable, match=r"no config\.json"):
         load_backbone(str(tmp_path / "empty"))
 
 
@@ -232,7 +232,7 @@ def test_broken_checkpoints_are_reported(trained, tmp_path):
     with pytest.raises(PriorUnavailable, match="no such directory"):
         PriorPredictor(tmp_path / "missing")
     (tmp_path / "notone").mkdir()
-    with pytest.raises(PriorUnavailable, match="no prior.json"):
+    with pytest.raises(PriorUnavailable, match=r"no prior\.json"):
         PriorPredictor(tmp_path / "notone")
     copy = tmp_path / "copy"
     shutil.copytree(trained["out"], copy)

@@ -45,7 +45,7 @@ def test_label_space_refuses_broken_links_and_unknown_regions(regions):
         LabelSpace.from_districts(["999999"], regions)
     stale = LabelSpace(provinces=["330000"], cities=["339900"], city_parent=[0],
                        districts=["330106"], district_parent=[0])
-    with pytest.raises(ValueError, match="does not\\s+know"):
+    with pytest.raises(ValueError, match=r"does not\s+know"):
         stale.check(regions)
 
 
@@ -123,7 +123,7 @@ def test_location_groups_reach_far_enough_east_west_at_high_latitude():
 def test_split_holds_out_whole_locations():
     rng = random.Random(1)
     examples = []
-    for site in range(30):
+    for _site in range(30):
         lat, lon = 22 + rng.uniform(0, 20), 100 + rng.uniform(0, 20)
         examples += [_example(len(examples), lat + k * 0.002, lon) for k in range(3)]
     split = split_by_location(examples, validation_share=0.2, gap_km=1.0, seed=0,
