@@ -61,7 +61,10 @@ def write_checkpoint(directory: Path, config: PriorCheckpoint, heads_state: dict
 
     directory.mkdir(parents=True, exist_ok=True)
     if backbone is not None:
-        backbone.save_pretrained(directory / BACKBONE_DIR)
+        from .model import quiet_loading
+
+        with quiet_loading():
+            backbone.save_pretrained(directory / BACKBONE_DIR)
     tmp = directory / (HEADS_FILE + ".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in heads_state.items()}, str(tmp))
     os.replace(tmp, directory / HEADS_FILE)
