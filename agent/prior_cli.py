@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
     train.add_argument("--panorama-views", type=int, default=4)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    train.add_argument("--workers", type=int, default=None, help=(
+        "threads decoding and preprocessing images (default: the cores, at most 8)"))
     train.add_argument("--resume", action="store_true", help="continue the run in --out "
                        "(also to train more epochs)")
     _progress_option(train)
@@ -86,7 +88,7 @@ def _train(args) -> int:
         finetune=args.finetune, validation_share=args.validation_share,
         split_gap_km=args.split_gap_km, balance=args.balance, image_size=args.image_size,
         panorama_views=args.panorama_views, seed=args.seed, device=args.device,
-        resume=args.resume)
+        workers=args.workers, resume=args.resume)
     report = train(opts, echo=_echo, progress=_progress(args))
     print(report.model_dump_json(indent=2, exclude={"history"}))
     return EXIT_OK

@@ -128,34 +128,13 @@ def test_eval_slices_and_stats_by_locatability():
 
 # ------------------------------------------------------------------ the optional CLIP part
 def save_tiny_clip(directory):
-    """A random CLIP with a BPE tokenizer trained here: the real loading and scoring code runs
-    offline (the scores themselves mean nothing)."""
+    """A random CLIP with a BPE tokenizer trained on the locatability prompts: the real loading
+    and scoring code runs offline (the scores themselves mean nothing)."""
+    from prior_data import save_tiny_clip as save_clip
     from sinoloc.agent.locatability_clip import clip_prompts
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, PreTrainedTokenizerFast
 
     positive, negative = clip_prompts()
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator((positive + negative) * 5, trainers.BpeTrainer(
-        vocab_size=200, special_tokens=["<pad>", "<unk>", "<s>", "</s>"]))
-    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>",
-                                        unk_token="<unk>", bos_token="<s>", eos_token="</s>")
-    config = CLIPConfig(
-        text_config=dict(vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64,
-                         bos_token_id=bos, eos_token_id=eos, pad_token_id=0),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                           num_attention_heads=2, image_size=32, patch_size=8),
-        projection_dim=16)
-    CLIPModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}) \
-        .save_pretrained(directory)
-    return directory
+    return save_clip(directory, (positive + negative) * 5)
 
 
 def test_clip_part_runs_end_to_end(tmp_path, monkeypatch, blank):

@@ -4,7 +4,6 @@ how a trained one is checked on a held-out test set."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from .checkpoint import CONFIG_FILE, read_checkpoint
 from .data import examples_from_dataset
 from .distribution import Distribution
 from .inference import PriorPredictor
+from .loader import ViewFeatures
 from .metrics import PriorMetrics, score
 
 
@@ -32,28 +32,21 @@ def evaluate_checkpoint(directory: str | Path, data: str | Path, calibrate: bool
                         echo: Callable[[str], None] = print,
                         progress: bool = False) -> EvaluationReport:
     import torch
-    from tqdm import tqdm
-
-    from ..images import ImageInputError, load_image
 
     predictor = PriorPredictor(directory)
     examples, skipped = examples_from_dataset(data, predictor.index)
-    rows, kept = [], []
-    prep = predictor.config.preprocessing
-    for ex in tqdm(examples, desc="reading images", disable=not progress, file=sys.stderr,
-                   leave=False):
-        try:
-            loaded = load_image(ex.image)
-        except (ImageInputError, OSError) as exc:
-            skipped.append(f"{ex.id}: {exc}")
-            continue
-        arrays = [prep.array(v) for v in prep.views(loaded.image, loaded.meta.is_panorama)]
+
+    def encode(arrays):
         with torch.inference_mode():
-            batch = torch.from_numpy(np.stack(arrays)).to(predictor.device)
-            rows.append(predictor.model.features(batch).cpu())
-        kept.append(ex)
+            return predictor.model.features(torch.from_numpy(arrays).to(predictor.device)).cpu()
+
+    features_of, _, failed = ViewFeatures(predictor.config.preprocessing, encode).run(
+        [(ex.id, ex.image, None) for ex in examples], progress)
+    skipped += [f"{key}: {why}" for key, why in failed.items()]
+    kept = [ex for ex in examples if ex.id in features_of]
     if not kept:
         raise ValueError(f"{data}: no usable image to evaluate on")
+    rows = [features_of[ex.id] for ex in kept]
     features = torch.cat(rows).to(predictor.device)
     owners = [i for i, r in enumerate(rows) for _ in range(r.shape[0])]
     heads = predictor.model.heads

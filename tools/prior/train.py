@@ -28,8 +28,16 @@ from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
 from .data import PriorExample, Split, class_weights, coverage_note, examples_from_dataset, split_by_location
 from .distribution import Distribution
 from .labels import LabelSpace
+from .loader import ViewFeatures, ordered_map
 from .metrics import PriorMetrics, score
-from .model import HierarchicalHeads, PriorModel, feature_dim, load_backbone, pick_device
+from .model import (
+    HierarchicalHeads,
+    PriorModel,
+    backbone_features,
+    feature_dim,
+    load_backbone,
+    pick_device,
+)
 from .preprocess import Preprocessing
 
 STATE_FILE, FEATURES_FILE, SPLIT_FILE = "train_state.pt", "features.pt", "split.json"
@@ -57,11 +65,14 @@ class TrainOptions(BaseModel):
     panorama_views: int = Field(default=4, ge=1, le=12)
     seed: int = 0
     device: str = "auto"
+    workers: int | None = Field(default=None, ge=1, description=(
+        "threads decoding and preprocessing images (default: the cores, at most 8)"))
     resume: bool = False
 
     def setup(self, data_fingerprint: str) -> dict:
         """What a resumed run must share with the saved one (epochs may grow)."""
-        return {**self.model_dump(mode="json", exclude={"epochs", "out", "resume", "device"}),
+        return {**self.model_dump(mode="json", exclude={"epochs", "out", "resume", "device",
+                                                        "workers"}),
                 "data": data_fingerprint}
 
 
@@ -160,21 +171,32 @@ class _Run:
     def _standardise(self, sample: int = 256) -> None:
         """Feature statistics for the heads: every cached training view (frozen), or the
         starting backbone's views of up to ``sample`` training images (finetune)."""
-        from ..images import load_image
-
         if not self.opts.finetune:
             features = self._cached_features()
             rows = [features[ex.id] for ex in self.train]
         else:
             picked = random.Random(self.opts.seed).sample(self.train,
                                                           min(sample, len(self.train)))
-            self.model.backbone.eval()
-            rows = []
-            for ex in picked:
-                loaded = load_image(ex.image)
-                views = self.prep.views(loaded.image, self.scan.panorama[ex.id])
-                rows.append(self._features([self.prep.array(v) for v in views]))
+            rows = self._view_features(picked)
         self.model.heads.standardise(self.torch.cat(rows).to(self.device))
+
+    def _view_features(self, examples: list[PriorExample]) -> list:
+        """Each image's view features with the current backbone, in order (batched)."""
+        self.model.backbone.eval()
+        features, _, failed = self._reader().run(
+            [(ex.id, ex.image, self.scan.panorama[ex.id]) for ex in examples])
+        if failed:
+            raise TrainingError(f"images became unreadable during training: {failed}")
+        return [features[ex.id] for ex in examples]
+
+    def _reader(self) -> ViewFeatures:
+        return ViewFeatures(self.prep, self._encode, self.opts.batch_size, self.opts.workers)
+
+    def _encode(self, arrays: np.ndarray):
+        torch = self.torch
+        with torch.inference_mode():
+            batch = torch.from_numpy(arrays).to(self.device)
+            return backbone_features(self.backbone, self.kind, batch).cpu()
 
     # ------------------------------------------------------------------ state
     def _saved_state(self) -> dict | None:
@@ -221,40 +243,24 @@ class _Run:
     def _read_images(self) -> _Scan:
         """Decode every image once: unreadable ones are dropped, panoramas noted, and with a
         frozen backbone every view's features computed (and cached for --resume)."""
-        from ..images import ImageInputError, load_image
-
-        panorama, unreadable, features = {}, [], {}
-        frozen = not self.opts.finetune
         self.backbone.to(self.device).eval()
-        for ex in _bar(self.examples, len(self.examples), "reading images", self.progress):
-            try:
-                loaded = load_image(ex.image)
-            except (ImageInputError, OSError) as exc:
-                self.echo(f"skipping {ex.id}: {exc}")
-                unreadable.append(ex.id)
-                continue
-            panorama[ex.id] = loaded.meta.is_panorama
-            if frozen:
-                views = self.prep.views(loaded.image, loaded.meta.is_panorama)
-                features[ex.id] = self._features([self.prep.array(v) for v in views])
-        scan = _Scan(panorama=panorama, unreadable=unreadable)
-        if frozen:
+        items = [(ex.id, ex.image, None) for ex in self.examples]
+        if self.opts.finetune:
+            panorama, failed = {}, {}
+            for key, flag, error in ordered_map(_panorama_flag, items, self._reader().workers):
+                if error is None:
+                    panorama[key] = flag
+                else:
+                    failed[key] = error
+        else:
+            features, panorama, failed = self._reader().run(items, self.progress)
             self.features = features
             self.opts.out.mkdir(parents=True, exist_ok=True)
             self.torch.save({"setup": self.setup, "features": features},
                             self.opts.out / FEATURES_FILE)
-        return scan
-
-    def _features(self, arrays: list[np.ndarray]):
-        torch = self.torch
-        with torch.inference_mode():
-            batch = torch.from_numpy(np.stack(arrays)).to(self.device)
-            return self.model_features(batch).cpu()
-
-    def model_features(self, batch):
-        from .model import backbone_features
-
-        return backbone_features(self.backbone, self.kind, batch)
+        for key, error in failed.items():
+            self.echo(f"skipping {key}: {error}")
+        return _Scan(panorama=panorama, unreadable=sorted(failed))
 
     def _cached_features(self) -> dict:
         if self.features is None:
@@ -284,14 +290,19 @@ class _Run:
         if not self.opts.finetune:
             features = self._cached_features()
             return torch.stack([features[self.train[i].id][v] for i, v in batch]).to(self.device)
+        # one seed per image, drawn here: the augmentation does not depend on thread timing
+        jobs = [(self.train[i].image, self.scan.panorama[self.train[i].id],
+                 rng.randrange(1 << 31)) for i, _ in batch]
+        arrays = list(ordered_map(self._augmented, jobs, self._reader().workers))
+        return self.model.features(torch.from_numpy(np.stack(arrays)).to(self.device))
+
+    def _augmented(self, job: tuple[str, bool, int]) -> np.ndarray:
         from ..images import load_image
 
-        arrays = []
-        for i, _ in batch:
-            loaded = load_image(self.train[i].image)
-            view = self.prep.random_view(loaded.image, loaded.meta.is_panorama, rng)
-            arrays.append(self.prep.train_array(view, rng))
-        return self.model.features(torch.from_numpy(np.stack(arrays)).to(self.device))
+        path, is_panorama, seed = job
+        rng = random.Random(seed)
+        view = self.prep.random_view(load_image(path).image, is_panorama, rng)
+        return self.prep.train_array(view, rng)
 
     def _loss(self, features, batch: list[tuple[int, int]]):
         torch = self.torch
@@ -338,18 +349,11 @@ class _Run:
 
     def validation_features(self) -> tuple[list, list[int]]:
         """Every view's features of the validation images, with the image each belongs to."""
-        from ..images import load_image
-
         if not self.opts.finetune:
             features = self._cached_features()
             rows = [features[ex.id] for ex in self.validation]
         else:
-            self.model.backbone.eval()
-            rows = []
-            for ex in self.validation:
-                loaded = load_image(ex.image)
-                views = self.prep.views(loaded.image, self.scan.panorama[ex.id])
-                rows.append(self._features([self.prep.array(v) for v in views]))
+            rows = self._view_features(self.validation)
         owners = [i for i, r in enumerate(rows) for _ in range(r.shape[0])]
         return rows, owners
 
@@ -367,6 +371,16 @@ class _Run:
                          "backbone": ({k: v.detach().cpu().clone() for k, v in
                                        self.model.backbone.state_dict().items()}
                                       if self.opts.finetune else None)}
+
+
+def _panorama_flag(item: tuple[str, str, None]) -> tuple[str, bool | None, str | None]:
+    from ..images import ImageInputError, load_image
+
+    key, path, _ = item
+    try:
+        return key, load_image(path).meta.is_panorama, None
+    except (ImageInputError, OSError) as exc:
+        return key, None, str(exc)
 
 
 def _mean_nll(log_probs: np.ndarray, examples: list[PriorExample], space: LabelSpace) -> float:
