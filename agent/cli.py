@@ -157,9 +157,9 @@ def _offline(args: argparse.Namespace) -> bool:
 
 
 def _prior(args: argparse.Namespace) -> str | None:
-    from ..tools.prior import ENV_CHECKPOINT
+    from ..tools.prior import configured_checkpoint
 
-    return args.prior or os.environ.get(ENV_CHECKPOINT) or None
+    return configured_checkpoint(args.prior)
 
 
 def _locate(args: argparse.Namespace) -> int:

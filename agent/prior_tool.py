@@ -4,11 +4,11 @@ item (its district distribution, which fusion starts from, and the top regions p
 from __future__ import annotations
 
 import logging
-import os
 
 from ..tools.evidence import Evidence, EvidenceKind, RegionSupport
 from ..tools.images import ImageInputError, load_image
-from ..tools.prior import ENV_CHECKPOINT
+from ..tools.prior import ENV_CHECKPOINT, configured_checkpoint
+from ..tools.regions import Level, get_region_index
 from .tool_types import ToolContext, ToolOutput
 
 log = logging.getLogger(__name__)
@@ -20,10 +20,6 @@ NOT_CONFIGURED = (
     f"{ENV_CHECKPOINT}=DIR")
 
 
-def configured_checkpoint(request: dict) -> str | None:
-    return request.get("prior") or os.environ.get(ENV_CHECKPOINT) or None
-
-
 def prior_evidence(result, fusion_weight: float, name: str) -> Evidence:
     """The result as evidence: provinces and cities by their probability, and the district
     distribution (fusion reads the districts; the province weights are what the locatability
@@ -32,7 +28,9 @@ def prior_evidence(result, fusion_weight: float, name: str) -> Evidence:
                              weight=min(max(r.probability, 1e-6), 1.0))
                for r in [*result.provinces[:LISTED_PER_LEVEL], *result.cities[:LISTED_PER_LEVEL]]
                if r.probability >= 1e-6]
-    regions += [RegionSupport(level="district", adcode=adcode, name=adcode, weight=min(p, 1.0))
+    index = get_region_index()
+    regions += [RegionSupport(level="district", adcode=adcode,
+                              name=index.get(adcode, Level.DISTRICT).name, weight=min(p, 1.0))
                 for adcode, p in result.district_probs.items()]
     top = result.provinces[0].probability if result.provinces else 0.5
     return Evidence(
@@ -44,7 +42,7 @@ def prior_evidence(result, fusion_weight: float, name: str) -> Evidence:
 
 
 def run_prior(ctx: ToolContext) -> ToolOutput:
-    path = configured_checkpoint(ctx.request)
+    path = configured_checkpoint(ctx.request.get("prior"))
     if not path:
         return ToolOutput(status="unavailable", summary=NOT_CONFIGURED)
     earlier = [e["id"] for e in ctx.evidence if e.get("kind") == EvidenceKind.PRIOR.value]

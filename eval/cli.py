@@ -86,10 +86,10 @@ def _validate(args) -> int:
 
 def _prior_checkpoint(args) -> tuple[str | None, str | None]:
     """The run's prior as an absolute path and its fingerprint (checked before any image)."""
-    from ..tools.prior import ENV_CHECKPOINT
+    from ..tools.prior import configured_checkpoint
     from ..tools.prior.checkpoint import checkpoint_id, read_checkpoint
 
-    prior = args.prior or os.environ.get(ENV_CHECKPOINT)
+    prior = configured_checkpoint(args.prior)
     if not prior:
         return None, None
     path = Path(prior).expanduser().resolve()
