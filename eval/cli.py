@@ -107,6 +107,9 @@ def _run(args) -> int:
     llm = args.llm if args.llm is not None else os.environ.get("SINOLOC_LLM")
     spec = LlmSpec.parse(llm or "none", args.base_url)
     prior, prior_id = _prior_checkpoint(args)
+    if args.baseline == "prior" and prior is None:
+        print("sinoloc eval: --baseline prior without --prior (or $SINOLOC_PRIOR_CHECKPOINT) "
+              "runs the uniform prior, the same as --baseline constant", file=sys.stderr)
     config = RunConfig(llm=None if spec.is_none else llm, base_url=args.base_url,
                        max_tokens=args.max_tokens, ocr_backend=args.ocr, baseline=args.baseline,
                        disabled_tools=args.disable, verify=not args.no_verify,

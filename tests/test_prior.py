@@ -408,4 +408,7 @@ def test_eval_runs_the_prior_alone_as_a_baseline(trained, workspace, tmp_path, c
     assert main(["eval", "run", str(held_out), "--out", str(tmp_path / "r2"), "--baseline",
                  "prior", "--prior", str(tmp_path / "missing"), "--workers", "0"]) == 2
     assert "no such directory" in capsys.readouterr().err
+    assert main(["eval", "run", str(held_out), "--out", str(tmp_path / "r3"), "--baseline",
+                 "prior", "--workers", "0", "--limit", "1", "--no-progress"]) == 0
+    assert "runs the uniform prior" in capsys.readouterr().err
 
