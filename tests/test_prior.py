@@ -159,6 +159,11 @@ def test_resume_continues_and_refuses_a_changed_run(workspace, tmp_path):
     assert any("resuming" in line and "after epoch 2" in line for line in lines)
     assert len(resumed.history) == 3
     assert resumed.history[:2] == first.history
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "train_state.pt").write_bytes(b"\x80\x04 truncated")
+    with pytest.raises(TrainingError, match="cannot be read"):
+        train(TrainOptions(epochs=3, resume=True, **{**options, "out": tmp_path / "broken"}),
+              echo=lambda line: None)
     # an uninterrupted three-epoch run ends in the same place (epochs are reproducible)
     straight = train(TrainOptions(epochs=3, **{**options, "out": tmp_path / "straight"}),
                      echo=lambda line: None)

@@ -204,7 +204,11 @@ class _Run:
             if self.opts.resume:
                 self.echo(f"no saved run in {self.opts.out}: starting afresh")
             return None
-        state = self.torch.load(self.state_path, map_location="cpu", weights_only=False)
+        try:
+            state = self.torch.load(self.state_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated, or not ours (only plain data is ever unpickled)
+            raise TrainingError(f"{self.state_path} cannot be read ({exc.__class__.__name__}): "
+                                "remove it to start afresh, or choose another --out") from exc
         done = f"{state['epoch']}/{state['setup'].get('epochs_planned', '?')}"
         if not self.opts.resume:
             raise TrainingError(f"{self.opts.out} holds a training run (epoch {done}); pass "
@@ -265,7 +269,8 @@ class _Run:
     def _cached_features(self) -> dict:
         if self.features is None:
             path = self.opts.out / FEATURES_FILE
-            cached = self.torch.load(path, map_location="cpu") if path.is_file() else None
+            cached = (self.torch.load(path, map_location="cpu", weights_only=True)
+                      if path.is_file() else None)
             if cached is None or cached["setup"] != self.setup:
                 raise TrainingError(f"{path} is missing or was made for another run: start "
                                     "afresh in a new --out")
