@@ -178,7 +178,16 @@ def test_preprocessing_pixels():
     pano = Image.new("RGB", (1000, 500), (0, 0, 255))
     views = prep.views(pano, is_panorama=True)
     assert len(views) == 4 and all(v.size == (40, 40) for v in views)
-    assert prep.views(photo, is_panorama=False) == [photo]
+    # a 2:1 photo is seen whole, as two squares; a 4:3 one as itself (centre crop)
+    left, right = prep.views(photo, is_panorama=False)
+    assert left.size == right.size == (60, 60)
+    assert left.getbbox() == (0, 0, 60, 60) and right.tobytes() == photo.crop(
+        (60, 0, 120, 60)).tobytes()
+    square = Image.new("RGB", (80, 60))
+    assert prep.views(square, is_panorama=False) == [square]
+    tall = Image.new("RGB", (50, 200))
+    assert [v.size for v in prep.views(tall, False)] == [(50, 50)] * 3
+    assert Preprocessing(photo_max_views=1).views(photo, False) == [photo]
     assert prep.random_view(pano, True, rng).size == (40, 40)
 
 

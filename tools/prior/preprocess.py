@@ -8,6 +8,7 @@ stored in the checkpoint, so training and inference always agree. Only Pillow an
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class Preprocessing(BaseModel):
     panorama_views: int = Field(default=4, ge=1, le=12, description=(
         "perspective views a panorama is cut into (90° wide each, level), predictions pooled"))
     panorama_fov: float = Field(default=90.0, gt=10, lt=180)
+    photo_max_views: int = Field(default=3, ge=1, le=6, description=(
+        "a wide or tall photo is cut into up to this many overlapping squares along its long "
+        "side, so nothing at its edges is cropped away; 1 keeps the centre crop only"))
 
     @classmethod
     def from_processor_config(cls, config: dict, size: int | None = None) -> Preprocessing:
@@ -73,14 +77,26 @@ class Preprocessing(BaseModel):
 
     # ------------------------------------------------------------------ pixels
     def views(self, image: Image.Image, is_panorama: bool) -> list[Image.Image]:
-        """The image itself, or a panorama's level views around the full circle."""
+        """A panorama's level views around the full circle; a photo as itself, or, when it is
+        longer than 1.4 times its short side, as overlapping squares spanning its long side."""
         if not is_panorama:
-            return [image]
+            return self.photo_views(image)
         step = 360.0 / self.panorama_views
         return [render_view(image, ViewSpec(view_id=f"h{round(i * step):03d}", heading=i * step,
                                             fov=self.panorama_fov, width=self.resize,
                                             height=self.resize))
                 for i in range(self.panorama_views)]
+
+    def photo_views(self, image: Image.Image) -> list[Image.Image]:
+        short, long = sorted(image.size)
+        count = min(self.photo_max_views, math.ceil(long / short)) if long > 1.4 * short else 1
+        if count == 1:
+            return [image]
+        step = (long - short) / (count - 1)
+        wide = image.width >= image.height
+        return [image.crop((round(i * step), 0, round(i * step) + short, short) if wide
+                           else (0, round(i * step), short, round(i * step) + short))
+                for i in range(count)]
 
     def random_view(self, image: Image.Image, is_panorama: bool,
                     rng: random.Random) -> Image.Image:
