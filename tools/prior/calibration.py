@@ -19,6 +19,16 @@ def pooled_log_probs(heads, features, owners: list[int], temperature: float) -> 
     return ((sums / counts[:, None]).clamp_min(1e-300).log() + peak).cpu().numpy()
 
 
+def view_owners(rows: list) -> list[int]:
+    """For each view row of ``torch.cat(rows)``, the image (position in ``rows``) it shows."""
+    return [i for i, r in enumerate(rows) for _ in range(r.shape[0])]
+
+
+def true_districts(examples, space) -> list[int | None]:
+    """Each example's district position in the label space (None outside it)."""
+    return [(space.encode(ex.district_adcode) or (None, None, None))[2] for ex in examples]
+
+
 def temperature_grid() -> np.ndarray:
     return np.exp(np.linspace(np.log(0.05), np.log(20.0), 81))
 

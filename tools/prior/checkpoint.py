@@ -68,12 +68,18 @@ def write_checkpoint(directory: Path, config: PriorCheckpoint, heads_state: dict
     tmp = directory / (HEADS_FILE + ".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in heads_state.items()}, str(tmp))
     os.replace(tmp, directory / HEADS_FILE)
-    config = config.model_copy(update={"created": config.created or time.strftime(
-        "%Y-%m-%dT%H:%M:%S%z")})
+    write_config(directory, config.model_copy(update={
+        "created": config.created or time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+    return directory
+
+
+def write_config(directory: Path, config: PriorCheckpoint) -> Path:
+    """``prior.json``, through a temporary file (a reader never sees half of it)."""
+    path = directory / CONFIG_FILE
     tmp = directory / (CONFIG_FILE + ".tmp")
     tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(tmp, directory / CONFIG_FILE)
-    return directory
+    os.replace(tmp, path)
+    return path
 
 
 def read_checkpoint(directory: str | Path) -> PriorCheckpoint:

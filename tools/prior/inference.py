@@ -49,6 +49,12 @@ class PriorPredictor:
     def name(self) -> str:
         return self.directory.name
 
+    def encode(self, arrays: np.ndarray):
+        """Backbone features of a batch of preprocessed arrays (on the CPU)."""
+        torch = self.torch
+        with self._lock, torch.inference_mode():
+            return self.model.features(torch.from_numpy(arrays).to(self.device)).cpu()
+
     def log_joint(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Calibrated log-probabilities over the label space's districts, one row per array."""
         torch = self.torch

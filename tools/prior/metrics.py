@@ -8,8 +8,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..regions import RegionIndex, haversine_km
+from .calibration import fit_temperature, pooled_log_probs, true_districts, view_owners
 from .data import PriorExample
 from .distribution import Distribution, index_vector
+from .labels import LabelSpace
 
 
 class LevelScore(BaseModel):
@@ -43,6 +45,35 @@ class PriorMetrics(BaseModel):
                           "label space"])
 
 
+LEVELS = ("province", "city", "district")
+
+
+def decoded_hits(dist: Distribution, example: PriorExample) -> dict[str, bool]:
+    """Whether the decoded chain's region at each level is the true one."""
+    space, chain = dist.space, dist.decode()
+    codes = (space.provinces, space.cities, space.districts)
+    return {level: codes[k][chain[k]] == getattr(example, f"{level}_adcode")
+            for k, level in enumerate(LEVELS)}
+
+
+def score_views(heads, rows: list, examples: list[PriorExample], space: LabelSpace,
+                index: RegionIndex, temperature: float = 1.0,
+                fit: bool = False) -> tuple[float, PriorMetrics]:
+    """Score images from their view features (one tensor of views per image), pooled as at
+    inference; with ``fit`` the temperature is fitted on these images first."""
+    import torch
+
+    device = next(heads.parameters()).device
+    features, owners = torch.cat(rows).to(device), view_owners(rows)
+    heads.eval()
+    with torch.inference_mode():
+        if fit:
+            temperature = fit_temperature(heads, features, owners, true_districts(examples, space))
+        log_probs = pooled_log_probs(heads, features, owners, temperature)
+    return temperature, score([Distribution(np.exp(r), space) for r in log_probs], examples,
+                              index)
+
+
 def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, float]:
     """Where the graph would answer with this prior as its only evidence (lat, lon)."""
     from ...agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
@@ -57,22 +88,19 @@ def score(distributions: list[Distribution], examples: list[PriorExample],
           index: RegionIndex) -> PriorMetrics:
     from ...eval import metrics as m
 
-    hits = {level: ([], []) for level in ("province", "city", "district")}
+    hits = {level: ([], []) for level in LEVELS}
     errors, nll, confidence, correct, outside = [], [], [], [], 0
     for dist, ex in zip(distributions, examples, strict=True):
         space = dist.space
-        p, c, d = dist.decode()
-        truth = {"province": ex.province_adcode, "city": ex.city_adcode,
-                 "district": ex.district_adcode}
-        for level, codes, values, chosen in (
-                ("province", space.provinces, dist.province, p),
-                ("city", space.cities, dist.city, c),
-                ("district", space.districts, dist.probs, d)):
+        decoded = decoded_hits(dist, ex)
+        for level, codes, values in (("province", space.provinces, dist.province),
+                                     ("city", space.cities, dist.city),
+                                     ("district", space.districts, dist.probs)):
             top3 = {codes[i] for i in np.argsort(-values, kind="stable")[:3]}
-            hits[level][0].append(codes[chosen] == truth[level])
-            hits[level][1].append(truth[level] in top3)
-        confidence.append(float(dist.province[p]))
-        correct.append(space.provinces[p] == ex.province_adcode)
+            hits[level][0].append(decoded[level])
+            hits[level][1].append(getattr(ex, f"{level}_adcode") in top3)
+        confidence.append(float(dist.province.max()))  # the decoded province's
+        correct.append(decoded["province"])
         encoded = space.encode(ex.district_adcode)
         if encoded is None:
             outside += 1

@@ -23,13 +23,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..regions import get_region_index
-from .calibration import fit_temperature, pooled_log_probs
+from .calibration import pooled_log_probs, view_owners
 from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
 from .data import PriorExample, Split, class_weights, coverage_note, examples_from_dataset, split_by_location
 from .distribution import Distribution
 from .labels import LabelSpace
 from .loader import ViewFeatures, ordered_map
-from .metrics import PriorMetrics, score
+from .metrics import LEVELS, PriorMetrics, decoded_hits, score_views
 from .model import (
     HierarchicalHeads,
     PriorModel,
@@ -342,31 +342,25 @@ class _Run:
         with torch.inference_mode():
             validation = self.validation_log_probs(1.0)
         val_nll = _mean_nll(validation, self.validation, self.space)
-        decoded = [Distribution(np.exp(row), self.space).decode() for row in validation]
-        accuracy = {lvl: float(np.mean([codes[d[k]] == getattr(ex, f"{lvl}_adcode")
-                                        for d, ex in zip(decoded, self.validation, strict=True)]))
-                    for k, (lvl, codes) in enumerate((("province", self.space.provinces),
-                                                      ("city", self.space.cities),
-                                                      ("district", self.space.districts)))}
+        hits = [decoded_hits(Distribution(np.exp(row), self.space), ex)
+                for row, ex in zip(validation, self.validation, strict=True)]
+        accuracy = {level: float(np.mean([h[level] for h in hits])) for level in LEVELS}
         return {"epoch": epoch + 1, "train_loss": total / max(len(items), 1),
                 "validation_nll": val_nll, "validation_top1": accuracy,
                 "seconds": round(seconds, 3), "images_per_s": round(len(items) / seconds, 2)}
 
-    def validation_features(self) -> tuple[list, list[int]]:
-        """Every view's features of the validation images, with the image each belongs to."""
+    def validation_features(self) -> list:
+        """Every validation image's view features (one tensor of views per image)."""
         if not self.opts.finetune:
             features = self._cached_features()
-            rows = [features[ex.id] for ex in self.validation]
-        else:
-            rows = self._view_features(self.validation)
-        owners = [i for i, r in enumerate(rows) for _ in range(r.shape[0])]
-        return rows, owners
+            return [features[ex.id] for ex in self.validation]
+        return self._view_features(self.validation)
 
     def validation_log_probs(self, temperature: float) -> np.ndarray:
         self.model.heads.eval()
-        rows, owners = self.validation_features()
-        return pooled_log_probs(self.model.heads, self.torch.cat(rows).to(self.device), owners,
-                                temperature)
+        rows = self.validation_features()
+        return pooled_log_probs(self.model.heads, self.torch.cat(rows).to(self.device),
+                                view_owners(rows), temperature)
 
     def keep_if_best(self, record: dict) -> None:
         if self.best is None or record["validation_nll"] < self.best["validation_nll"]:
@@ -427,17 +421,8 @@ def finish(run: _Run) -> TrainReport:
         run.model.heads.load_state_dict(run.best["heads"])
         if opts.finetune:
             run.model.backbone.load_state_dict(run.best["backbone"])
-    torch = run.torch
-    with torch.inference_mode():
-        rows, owners = run.validation_features()
-        features = torch.cat(rows).to(run.device)
-        run.model.heads.eval()
-        temperature = fit_temperature(run.model.heads, features, owners, [
-            (run.space.encode(ex.district_adcode) or (None, None, None))[2]
-            for ex in run.validation])
-        calibrated = pooled_log_probs(run.model.heads, features, owners, temperature)
-    distributions = [Distribution(np.exp(row), run.space) for row in calibrated]
-    metrics = score(distributions, run.validation, run.index)
+    temperature, metrics = score_views(run.model.heads, run.validation_features(),
+                                       run.validation, run.space, run.index, fit=True)
     config = PriorCheckpoint(
         mode="trained", backbone=backbone_reference(opts.backbone), backbone_finetuned=opts.finetune,
         feature_kind=run.kind, feature_dim=run.feature_dim, preprocessing=run.prep,
