@@ -47,9 +47,8 @@ def supports(item: Evidence, region: Region, index: RegionIndex) -> bool:
 
 
 def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
-    if item.kind is EvidenceKind.PRIOR:  # in proportion to the mass it gives
-        probs = prior_vector(item, index)
-        return probs / probs.max()
+    """How much a locating item supports each district (the prior is handled by
+    :func:`prior_vector` and :func:`supports`)."""
     support = np.zeros(len(index.districts))
     for reg in item.regions:
         region = index.get(reg.adcode, reg.level)

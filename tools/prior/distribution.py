@@ -84,15 +84,20 @@ class Distribution:
         decoded = [ranked(self.province[[p]], [provinces[p]], 1)[0],
                    ranked(self.city[[c]], [cities[c]], 1)[0],
                    ranked(self.probs[[d]], [districts[d]], 1)[0]]
-        order = np.argsort(-self.probs, kind="stable")
-        cumulative = np.cumsum(self.probs[order])
-        keep = min(int(np.searchsorted(cumulative, coverage)) + 1, max_districts, len(order))
-        sparse = {districts[i].adcode: round(float(self.probs[i]), 6) for i in order[:keep]
-                  if self.probs[i] >= 1e-6}
         return PriorResult(
             provinces=ranked(self.province, provinces, k), cities=ranked(self.city, cities, k),
             districts=ranked(self.probs, districts, k), decoded=decoded,
-            district_probs=sparse, views=views, checkpoint=checkpoint)
+            district_probs=self.sparse(coverage, max_districts), views=views,
+            checkpoint=checkpoint)
+
+    def sparse(self, coverage: float = 0.995, max_districts: int = 400) -> dict[str, float]:
+        """The largest district probabilities (adcode → probability) until they hold
+        ``coverage`` of the mass or number ``max_districts``: what the tool hands to fusion."""
+        order = np.argsort(-self.probs, kind="stable")
+        cumulative = np.cumsum(self.probs[order])
+        keep = min(int(np.searchsorted(cumulative, coverage)) + 1, max_districts, len(order))
+        return {self.space.districts[i]: round(float(self.probs[i]), 6) for i in order[:keep]
+                if self.probs[i] >= 1e-6}
 
 
 def index_vector(district_probs: dict[str, float], index: RegionIndex,

@@ -79,7 +79,7 @@ def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, 
     from ...agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
 
     # through the same sparse form the cnn_prior tool hands to fusion
-    vector = index_vector(distribution.result(index, k=1).district_probs, index)
+    vector = index_vector(distribution.sparse(), index)
     decision = decide(Belief(index=index, probs=vector, evidence_count=0), [])
     return decision.lat, decision.lon
 
