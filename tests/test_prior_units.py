@@ -126,25 +126,24 @@ def test_split_holds_out_whole_locations():
     for _site in range(30):
         lat, lon = 22 + rng.uniform(0, 20), 100 + rng.uniform(0, 20)
         examples += [_example(len(examples), lat + k * 0.002, lon) for k in range(3)]
-    split = split_by_location(examples, validation_share=0.2, gap_km=1.0, seed=0,
-                              check_contents=False)
+    split = split_by_location(examples, validation_share=0.2, gap_km=1.0, seed=0)
     assert len(split.train) + len(split.validation) == len(examples)
     assert abs(len(split.validation) - 18) <= 3 and split.groups == 30
     by_id = {e.id: e for e in examples}
     closest = min(haversine_km(by_id[a].lon, by_id[a].lat, by_id[b].lon, by_id[b].lat)
                   for a in split.train for b in split.validation)
     assert closest >= 1.0
-    again = split_by_location(examples, 0.2, 1.0, seed=0, check_contents=False)
+    again = split_by_location(examples, 0.2, 1.0, seed=0)
     assert again == split
-    assert split_by_location(examples, 0.2, 1.0, seed=5, check_contents=False) != split
+    assert split_by_location(examples, 0.2, 1.0, seed=5) != split
 
 
 def test_split_refuses_what_cannot_be_split():
     with pytest.raises(ValueError, match="at least 4"):
-        split_by_location([_example(i, 30, 120 + i) for i in range(3)], check_contents=False)
+        split_by_location([_example(i, 30, 120 + i) for i in range(3)])
     same_spot = [_example(i, 30.0, 120.0 + i * 1e-4) for i in range(6)]
     with pytest.raises(ValueError, match="no location can"):
-        split_by_location(same_spot, gap_km=1.0, check_contents=False)
+        split_by_location(same_spot, gap_km=1.0)
 
 
 def test_class_weights_favour_rare_classes():

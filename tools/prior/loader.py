@@ -9,7 +9,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,25 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
             yield pending.popleft().result()
 
 
+class SeenImage(NamedTuple):
+    """What one decode tells about an image file."""
+
+    is_panorama: bool
+    sha256: str  # of the file's bytes: identical files group together in the split
+
+
+def look(item: tuple[str, str, bool | None]) -> tuple[str, SeenImage | None, str | None]:
+    """Decode ``(key, path, _)`` once: what it is, or why it cannot be read."""
+    from ..images import ImageInputError, load_image
+
+    key, path, _ = item
+    try:
+        meta = load_image(path).meta
+    except (ImageInputError, OSError) as exc:
+        return key, None, str(exc)
+    return key, SeenImage(meta.is_panorama, meta.sha256), None
+
+
 class ViewFeatures:
     """Every view's features of a list of images, batched across images."""
 
@@ -56,19 +75,20 @@ class ViewFeatures:
             loaded = load_image(path)
         except (ImageInputError, OSError) as exc:
             return key, None, [], str(exc)
-        is_panorama = loaded.meta.is_panorama if panorama is None else panorama
-        arrays = [self.prep.array(v) for v in self.prep.views(loaded.image, is_panorama)]
-        return key, is_panorama, arrays, None
+        seen = SeenImage(loaded.meta.is_panorama if panorama is None else panorama,
+                         loaded.meta.sha256)
+        arrays = [self.prep.array(v) for v in self.prep.views(loaded.image, seen.is_panorama)]
+        return key, seen, arrays, None
 
     def run(self, items: list[tuple[str, str, bool | None]], progress: bool = False,
             desc: str = "reading images"):
         """``items`` are (key, image path, panorama flag or None to detect). Returns
-        ({key: features (views × width)}, {key: is_panorama}, {key: why unreadable})."""
+        ({key: features (views × width)}, {key: SeenImage}, {key: why unreadable})."""
         import torch
         from tqdm import tqdm
 
         features: dict = {}
-        panorama: dict[str, bool] = {}
+        seen: dict[str, SeenImage] = {}
         failed: dict[str, str] = {}
         arrays: list[np.ndarray] = []
         owners: list[str] = []
@@ -83,16 +103,16 @@ class ViewFeatures:
             owners.clear()
 
         loaded = ordered_map(self._load, items, self.workers, window=4 * self.batch_size)
-        for key, is_panorama, views, error in tqdm(
+        for key, image, views, error in tqdm(
                 loaded, total=len(items), desc=desc, disable=not progress, file=sys.stderr,
                 leave=False, dynamic_ncols=True):
             if error is not None:
                 failed[key] = error
                 continue
-            panorama[key] = is_panorama
+            seen[key] = image
             arrays.extend(views)
             owners.extend([key] * len(views))
             if len(arrays) >= self.batch_size:
                 flush()
         flush()
-        return {k: torch.stack(v) for k, v in features.items()}, panorama, failed
+        return {k: torch.stack(v) for k, v in features.items()}, seen, failed

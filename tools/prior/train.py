@@ -12,7 +12,6 @@ validation, then the checkpoint and the validation metrics are written, with ``s
 from __future__ import annotations
 
 import math
-import os
 import random
 import sys
 import time
@@ -28,7 +27,7 @@ from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
 from .data import PriorExample, Split, class_weights, coverage_note, examples_from_dataset, split_by_location
 from .distribution import Distribution
 from .labels import LabelSpace
-from .loader import ViewFeatures, ordered_map
+from .loader import ViewFeatures, look, ordered_map
 from .metrics import LEVELS, PriorMetrics, decoded_hits, score_views
 from .model import (
     HierarchicalHeads,
@@ -39,12 +38,9 @@ from .model import (
     pick_device,
 )
 from .preprocess import Preprocessing
+from .run_state import TrainingError, read_features, read_state, write_features, write_state
 
-STATE_FILE, FEATURES_FILE, SPLIT_FILE = "train_state.pt", "features.pt", "split.json"
-
-
-class TrainingError(RuntimeError):
-    """The run cannot start or continue (bad data, a mismatched resume, …)."""
+SPLIT_FILE = "split.json"
 
 
 class TrainOptions(BaseModel):
@@ -91,6 +87,7 @@ class TrainReport(BaseModel):
 
 class _Scan(BaseModel):
     panorama: dict[str, bool]
+    sha256: dict[str, str]  # of each file: identical files stay on one side of the split
     unreadable: list[str]
 
 
@@ -116,8 +113,7 @@ class _Run:
         except ValueError as exc:
             raise TrainingError(str(exc)) from exc
         self.setup = opts.setup(dataset_fingerprint(opts.data))
-        self.state_path = opts.out / STATE_FILE
-        self.saved = self._saved_state()
+        self.saved = read_state(opts.out, self.setup, opts.resume, echo)
         torch.manual_seed(opts.seed)
         self.prep = Preprocessing.for_backbone(opts.backbone, opts.image_size).model_copy(
             update={"panorama_views": opts.panorama_views})
@@ -138,7 +134,7 @@ class _Run:
         else:
             try:
                 self.split = split_by_location(self.examples, opts.validation_share,
-                                               opts.split_gap_km, opts.seed)
+                                               opts.split_gap_km, opts.seed, self.scan.sha256)
             except ValueError as exc:
                 raise TrainingError(str(exc)) from exc
         by_id = {e.id: e for e in self.examples}
@@ -199,29 +195,6 @@ class _Run:
             return backbone_features(self.backbone, self.kind, batch).cpu()
 
     # ------------------------------------------------------------------ state
-    def _saved_state(self) -> dict | None:
-        if not self.state_path.is_file():
-            if self.opts.resume:
-                self.echo(f"no saved run in {self.opts.out}: starting afresh")
-            return None
-        try:
-            state = self.torch.load(self.state_path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # truncated, or not ours (only plain data is ever unpickled)
-            raise TrainingError(f"{self.state_path} cannot be read ({exc.__class__.__name__}): "
-                                "remove it to start afresh, or choose another --out") from exc
-        done = f"{state['epoch']}/{state['setup'].get('epochs_planned', '?')}"
-        if not self.opts.resume:
-            raise TrainingError(f"{self.opts.out} holds a training run (epoch {done}); pass "
-                                "--resume to continue it, or choose another --out")
-        planned = {k: v for k, v in state["setup"].items() if k != "epochs_planned"}
-        if planned != self.setup:
-            changed = sorted(k for k in set(planned) | set(self.setup)
-                             if planned.get(k) != self.setup.get(k))
-            raise TrainingError(f"cannot resume {self.opts.out}: {', '.join(changed)} differ "
-                                "from the saved run (the data file or options changed)")
-        self.echo(f"resuming {self.opts.out} after epoch {state['epoch']}")
-        return state
-
     def _restore(self, state: dict) -> None:
         self.model.heads.load_state_dict(state["heads"])
         if self.opts.finetune:
@@ -231,17 +204,13 @@ class _Run:
             state["epoch"]
 
     def _save_state(self, epoch: int) -> None:
-        torch = self.torch
-        state = {"epoch": epoch, "setup": {**self.setup, "epochs_planned": self.opts.epochs},
-                 "scan": self.scan.model_dump(), "split": self.split.model_dump(),
-                 "heads": self.model.heads.state_dict(),
-                 "backbone": self.model.backbone.state_dict() if self.opts.finetune else None,
-                 "optimizer": self.optimizer.state_dict(), "history": self.history,
-                 "best": self.best}
-        self.opts.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.state_path)
+        write_state(self.opts.out, {
+            "epoch": epoch, "setup": {**self.setup, "epochs_planned": self.opts.epochs},
+            "scan": self.scan.model_dump(), "split": self.split.model_dump(),
+            "heads": self.model.heads.state_dict(),
+            "backbone": self.model.backbone.state_dict() if self.opts.finetune else None,
+            "optimizer": self.optimizer.state_dict(), "history": self.history,
+            "best": self.best})
 
     # ------------------------------------------------------------------ images and features
     def _read_images(self) -> _Scan:
@@ -250,31 +219,24 @@ class _Run:
         self.backbone.to(self.device).eval()
         items = [(ex.id, ex.image, None) for ex in self.examples]
         if self.opts.finetune:
-            panorama, failed = {}, {}
-            for key, flag, error in ordered_map(_panorama_flag, items, self._reader().workers):
+            seen, failed = {}, {}
+            for key, image, error in ordered_map(look, items, self._reader().workers):
                 if error is None:
-                    panorama[key] = flag
+                    seen[key] = image
                 else:
                     failed[key] = error
         else:
-            features, panorama, failed = self._reader().run(items, self.progress)
+            features, seen, failed = self._reader().run(items, self.progress)
             self.features = features
-            self.opts.out.mkdir(parents=True, exist_ok=True)
-            self.torch.save({"setup": self.setup, "features": features},
-                            self.opts.out / FEATURES_FILE)
+            write_features(self.opts.out, self.setup, features)
         for key, error in failed.items():
             self.echo(f"skipping {key}: {error}")
-        return _Scan(panorama=panorama, unreadable=sorted(failed))
+        return _Scan(panorama={k: s.is_panorama for k, s in seen.items()},
+                     sha256={k: s.sha256 for k, s in seen.items()}, unreadable=sorted(failed))
 
     def _cached_features(self) -> dict:
         if self.features is None:
-            path = self.opts.out / FEATURES_FILE
-            cached = (self.torch.load(path, map_location="cpu", weights_only=True)
-                      if path.is_file() else None)
-            if cached is None or cached["setup"] != self.setup:
-                raise TrainingError(f"{path} is missing or was made for another run: start "
-                                    "afresh in a new --out")
-            self.features = cached["features"]
+            self.features = read_features(self.opts.out, self.setup)
         return self.features
 
     # ------------------------------------------------------------------ training
@@ -370,16 +332,6 @@ class _Run:
                          "backbone": ({k: v.detach().cpu().clone() for k, v in
                                        self.model.backbone.state_dict().items()}
                                       if self.opts.finetune else None)}
-
-
-def _panorama_flag(item: tuple[str, str, None]) -> tuple[str, bool | None, str | None]:
-    from ..images import ImageInputError, load_image
-
-    key, path, _ = item
-    try:
-        return key, load_image(path).meta.is_panorama, None
-    except (ImageInputError, OSError) as exc:
-        return key, None, str(exc)
 
 
 def _mean_nll(log_probs: np.ndarray, examples: list[PriorExample], space: LabelSpace) -> float:
