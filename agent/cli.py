@@ -163,7 +163,8 @@ def _prior(args: argparse.Namespace) -> str | None:
 
 
 def _locate(args: argparse.Namespace) -> int:
-    _start_warm_up(args.ocr, _prior(args))
+    prior = _prior(args)
+    _start_warm_up(args.ocr, prior)
     from ..tools.images import ImageInputError
     from .api import Geolocator
     from .knowledge_cli import use_files as use_knowledge_files
@@ -186,7 +187,7 @@ def _locate(args: argparse.Namespace) -> int:
         prediction = Geolocator(policy, ocr_backend=args.ocr).locate(
             image, ignore_exif=args.ignore_exif, top_k=args.top_k,
             max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
-            max_seconds=args.max_seconds, offline=_offline(args), prior=_prior(args))
+            max_seconds=args.max_seconds, offline=_offline(args), prior=prior)
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -225,10 +226,11 @@ def _chat(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    prior = _prior(args)
     defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
                 "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
                 "max_seconds": args.max_seconds, "offline": _offline(args),
-                "prior": _prior(args)}
+                "prior": prior}
     with ThreadStore(db) as store:
         resumed = bool(args.thread) and store.exists(args.thread)
         session = ChatSession(store, policy, args.thread, defaults)
@@ -236,7 +238,7 @@ def _chat(args: argparse.Namespace) -> int:
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
         # OCR models and phone data load while the person types: started after the session
         # is built, so the first prompt does not wait on the interpreter lock
-        _start_warm_up(args.ocr, _prior(args))
+        _start_warm_up(args.ocr, prior)
         if tty:
             _enable_line_editing()
         if resumed:
