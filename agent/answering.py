@@ -54,9 +54,10 @@ def describe(decision: Decision, belief: Belief, evidence: list[Evidence]) -> st
                 f"alone ({label}; province {decision.confidence_province:.0%}, city "
                 f"{decision.confidence_city:.0%}); treat it as an informed guess.")
     if belief.evidence_count == 0:
-        return (f"No locating evidence was found, so the answer is the point that minimises the "
-                f"expected distance under a uniform prior over districts ({label}); treat it as a "
-                f"guess (province confidence {decision.confidence_province:.0%}).")
+        return (f"No locating evidence was found, so the answer is the most likely place under a "
+                f"prior by where people live (the likeliest province, city in it, district in "
+                f"that: {label}); treat it as a guess (province confidence "
+                f"{decision.confidence_province:.0%}).")
     strongest = sorted(evidence, key=lambda e: -e.effective_weight)[:3]
     basis = "; ".join(f"{e.id} {e.kind.value} «{e.text}»" for e in strongest)
     where = {"province": "the province", "city": "the city", "district": "the district",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..tools.evidence import Evidence, IgnoredText
 from ..tools.online.client import OutboundQuery
 from ..tools.regions import Level, RegionIndex
-from .fusion import fuse, precision_km
+from ..tools.secrets import scrub_secrets
+from .fusion import fuse, listing_key, precision_km
 from .llm.usage import cost_usd
 from .schemas import (
     Answer,
@@ -18,15 +19,17 @@ from .schemas import (
     Usage,
     Verdict,
 )
-from .verify import resolve_answer
+from .verify import low_confidence_warning, resolve_answer
 
 REGION_CANDIDATES = 5  # provinces and cities ranked in the output
 
 
-def ranked_regions(belief, level: Level, index: RegionIndex,
-                   k: int = REGION_CANDIDATES) -> list[RegionCandidate]:
-    """The ``k`` provinces or cities with the most belief mass."""
-    marginal = sorted(belief.marginal(level).items(), key=lambda kv: -kv[1])
+def ranked_regions(belief, level: Level, index: RegionIndex, k: int = REGION_CANDIDATES,
+                   preferred: str | None = None) -> list[RegionCandidate]:
+    """The ``k`` provinces or cities with the most belief mass, the claimed region
+    ``preferred`` first (:func:`listing_key`)."""
+    marginal = sorted(belief.marginal(level).items(),
+                      key=lambda kv: listing_key(kv[1], kv[0], preferred))
     out = []
     for adcode, p in marginal:
         region = index.get(adcode, level) if adcode else None
@@ -45,7 +48,7 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
     verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
     belief = fuse(evidence, index)
     (province, city, district), problems = resolve_answer(answer, index)
-    warnings = list(state.get("warnings", []))
+    warnings = [scrub_secrets(w) for w in state.get("warnings", [])]  # no key leaves in output
     if province is None:  # an unresolvable answer never leaves: fall back to the point
         located = index.reverse(answer.lon, answer.lat) or index.nearest_district(
             answer.lon, answer.lat)[0]
@@ -62,9 +65,15 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
                         if belief.visual_prior else
                         "no locating evidence: the answer is a prior guess with low confidence")
 
+    low = low_confidence_warning(belief, [province, city, district], index)
+    if low:
+        warnings.append(low)
+
     top_k = int(state.get("request", {}).get("top_k", 10))
     candidates = []
-    for rank, (region, p) in enumerate(belief.top_districts(top_k), start=1):
+    # ranked by the belief that the confidences come from; the answer first among equals
+    ranked = belief.top_districts(top_k, preferred=district.adcode if district else None)
+    for rank, (region, p) in enumerate(ranked, start=1):
         path = index.admin_path(region)
         candidates.append(Candidate(rank=rank, province=path.province, city=path.city,
                                     district=region.name, adcode=region.adcode,
@@ -95,15 +104,18 @@ def build_prediction(state: dict, index: RegionIndex) -> GeoPrediction:
             district=round(belief.mass(district), 4) if district else 0.0),
         precision_km=precision_km(belief, answer.lon, answer.lat, evidence),
         basis=basis, candidates=candidates,
-        province_candidates=ranked_regions(belief, Level.PROVINCE, index),
-        city_candidates=ranked_regions(belief, Level.CITY, index), evidence=evidence,
+        province_candidates=ranked_regions(belief, Level.PROVINCE, index,
+                                           preferred=province.adcode),
+        city_candidates=ranked_regions(belief, Level.CITY, index,
+                                       preferred=city.adcode if city else None),
+        evidence=evidence,
         ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
         reasoning=answer.reasoning, verification=verdict,
         tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],
         outbound_queries=[OutboundQuery.model_validate(q) for q in state.get("outbound", [])],
         locatability=state.get("locatability"),
         timings=dict(state.get("timings", {})), backend=backend,
-        backend_fallback=state.get("backend_fallback"),
+        backend_fallback=scrub_secrets(state.get("backend_fallback")) or None,
         answered_by=state.get("answered_by", "fusion"), usage=usage, warnings=warnings,
         image=ImageSummary(sha256=image.get("sha256", ""), width=image.get("width", 0),
                            height=image.get("height", 0),

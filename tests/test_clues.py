@@ -1,4 +1,5 @@
 import pytest
+
 from sinoloc.tools.clues import ClueKind, extract_text_clues
 from sinoloc.tools.knowledge import get_knowledge
 

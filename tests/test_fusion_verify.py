@@ -1,4 +1,5 @@
 import pytest
+
 from sinoloc.agent.answering import fused_answer
 from sinoloc.agent.fusion import decide, fuse
 from sinoloc.agent.schemas import Answer
@@ -30,11 +31,16 @@ def test_agreeing_evidence_decides_district(regions):
     assert regions.contains(regions.get("330106", "district"), decision.lon, decision.lat)
 
 
-def test_province_only_evidence_uses_expected_distance_point(regions):
+def test_province_only_evidence_names_the_likeliest_city_with_a_point_inside(regions):
     evidence = [ev(1, EvidenceKind.PLATE, "540000", "province", 0.8)]
-    decision = decide(fuse(evidence, regions), evidence)
-    assert decision.anchor_level == "province" and decision.point_source == "expected_distance"
-    assert regions.get(decision.district_adcode, "district").province_adcode == "540000"
+    belief = fuse(evidence, regions)
+    decision = decide(belief, evidence)
+    assert decision.anchor_level == "province"
+    district = regions.get(decision.district_adcode, "district")
+    cities = {c: p for c, p in belief.marginal("city").items() if c.startswith("54")}
+    assert district.province_adcode == "540000"
+    assert district.city_adcode == max(cities, key=cities.get)  # not a city ranked below another
+    assert regions.reverse(decision.lon, decision.lat).adcode == decision.district_adcode
 
 
 def test_point_evidence_sets_coordinates(regions):

@@ -61,6 +61,7 @@ class IgnoredText(BaseModel):
 
 _CLUE_TO_EVIDENCE = {
     ClueKind.ADDRESS: EvidenceKind.OCR_ADDRESS,
+    ClueKind.PLACE: EvidenceKind.OCR_ADDRESS,  # a town / village name is an address read below the district
     ClueKind.PHONE: EvidenceKind.PHONE,
     ClueKind.PLATE: EvidenceKind.PLATE,
     ClueKind.ROAD: EvidenceKind.ROAD,

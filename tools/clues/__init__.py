@@ -7,14 +7,16 @@ from ..knowledge import get_knowledge
 from ..knowledge.corpus import get_corpus
 from ..ocr.base import OcrSpan
 from ..regions import get_region_index
-from .address import address_clue
+from .ambiguity import weight_by_population
 from .filters import mask_misleading, watermark_clue
+from .fuzzy import address_clue_with_slips
 from .gazetteer import get_gazetteer
 from .phones import phone_clues
 from .plates import plate_clues
 from .roads import road_clues
 from .schema import Clue, ClueKind, RegionSupport
 from .signs import sign_clues
+from .towns import town_clues
 
 __all__ = ["Clue", "ClueKind", "RegionSupport", "extract_clues", "extract_text_clues"]
 
@@ -34,8 +36,11 @@ def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
         masked = masked.replace(plate.text, "□" * len(plate.text))
     masked, signs = sign_clues(masked, get_corpus(), gazetteer, span_id)
     clues += phones + plates + signs + road_clues(masked, knowledge, span_id)
-    clues += address_clue(masked, gazetteer, span_id)
-    return clues
+    clues += address_clue_with_slips(masked, gazetteer, span_id)
+    clues += town_clues(masked, gazetteer, span_id)
+    # one place for every kind: alternatives a clue cannot tell apart are weighted by population
+    return [c.model_copy(update={"regions": weight_by_population(c.regions, index)})
+            if len(c.regions) > 1 else c for c in clues]
 
 
 def extract_clues(spans: list[OcrSpan]) -> list[Clue]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 class ClueKind(str, Enum):
     ADDRESS = "ocr_address"  # admin names (and maybe a street) read in the image
+    PLACE = "place_name"  # a town or village name → its county (fused as ocr_address evidence)
     PHONE = "phone"
     PLATE = "plate"
     ROAD = "road"

@@ -8,7 +8,7 @@ at load time, not a silent miss at run time.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -58,6 +58,21 @@ class MisleadingRow(_Row):
     reason: str
 
 
+class PlateConfusionRow(_Row):
+    """An OCR reading of a plate character that the plate standard rules out, and the character
+    meant (plate_ocr_confusions.csv)."""
+
+    read: str
+    meant: str
+    position: str  # province | letter | serial
+    note: str = ""
+
+
+# GA 36-2018: plate letters (issuing-authority code and serial) never use I or O
+PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+PLATE_SERIAL_CHARS = PLATE_LETTERS + "0123456789"
+
+
 class ProvinceNameRow(_Row):
     adcode: str
     abbreviation: str
@@ -93,6 +108,8 @@ class Knowledge:
     province_abbreviations: dict[str, Region]
     province_english: dict[str, Region]  # normalised English name → province
     province_english_names: dict[str, str]  # adcode → "Inner Mongolia", as written
+    # (position, read) → the confusion rows for that reading, in file order
+    plate_confusions: dict[tuple[str, str], tuple[PlateConfusionRow, ...]] = field(default_factory=dict)
 
 
 def read_rows(name: str, model: type[BaseModel]) -> list:
@@ -112,6 +129,27 @@ def _one(index: RegionIndex, name: str, level: Level, within: Region | None, whe
         raise KnowledgeError(f"{where}: no {level.value} called {name!r}"
                              + (f" in {within.name}" if within else ""))
     return found[0]
+
+
+def _plate_confusions(plates: dict[str, Plate]) -> dict[tuple[str, str], tuple[PlateConfusionRow, ...]]:
+    """Each row must map a character the standard rules out at its position to one it allows;
+    a province character must map to an abbreviation of the plate table."""
+    valid = {"province": {p[0] for p in plates}, "letter": set(PLATE_LETTERS),
+             "serial": set(PLATE_SERIAL_CHARS)}
+    table: dict[tuple[str, str], list[PlateConfusionRow]] = {}
+    for row in read_rows("plate_ocr_confusions.csv", PlateConfusionRow):
+        where = f"plate_ocr_confusions.csv {row.read}→{row.meant} ({row.position})"
+        allowed = valid.get(row.position)
+        if allowed is None:
+            raise KnowledgeError(f"{where}: position must be one of {sorted(valid)}")
+        if len(row.read) != 1 or len(row.meant) != 1:
+            raise KnowledgeError(f"{where}: read and meant are single characters")
+        if row.read in allowed or row.meant not in allowed:
+            raise KnowledgeError(f"{where}: must map a character invalid at the position to a valid one")
+        if any(r.meant == row.meant for r in table.get((row.position, row.read), [])):
+            raise KnowledgeError(f"{where}: duplicate row")
+        table.setdefault((row.position, row.read), []).append(row)
+    return {key: tuple(rows) for key, rows in table.items()}
 
 
 def build_knowledge(index: RegionIndex) -> Knowledge:
@@ -154,7 +192,7 @@ def build_knowledge(index: RegionIndex) -> Knowledge:
         watermarks=tuple(read_rows("watermarks.csv", WatermarkRow)),
         misleading=tuple(read_rows("misleading_place_words.csv", MisleadingRow)),
         province_abbreviations=abbreviations, province_english=english,
-        province_english_names=english_names,
+        province_english_names=english_names, plate_confusions=_plate_confusions(plates),
     )
 
 

@@ -1,0 +1,352 @@
+"""The probe set: one clue (or two) per probe, for every mainland province, with its ground truth.
+
+Nothing here is typed by hand that a shipped table already knows: area codes come from
+phonenumbers' geocoding data (the same library the pipeline reads, so a probe's truth is what
+the number means, not what we remember), plate letters from ``tools/knowledge/data/plates.csv``,
+regions and their representative points from the RegionIndex, towns and villages from
+``data/probe_places.csv`` (built from jionlp's division table by ``probe_places``). Generation
+is deterministic for a seed and renders nothing, so a test can check coverage cheaply.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import phonenumbers
+from pydantic import BaseModel, Field, field_validator
+
+PLACES_CSV = Path(__file__).with_name("data") / "probe_places.csv"
+KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town", "village",
+         "agree", "conflict")
+MAINLAND = 31
+# Neutral words for shop names and roads (filtered against region names at generation time, so a
+# word that happens to be a place name never becomes an unintended clue).
+SHOPS = ("便民超市", "鑫源五金", "家常菜馆", "宏达建材", "平价药房", "阳光文具", "老王面馆", "兴旺烟酒",
+         "明亮眼镜", "快捷打印", "美发沙龙", "鲜果坊")
+ROADS = ("建设路", "解放路", "和平路", "胜利路", "文化路", "幸福路", "团结路", "光明路", "工农路", "育才路",
+         "健康路", "民主路")
+_PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are never issued
+_LANDLINE = re.compile(r"^86(10|2\d|[3-9]\d\d)$")
+_LANDLINE_TYPES = {phonenumbers.PhoneNumberType.FIXED_LINE,
+                   phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+class Truth(BaseModel):
+    """Where the probe's clue points: the finest level it names, and that region's point."""
+
+    level: str = Field(description="province | city | district: the finest level the clue names")
+    province_adcode: str
+    province: str
+    city_adcode: str | None = None
+    city: str | None = None
+    district_adcode: str | None = None
+    district: str | None = None
+    lat: float = Field(description="WGS-84 representative point of the finest region named")
+    lon: float
+
+
+class Probe(BaseModel):
+    id: str
+    kind: str
+    variant: str = Field(description="capital | other | …: which city of the province the clue names")
+    sign: list[str] = Field(default_factory=list, description="lines of the shop / guide sign")
+    plate: str | None = Field(default=None, description="a licence plate drawn apart from the sign")
+    key: str = Field(description=(
+        "text that evidence citing the clue contains (area code, plate prefix, name)"))
+    truth: Truth
+    note: str = ""
+    seed: int = Field(description="seed of the picture (background, colours, placement)")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown probe kind {value!r}")
+        return value
+
+
+class Place(BaseModel):
+    """A row of probe_places.csv (validated at load: a row without a source is an error)."""
+
+    kind: str
+    name: str
+    town: str
+    county: str
+    county_adcode: str = Field(pattern=r"^\d{6}$")
+    city_adcode: str = Field(pattern=r"^\d{6}$")
+    province_adcode: str = Field(pattern=r"^\d{6}$")
+    source: str = Field(min_length=10)
+
+
+def load_places(path: Path = PLACES_CSV) -> list[Place]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [Place.model_validate(row) for row in csv.DictReader(f)]
+
+
+# ---------------------------------------------------------------- area codes (phonenumbers)
+def _split_description(description: str, index) -> tuple[object, list[str]] | None:
+    """'四川省成都市、资阳市、眉山市' → (四川省, ['成都市', '资阳市', '眉山市'])."""
+    for province in index.provinces():
+        for name in (province.name, province.short):
+            if description.startswith(name):
+                rest = description[len(name):]
+                return province, [p for p in rest.split("、") if p] if rest else []
+    return None
+
+
+@lru_cache(maxsize=1)
+def area_codes() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """City adcode → [(area code without the 0, adcodes of every city the code covers, "" for a
+    name the index does not know)], the first city first, from
+    phonenumbers' Chinese geocoding prefixes of fixed lines (86 + 10, 2x or a 3-digit code)."""
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    from sinoloc.tools.regions import Level, get_region_index
+
+    index = get_region_index()
+    out: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    for prefix in sorted(GEOCODE_DATA):
+        description = GEOCODE_DATA[prefix].get("zh")
+        if not description or not _LANDLINE.match(prefix):
+            continue
+        split = _split_description(description, index)
+        if split is None:
+            continue
+        province, pieces = split
+        if not pieces:  # 北京市: the municipality is its one city
+            children = index.children(province)
+            cities = children if len(children) == 1 else []
+        else:
+            found = [index.lookup(p, level=Level.CITY, within=province)[:1] for p in pieces]
+            if not found[0]:  # the first piece is a county or an old name: not a clean truth
+                continue
+            cities = [c[0] if c else None for c in found]  # 株州 (sic) stays unresolved
+        if cities:
+            out[cities[0].adcode].append((prefix[2:], tuple(c.adcode if c else "" for c in cities)))
+    return dict(out)
+
+
+def landline_number(code: str, rng: random.Random, too_long: bool = False) -> str | None:
+    """'0351-2695722': a subscriber number that phonenumbers takes as a valid fixed line of
+    ``code`` (or, with ``too_long``, the same with one digit more, which it rejects)."""
+    from phonenumbers import geocoder
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    wanted = GEOCODE_DATA[f"86{code}"]["zh"]
+    for _ in range(300):
+        length = rng.choice((8, 7))
+        sub = str(rng.randint(2, 8)) + "".join(str(rng.randint(0, 9)) for _ in range(length - 1))
+        number = phonenumbers.parse(f"0{code}{sub}", "CN")
+        if not (phonenumbers.is_valid_number(number)
+                and phonenumbers.number_type(number) in _LANDLINE_TYPES
+                and geocoder.description_for_number(number, "zh") == wanted):
+            continue
+        if too_long:
+            sub += str(rng.randint(0, 9))
+            if phonenumbers.is_valid_number(phonenumbers.parse(f"0{code}{sub}", "CN")):
+                continue
+        return f"0{code}-{sub}"
+    return None
+
+
+# ---------------------------------------------------------------- plates (plates.csv)
+def _plates_csv() -> Path:
+    import sinoloc
+
+    return Path(sinoloc.__file__).parent / "tools" / "knowledge" / "data" / "plates.csv"
+
+
+@lru_cache(maxsize=1)
+def plate_prefixes() -> dict[str, list[tuple[str, str]]]:
+    """Province adcode → [(prefix, city adcode)] for prefixes registered in exactly one city."""
+    from sinoloc.tools.regions import Level, get_region_index
+
+    index = get_region_index()
+    provinces = {p.short: p for p in index.provinces()}
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    with _plates_csv().open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            province = provinces.get(row["province"])
+            cities = [c for c in row["cities"].split(";") if c]
+            if province is None or len(cities) != 1 or row.get("note"):
+                continue
+            found = index.lookup(cities[0], level=Level.CITY, within=province)
+            if found:
+                out[province.adcode].append((row["prefix"], found[0].adcode))
+    return dict(out)
+
+
+def plate_serial(rng: random.Random, confusable: bool = False) -> str:
+    """A 5-character serial; ``confusable`` writes at least one 0 as O or 1 as I, the slips OCR
+    makes on real plates (which never carry O or I)."""
+    pattern = rng.choice(("DDDDD", "LDDDD", "DDDDL", "LLDDD", "DLDDD"))
+    chars = [str(rng.randint(0, 9)) if p == "D" else rng.choice(_PLATE_LETTERS) for p in pattern]
+    if confusable:
+        digits = [i for i, p in enumerate(pattern) if p == "D"]
+        chars[rng.choice(digits)] = rng.choice("01")
+        chars = [{"0": "O", "1": "I"}.get(c, c) for c in chars]
+    return "".join(chars)
+
+
+def format_plate(prefix: str, serial: str, rng: random.Random) -> str:
+    return prefix + rng.choice(("·", "·", " ", "")) + serial
+
+
+# ---------------------------------------------------------------- generation
+class _Context:
+    """Shared lookups of one generation run."""
+
+    def __init__(self):
+        from sinoloc.tools.regions import get_region_index
+
+        self.index = get_region_index()
+        self.provinces = sorted((p for p in self.index.provinces() if p.kind in ("regular", "municipality")),
+                                key=lambda p: p.adcode)
+        words = {w for _, r in self.index.names() for w in (r.name, r.short) if len(w) >= 2}
+        self.shops = [s for s in SHOPS if not any(w in s for w in words)]
+        self.roads = [r for r in ROADS if not any(w in r for w in words)]
+        self.codes = area_codes()
+        self.plates = plate_prefixes()
+        self.places: dict[tuple[str, str], list[Place]] = defaultdict(list)
+        for place in load_places():
+            self.places[(place.province_adcode, place.kind)].append(place)
+
+    def cities(self, province) -> list:
+        return sorted(self.index.children(province), key=lambda c: c.adcode)
+
+    def capital(self, province):
+        return self.cities(province)[0]
+
+    def truth(self, region) -> Truth:
+        ix = self.index
+        province = ix.province_of(region)
+        city = ix.city_of(region) if region.level.value != "province" else None
+        district = region if region.level.value == "district" else None
+        return Truth(level=region.level.value, province_adcode=province.adcode, province=province.name,
+                     city_adcode=city.adcode if city else None, city=city.name if city else None,
+                     district_adcode=district.adcode if district else None,
+                     district=district.name if district else None, lat=region.lat, lon=region.lon)
+
+    def code_of(self, city, rng: random.Random, single: bool) -> tuple[str, tuple[str, ...]] | None:
+        codes = self.codes.get(city.adcode, [])
+        if single:
+            codes = [c for c in codes if len(c[1]) == 1]
+        return rng.choice(codes) if codes else None
+
+    def districts(self, city) -> list:
+        return sorted((d for d in self.index.children(city) if d.name != city.name), key=lambda d: d.adcode)
+
+    def address(self, district, rng: random.Random, with_province: bool) -> str:
+        ix = self.index
+        province, city = ix.province_of(district), ix.city_of(district)
+        head = province.name if with_province and province.name != city.name else ""
+        return f"{head}{city.name}{district.name}{rng.choice(self.roads)}{rng.randint(1, 399)}号"
+
+
+def _phone_line(number: str, rng: random.Random) -> str:
+    return rng.choice(("电话：", "电话 ", "TEL ", "联系电话：")) + number
+
+
+def _coded_city(ctx: _Context, province, rng: random.Random, exclude: tuple[str, ...] = ()):
+    """A non-capital city of the province with an area code of its own (None for municipalities)."""
+    cities = [c for c in ctx.cities(province)[1:] if c.adcode not in exclude
+              and ctx.code_of(c, rng, single=True) and ctx.districts(c)]
+    return rng.choice(cities) if cities else None
+
+
+def _probes_for(ctx: _Context, province, kind: str, rng: random.Random) -> list[dict]:
+    """Specs (without id and seed) of the probes of one kind in one province."""
+    capital = ctx.capital(province)
+    shop = rng.choice(ctx.shops)
+    short = province.adcode[:2]
+    out: list[dict] = []
+    if kind == "address":
+        city = rng.choice([c for c in ctx.cities(province) if ctx.districts(c)])
+        district = rng.choice(ctx.districts(city))
+        out.append(dict(variant="capital" if city == capital else "other",
+                        sign=[shop, ctx.address(district, rng, with_province=True)],
+                        key=district.name, truth=ctx.truth(district)))
+    elif kind in ("landline", "landline_long"):
+        variants = [("capital", capital)]
+        if kind == "landline":
+            other = _coded_city(ctx, province, rng)
+            if other is not None:
+                variants.append(("other", other))
+        for variant, city in variants:
+            code, covered = ctx.code_of(city, rng, single=variant != "capital")
+            number = landline_number(code, rng, too_long=kind == "landline_long")
+            shared = [ctx.index.get(a, "city").name for a in covered[1:] if a]
+            out.append(dict(variant=variant, sign=[shop, _phone_line(number, rng)], key=f"0{code}",
+                            truth=ctx.truth(city),
+                            note=f"area code 0{code} also covers {'、'.join(shared)}" if shared else ""))
+    elif kind in ("plate", "plate_confusable"):
+        prefixes = ctx.plates[province.adcode]
+        capital_prefix = next(p for p in prefixes if p[0].endswith("A"))
+        variants = [("capital", capital_prefix)]
+        if kind == "plate":
+            others = [p for p in prefixes if not p[0].endswith("A")]
+            variants.append(("other", rng.choice(others)))
+        for variant, (prefix, city_adcode) in variants:
+            plate = format_plate(prefix, plate_serial(rng, confusable=kind == "plate_confusable"), rng)
+            out.append(dict(variant=variant, plate=plate, key=prefix,
+                            truth=ctx.truth(ctx.index.get(city_adcode, "city"))))
+    elif kind in ("town", "village"):
+        place = rng.choice(ctx.places[(province.adcode, kind)])
+        if kind == "town":
+            sign = rng.choice(([f"{place.name}人民政府"], [f"欢迎来到{place.name}"],
+                               [f"→ {place.name} 5 km"]))
+        else:
+            sign = rng.choice(([f"{place.name}村民委员会"], [f"{place.name}欢迎您"]))
+        out.append(dict(variant=place.county, sign=sign, key=place.name,
+                        truth=ctx.truth(ctx.index.get(place.county_adcode, "district")),
+                        note=f"{place.town}, {place.county}"))
+    elif kind == "agree":
+        city = _coded_city(ctx, province, rng) or capital
+        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.code_of(city, rng, single=False)
+        district = rng.choice(ctx.districts(city))
+        out.append(dict(variant="capital" if city == capital else "other",
+                        sign=[shop, ctx.address(district, rng, with_province=False),
+                              _phone_line(landline_number(code, rng), rng)],
+                        key=district.name, truth=ctx.truth(district)))
+    elif kind == "conflict":
+        city = _coded_city(ctx, province, rng) or capital
+        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.code_of(city, rng, single=False)
+        elsewhere = rng.choice([p for p in ctx.provinces if p.adcode != province.adcode])
+        prefix, plate_city = rng.choice(ctx.plates[elsewhere.adcode])
+        plate = format_plate(prefix, plate_serial(rng), rng)
+        out.append(dict(variant="capital" if city == capital else "other",
+                        sign=[shop, _phone_line(landline_number(code, rng), rng)], plate=plate,
+                        key=f"0{code}", truth=ctx.truth(city),
+                        note=f"plate {prefix} names {ctx.index.label(ctx.index.get(plate_city, 'city'))}; "
+                             "the truth is the sign's landline (a business is local, cars travel)"))
+    for spec in out:
+        spec["id"] = f"{kind}-{short}-{spec['variant'] if kind not in ('town', 'village') else 'x'}"
+    return out
+
+
+def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] = KINDS) -> list[Probe]:
+    """Every kind for every mainland province, interleaved (kind by kind, provinces in a seeded
+    order) so that the first N probes of the list cover all kinds and many provinces."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown probe kinds: {sorted(unknown)}")
+    ctx = _Context()
+    by_kind: dict[str, list[Probe]] = {}
+    for kind in kinds:
+        probes: list[Probe] = []
+        order = list(ctx.provinces)
+        random.Random(f"{seed}-{kind}-order").shuffle(order)
+        for province in order:
+            rng = random.Random(f"{seed}-{kind}-{province.adcode}")
+            for spec in _probes_for(ctx, province, kind, rng):
+                probes.append(Probe(kind=kind, seed=rng.randint(0, 2**31 - 1), **spec))
+        by_kind[kind] = probes
+    interleaved: list[Probe] = []
+    for i in range(max((len(v) for v in by_kind.values()), default=0)):
+        interleaved.extend(v[i] for v in by_kind.values() if i < len(v))
+    return interleaved
