@@ -1,12 +1,29 @@
 """The compiled graph for ``langgraph dev`` / LangGraph Studio / LangGraph Platform (see
 langgraph.json, which loads this file by path: imports are absolute).
 
-The policy follows ``SINOLOC_LLM`` (default: the deterministic offline policy); a run may pick
-another with ``configurable.llm`` and set any LocateSettings field in ``configurable``. The
-server supplies the checkpointer, so threads and follow-up questions work there too.
+A served graph answers HTTP clients, so its input and ``configurable`` are untrusted: the graph is
+built with a :class:`~sinoloc.agent.boundary.ServeBoundary` read from the environment when the
+server starts. The policy follows the operator's ``SINOLOC_LLM`` (default: the deterministic
+offline policy; ``python:`` and ``local:`` specs are allowed there); a client may pick ``none`` or
+a ``provider:model`` from ``SINOLOC_SERVE_PROVIDERS`` with ``configurable.llm`` and set
+``LocateSettings`` fields except ``prior``. Images come as uploads (base64 / data: URI) or as
+names under ``SINOLOC_IMAGES_ROOT`` (unset: no path is accepted). The server supplies the
+checkpointer, so threads and follow-up questions work there too.
 """
 
+import os
+
+from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.graph import build_graph
 from sinoloc.agent.llm import build_policy
+from sinoloc.agent.llm.spec import ENV_LLM
 
-graph = build_graph(build_policy())
+
+def build_served_graph(environ: dict[str, str] | None = None, checkpointer=None):
+    """The graph a server runs: the operator's policy, the clients behind the boundary."""
+    env = os.environ if environ is None else environ
+    return build_graph(build_policy(env.get(ENV_LLM, "none")), checkpointer,
+                       boundary=ServeBoundary.from_env(env))
+
+
+graph = build_served_graph()

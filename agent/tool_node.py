@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..prompts import render_prompt
 from ..tools.evidence import Evidence
+from ..tools.secrets import scrub_secrets
 from .digest import evidence_digest
 from .locatability import locatability
 from .locatability_clip import clip_locatability
@@ -79,7 +80,8 @@ def execute_calls(state: GeoState, calls: list[dict]) -> dict:
                 try:
                     output = spec.run(args, context)
                 except Exception as exc:  # a tool that raises never ends the run
-                    status, summary = "error", f"the tool failed: {exc.__class__.__name__}: {exc}"
+                    status, summary = "error", scrub_secrets(  # a provider may echo its key
+                        f"the tool failed: {exc.__class__.__name__}: {exc}")
                 else:
                     status, summary = output.status, output.summary
                     for item in output.evidence:

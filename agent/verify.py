@@ -1,4 +1,11 @@
-"""Verification: pure checks of a submitted answer against the evidence and the region data."""
+"""Verification: pure checks of a submitted answer against the evidence and the region data.
+
+The checks weigh evidence, not only its presence: an acknowledged conflict is accepted when the
+belief (every item fused) holds more in the claimed region than where the contradicting item
+points, and a claim the belief all but rules out while another region holds most of it is sent
+back with the numbers. So one weak item (text that slipped past the injection detector, a
+misread sign) cannot carry an answer against two strong ones.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,13 @@ from ..tools.evidence import Evidence, EvidenceKind
 from ..tools.knowledge.corpus import get_corpus
 from ..tools.knowledge.retrieval import KnowledgeIndex, get_knowledge_index
 from ..tools.regions import Level, Region, RegionIndex
-from .fusion import supports
+from .fusion import Belief, fuse, support_vector, supports
 from .knowledge_check import knowledge_conflicts
 from .schemas import Answer, Check, Verdict
 
 STRONG_EVIDENCE = 0.85  # weight × confidence from which a contradiction must be explained
+NEGLIGIBLE_SHARE = 0.01  # a claimed region with less of the belief than this is all but ruled out
+DOMINANT_SHARE = 0.5  # … when another region at its level holds at least this much
 
 
 def resolve_answer(answer: Answer, index: RegionIndex) -> tuple[list[Region | None], list[str]]:
@@ -85,6 +94,9 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
 
     conflicts = []
     backed = False
+    belief = fuse(evidence, index) if deepest is not None else None
+    if belief is not None:
+        checks.append(_claim_share_check([province, city, district], belief, locating, index))
     if deepest is not None:
         cited_ids = {i for _, ids in cited.values() for i in ids if i in by_id}
         # an explanation of a conflict counts only when the answer has evidence of its own
@@ -96,12 +108,19 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
             if supports(item, deepest, index):
                 continue
             explained = item.id in answer.acknowledged_conflicts
-            if explained and backed:
+            claim, against = _claim_against(item, deepest, belief, index)
+            if explained and backed and claim > against:
                 continue
+            if explained and backed:
+                why = (f"; it is acknowledged, but the evidence outweighs the explanation: the "
+                       f"belief holds {_pct(claim)} in {index.label(deepest)} against "
+                       f"{_pct(against)} where {item.id} points")
+            elif explained:
+                why = f"; it is acknowledged, but no cited evidence supports {index.label(deepest)}"
+            else:
+                why = ""
             conflicts.append(f"{item.id} ({item.kind.value}: {item.detail or item.text}) "
-                             f"contradicts {index.label(deepest)}" + (
-                                 "; it is acknowledged, but no cited evidence supports "
-                                 f"{index.label(deepest)}" if explained else ""))
+                             f"contradicts {index.label(deepest)}" + why)
     checks.append(Check(name="no_unexplained_contradiction", passed=not conflicts,
                         message="; ".join(conflicts)))
 
@@ -120,3 +139,64 @@ def verify(answer: Answer, evidence: list[Evidence], index: RegionIndex,
         "verify_feedback", round=round_no, max_rounds=max_rounds,
         failures="\n".join(f"- {c.name}: {c.message}" for c in checks if not c.passed))
     return Verdict(accepted=accepted, checks=checks, feedback=feedback, round=round_no)
+
+
+def _pct(p: float) -> str:
+    if p < 0.0001:
+        return "< 0.01 %"
+    return f"{100 * p:.2f} %" if p < 0.1 else f"{100 * p:.0f} %"
+
+
+def _claim_against(item: Evidence, claimed: Region, belief: Belief,
+                   index: RegionIndex) -> tuple[float, float]:
+    """The belief's mass in the claimed region, and where ``item`` points outside it."""
+    inside = index.district_mask(claimed)
+    where = (support_vector(item, index) > 0) & ~inside
+    return belief.mass(claimed), float(belief.probs[where].sum())
+
+
+def _claim_share_check(claimed: list[Region | None], belief: Belief, locating: list[Evidence],
+                       index: RegionIndex) -> Check:
+    """Fails when a claimed level holds a negligible share of the belief while another region
+    of that level holds most of it (from the shallowest level that does); the message gives
+    both shares and the evidence behind the leader. The visual prior alone decides nothing."""
+    if belief.evidence_count == 0:
+        return Check(name="claim_not_ruled_out", passed=True)
+    for level, region in zip((Level.PROVINCE, Level.CITY, Level.DISTRICT), claimed, strict=True):
+        if region is None:
+            continue
+        share = belief.mass(region)
+        if share >= NEGLIGIBLE_SHARE:
+            continue
+        marginal = belief.marginal(level)
+        leader_code = max(marginal, key=marginal.get)
+        leader = index.get(leader_code, level)
+        if leader is None or leader_code == region.adcode or marginal[leader_code] < DOMINANT_SHARE:
+            continue
+        behind = [e.id for e in locating if supports(e, leader, index)][:6]
+        return Check(name="claim_not_ruled_out", passed=False, message=(
+            f"the evidence all but rules out {index.label(region)}: the belief gives it "
+            f"{_pct(share)}, while {index.label(leader)} holds {_pct(marginal[leader_code])}"
+            + (f" ({', '.join(behind)} point there)" if behind else "")))
+    return Check(name="claim_not_ruled_out", passed=True)
+
+
+LOW_CONFIDENCE = 0.05  # city + district share of the belief under which a committed answer warns
+
+
+def low_confidence_warning(belief: Belief, claimed: list[Region | None],
+                           index: RegionIndex) -> str | None:
+    """A warning for a committed answer the evidence gives almost no weight (city + district
+    share under 5 %, or the province's when no city is claimed), naming the belief's leader.
+    ``None`` without locating evidence (that case has its own warning) or when confident."""
+    province, city, district = claimed
+    if belief.evidence_count == 0 or province is None:
+        return None
+    share = (belief.mass(city) + (belief.mass(district) if district else 0.0)) if city \
+        else belief.mass(province)
+    if share >= LOW_CONFIDENCE:
+        return None
+    (leader, p), = belief.top_districts(1)
+    named = index.label(district or city or province)
+    return (f"low confidence: the evidence gives {named} {_pct(share)} (city + district); "
+            f"the belief's most likely district is {index.label(leader)} ({_pct(p)})")

@@ -220,7 +220,7 @@ class ValidationReport(BaseModel):
 def validate(items: list[LabelledImage], check_images: bool = True) -> ValidationReport:
     """Unreadable images, coordinates outside China, labels that do not resolve or disagree,
     duplicate ids, files and image contents."""
-    from ..tools.images import ImageInputError, load_image
+    from ..tools.images import ImageInputError, MissingImageError, load_image, read_image_file
 
     issues: list[ValidationIssue] = []
     for item in items:
@@ -234,12 +234,13 @@ def validate(items: list[LabelledImage], check_images: bool = True) -> Validatio
         by_file[item.image].append(item.id)
         if not check_images:
             continue
-        try:
-            data = Path(item.image).read_bytes()
-            load_image(data)
-        except (OSError, ImageInputError) as exc:
-            message = f"image {item.image} is missing" if isinstance(exc, OSError) else (
-                f"image {Path(item.image).name} is not an image sinoloc can read: {exc}")
+        name = Path(item.image).name
+        try:  # a regular file only, its magic bytes before the rest: a FIFO or 1 GB of text
+            data = read_image_file(item.image, label=name)  # costs one stat or one small read
+            load_image(data, label=name)
+        except ImageInputError as exc:
+            message = f"image {item.image} is missing" if isinstance(exc, MissingImageError) \
+                else f"image {name} is not an image sinoloc can read: {exc}"
             issues.append(ValidationIssue(id=item.id, severity="error", message=message))
             continue
         by_content[hashlib.sha256(data).hexdigest()].append(item.id)

@@ -5,6 +5,14 @@
 processes (``spawn``), so a hung image is killed at the per-image timeout and its worker is
 replaced; ``workers=0`` runs in this process (no hard timeout; the graph's own time budget
 still applies).
+
+One writer per directory: a run holds ``RUN_DIR/.lock`` (:mod:`.rundir_lock`) from before it
+reads anything until its last record is written, and a second run refuses at once. A session's
+record is saved when it starts, every few seconds while rows are written, and when it ends:
+``outcome`` says ``complete``, ``interrupted`` (SIGTERM/SIGINT, with the signal), ``failed``, or
+``killed`` (set by the next ``--resume``, which counts the rows the dead session really wrote
+from the ``session`` field of each row). ``--resume`` also sets aside damaged lines and rows lost
+to the machine (``error_kind: infrastructure``) so that those images run again.
 """
 
 from __future__ import annotations
@@ -12,37 +20,65 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, datetime
 from multiprocessing.connection import wait
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .datasets import LabelledImage
+from .interrupts import Interrupts, RunInterrupted
 from .progress import Progress
-from .results import ResultRow, ResultsLog
+from .results import ResultRow, ResultsLog, SetAside, atomic_write
 from .run_config import RunConfig, build_locator, code_version
+from .rundir_lock import RunDirBusy, RunDirLock
 from .worker import Evaluator
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
 WORKER_START_LIMIT_S = 900.0  # loading a local model can take minutes
+CHECKPOINT_S = 5.0  # run.json's rows_written is at most this old while a run is alive
+STOP_GRACE_S = 5.0  # a worker asked to stop is killed after this
+
+Outcome = Literal["running", "complete", "interrupted", "failed", "killed"]
 
 
 class RunError(RuntimeError):
-    """The run cannot start or go on (a config mismatch, a worker that cannot start)."""
+    """The run cannot start or go on (a config mismatch, a worker that cannot start, a run
+    directory held by another run)."""
 
 
 class Session(BaseModel):
     started: str
-    finished: str | None = None
+    finished: str | None = Field(default=None, description=(
+        "when the session ended, completed or interrupted; null while running or when killed"))
+    outcome: Outcome = "running"
+    interrupted_by: str | None = Field(default=None, description="SIGTERM or SIGINT")
+    error: str | None = None
+    updated: str | None = Field(default=None, description="last time rows_written was saved")
     rows_written: int = 0
+    set_aside: int = Field(default=0, description=(
+        "lines this session's resume moved to predictions.rejected.jsonl"))
     workers: int
     code: dict
+    temp_dir: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_records(cls, data):
+        """Records written before ``outcome`` existed: a finished session completed, any other
+        one was killed."""
+        if isinstance(data, dict) and "outcome" not in data and "updated" not in data:
+            data = {**data, "outcome": "complete" if data.get("finished") else "killed"}
+        return data
 
 
 class RunRecord(BaseModel):
@@ -65,15 +101,40 @@ def load_record(run_dir: Path) -> RunRecord:
 
 
 def _save_record(run_dir: Path, record: RunRecord) -> None:
-    tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(tmp, run_dir / RUN_FILE)
+    atomic_write(run_dir / RUN_FILE, record.model_dump_json(indent=2).encode())
+
+
+def _clear_leftovers(run_dir: Path, record: RunRecord, log: ResultsLog) -> None:
+    """Under the lock, whatever a dead session left: its sessions' state, temporary files."""
+    rows, _ = log.scan()
+    written = Counter(row.session for _, _, row in rows)
+    for index, session in enumerate(record.sessions):
+        if session.outcome != "running":
+            continue  # (a "running" session is dead: we hold the lock)
+        session.outcome = "killed"
+        if index in written:
+            session.rows_written = written[index]
+            session.note = (f"killed without clean-up; rows_written counted from {PREDICTIONS} "
+                            f"at {_now()}")
+        else:
+            session.note = "killed without clean-up; rows_written as last saved"
+        if session.temp_dir:
+            shutil.rmtree(session.temp_dir, ignore_errors=True)
+    for stale in run_dir.glob(".*.tmp"):  # an atomic write cut short
+        stale.unlink(missing_ok=True)
+
+
+def _next_attempts(log: ResultsLog) -> dict[str, int]:
+    """The attempt number the next row of each id that will be retried gets."""
+    rows, _ = log.scan()
+    return {row.id: row.attempt + 1 for _, _, row in rows if row.retryable}
 
 
 def prepare(run_dir: Path, dataset: str, dataset_sha256: str, config: RunConfig,
-            resume: bool) -> tuple[RunRecord, ResultsLog]:
+            resume: bool) -> tuple[RunRecord, ResultsLog, list[SetAside], dict[str, int]]:
     """Create the run directory, or reopen it for ``--resume`` after checking that the dataset
-    and the config are the ones its rows were made with."""
+    and the config are the ones its rows were made with; the caller holds the lock. Returns the
+    record, the log, what the repair set aside and the attempt numbers of retried ids."""
     log = ResultsLog(run_dir / PREDICTIONS)
     if (run_dir / RUN_FILE).exists():
         if not resume:
@@ -88,47 +149,67 @@ def prepare(run_dir: Path, dataset: str, dataset_sha256: str, config: RunConfig,
         if record.dataset_sha256 != dataset_sha256:
             raise RunError(f"{run_dir} was run on a different version of the dataset")
         record.config = config  # the timeout may change between sessions
-        log.repair()
-        return record, log
+        _clear_leftovers(run_dir, record, log)
+        attempts = _next_attempts(log)
+        return record, log, log.repair(), attempts
     run_dir.mkdir(parents=True, exist_ok=True)
     record = RunRecord(dataset=dataset, dataset_sha256=dataset_sha256, config=config)
-    return record, log
+    return record, log, [], {}
+
+
+@contextlib.contextmanager
+def _spawn_without_sigint():
+    """A Ctrl-C is sent to the whole process group: block it while a worker is started, so the
+    child starts with it blocked (it then ignores it) and this process gets it afterwards."""
+    main = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, main)
 
 
 class _Worker:
-    def __init__(self, context, config_json: str):
+    def __init__(self, context, config_json: str, tmp_root: str):
         from .worker import serve
 
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(config_json, child), daemon=True)
-        self.process.start()
+        self.process = context.Process(target=serve, args=(config_json, child, tmp_root),
+                                       daemon=True)
+        with _spawn_without_sigint():
+            self.process.start()
         child.close()
         self.item: LabelledImage | None = None
+        self.attempt = 1
         self.since = time.monotonic()
         self.ready = False
 
-    def send(self, item: LabelledImage) -> None:
-        self.item, self.since = item, time.monotonic()
-        self.conn.send(item.model_dump(mode="json"))
+    def send(self, item: LabelledImage, attempt: int) -> None:
+        self.item, self.attempt, self.since = item, attempt, time.monotonic()
+        self.conn.send({"item": item.model_dump(mode="json"), "attempt": attempt})
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        if grace and self.process.is_alive():
+            self.process.join(grace)
         if self.process.is_alive():
             self.process.terminate()
-            self.process.join(5)
+            self.process.join(STOP_GRACE_S)
             if self.process.is_alive():
                 self.process.kill()
+                self.process.join(STOP_GRACE_S)
         self.conn.close()
 
 
-def _pool(items: deque, config: RunConfig, workers: int, write) -> None:
+def _pool(items: deque, attempts: dict[str, int], config: RunConfig, workers: int, write,
+          tmp_root: str) -> None:
     context = multiprocessing.get_context("spawn")
     config_json = config.model_dump_json()
-    pool = [_Worker(context, config_json) for _ in range(min(workers, len(items)))]
+    pool = [_Worker(context, config_json, tmp_root) for _ in range(min(workers, len(items)))]
     try:
         while items or any(w.item for w in pool):
             for worker in pool:
                 if worker.ready and worker.item is None and items:
-                    worker.send(items.popleft())
+                    item = items.popleft()
+                    worker.send(item, attempts.get(item.id, 1))
             waitables = [w.conn for w in pool] + [w.process.sentinel for w in pool]
             ready = set(wait(waitables, timeout=0.5))
             for i, worker in enumerate(pool):
@@ -150,23 +231,27 @@ def _pool(items: deque, config: RunConfig, workers: int, write) -> None:
                 elif worker.process.sentinel in ready and not worker.process.is_alive():
                     replace = True
                 if replace:
-                    if worker.item is not None:
+                    worker.stop()
+                    if worker.item is not None:  # the OS (or a user) killed it mid-image
                         write(_failed_row(worker.item, "error", "the worker process died "
                                           f"(exit code {worker.process.exitcode})",
-                                          time.monotonic() - worker.since))
+                                          time.monotonic() - worker.since, "infrastructure",
+                                          worker.attempt))
                     elif not worker.ready:
                         raise RunError("a worker process died while starting "
                                        f"(exit code {worker.process.exitcode})")
-                    worker.stop()
-                    pool[i] = _Worker(context, config_json)
+                    pool[i] = _Worker(context, config_json, tmp_root)
                     continue
                 elapsed = time.monotonic() - worker.since
                 if worker.item is not None and elapsed > config.timeout_s:
+                    # past the graph's own budget, the machine (or a stuck call) held it: retry
+                    kind = "infrastructure" if config.timeout_s > config.max_seconds else "locator"
                     write(_failed_row(worker.item, "timeout",
-                                      f"no answer within {config.timeout_s:g} s", elapsed))
+                                      f"no answer within {config.timeout_s:g} s", elapsed, kind,
+                                      worker.attempt))
                     worker.item = None
                     worker.stop()
-                    pool[i] = _Worker(context, config_json)
+                    pool[i] = _Worker(context, config_json, tmp_root)
                 elif not worker.ready and elapsed > WORKER_START_LIMIT_S:
                     raise RunError(f"a worker did not start within {WORKER_START_LIMIT_S:g} s")
     finally:
@@ -174,50 +259,107 @@ def _pool(items: deque, config: RunConfig, workers: int, write) -> None:
             if worker.ready and worker.item is None:
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
-            worker.stop()
+        for worker in pool:
+            worker.stop(grace=1.0 if worker.item is None else 0.0)
 
 
-def _failed_row(item: LabelledImage, status: str, error: str, seconds: float) -> ResultRow:
-    return ResultRow(id=item.id, status=status, error=error, seconds=round(seconds, 3),
-                     truth=item.truth, attributes=item.attributes)
+def _failed_row(item: LabelledImage, status: str, error: str, seconds: float, kind: str,
+                attempt: int) -> ResultRow:
+    return ResultRow(id=item.id, status=status, error=error, error_kind=kind,
+                     seconds=round(seconds, 3), truth=item.truth, attributes=item.attributes,
+                     attempt=attempt)
 
 
 def run(items: list[LabelledImage], run_dir: Path, config: RunConfig, *, dataset: str,
         dataset_sha256: str, workers: int = 1, limit: int | None = None, resume: bool = False,
-        locator=None, progress: bool | None = None) -> RunRecord:
+        locator=None, progress: bool | None = None, lock: RunDirLock | None = None) -> RunRecord:
     """Evaluate ``items`` into ``run_dir``; returns the run record. ``locator`` (in-process
-    only) replaces the one built from the config, for embedding and tests."""
-    record, log = prepare(run_dir, dataset, dataset_sha256, config, resume)
-    usable = [i for i in items if i.usable]
-    record.skipped = {i.id: "; ".join(p.message for p in i.problems if p.severity == "error")
-                      for i in items if not i.usable}
-    if limit is not None:
-        usable = usable[:limit]
-    done = {row.id for row in log.read()}
-    todo = deque(i for i in usable if i.id not in done)
-    session = Session(started=_now(), workers=workers, code=code_version())
+    only) replaces the one built from the config, for embedding and tests; ``lock``, one the
+    caller already holds on ``run_dir`` (the CLI takes it before its slow imports, so that a
+    second run is refused at once; it is released here). Raises :class:`RunError` when the
+    directory is held by another run, and :class:`~.interrupts.RunInterrupted` after a clean
+    stop on SIGTERM/SIGINT."""
+    lock = lock or lock_run_dir(run_dir)
+    try:
+        with Interrupts() as interrupts:
+            return _run_locked(items, run_dir, config, interrupts, dataset=dataset,
+                               dataset_sha256=dataset_sha256, workers=workers, limit=limit,
+                               resume=resume, locator=locator, progress=progress)
+    finally:
+        lock.release()
+
+
+def lock_run_dir(run_dir: Path) -> RunDirLock:
+    """Hold ``run_dir`` for one run, or raise :class:`RunError` naming the holder."""
+    try:
+        return RunDirLock(run_dir).acquire()
+    except RunDirBusy as exc:
+        raise RunError(str(exc)) from None
+
+
+def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts, *, dataset,
+                dataset_sha256, workers, limit, resume, locator, progress) -> RunRecord:
+    with interrupts.critical():
+        record, log, set_aside, attempts = prepare(run_dir, dataset, dataset_sha256, config,
+                                                   resume)
+        usable = [i for i in items if i.usable]
+        record.skipped = {i.id: "; ".join(p.message for p in i.problems if p.severity == "error")
+                          for i in items if not i.usable}
+        if limit is not None:
+            usable = usable[:limit]
+        done = {row.id for row in log.read()}
+        todo = deque(i for i in usable if i.id not in done)
+    index = len(record.sessions)
+    session = Session(started=_now(), updated=_now(), outcome="running", workers=workers,
+                      code=code_version(), set_aside=len(set_aside))
     record.sessions.append(session)
-    _save_record(run_dir, record)
     meter = Progress(total=len(usable), done=len(usable) - len(todo),
                      enabled=sys.stderr.isatty() if progress is None else progress)
+    saved = time.monotonic()
+    tmp_root: str | None = None
 
     def write(row: ResultRow) -> None:
-        log.append(row)
-        session.rows_written += 1
+        nonlocal saved
+        with interrupts.critical():  # a row and its count, never one without the other
+            log.append(row.model_copy(update={"session": index}))
+            session.rows_written += 1
+            if time.monotonic() - saved >= CHECKPOINT_S:
+                session.updated = _now()
+                _save_record(run_dir, record)
+                saved = time.monotonic()
         meter.step(row.status)
 
     try:
+        with interrupts.critical():
+            tmp_root = session.temp_dir = tempfile.mkdtemp(prefix="sinoloc-eval-run-")
+            _save_record(run_dir, record)
+        for item in set_aside:
+            print(f"sinoloc eval: set aside {log.path}:{item.line} ({item.reason}) into "
+                  f"{log.side_path.name}" + (f"; {item.id} runs again" if item.id else ""),
+                  file=sys.stderr)
         if workers <= 0 or locator is not None:
-            evaluator = Evaluator(locator or build_locator(config), config)
+            evaluator = Evaluator(locator or build_locator(config), config, tmp_root)
             try:
                 while todo:
-                    write(evaluator.locate(todo.popleft()))
+                    item = todo.popleft()
+                    write(evaluator.locate(item, attempts.get(item.id, 1)))
             finally:
                 evaluator.close()
         else:
-            _pool(todo, config, workers, write)
+            _pool(todo, attempts, config, workers, write, tmp_root)
+        session.outcome = "complete"
+    except RunInterrupted as exc:
+        session.outcome, session.interrupted_by = "interrupted", exc.name
+        exc.rows_written = session.rows_written
+        raise
+    except BaseException as exc:
+        session.outcome, session.error = "failed", f"{exc.__class__.__name__}: {exc}"
+        raise
     finally:
-        session.finished = _now()
+        interrupts.ignore_further()  # the record below is written whatever arrives now
+        if tmp_root:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+        session.finished = session.updated = _now()
         _save_record(run_dir, record)
         meter.close()
     return record

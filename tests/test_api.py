@@ -4,15 +4,17 @@ a subgraph, GeolocateTool in a create_agent agent, get_tools, schemas and langgr
 import asyncio
 import base64
 import importlib.util
+import io
 import json
 from pathlib import Path
 
 import pytest
-import sinoloc
 from imaging import hangzhou_shop
 from langchain_core.messages import AIMessage, ToolMessage
 from PIL import Image
 from scripted_model import ScriptedChatModel, call, reply
+
+import sinoloc
 from sinoloc import GeolocateTool, Geolocator, GeoPrediction, ImageInputError, build_graph
 from sinoloc.agent.langchain_tools import ToolSession, get_tools
 from sinoloc.tools.image_sources import (
@@ -90,8 +92,11 @@ def test_huge_bytes_refused_before_writing(monkeypatch, tmp_path):
 
 
 def test_image_store_units(tmp_path):
-    first = store_image_bytes(b"\x89PNG" + b"1" * 100, tmp_path)
-    assert first.suffix == ".png" and store_image_bytes(b"\x89PNG" + b"1" * 100, tmp_path) == first
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(buffer, format="PNG")
+    png = buffer.getvalue()  # a real image: the store checks bytes before writing them
+    first = store_image_bytes(png, tmp_path)
+    assert first.suffix == ".png" and store_image_bytes(png, tmp_path) == first
     assert decode_base64_image("data:image/png;base64," + base64.b64encode(b"abc").decode()) \
         == b"abc"
     assert looks_like_base64("A" * 80) and not looks_like_base64("photos/IMG_0001.jpg")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from imaging import draw_sign, hangzhou_shop, street_scene
 from scripted_model import ScriptedChatModel, call, reply
+
 from sinoloc.agent.chat.events import ChatEvent, event_line, stream_events
 from sinoloc.agent.chat.repl import command_of, looks_like_image_path
 from sinoloc.agent.chat.threads import ThreadStore

@@ -11,6 +11,7 @@ import pytest
 from eval_data import labelled_set
 from PIL import Image
 from scripted_model import ScriptedChatModel, call, reply
+
 from sinoloc.agent.api import Geolocator
 from sinoloc.eval.datasets import dataset_fingerprint, load_dataset
 from sinoloc.eval.results import ResultRow, ResultsLog
@@ -63,13 +64,29 @@ def test_a_partial_last_line_is_cut_off_and_redone(tmp_path, regions):
     assert [json.loads(line)["id"] for line in lines] == ["shop", "beijing"]
 
 
-def test_results_log_keeps_the_first_row_of_an_id(tmp_path):
+def test_results_log_keeps_the_first_row_of_an_id_and_repair_sets_later_ones_aside(tmp_path):
     log = ResultsLog(tmp_path / "p.jsonl")
     truth = {"lat": 30.0, "lon": 120.0}
     log.append(ResultRow(id="a", status="error", error="x", seconds=1, truth=truth))
     log.append(ResultRow(id="a", status="ok", seconds=1, truth=truth, prediction={}))
     assert [(r.id, r.status) for r in log.read()] == [("a", "error")]
-    assert log.repair() == 0
+    [aside] = log.repair()
+    assert (aside.line, aside.id, aside.reason) == (2, "a", "duplicate of line 1")
+    assert log.path.read_text(encoding="utf-8").count("\n") == 1
+    assert json.loads(log.side_path.read_text(encoding="utf-8"))["line"] == 2
+    assert log.repair() == []  # nothing left to set aside: the log is untouched
+
+
+def test_an_infrastructure_row_gives_way_to_a_later_row_of_its_id(tmp_path):
+    log = ResultsLog(tmp_path / "p.jsonl")
+    truth = {"lat": 30.0, "lon": 120.0}
+    log.append(ResultRow(id="a", status="error", error="died", error_kind="infrastructure",
+                         seconds=1, truth=truth))
+    log.append(ResultRow(id="a", status="ok", seconds=1, truth=truth, prediction={}, attempt=2))
+    assert [(r.id, r.status, r.attempt) for r in log.read()] == [("a", "ok", 2)]
+    third = ResultRow(id="b", status="error", error="died", error_kind="infrastructure",
+                      seconds=1, truth=truth, attempt=3)
+    assert not third.retryable  # tried often enough: kept as failed
 
 
 def test_a_killed_cli_run_resumes_with_every_image_exactly_once(tmp_path):
@@ -92,13 +109,17 @@ def test_a_killed_cli_run_resumes_with_every_image_exactly_once(tmp_path):
     process.wait()
     before = [json.loads(x)["id"] for x in log.read_text(encoding="utf-8").splitlines()]
     assert 2 <= len(before) < 7
+    assert load_record(out).sessions[0].outcome == "running"  # nobody could say otherwise
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     ids = [json.loads(x)["id"] for x in log.read_text(encoding="utf-8").splitlines()]
     assert sorted(ids) == sorted(["shop", "beijing", "chengdu", "urumqi", "guangzhou",
                                   "harbin", "lhasa"])
     assert ids[:len(before)] == before
-    assert len(load_record(out).sessions) == 2
+    killed, resumed_session = load_record(out).sessions
+    assert killed.outcome == "killed" and killed.finished is None
+    assert killed.rows_written == len(before)  # counted from the rows, not the last checkpoint
+    assert resumed_session.outcome == "complete" and resumed_session.rows_written == 7 - len(before)
 
 
 def test_per_image_timeout_kills_the_worker_and_the_run_goes_on(tmp_path, regions):
@@ -107,6 +128,8 @@ def test_per_image_timeout_kills_the_worker_and_the_run_goes_on(tmp_path, region
     rows = rows_of(tmp_path / "run")
     assert [(r.id, r.status) for r in rows] == [("shop", "timeout"), ("beijing", "timeout")]
     assert "0.001 s" in rows[0].error and rows[0].prediction is None
+    # the hard limit was the binding budget (below --max-seconds): the locator's outcome, kept
+    assert rows[0].error_kind == "locator" and not rows[0].retryable
 
 
 def test_bad_images_become_rows_not_crashes(tmp_path, regions):

@@ -3,7 +3,9 @@ local file the graph can reference by path.
 
 Graph state never holds pixels or base64: bytes are written once to the image cache under their
 SHA-256 (``<cache dir>/images/<sha>.<ext>``), so a checkpointed thread can be resumed later and
-the same image given twice is stored once. Size limits are checked before anything is written.
+the same image given twice is stored once. Bytes are checked as an image (magic bytes, size,
+pixel count from the header) before anything is written, so a store never holds a non-image;
+:func:`prune_image_store` keeps a store (the served graph's uploads) within a size and an age.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ import hashlib
 import io
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
-from .images import MAX_FILE_BYTES, ImageInputError
+from .images import MAX_FILE_BYTES, ImageInputError, probe_image, sniff_format
 from .regions.index import default_cache_dir
+from .safe_files import MB
 
 DATA_URI = re.compile(r"^data:(?P<mime>image/[\w.+-]+)?(?:;[\w=-]+)*;base64,", re.IGNORECASE)
 BASE64_MIN_CHARS = 64  # shorter strings are paths, never base64 images
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/_\-\s]+=*\s*$")
-# magic bytes → file suffix (the decoder sniffs the format itself; the suffix is for people)
-_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"),
-          (b"RIFF", ".webp"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
+# sniffed kind → file suffix (the decoder sniffs the format itself; the suffix is for people)
+_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp",
+           "TIFF": ".tif", "HEIF": ".heic"}
 
 
 def image_cache_dir() -> Path:
@@ -33,33 +37,71 @@ def image_cache_dir() -> Path:
 
 
 def _suffix(data: bytes) -> str:
-    return next((suffix for magic, suffix in _MAGIC if data.startswith(magic)), ".img")
+    return _SUFFIX.get(sniff_format(data[:64]) or "", ".img")
 
 
-def store_image_bytes(data: bytes, directory: Path | None = None) -> Path:
-    """Write ``data`` to the image cache under its hash (once) and return the path."""
+def store_image_bytes(data: bytes, directory: Path | None = None, *,
+                      max_bytes: int | None = None, label: str = "image bytes") -> Path:
+    """Check ``data`` as an image, then write it to the image cache under its hash (once) and
+    return the path. Nothing is written for bytes that are not an image sinoloc accepts."""
+    limit = MAX_FILE_BYTES if max_bytes is None else min(max_bytes, MAX_FILE_BYTES)
     if not data:
-        raise ImageInputError("image bytes: empty (0 bytes)")
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageInputError(f"image bytes: {len(data) / 1e6:.0f} MB, over the "
-                              f"{MAX_FILE_BYTES / 1e6:.0f} MB limit")
+        raise ImageInputError(f"{label}: empty (0 bytes)")
+    if len(data) > limit:
+        raise ImageInputError(f"{label}: {len(data) / MB:.0f} MB, over the "
+                              f"{limit / MB:.0f} MB limit")
+    probe_image(data, label)  # magic bytes, pixels from the header: before anything is written
     directory = directory or image_cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{hashlib.sha256(data).hexdigest()}{_suffix(data)}"
-    if not path.exists():
+    if path.exists():
+        os.utime(path)  # in use again: the newest for pruning by age
+    else:
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
         partial.write_bytes(data)
         os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
     return path
 
 
-def decode_base64_image(text: str) -> bytes:
-    """The bytes of a data: URI or a bare base64 string (standard or URL-safe alphabet)."""
+def prune_image_store(directory: Path, max_bytes: int, max_age_s: float,
+                      keep: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove stored images older than ``max_age_s``, then the oldest ones until the store
+    holds at most ``max_bytes`` (``keep``, the image just stored, is never removed). Returns
+    what was removed. Entries that vanish meanwhile (a concurrent prune) are skipped."""
+    now = time.time() if now is None else now
+    entries = []
+    for path in directory.iterdir() if directory.is_dir() else ():
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            continue
+        if path.name.endswith(".part") and now - st.st_mtime <= max_age_s:
+            continue  # another process is writing it
+        if path.is_file() and not path.is_symlink():
+            entries.append((st.st_mtime, st.st_size, path))
+    entries.sort()  # oldest first
+    total = sum(size for _, size, _ in entries)
+    removed = []
+    for mtime, size, path in entries:
+        if keep is not None and path == keep:
+            continue
+        if now - mtime <= max_age_s and total <= max_bytes:
+            continue
+        path.unlink(missing_ok=True)  # a concurrent prune may have removed it
+        total -= size
+        removed.append(path)
+    return removed
+
+
+def decode_base64_image(text: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of a data: URI or a bare base64 string (standard or URL-safe alphabet),
+    refused before decoding when they would exceed ``max_bytes`` (default ``MAX_FILE_BYTES``)."""
+    limit = MAX_FILE_BYTES if max_bytes is None else min(max_bytes, MAX_FILE_BYTES)
     match = DATA_URI.match(text)
     body = text[match.end():] if match else text
     body = re.sub(r"\s+", "", body)
-    if len(body) * 3 // 4 > MAX_FILE_BYTES:
-        raise ImageInputError(f"base64 image: over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+    if len(body) * 3 // 4 > limit:
+        raise ImageInputError(f"base64 image: over the {limit / MB:.0f} MB limit")
     try:
         if "-" in body or "_" in body:
             return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))

@@ -3,6 +3,13 @@
 Every failure is an :class:`ImageInputError` with one clear sentence; nothing else escapes.
 Decoded pixels are never stored in graph state: state keeps the path and the content hash, and
 :func:`load_image` is cached by hash within a process.
+
+This is the one place that opens images, so the limits the README states hold here: files are
+read through :mod:`.safe_files` (regular files only, at most ``MAX_FILE_BYTES``, the magic bytes
+checked before the rest is read), the pixel limit is ``MAX_PIXELS`` (Pillow's own
+decompression-bomb limit is set to it), read from the header before any pixel is decoded, and
+metadata blocks (JPEG APPn/COM segments, PNG text/EXIF/ICC chunks) beyond ``METADATA_CAP_BYTES``
+in all are dropped before Pillow parses them (it takes seconds per 10 MB of them).
 """
 
 from __future__ import annotations
@@ -17,8 +24,19 @@ from pathlib import Path
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel
 
+from .safe_files import (
+    HEAD_BYTES,
+    MB,
+    FileRefusedError,
+    MissingFileError,
+    copy_regular_file,
+    read_regular_file,
+)
+
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_PIXELS = 120_000_000  # about 11000 x 11000; a 30000 x 30000 image is refused
+METADATA_CAP_BYTES = 1024 * 1024  # EXIF + XMP + ICC + comments kept in all; the rest is skipped
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow warns past it (an error here) and refuses at 2x
 WORK_MAX_SIDE = 4096  # larger images are downscaled once at ingest (OCR works below this)
 PANORAMA_RATIO = (1.9, 2.1)  # equirectangular panoramas are 2:1
 PANORAMA_MIN_WIDTH = 1000
@@ -35,6 +53,14 @@ except ImportError:  # the `heic` extra is not installed: HEIC files are reporte
 
 class ImageInputError(ValueError):
     """The input is not an image sinoloc can read; the message says why in one line."""
+
+
+class MissingImageError(ImageInputError):
+    """No file by the name given."""
+
+
+def _refused(exc: FileRefusedError) -> ImageInputError:
+    return (MissingImageError if isinstance(exc, MissingFileError) else ImageInputError)(str(exc))
 
 
 class GpsFix(BaseModel):
@@ -64,26 +90,154 @@ class LoadedImage:
     image: Image.Image  # RGB, orientation applied, at most WORK_MAX_SIDE on its long side
 
 
-def _read_bytes(source: str | Path | bytes) -> tuple[bytes, str | None]:
+SUPPORTED = "JPEG, PNG, WebP, GIF, BMP, TIFF; HEIC with sinoloc[heic]"
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif",
+                b"avis")
+# the Pillow plugins each sniffed kind may be opened with (nothing else is tried)
+_PLUGINS = {"JPEG": ["JPEG"], "PNG": ["PNG"], "GIF": ["GIF"], "WEBP": ["WEBP"], "BMP": ["BMP"],
+            "TIFF": ["TIFF"], "HEIF": ["HEIF", "AVIF"]}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image kind its first bytes announce (a key of ``_PLUGINS``), or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIF"
+    return None
+
+
+def _not_an_image(label: str) -> ImageInputError:
+    return ImageInputError(f"{label}: not an image file sinoloc can read ({SUPPORTED})")
+
+
+def _require_image_head(label: str):
+    def check(head: bytes) -> None:
+        if not head:
+            raise ImageInputError(f"{label}: empty file (0 bytes)")
+        if sniff_format(head) is None:
+            raise _not_an_image(label)
+    return check
+
+
+def read_image_file(path: str | Path, *, label: str | None = None) -> bytes:
+    """The bytes of an image file: a regular file of at most ``MAX_FILE_BYTES`` whose first
+    bytes are an image's (a FIFO, a device or a 1 GB text file is refused after one stat or one
+    small read). Raises :class:`ImageInputError`."""
+    label = label if label is not None else str(path)
+    try:
+        return read_regular_file(path, MAX_FILE_BYTES, label=label,
+                                 head_check=_require_image_head(label))
+    except FileRefusedError as exc:
+        raise _refused(exc) from exc
+
+
+def copy_image_file(source: str | Path, target: str | Path, *, label: str | None = None) -> Path:
+    """Copy an image file (checked as :func:`read_image_file` does) to ``target``."""
+    label = label if label is not None else str(source)
+    try:
+        return copy_regular_file(source, target, MAX_FILE_BYTES, label=label,
+                                 head_check=_require_image_head(label))
+    except FileRefusedError as exc:
+        raise _refused(exc) from exc
+
+
+def _read_bytes(source: str | Path | bytes, label: str | None = None) -> tuple[bytes, str | None]:
     if isinstance(source, bytes | bytearray):
         data, path = bytes(source), None
     else:
-        p = Path(source)
-        if not p.exists():
-            raise ImageInputError(f"{p}: no such file")
-        if p.is_dir():
-            raise ImageInputError(f"{p}: is a directory, not an image")
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImageInputError(f"{p}: file is {size / 1e6:.0f} MB, over the 200 MB limit")
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise ImageInputError(f"{p}: cannot read ({exc.strerror or exc})") from exc
-        path = str(p)
+        data, path = read_image_file(source, label=label), str(source)
     if not data:
-        raise ImageInputError(f"{path or 'image bytes'}: empty file (0 bytes)")
+        raise ImageInputError(f"{label or path or 'image bytes'}: empty file (0 bytes)")
     return data, path
+
+
+# ---------------------------------------------------------------- metadata blocks
+# the segments kept when the rest goes: JFIF, the first EXIF with a TIFF header, Adobe
+_JPEG_KEEP = ((0xE0, b"JFIF\x00"), (0xE1, b"Exif\x00\x00II*\x00"), (0xE1, b"Exif\x00\x00MM\x00*"),
+              (0xEE, b"Adobe"))
+_PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"iCCP"}
+
+
+def _jpeg_without_bulk_metadata(data: bytes) -> bytes:
+    """JPEG bytes with APPn/COM segments dropped when they exceed ``METADATA_CAP_BYTES`` in all
+    (the first JFIF, well-formed EXIF and Adobe segments, 64 KB at most each, are kept:
+    orientation, GPS and the colour transform live there)."""
+    pos, n = 2, len(data)
+    segments: list[tuple[int, int, int]] = []  # (marker, start, end) before the first scan
+    while pos + 4 <= n and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA or marker == 0xD9:  # start of scan / end of image: the rest as is
+            break
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length field
+            segments.append((marker, pos, pos + 2))
+            pos += 2
+            continue
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        segments.append((marker, pos, end))
+        pos = end
+    metadata = sum(e - s for m, s, e in segments if 0xE0 <= m <= 0xEF or m == 0xFE)
+    if metadata <= METADATA_CAP_BYTES:
+        return data
+    kept, seen = [data[:2]], set()
+    for marker, start, end in segments:
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            keep = next((k for k in _JPEG_KEEP if marker == k[0]
+                         and data[start + 4:start + 4 + len(k[1])] == k[1]), None)
+            if keep is None or keep[0] in seen:
+                continue
+            seen.add(keep[0])  # one of each: APP0, APP1 (EXIF), APP14
+        kept.append(data[start:end])
+    kept.append(data[pos:])
+    return b"".join(kept)
+
+
+def _png_without_bulk_metadata(data: bytes) -> bytes:
+    """PNG bytes with text, EXIF and ICC chunks dropped when they exceed
+    ``METADATA_CAP_BYTES`` in all (the first eXIf chunk is kept when it alone fits)."""
+    pos, n = 8, len(data)
+    chunks: list[tuple[bytes, int, int]] = []
+    while pos + 12 <= n:
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + int.from_bytes(data[pos:pos + 4], "big")
+        chunks.append((kind, pos, end))
+        pos = end
+        if kind == b"IEND":
+            break
+    if sum(e - s for k, s, e in chunks if k in _PNG_METADATA) <= METADATA_CAP_BYTES:
+        return data
+    kept, exif_kept = [data[:8]], False
+    for kind, start, end in chunks:
+        if kind in _PNG_METADATA:
+            if kind != b"eXIf" or exif_kept or end - start > METADATA_CAP_BYTES:
+                continue
+            exif_kept = True
+        kept.append(data[start:end])
+    kept.append(data[pos:])
+    return b"".join(kept)
+
+
+def without_bulk_metadata(data: bytes, kind: str | None = None) -> bytes:
+    """``data`` as is, or without its metadata blocks when they exceed the cap (JPEG, PNG)."""
+    kind = kind or sniff_format(data[:HEAD_BYTES])
+    if kind == "JPEG":
+        return _jpeg_without_bulk_metadata(data)
+    if kind == "PNG":
+        return _png_without_bulk_metadata(data)
+    return data
 
 
 def _rational(value) -> float:
@@ -130,28 +284,63 @@ def is_equirectangular(width: int, height: int) -> bool:
     return PANORAMA_RATIO[0] <= ratio <= PANORAMA_RATIO[1] and width >= PANORAMA_MIN_WIDTH
 
 
+class ImageHeader(BaseModel):
+    """What an image's header says, read without decoding a pixel."""
+
+    format: str
+    width: int
+    height: int
+
+
+def _open_checked(data: bytes, label: str) -> Image.Image:
+    """The image opened lazily (header only) after the magic-byte, metadata, pixel-count and
+    minimum-size checks. Call inside a context that turns DecompressionBombWarning into an
+    error."""
+    kind = sniff_format(data[:HEAD_BYTES])
+    if kind is None:
+        raise _not_an_image(label)
+    try:
+        img = Image.open(io.BytesIO(without_bulk_metadata(data, kind)), formats=_PLUGINS[kind])
+    except UnidentifiedImageError as exc:
+        raise _not_an_image(label) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageInputError(f"{label}: image too large to decode safely (over the "
+                              f"{MAX_PIXELS / 1e6:.0f} MP limit)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageInputError(f"{label}: cannot decode ({exc})") from exc
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ImageInputError(
+            f"{label}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+            f"{MAX_PIXELS / 1e6:.0f} MP limit")
+    if width < 16 or height < 16:
+        raise ImageInputError(f"{label}: {width}x{height} is too small to locate")
+    return img
+
+
+def probe_image(data: bytes, label: str = "image") -> ImageHeader:
+    """Check that ``data`` is an image sinoloc accepts (magic bytes, size, pixels from the
+    header) without decoding it: uploads are checked so before anything is stored."""
+    if not data:
+        raise ImageInputError(f"{label}: empty (0 bytes)")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageInputError(f"{label}: {len(data) / MB:.0f} MB, over the "
+                              f"{MAX_FILE_BYTES / MB:.0f} MB limit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = _open_checked(data, label)
+    header = ImageHeader(format=img.format or "", width=img.width, height=img.height)
+    img.close()
+    return header
+
+
 def decode(data: bytes, label: str = "image") -> tuple[Image.Image, ImageMeta]:
     """Decode bytes into an oriented RGB work image and its metadata."""
     sha = hashlib.sha256(data).hexdigest()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError as exc:
-            raise ImageInputError(f"{label}: not an image file sinoloc can read "
-                                  "(JPEG, PNG, WebP, GIF, BMP, TIFF; HEIC with sinoloc[heic])"
-                                  ) from exc
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageInputError(f"{label}: image too large to decode safely") from exc
-        except OSError as exc:
-            raise ImageInputError(f"{label}: cannot decode ({exc})") from exc
+        img = _open_checked(data, label)
         width, height = img.size
-        if width * height > MAX_PIXELS:
-            raise ImageInputError(
-                f"{label}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
-                f"{MAX_PIXELS / 1e6:.0f} MP limit")
-        if width < 16 or height < 16:
-            raise ImageInputError(f"{label}: {width}x{height} is too small to locate")
         frames = getattr(img, "n_frames", 1)
         fmt = img.format
         try:
@@ -179,10 +368,11 @@ def _decode_cached(data: bytes, label: str) -> tuple[Image.Image, ImageMeta]:
     return decode(data, label)
 
 
-def load_image(source: str | Path | bytes) -> LoadedImage:
-    """Read and decode a path or bytes. Raises :class:`ImageInputError` with a clear reason."""
-    data, path = _read_bytes(source)
-    img, meta = _decode_cached(data, path or "image bytes")
+def load_image(source: str | Path | bytes, *, label: str | None = None) -> LoadedImage:
+    """Read and decode a path or bytes. Raises :class:`ImageInputError` with a clear reason,
+    naming ``label`` (default: the path) rather than the path when given."""
+    data, path = _read_bytes(source, label)
+    img, meta = _decode_cached(data, label or path or "image bytes")
     return LoadedImage(meta=meta.model_copy(update={"path": path}), image=img)
 
 

@@ -15,6 +15,7 @@ from ...tools.images import ImageInputError
 from ..render import candidate_lines, evidence_lines, headline
 from .events import event_line
 from .session import ChatSession
+from .threads import THREAD_ID
 
 PROMPT = "sinoloc› "
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic",
@@ -123,7 +124,12 @@ class ChatRepl:
             return
         from ..mapview import write_map
 
-        path = write_map(p, self.map_dir / f"sinoloc-{self.session.thread_id}.html")
+        thread_id = self.session.thread_id
+        path = self.map_dir / f"sinoloc-{thread_id}.html"
+        if not THREAD_ID.fullmatch(thread_id) or path.resolve().parent != self.map_dir.resolve():
+            self.write("cannot write the map: the thread id is not a plain file name")
+            return
+        path = write_map(p, path)
         self.write(f"map: {path.resolve()}")
         if self.open_browser:
             import webbrowser

@@ -11,7 +11,7 @@ from ...tools.images import load_image
 from ..graph import build_graph
 from ..schemas import GeoPrediction, TranscriptEntry
 from .events import ChatEvent, stream_events
-from .threads import ThreadStore, new_thread_id
+from .threads import ThreadStore, check_thread_id, new_thread_id
 
 RECURSION_LIMIT = 200
 
@@ -21,7 +21,7 @@ class ChatSession:
                  request_defaults: dict[str, Any] | None = None):
         self.store = store
         self.graph = build_graph(policy, checkpointer=store.checkpointer)
-        self.thread_id = thread_id or new_thread_id()
+        self.thread_id = check_thread_id(thread_id) if thread_id else new_thread_id()
         self.request_defaults = dict(request_defaults or {})
 
     @property

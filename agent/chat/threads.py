@@ -5,6 +5,7 @@ threads for ``sinoloc chat --list``."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 ENV_CHAT_DB = "SINOLOC_CHAT_DB"
+# thread ids name files (the /map page): a safe alphabet, no leading dot, no path separators
+THREAD_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _SCHEMA = """CREATE TABLE IF NOT EXISTS sinoloc_threads (
     thread_id TEXT PRIMARY KEY,
     created REAL NOT NULL,
@@ -41,6 +44,20 @@ def default_db_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("sinoloc")) / "chat.sqlite"
+
+
+class ThreadIdError(ValueError):
+    """A thread id outside the safe alphabet."""
+
+
+def check_thread_id(thread_id: str) -> str:
+    """``thread_id`` when it is 1–64 characters of ``A-Z a-z 0-9 . _ -`` not starting with a
+    dot; raises :class:`ThreadIdError` (one line) otherwise."""
+    if not isinstance(thread_id, str) or not THREAD_ID.fullmatch(thread_id):
+        shown = ascii(thread_id) if isinstance(thread_id, str) else type(thread_id).__name__
+        raise ThreadIdError(f"--thread {shown[:80]}: a thread id is 1-64 characters from "
+                            "A-Z a-z 0-9 . _ - and does not start with '.'")
+    return thread_id
 
 
 def new_thread_id() -> str:

@@ -24,6 +24,8 @@ from langchain_core.exceptions import (
 )
 from langchain_core.messages import AIMessage
 
+from ...tools.secrets import scrub_secrets
+
 MAX_RETRY_AFTER_S = 60.0  # a longer wait is treated as exhaustion, not a pause
 
 
@@ -46,9 +48,12 @@ RETRYABLE = {FailureKind.RATE_LIMITED, FailureKind.SERVER_ERROR, FailureKind.CON
 
 
 class BackendFailure(Exception):
-    """A model call that did not produce a usable turn."""
+    """A model call that did not produce a usable turn. Its message is scrubbed of keys here,
+    at the one place a provider's text (an error body that echoes the key, a refusal) becomes
+    the ``backend_fallback`` and warning text that state, logs and predictions carry."""
 
     def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None):
+        message = scrub_secrets(message)
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from langchain_core.messages import AIMessage, HumanMessage
 
 from ...prompts import load_prompt, render_prompt
+from ...tools.secrets import scrub_message
 from ..policy import PolicyTurn
 from ..schemas import LocateRequest
 from ..toolbox import tool_definitions
@@ -87,7 +88,7 @@ class ChatModelPolicy:
                 failure = classify_response(reply)
                 if failure is not None:
                     raise failure
-                kept = for_state(reply, self.name)
+                kept = scrub_message(for_state(reply, self.name))  # no key enters state
                 if reply.tool_calls or (chat and not reply.invalid_tool_calls and reply.text):
                     turn.messages.append(kept)
                     return turn
