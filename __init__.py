@@ -11,6 +11,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from .tools.privacy import disable_telemetry
+
+# before anything else loads: onnxruntime and the hub read their telemetry setting once, on import
+disable_telemetry()
+
 __version__ = "0.1.0"
 _EXPORTS = {
     "Geolocator": ".agent.api",

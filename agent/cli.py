@@ -136,24 +136,33 @@ def _finish_warm_ups() -> None:
 
 
 def _policy(args: argparse.Namespace):
-    """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here)."""
+    """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here),
+    refused when the run is offline and the model is hosted (the one offline rule)."""
     from .llm import LlmSpec, build_policy
     from .llm.qwen_local import LocalModelError
+    from .offline import check_policy, check_spec
 
     spec = LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens)
-    if _offline(args) and not spec.stays_local:
-        raise ValueError(f"--offline forbids the hosted model {spec.label}: use none, local:DIR, "
-                         "python:… or a server on this machine (--base-url http://localhost…)")
+    check_spec(spec, args.offline)  # before building: a hosted model needs no key to be refused
     try:
-        return build_policy(spec)
+        policy = build_policy(spec)
     except LocalModelError as exc:
         raise ValueError(str(exc)) from exc
+    check_policy(policy, args.offline)
+    return policy
 
 
 def _offline(args: argparse.Namespace) -> bool:
-    from ..tools.online.config import ENV_OFFLINE, env_flag
+    from .offline import is_offline
 
-    return bool(args.offline) or bool(env_flag(ENV_OFFLINE))
+    return is_offline(args.offline)
+
+
+def _check_components(args: argparse.Namespace, prior: str | None) -> None:
+    """The OCR backend and prior asked for can load (before any work; ValueError if not)."""
+    from .components import check_components
+
+    check_components(args.ocr, prior, args.offline)
 
 
 def _prior(args: argparse.Namespace) -> str | None:
@@ -178,6 +187,7 @@ def _locate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     image = demo_image() if args.demo else Path(args.image)
     try:
+        _check_components(args, prior)
         use_knowledge_files(args.knowledge)
         policy = _policy(args)
     except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
@@ -205,7 +215,7 @@ def _locate(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from .chat.threads import ThreadStore, default_db_path
+    from .chat.threads import ThreadStore, check_thread_id, default_db_path
 
     db = Path(args.db) if args.db else default_db_path()
     if args.list:
@@ -221,12 +231,15 @@ def _chat(args: argparse.Namespace) -> int:
     from .knowledge_cli import use_files as use_knowledge_files
 
     try:
+        if args.thread:
+            check_thread_id(args.thread)  # the id names files (/map): a bad one is bad input
+        prior = _prior(args)
+        _check_components(args, prior)
         use_knowledge_files(args.knowledge)
         policy = _policy(args)
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    prior = _prior(args)
     defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
                 "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
                 "max_seconds": args.max_seconds, "offline": _offline(args),

@@ -14,6 +14,7 @@ fusion engine's answer when the submitted one never passed.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Literal, Optional
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -28,7 +29,9 @@ from ..tools.image_sources import image_to_path
 from ..tools.images import ImageInputError, load_image
 from ..tools.regions import get_region_index
 from .answering import fused_answer
+from .boundary import ServeBoundary
 from .commit import build_prediction
+from .components import check_components
 from .policy import DeterministicPolicy, Policy
 from .policy_node import FUSION, make_policy_node
 from .render import headline
@@ -57,16 +60,23 @@ def _timed(name: str, start: float) -> dict:
 NO_REQUEST = "no image: start the thread with a request (image_path) before asking about it"
 
 
-def ingest(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
+def ingest(state: GeoState, config: Optional[RunnableConfig] = None, *,  # noqa: UP045
+           boundary: ServeBoundary | None = None) -> dict:
     """Decode the image, record its metadata, and turn EXIF GPS into evidence. On a thread that
-    held another image, that image's findings and conversation are cleared first."""
+    held another image, that image's findings and conversation are cleared first. A served
+    graph's ``boundary`` decides which images and settings its clients may give."""
     start = time.perf_counter()
     if state.get("request") is None:
         raise ImageInputError(NO_REQUEST)
-    request = configured_request(state["request"], (config or {}).get("configurable"))
-    path = image_to_path(request.image_path)  # a data: URI / base64 is stored by its hash
-    request = request.model_copy(update={"image_path": str(path)})
-    loaded = load_image(request.image_path)  # ImageInputError propagates: bad input
+    if boundary is not None:
+        request, loaded = boundary.admit(state["request"], (config or {}).get("configurable"))
+    else:
+        request = configured_request(state["request"], (config or {}).get("configurable"))
+        path = image_to_path(request.image_path)  # a data: URI / base64 is stored by its hash
+        request = request.model_copy(update={"image_path": str(path)})
+        loaded = load_image(request.image_path)  # ImageInputError propagates: bad input
+    # components asked for by name must load: an error now, not a run without them
+    check_components(request.ocr_backend, request.prior, request.offline)
     dumped = request.model_dump(mode="json")
     update: dict = {**fresh_image_channels(), "request": dumped, "ingested_request": dumped,
                     "image": loaded.meta.model_dump(mode="json"), "verify_rounds": 0,
@@ -195,23 +205,25 @@ def route_after_verify(state: GeoState) -> Literal["commit", "policy"]:
 
 
 def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | None = None,
-                chat_model=None, base_url: str | None = None):
+                chat_model=None, base_url: str | None = None,
+                boundary: ServeBoundary | None = None):
     """The compiled graph, ready to run alone or as a node of a parent graph (its input is
     ``{"request": {...}}`` or ``{"question": ...}``, its output ``prediction`` / ``reply``).
 
     The policy is one of ``policy``, an ``llm`` spec (``"google_genai:gemini-2.5-flash"``) or
     a LangChain ``chat_model``; none gives the deterministic offline policy. A run's
     ``configurable`` may set ``llm`` and any :class:`LocateSettings` field. Give a
-    ``checkpointer`` for threads (follow-up questions, resuming)."""
+    ``checkpointer`` for threads (follow-up questions, resuming). A served graph gives a
+    ``boundary`` (agent/boundary.py): its clients' requests and ``configurable`` are untrusted."""
     if llm is not None or chat_model is not None:
         from .llm import policy_for
 
         policy = policy_for(policy, llm, chat_model, base_url)
     graph = StateGraph(GeoState, input_schema=GeoInput, output_schema=GeoOutput)
-    graph.add_node("ingest", ingest)
+    graph.add_node("ingest", partial(ingest, boundary=boundary) if boundary else ingest)
     graph.add_node("followup", followup)
     graph.add_node("prelude", prelude)
-    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy()))
+    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary))
     graph.add_node("tools", run_tools)
     graph.add_node("verify", verify_node)
     graph.add_node("commit", commit)

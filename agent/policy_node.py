@@ -11,6 +11,8 @@ from typing import Optional
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 
+from .boundary import ServeBoundary
+from .offline import check_policy
 from .policy import DeterministicPolicy, Policy, PolicyTurn, fused_submission
 from .schemas import LocateRequest
 from .state import GeoState
@@ -49,17 +51,27 @@ def configured_policy(spec: str) -> Policy:
     return build_policy(spec)
 
 
-def make_policy_node(default_policy: Policy):
+def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = None):
+    """The node; a served graph's ``boundary`` vets its clients' ``configurable["llm"]`` (an
+    allow-list of providers) and the image its thread state names (clients can write state)."""
     deterministic = DeterministicPolicy()
+
+    def chosen_policy(state: GeoState, spec) -> Policy:
+        if boundary is None:
+            return configured_policy(spec) if spec else default_policy
+        boundary.check_image_path((state.get("request") or {}).get("image_path"))
+        return boundary.policy(spec) if spec is not None else default_policy
 
     def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()
         spec = ((config or {}).get("configurable") or {}).get("llm")
-        policy = configured_policy(spec) if spec else default_policy
+        policy = chosen_policy(state, spec)
         fallback = policy if isinstance(policy, DeterministicPolicy) else deterministic
         uses_model = policy is not fallback
         chat = state.get("mode") == CHAT
         request = LocateRequest.model_validate(state["request"])
+        if uses_model:
+            check_policy(policy, request.offline)  # no hosted model in an offline run
         update: dict = {"backend": policy.name, "warnings": [], "usage": {}}
         failed = state.get("backend_fallback")
         exhausted = budget_exhausted(state, request, uses_model and not failed)

@@ -69,6 +69,7 @@ def build_backbone(name: str):
 def write_full_checkpoint(name: str, root: Path) -> tuple[Path, int]:
     """A checkpoint over every district of the index with random heads; its parameters."""
     import torch
+
     from sinoloc.tools.prior.checkpoint import PriorCheckpoint, write_checkpoint
     from sinoloc.tools.prior.labels import LabelSpace
     from sinoloc.tools.prior.model import HierarchicalHeads, feature_dim, load_backbone

@@ -23,7 +23,12 @@ def add_parser(sub) -> None:
                                                   "province, city, district, id, …]")
     validate.add_argument("--json", action="store_true")
 
-    run = commands.add_parser("run", help="locate every image into a resumable run directory")
+    run = commands.add_parser(
+        "run", help="locate every image into a resumable run directory",
+        description="Locate every image into a resumable run directory. One run per directory "
+                    "at a time (a second one exits 2 naming the holder). Exit codes: 0 done, 2 bad "
+                    "input or directory in use, 130 / 143 stopped by SIGINT / SIGTERM (run.json "
+                    "records it; continue with --resume).")
     run.add_argument("data", type=Path)
     run.add_argument("--out", type=Path, required=True, help="run directory, e.g. runs/NAME")
     run.add_argument("--resume", action="store_true", help="continue a run in --out")
@@ -98,10 +103,25 @@ def _prior_checkpoint(args) -> tuple[str | None, str | None]:
 
 
 def _run(args) -> int:
+    from .rundir_lock import RunDirBusy, RunDirLock
+
+    try:  # before the slow imports: a second run on one directory is refused at once
+        lock = RunDirLock(args.out).acquire()
+    except RunDirBusy as exc:
+        print(f"sinoloc eval: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return _run_locked(args, lock)
+    finally:
+        lock.release()  # (run() has released it already when it ran)
+
+
+def _run_locked(args, lock) -> int:
     from ..agent.llm import LlmSpec
     from ..tools.regions import get_region_index
     from .datasets import dataset_fingerprint, load_dataset
-    from .run_config import RunConfig
+    from .interrupts import RunInterrupted
+    from .run_config import RunConfig, build_locator
     from .runner import rows_of, run, summary_line
 
     llm = args.llm if args.llm is not None else os.environ.get("SINOLOC_LLM")
@@ -116,10 +136,16 @@ def _run(args) -> int:
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
                        offline=args.offline, prior=prior, prior_id=prior_id)
+    build_locator(config)  # the OCR backend, prior and model load, offline rule kept: before any image
     items = load_dataset(args.data, get_region_index())
-    record = run(items, args.out, config, dataset=str(args.data.resolve()),
-                 dataset_sha256=dataset_fingerprint(args.data), workers=args.workers,
-                 limit=args.limit, resume=args.resume, progress=args.progress)
+    try:
+        record = run(items, args.out, config, dataset=str(args.data.resolve()),
+                     dataset_sha256=dataset_fingerprint(args.data), workers=args.workers,
+                     limit=args.limit, resume=args.resume, progress=args.progress, lock=lock)
+    except RunInterrupted as exc:  # stopped cleanly: workers gone, run.json says so
+        print(f"sinoloc eval: {exc} after {exc.rows_written} new row(s); continue with: "
+              f"sinoloc eval run {args.data} --out {args.out} --resume", file=sys.stderr)
+        return exc.exit_code
     for item_id, why in record.skipped.items():
         print(f"skipped {item_id}: {why}", file=sys.stderr)
     print(summary_line(record, rows_of(args.out)))

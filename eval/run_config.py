@@ -90,26 +90,78 @@ class RunConfig(BaseModel):
 def build_locator(config: RunConfig):
     """The :class:`Geolocator` a worker uses for ``config``."""
     from ..agent.api import Geolocator
+    from ..agent.components import check_components
     from ..agent.llm import LlmSpec, build_policy
+    from ..agent.offline import check_policy, check_spec
 
+    check_components(config.ocr_backend, config.prior, config.offline)
     spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens)
-    return Geolocator(build_policy(spec))
+    check_spec(spec, config.offline)
+    policy = build_policy(spec)
+    check_policy(policy, config.offline)  # the one offline rule, in the driver and each worker
+    return Geolocator(policy)
+
+
+_THIS = Path(__file__).parent.name + "/" + Path(__file__).name  # eval/run_config.py
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                          text=True, timeout=5).stdout.strip()
+
+
+def _checkout_commit(root: Path) -> dict | None:
+    """The commit of the git work tree that tracks ``root``'s copy of this module (the code
+    itself, run from a checkout or an editable install; not a copy installed into a virtual
+    environment that happens to sit inside some checkout), with whether it had changes."""
+    try:
+        _git(root, "ls-files", "--error-unmatch", str(root / _THIS))
+        return {"git_commit": _git(root, "rev-parse", "HEAD"),
+                "git_dirty": bool(_git(root, "status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _installed_commit() -> dict | None:
+    """What pip's ``direct_url.json`` (PEP 610) says about where an installed copy came from:
+    the exact commit for a VCS install (``pip install git+…``); for ``pip install DIR``, the
+    commit that DIR's checkout has *now*, labelled as such, since the installed files are a copy
+    that DIR may have moved on from."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        text = metadata.distribution("sinoloc").read_text("direct_url.json")
+        info = json.loads(text) if text else None
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    vcs = info.get("vcs_info") or {}
+    if vcs.get("commit_id"):
+        return {"git_commit": vcs["commit_id"], "commit_source": "installed metadata "
+                f"(direct_url.json: {vcs.get('vcs', 'vcs')} install of {info.get('url', '?')})"}
+    url = urlparse(info.get("url", ""))
+    if url.scheme == "file" and url.path:
+        source = Path(unquote(url.path))
+        found = _checkout_commit(source) if source.is_dir() else None
+        if found:
+            return {**found, "commit_source": f"install source {source} as it is now (the "
+                    "installed copy may predate it)"}
+    return None
 
 
 def code_version() -> dict:
-    """The package version and, when run from a git checkout, the commit and whether the
-    working tree had changes."""
+    """The package version and the commit: from the git checkout the code runs from, else from
+    the installed distribution's metadata, else ``"unknown"`` (said so, never guessed)."""
     from .. import __version__
 
     root = Path(__file__).resolve().parent.parent
     info: dict = {"sinoloc": __version__, "python": sys.version.split()[0],
                   "platform": platform.platform()}
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
-                                capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], check=True,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        info.update(git_commit=commit, git_dirty=bool(dirty))
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
+    checkout = _checkout_commit(root)
+    if checkout:
+        return info | checkout | {"commit_source": "checkout"}
+    return info | (_installed_commit() or {"git_commit": "unknown", "commit_source": (
+        "not a git checkout and no commit in the installed metadata")})

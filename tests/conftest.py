@@ -1,4 +1,37 @@
+import os
+import sys
+from pathlib import Path
+
 import pytest
+
+GUARD_DIR = Path(__file__).parent / "netguard"
+sys.path.insert(0, str(GUARD_DIR))
+
+from network_guard import NetworkBlocked, install  # noqa: E402
+
+# every Python subprocess a test starts (the CLI, eval and training workers) loads the guard too
+os.environ["SINOLOC_TEST_NETGUARD"] = "1"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(GUARD_DIR), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+
+_LOOPBACK = {"allowed": False}
+install(lambda: _LOOPBACK["allowed"])
+
+
+
+@pytest.fixture(autouse=True)
+def network_guard(request):
+    """No test reaches the network; loopback only for tests that declare their own server."""
+    _LOOPBACK["allowed"] = request.node.get_closest_marker("loopback") is not None \
+        or "loopback" in request.fixturenames
+    yield
+    _LOOPBACK["allowed"] = False
+
+
+@pytest.fixture
+def loopback():
+    """Declares that the test starts a server on 127.0.0.1 and talks to it."""
+    return "127.0.0.1"
 
 
 @pytest.fixture(scope="session")
@@ -6,3 +39,6 @@ def regions():
     from sinoloc.tools.regions import get_region_index
 
     return get_region_index()
+
+
+__all__ = ["NetworkBlocked"]

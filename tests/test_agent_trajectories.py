@@ -9,6 +9,7 @@ from imaging import draw_sign, hangzhou_shop
 from langchain_core.exceptions import ModelAPIError, ModelAuthenticationError, ModelRateLimitError
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from scripted_model import ScriptedChatModel, call, reply
+
 from sinoloc.agent.api import Geolocator
 from sinoloc.agent.llm.policy import ChatModelPolicy
 from sinoloc.agent.toolbox import TOOLS, ToolSpec
@@ -191,6 +192,7 @@ def test_unrecoverable_errors_fall_back(shop, error, kind):
 
 def test_state_with_a_model_is_json_serialisable(shop):
     from langgraph.checkpoint.memory import InMemorySaver
+
     from sinoloc.agent.graph import build_graph
 
     model = ScriptedChatModel(script=[reply(call("submit_answer", **HANGZHOU))])

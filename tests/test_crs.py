@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from sinoloc.tools import crs
 
 # (wgs lon, wgs lat, gcj lon, gcj lat): reference pairs published with eviltransform and

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from PIL import Image
+
 from sinoloc.eval.datasets import DatasetError, load_dataset, validate
 from sinoloc.tools import crs
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from eval_data import labelled_set
+
 from sinoloc.agent.cli import main
 from sinoloc.eval.datasets import Truth
 from sinoloc.eval.report import references, write_comparison, write_report

@@ -5,6 +5,7 @@ import json
 
 from imaging import hangzhou_shop, panorama_with_side_sign
 from langchain_core.messages import AIMessage, ToolMessage
+
 from sinoloc.agent.api import Geolocator
 from sinoloc.agent.graph import build_graph
 

@@ -7,6 +7,7 @@ from langchain_core.exceptions import ModelAuthenticationError
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from scripted_model import ScriptedChatModel, call, reply
+
 from sinoloc.agent.graph import NO_IMAGE_YET, build_graph
 from sinoloc.agent.llm.policy import ChatModelPolicy
 from sinoloc.agent.policy import NEEDS_A_MODEL

@@ -2,6 +2,7 @@ import io
 
 import pytest
 from PIL import Image
+
 from sinoloc.tools.images import ImageInputError, crop, load_image
 from sinoloc.tools.views import panorama_views, render_view
 

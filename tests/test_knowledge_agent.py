@@ -10,6 +10,7 @@ import pytest
 from imaging import draw_sign, street_scene
 from langchain_core.messages import ToolMessage
 from scripted_model import ScriptedChatModel, call, reply
+
 from sinoloc.agent.api import Geolocator
 from sinoloc.agent.llm.policy import ChatModelPolicy
 from sinoloc.agent.schemas import Answer

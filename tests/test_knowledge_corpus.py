@@ -5,6 +5,7 @@ file and line."""
 import re
 
 import pytest
+
 from sinoloc.tools.clues.gazetteer import get_gazetteer
 from sinoloc.tools.clues.signs import sign_clues
 from sinoloc.tools.knowledge.corpus import (

@@ -3,6 +3,7 @@ a model would ask them) each find their entry in the top 5; region filters, obse
 and the sign-text clues that OCR feeds in."""
 
 import pytest
+
 from sinoloc.tools.clues import extract_text_clues
 from sinoloc.tools.knowledge.retrieval import get_knowledge_index
 

@@ -11,6 +11,7 @@ from langchain_core.exceptions import (
     ModelRateLimitError,
 )
 from langchain_core.messages import AIMessage
+
 from sinoloc.agent.llm.failures import FailureKind, classify_error, classify_response
 from sinoloc.agent.llm.messages import json_safe
 from sinoloc.agent.llm.spec import LlmSpec, LlmSpecError

@@ -12,6 +12,8 @@ from PIL import Image
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+from tiny_qwen import save_tiny_lora, save_tiny_qwen
+
 from sinoloc.agent.llm import LlmSpec, build_policy
 from sinoloc.agent.llm.qwen_local import (
     IMAGE_PAD,
@@ -21,7 +23,6 @@ from sinoloc.agent.llm.qwen_local import (
 )
 from sinoloc.agent.llm.toolcalls import parse_tool_calls
 from sinoloc.agent.toolbox import tool_definitions
-from tiny_qwen import save_tiny_lora, save_tiny_qwen
 
 
 @pytest.fixture(scope="module", params=["qwen2_vl", "qwen2_5_vl"])

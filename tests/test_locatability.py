@@ -5,6 +5,7 @@ import math
 import pytest
 from imaging import hangzhou_shop, street_scene
 from scripted_model import ScriptedChatModel, call, reply
+
 from sinoloc.agent.api import Geolocator
 from sinoloc.agent.llm.policy import ChatModelPolicy
 from sinoloc.agent.locatability import band_of, locatability, model_call_budget
@@ -131,6 +132,7 @@ def save_tiny_clip(directory):
     """A random CLIP with a BPE tokenizer trained on the locatability prompts: the real loading
     and scoring code runs offline (the scores themselves mean nothing)."""
     from prior_data import save_tiny_clip as save_clip
+
     from sinoloc.agent.locatability_clip import clip_prompts
 
     positive, negative = clip_prompts()

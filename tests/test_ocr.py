@@ -4,6 +4,7 @@ import types
 import numpy as np
 import pytest
 from imaging import hangzhou_shop
+
 from sinoloc.tools.ocr import OcrSpan, OcrUnavailable, merge_spans, read_views
 from sinoloc.tools.ocr.paddle import PaddleOcrEngine
 from sinoloc.tools.views import WHOLE_IMAGE

@@ -16,6 +16,7 @@ import pytest
 import responses
 import respx
 from imaging import hangzhou_shop
+
 from sinoloc.agent.cli import main
 from sinoloc.tools import crs
 from sinoloc.tools.online.client import OnlineClient
@@ -453,7 +454,8 @@ def test_the_guard_sees_real_attempts_without_offline(online_everything, no_netw
 def test_offline_refuses_a_hosted_model(online_everything, capsys):
     code = main(["locate", str(online_everything), "--offline",
                  "--llm", "google_genai:gemini-2.5-flash"])
-    assert code == 2 and "--offline forbids" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "forbids the hosted model google_genai:gemini-2.5-flash" in err
 
 
 # ------------------------------------------------------------------ coordinate systems

@@ -17,6 +17,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from prior_data import render_dataset, save_tiny_clip, save_tiny_resnet
+
 from sinoloc.agent.cli import main
 from sinoloc.tools.prior import PriorUnavailable
 from sinoloc.tools.prior.train import TrainingError, TrainOptions, train
@@ -217,11 +218,12 @@ def test_training_refuses_bad_input(workspace, tmp_path):
 # ---------------------------------------------------------------- loading
 def test_unloadable_backbones_say_what_to_do(tmp_path, monkeypatch):
     import huggingface_hub.constants
+
     from sinoloc.tools.prior.model import load_backbone
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(PriorUnavailable, match=r"neither a local model directory.*huggingface-cli "
+    with pytest.raises(PriorUnavailable, match=r"neither a local model directory.*`hf "
                                                r"download sinoloc-test/no-such-model"):
         load_backbone("sinoloc-test/no-such-model")
     (tmp_path / "empty").mkdir()
@@ -266,6 +268,7 @@ def zero_shot(tmp_path_factory, regions):
 
 def test_zero_shot_prior_runs_end_to_end(zero_shot, regions, tmp_path):
     from PIL import Image
+
     from sinoloc.tools.prior.checkpoint import read_checkpoint
     from sinoloc.tools.prior.inference import PriorPredictor
 
@@ -350,16 +353,18 @@ def test_locate_cli_shows_the_priors_top_provinces(trained, workspace, capsys):
     assert "cnn_prior() ok → E1" in out
 
 
-def test_locate_with_a_missing_prior_goes_on(tmp_path, capsys, monkeypatch):
+def test_locate_with_a_missing_prior_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """A prior asked for by name (--prior or $SINOLOC_PRIOR_CHECKPOINT) that cannot load is one
+    line and exit 2, not a run that quietly goes on without it (it used to exit 0)."""
     from sinoloc.agent.cli import demo_image
 
-    assert main(["locate", str(demo_image()), "--prior", str(tmp_path / "nowhere")]) == 0
-    out = capsys.readouterr().out
-    assert "cnn_prior() unavailable" in out and "西湖区" in out
+    assert main(["locate", str(demo_image()), "--prior", str(tmp_path / "nowhere")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no such directory" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
     monkeypatch.setenv("SINOLOC_PRIOR_CHECKPOINT", str(tmp_path / "nowhere"))
-    assert main(["locate", str(demo_image()), "--json"]) == 0
-    trace = json.loads(capsys.readouterr().out)["tool_calls"]
-    assert "no such directory" in trace[0]["summary"]
+    assert main(["locate", str(demo_image()), "--json"]) == 2
+    assert "no such directory" in capsys.readouterr().err
 
 
 def test_prior_cli_train_predict_evaluate(workspace, tmp_path, capsys):

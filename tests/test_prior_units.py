@@ -9,6 +9,7 @@ import random
 import numpy as np
 import pytest
 from PIL import Image
+
 from sinoloc.tools.prior.data import PriorExample, class_weights, location_groups, split_by_location
 from sinoloc.tools.prior.distribution import Distribution, index_vector
 from sinoloc.tools.prior.labels import LabelSpace

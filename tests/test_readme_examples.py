@@ -1,18 +1,18 @@
 """Every README block marked ``<!-- example: NAME -->`` runs as written, next to a photo.jpg the
-test renders. The create_agent example talks to Gemini through recorded HTTP (respx)."""
+test renders. The create_agent example talks to recorded Gemini answers served on 127.0.0.1."""
 
 import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from imaging import hangzhou_shop
+from provider_server import ScriptedServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 EXAMPLE = re.compile(r"<!-- example: (?P<name>[\w-]+) -->\n```python\n(?P<code>.*?)```", re.S)
 RECORDED = Path(__file__).parent / "data" / "gemini"
-GEMINI = r"https://generativelanguage\.googleapis\.com/.*/models/gemini-2\.5-flash:generateContent"
+GEMINI = r"/models/gemini-2\.5-flash:generateContent$"
 
 
 def examples() -> dict[str, str]:
@@ -47,23 +47,29 @@ def test_subgraph(photo_dir, capsys):
     assert out.startswith("Taken in 杭州市 西湖区 (30.")
 
 
-def recorded(name: str) -> httpx.Response:
-    return httpx.Response(200, json=json.loads((RECORDED / f"{name}.json").read_text()))
+def recorded(name: str) -> dict:
+    return json.loads((RECORDED / f"{name}.json").read_text())
 
 
-def test_agent(photo_dir, capsys, monkeypatch):
+def test_agent(photo_dir, capsys, monkeypatch, loopback):
     pytest.importorskip("langchain_google_genai")
-    respx = pytest.importorskip("respx")
+    import langchain.agents.factory as factory
+
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
-    with respx.mock(assert_all_called=True) as mock:
-        route = mock.post(url__regex=GEMINI).mock(
-            side_effect=[recorded("agent_geolocate_call"), recorded("agent_final")])
+    with ScriptedServer(GEMINI) as server:
+        # the example as written names the hosted model; only its address is swapped for the
+        # recorded server's (create_agent builds the model with init_chat_model)
+        real = factory.init_chat_model
+        monkeypatch.setattr(factory, "init_chat_model",
+                            lambda model, **kw: real(model, base_url=server.url, **kw))
+        server.reply(200, recorded("agent_geolocate_call")).reply(200, recorded("agent_final"))
         out = run_example("agent", capsys)
+    assert server.pending == 0 and not server.unexpected
     assert "杭州市西湖区" in out
-    first = json.loads(route.calls[0].request.content)
+    first = server.requests[0].json()
     declared = [f["name"] for tool in first["tools"] for f in tool["functionDeclarations"]]
     assert declared == ["geolocate_image"]
-    second = json.loads(route.calls[1].request.content)
+    second = server.requests[1].json()
     response = next(p["functionResponse"] for c in second["contents"] for p in c["parts"]
                     if "functionResponse" in p)
     text = json.dumps(response, ensure_ascii=False)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from sinoloc.tools.regions import Level
 from sinoloc.tools.regions.names import aliases, short_name
 

@@ -7,10 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
-import httpx
 import pytest
 from eval_data import labelled_set
 from imaging import street_scene
+from provider_server import ScriptedServer
+
 from sinoloc.agent.sft.make_data import check_label_free, label_strings, make_data
 from sinoloc.agent.sft.records import CotRecord, TeacherAnswer, parse_teacher
 from sinoloc.agent.sft.train import TrainConfig, split_by_location, train
@@ -18,42 +19,49 @@ from sinoloc.eval.datasets import load_dataset
 from sinoloc.tools.online.store import OnlineStore
 
 pytest.importorskip("langchain_google_genai")
-respx = pytest.importorskip("respx")
 
 RECORDED = Path(__file__).parent / "data" / "teacher"
-GEMINI = r"https://generativelanguage\.googleapis\.com/.*/models/gemini-2\.5-pro:generateContent"
+GEMINI = r"/models/gemini-2\.5-pro:generateContent$"
 
 
-def recorded(name: str) -> httpx.Response:
-    return httpx.Response(200, json=json.loads((RECORDED / f"{name}.json").read_text()))
+def recorded(name: str) -> dict:
+    return json.loads((RECORDED / f"{name}.json").read_text())
 
 
 @pytest.fixture
-def teacher(monkeypatch):
+def server(loopback):
+    """The teacher's API on 127.0.0.1, answering recorded Gemini responses."""
+    with ScriptedServer(GEMINI) as server:
+        yield server
+    assert not server.unexpected, [r.path for r in server.unexpected]
+
+
+@pytest.fixture
+def teacher(monkeypatch, server):
     from sinoloc.agent.llm import LlmSpec, load_chat_model
 
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
-    return load_chat_model(LlmSpec.parse("google_genai:gemini-2.5-pro"))
+    return load_chat_model(LlmSpec.parse("google_genai:gemini-2.5-pro", server.url))
 
 
-def prompts_sent(route) -> list[str]:
+def prompts_sent(server) -> list[str]:
     texts = []
-    for call in route.calls:
-        body = json.loads(call.request.content)
+    for request in server.requests:
+        body = request.json()
         texts.append("\n".join(p.get("text", "") for c in body["contents"] for p in c["parts"]))
     return texts
 
 
-def test_make_data_with_recorded_teacher(tmp_path, teacher, regions):
+def test_make_data_with_recorded_teacher(tmp_path, teacher, server, regions):
     data = labelled_set(tmp_path / "set", scenes=2)
     items = [i for i in load_dataset(data, regions) if i.usable]
     out = tmp_path / "cot.jsonl"
     store = OnlineStore(tmp_path / "teacher.sqlite")
-    with respx.mock(assert_all_called=True) as mock:
-        route = mock.post(url__regex=GEMINI).mock(side_effect=[
-            recorded("cot_good"), recorded("cot_far"), recorded("cot_no_answer")])
-        summary = make_data(items, out, teacher, "google_genai:gemini-2.5-pro",
-                            max_error_km=200, requests_per_minute=6000, store=store)
+    for name in ("cot_good", "cot_far", "cot_no_answer"):
+        server.reply(200, recorded(name))
+    summary = make_data(items, out, teacher, "google_genai:gemini-2.5-pro",
+                        max_error_km=200, requests_per_minute=6000, store=store)
+    assert server.pending == 0
     records = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert summary.written == 3 and summary.kept == 1
     shop = records["shop"]
@@ -67,19 +75,19 @@ def test_make_data_with_recorded_teacher(tmp_path, teacher, regions):
     assert summary.cost_usd == pytest.approx(
         ((1800 + 1500 + 1500) * 1.25 + (260 + 120 + 20) * 10.0) / 1e6)
     # every prompt that left: no id, file name, true coordinates or adcode
-    for item, text in zip(items, prompts_sent(route), strict=True):
+    for item, text in zip(items, prompts_sent(server), strict=True):
         assert not [s for s in label_strings(item) if s in text], item.id
     # resume: nothing is asked again; a new output file is answered from the cache
-    with respx.mock(assert_all_called=False) as mock:
-        again = mock.post(url__regex=GEMINI).mock(side_effect=AssertionError("asked again"))
-        resumed = make_data(items, out, teacher, "google_genai:gemini-2.5-pro", store=store)
-        cached = make_data(items, tmp_path / "second.jsonl", teacher,
-                           "google_genai:gemini-2.5-pro", store=store)
-    assert resumed.skipped_existing == 3 and resumed.written == 0 and again.call_count == 0
+    asked = len(server.requests)
+    resumed = make_data(items, out, teacher, "google_genai:gemini-2.5-pro", store=store)
+    cached = make_data(items, tmp_path / "second.jsonl", teacher,
+                       "google_genai:gemini-2.5-pro", store=store)
+    assert resumed.skipped_existing == 3 and resumed.written == 0
+    assert len(server.requests) == asked  # the server was not asked again
     assert cached.cached == 3 and cached.cost_usd == 0
 
 
-def test_the_prompt_does_not_depend_on_the_label(tmp_path, teacher, regions):
+def test_the_prompt_does_not_depend_on_the_label(tmp_path, teacher, server, regions):
     """The same pixels under other ids, file names and labels give byte-identical prompts."""
     first = labelled_set(tmp_path / "a", scenes=1)
     other = tmp_path / "b"
@@ -91,12 +99,11 @@ def test_the_prompt_does_not_depend_on_the_label(tmp_path, teacher, regions):
     sent = []
     for folder, data in ((tmp_path / "a", first), (other, other / "set.csv")):
         items = [i for i in load_dataset(data, regions) if i.usable]
-        with respx.mock() as mock:
-            route = mock.post(url__regex=GEMINI).mock(side_effect=[
-                recorded("cot_good"), recorded("cot_good")])
-            make_data(items, folder / "cot.jsonl", teacher, "google_genai:gemini-2.5-pro",
-                      requests_per_minute=6000, store=OnlineStore(folder / "t.sqlite"))
-        sent.append([json.loads(c.request.content)["contents"] for c in route.calls])
+        before = len(server.requests)
+        server.reply(200, recorded("cot_good")).reply(200, recorded("cot_good"))
+        make_data(items, folder / "cot.jsonl", teacher, "google_genai:gemini-2.5-pro",
+                  requests_per_minute=6000, store=OnlineStore(folder / "t.sqlite"))
+        sent.append([r.json()["contents"] for r in server.requests[before:]])
     assert sent[0] == sent[1]
 
 
@@ -110,17 +117,15 @@ def test_a_leaking_prompt_is_refused(regions, tmp_path):
         check_label_free("file shop.jpg", item)
 
 
-def test_make_data_cli(tmp_path, monkeypatch, capsys):
+def test_make_data_cli(tmp_path, monkeypatch, server, capsys):
     from sinoloc.agent.cli import main
 
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
     monkeypatch.setenv("SINOLOC_ONLINE_DB", str(tmp_path / "cache.sqlite"))
     data = labelled_set(tmp_path / "set", scenes=1)
-    with respx.mock() as mock:
-        mock.post(url__regex=GEMINI).mock(side_effect=[recorded("cot_good"),
-                                                      recorded("cot_far")])
-        code = main(["sft", "make-data", str(data), "--teacher", "google_genai:gemini-2.5-pro",
-                     "--out", str(tmp_path / "cot.jsonl"), "--rpm", "6000"])
+    server.reply(200, recorded("cot_good")).reply(200, recorded("cot_far"))
+    code = main(["sft", "make-data", str(data), "--teacher", "google_genai:gemini-2.5-pro",
+                 "--base-url", server.url, "--out", str(tmp_path / "cot.jsonl"), "--rpm", "6000"])
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and summary["written"] == 2 and summary["kept"] == 2
     assert main(["sft", "make-data", str(data), "--teacher", "none", "--out",

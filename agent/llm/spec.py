@@ -6,16 +6,24 @@ in-process transformers backend) and ``provider:model`` for anything ``init_chat
 ``base_url`` for vLLM and other OpenAI-compatible servers), and ``python:package.module:name``
 for a chat model your own code builds (``name`` is a model object or a factory called with no
 arguments), so any LangChain chat model can drive the CLI.
+
+``python:`` and ``local:`` run code or read files on this machine: they are for the operator
+(``--llm``, ``SINOLOC_LLM``), never for a served graph's clients, whose ``configurable.llm`` goes
+through :func:`parse_client_spec` (an allow-list of providers, a plain model name).
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 from pydantic import BaseModel, Field
 
 ENV_LLM = "SINOLOC_LLM"
 ENV_BASE_URL = "SINOLOC_LLM_BASE_URL"
+OPERATOR_ONLY = frozenset({"python", "local"})  # import code / read model files on the server
+_NONE_WORDS = ("", "none", "off", "deterministic")
+_CLIENT_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
 
 
 class LlmSpecError(ValueError):
@@ -37,15 +45,11 @@ class LlmSpec(BaseModel):
 
     @property
     def stays_local(self) -> bool:
-        """True when calls never leave this machine (no model, in-process, or a loopback
-        server such as a local Ollama)."""
-        if self.provider in ("none", "local", "python"):
-            return True
-        if self.base_url:
-            from urllib.parse import urlparse
+        """True when calls never leave this machine, by the one offline rule
+        (:func:`sinoloc.agent.offline.spec_stays_local`)."""
+        from ..offline import spec_stays_local
 
-            return urlparse(self.base_url).hostname in ("localhost", "127.0.0.1", "::1")
-        return self.provider == "ollama"  # its default server is localhost:11434
+        return spec_stays_local(self)
 
     @property
     def label(self) -> str:
@@ -61,7 +65,7 @@ class LlmSpec(BaseModel):
         """Parse an ``--llm`` value; ``None`` reads ``SINOLOC_LLM`` (default ``none``)."""
         text = (text if text is not None else os.environ.get(ENV_LLM, "none")).strip()
         base_url = base_url or os.environ.get(ENV_BASE_URL) or None
-        if text.lower() in ("", "none", "off", "deterministic"):
+        if text.lower() in _NONE_WORDS:
             return cls(provider="none", **options)
         provider, sep, rest = text.partition(":")
         if not sep or not rest or not provider:
@@ -74,6 +78,29 @@ class LlmSpec(BaseModel):
             return cls(provider="local", model=model, lora=lora or None, base_url=base_url,
                        **options)
         return cls(provider=provider, model=rest, base_url=base_url, **options)
+
+
+def parse_client_spec(text: str, allowed_providers: frozenset[str]) -> LlmSpec:
+    """A model spec sent by an untrusted client: ``none`` or ``provider:model`` with the
+    provider on ``allowed_providers`` (never ``python:`` or ``local:``) and a plain model name.
+    The refusal names only what the client sent and what it may send."""
+    if not isinstance(text, str):
+        raise LlmSpecError("llm: expected a string such as none or provider:model")
+    text = text.strip()
+    if text.lower() in _NONE_WORDS:
+        return LlmSpec(provider="none")
+    provider, _, model = text.partition(":")
+    provider = provider.strip().lower()
+    allowed = sorted(allowed_providers - OPERATOR_ONLY)
+    offer = "none" + "".join(f", {p}:MODEL" for p in allowed)
+    if provider in OPERATOR_ONLY or provider not in allowed:
+        shown = provider if re.fullmatch(r"[a-z0-9_]{1,32}", provider) else "this provider"
+        raise LlmSpecError(f"llm: {shown} models are not available to clients of this server; "
+                           f"it accepts {offer}")
+    if not _CLIENT_MODEL.match(model):
+        raise LlmSpecError(f"llm: a model name is letters, digits and . _ : / @ + - "
+                           f"(at most 128); this server accepts {offer}")
+    return LlmSpec.parse(f"{provider}:{model}")
 
 
 def load_chat_model(spec: LlmSpec):
@@ -104,7 +131,21 @@ def load_chat_model(spec: LlmSpec):
         raise LlmSpecError(f"--llm {spec.provider}:{spec.model} needs the provider package: "
                            f"{exc}. Install it, e.g. pip install 'sinoloc[llm]'") from exc
     except Exception as exc:  # unknown provider, missing key, bad option
-        raise LlmSpecError(f"--llm {spec.provider}:{spec.model}: {exc}") from exc
+        raise LlmSpecError(f"--llm {spec.provider}:{spec.model}: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """One line for an SDK's refusal to build a model: pydantic's first error message, not its
+    multi-line dump (which also prints the input, keys included), scrubbed of secrets."""
+    from pydantic import ValidationError
+
+    from ...tools.secrets import scrub_secrets
+
+    if isinstance(exc, ValidationError) and exc.errors():
+        text = exc.errors()[0].get("msg", "") or exc.__class__.__name__
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return scrub_secrets(text.removeprefix("Value error, "))
 
 
 def _python_model(target: str):

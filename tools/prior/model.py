@@ -33,15 +33,13 @@ def load_backbone(spec: str) -> tuple[nn.Module, str]:
         raise PriorUnavailable(f"backbone {spec}: the directory has no config.json (save it "
                                "with save_pretrained, or give a Hugging Face model id)")
     source = str(local) if local.exists() else spec
+    if not local.exists() and not hub_cached(spec) and not hub_reachable():
+        raise PriorUnavailable(backbone_unreachable(spec))  # at once: no retry loop offline
     try:
         config = AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise PriorUnavailable(
-            f"backbone {spec!r} is neither a local model directory nor a Hugging Face model "
-            f"that can be loaded here: it is not in the local cache and the hub cannot be "
-            f"reached ({exc.__class__.__name__}). Where there is network run "
-            f"`huggingface-cli download {spec}` (it fills the cache this machine reads), or "
-            "copy the model directory here and pass its path") from exc
+        raise PriorUnavailable(f"{backbone_unreachable(spec)} ({exc.__class__.__name__})") \
+            from exc
     try:
         with quiet_loading():
             if config.model_type == "clip":  # the vision tower and projection only
@@ -55,6 +53,45 @@ def load_backbone(spec: str) -> tuple[nn.Module, str]:
     if "pixel_values" not in inspect.signature(model.forward).parameters:
         raise PriorUnavailable(f"backbone {spec!r} ({config.model_type}) is not a vision model")
     return model, POOLED
+
+
+def backbone_unreachable(spec: str) -> str:
+    return (f"backbone {spec!r} is neither a local model directory nor a Hugging Face model "
+            "in this machine's cache, and the hub cannot be reached from here. Where there is "
+            f"network run `hf download {spec}` (it fills the cache this machine reads), or copy "
+            "the model directory here and pass its path")
+
+
+def hub_cached(spec: str) -> bool:
+    """Whether the hub model ``spec`` is in the local cache (its config.json, at least)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return isinstance(try_to_load_from_cache(spec, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+HUB_HOST, HUB_PROBE_S = "huggingface.co", 3.0
+
+
+def hub_reachable() -> bool:
+    """False at once when the hub is switched off (HF_HUB_OFFLINE, an offline run) or one
+    connection attempt fails within a few seconds: from_pretrained would otherwise retry for
+    about a minute before saying the same."""
+    import socket
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=HUB_PROBE_S):
+            return True
+    except OSError:
+        return False
 
 
 @contextmanager
