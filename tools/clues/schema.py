@@ -29,6 +29,14 @@ class RegionSupport(BaseModel):
     weight: float = Field(gt=0, le=1)
 
 
+def supports_for(regions, index, weight: float = 1.0) -> tuple[list[RegionSupport], str]:
+    """Regions a clue names alike (each at ``weight``) and their label for people
+    ("四川省成都市 / 江苏省南京市"): the shared form of the place-name clues."""
+    labels = [index.label(r) for r in regions]
+    return ([RegionSupport(level=r.level.value, adcode=r.adcode, name=label, weight=weight)
+             for r, label in zip(regions, labels, strict=True)], " / ".join(labels))
+
+
 class Clue(BaseModel):
     kind: ClueKind
     text: str  # the matched text

@@ -21,7 +21,7 @@ import re
 from ..places.towns import NameKind, PlaceHit, get_towns
 from ..regions import Level, Region
 from .gazetteer import Gazetteer
-from .schema import Clue, ClueKind, RegionSupport
+from .schema import Clue, ClueKind, supports_for
 
 MAX_REGIONS = 3
 MIN_VILLAGE_CHARS = 3
@@ -113,12 +113,10 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
             same.text += name
             same.detail += f"、{name}"
             continue
-        label = " / ".join(index.label(r) for r in chosen)
+        supports, label = supports_for(chosen, index)
         clues.append(Clue(
             kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=confidence,
-            strength=strength,
-            regions=[RegionSupport(level=r.level.value, adcode=r.adcode, name=index.label(r),
-                                   weight=1.0) for r in chosen],
+            strength=strength, regions=supports,
             detail=f"{how}: {name} → {label}" + (" (ambiguous)" if len(chosen) > 1 else ""),
             source=SOURCE))
     return clues
