@@ -35,6 +35,12 @@ def budget_exhausted(state: GeoState, request: LocateRequest, uses_model: bool) 
     return None
 
 
+def _out_of_time(failure: BaseException) -> bool:
+    from .llm.failures import BackendFailure, FailureKind
+
+    return isinstance(failure, BackendFailure) and failure.kind is FailureKind.BUDGET
+
+
 def _as_turn(result: AIMessage | PolicyTurn) -> PolicyTurn:
     return result if isinstance(result, PolicyTurn) else PolicyTurn(messages=[result])
 
@@ -97,7 +103,18 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
                 turn.failure = RuntimeError("the policy returned no message")
             elif turn.failure is None and not (last.tool_calls or chat):
                 turn.failure = RuntimeError("the policy returned no tool call")
-            if turn.failure is not None:
+            if turn.failure is not None and _out_of_time(turn.failure):
+                # the model's call was cut at the run's budget: commit now, as the next
+                # turn would (the deterministic policy would spend more of a spent budget)
+                reason = str(turn.failure)
+                update["backend_fallback"] = reason
+                update["budget_exhausted"] = f"the time budget ({request.max_seconds:g} s)"
+                note = (f"Budget exhausted ({reason}): committing the fusion engine's best "
+                        "hypothesis.")
+                update["warnings"].append(note)
+                messages = [AIMessage(content=note) if chat else fused_submission(state, note)]
+                by = FUSION
+            elif turn.failure is not None:
                 reason = str(turn.failure)
                 update["backend_fallback"] = reason
                 update["warnings"].append(f"{policy.name} failed ({reason}); the deterministic "

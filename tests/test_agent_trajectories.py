@@ -56,8 +56,8 @@ def test_happy_path(shop, regions):
     assert blocks == {"text", "image"}  # the image travels as a content block
     assert "E1" in human.content[0]["text"] and "0571" in human.content[0]["text"]
     names = {t["function"]["name"] for t in model.bound_tools}
-    assert names == {"cnn_prior", "ocr", "lookup_clues", "geocode_poi", "reverse_geocode",
-                     "web_search", "lookup_knowledge", "submit_answer"}
+    assert names == {"ocr", "lookup_clues", "geocode_poi", "reverse_geocode",  # no prior, no
+                     "lookup_knowledge", "submit_answer"}  # web search: those cannot run
     # the second call saw the geocoding result as a tool message answering its call
     tool_reply = [m for m in model.received[1] if isinstance(m, ToolMessage)]
     assert tool_reply and tool_reply[-1].name == "geocode_poi"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from .failures import BackendFailure, FailureKind
 from .spec import LlmSpec, LlmSpecError, load_chat_model
 
@@ -18,7 +20,25 @@ def build_policy(llm: str | LlmSpec | None = None, base_url: str | None = None,
                                                               max_tokens=max_tokens)
     if spec.is_none:
         return DeterministicPolicy()
-    return ChatModelPolicy(load_chat_model(spec), spec.label, **options)
+    return ChatModelPolicy(load_chat_model(spec), spec.label, timeout_s=spec.timeout_s,
+                           **options)
+
+
+def chat_model_label(chat_model) -> str:
+    """``provider:model`` for a chat model given directly, as LangChain's tracing names it
+    (``google_genai:gemini-2.5-flash``), so that it is priced like the same ``--llm``; a model
+    that does not say gets ``chat_model:NAME`` (no price, rather than a guess)."""
+    params = {}
+    with contextlib.suppress(Exception):  # a custom model whose tracing parameters need more
+        params = chat_model._get_ls_params() or {}
+    name = params.get("ls_model_name") or getattr(chat_model, "model_name", None) \
+        or getattr(chat_model, "model", None)
+    provider = params.get("ls_provider")
+    if isinstance(name, str):
+        name = name.removeprefix("models/")  # Gemini's resource name
+    if provider and name:
+        return f"{provider}:{name}"
+    return f"chat_model:{name or type(chat_model).__name__}"
 
 
 def policy_for(policy=None, llm: str | None = None, chat_model=None,
@@ -30,8 +50,7 @@ def policy_for(policy=None, llm: str | None = None, chat_model=None,
     if chat_model is not None:
         from .policy import ChatModelPolicy
 
-        name = getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None)
-        return ChatModelPolicy(chat_model, f"chat_model:{name or type(chat_model).__name__}")
+        return ChatModelPolicy(chat_model, chat_model_label(chat_model))
     if llm is not None:
         return build_policy(llm, base_url)
     return policy
@@ -43,6 +62,7 @@ __all__ = [
     "LlmSpec",
     "LlmSpecError",
     "build_policy",
+    "chat_model_label",
     "load_chat_model",
     "policy_for",
 ]

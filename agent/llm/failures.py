@@ -1,14 +1,20 @@
-"""What went wrong with a model call, and whether retrying can help.
+"""What went wrong with a model call, and whether retrying can help: one failure model for every
+backend.
 
-Provider integrations raise ``langchain_core.exceptions.ModelError`` subclasses keyed to the HTTP
-status; blocked or refused answers come back as ordinary messages. Both are classified here into
-one :class:`BackendFailure` the policy acts on: wait and retry, or fall back to the
-deterministic policy and say so.
+Each SDK raises its own types for the same failure (an OpenAI ``APITimeoutError``, a bare
+``httpx2.ReadTimeout`` from google-genai, an ``httpx.ReadTimeout`` from ollama), and blocked or
+refused answers come back as ordinary messages. Both are classified here into one
+:class:`BackendFailure` by what happened on the wire, read from the whole chain of causes (the
+transport error under the SDK's wrapper), so the same failure is the same kind whatever the SDK.
+:data:`RETRY_TABLE` is the one place that says what is retried, how often and after how long.
 """
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
+from dataclasses import dataclass
 from enum import Enum
 
 from langchain_core.exceptions import (
@@ -33,18 +39,41 @@ class FailureKind(str, Enum):
     RATE_LIMITED = "rate_limited"
     QUOTA_EXHAUSTED = "quota_exhausted"
     SERVER_ERROR = "server_error"
-    CONNECTION = "connection_error"
+    CONNECTION = "connection_error"  # the connection dropped or was reset mid-call
+    UNREACHABLE = "unreachable"  # no such host, or nothing listens there: retrying cannot help
     TIMEOUT = "timeout"
     AUTH = "auth_error"
     BAD_REQUEST = "bad_request"
     SAFETY_BLOCK = "safety_block"
     REFUSAL = "refusal"
     NO_TOOL_CALL = "no_tool_call"
+    MALFORMED_CALL = "malformed_call"  # tool calls that never parsed, after the reminders
+    BUDGET = "time_budget"  # the run's --max-seconds ran out during or before a call
     API_ERROR = "api_error"
 
 
-RETRYABLE = {FailureKind.RATE_LIMITED, FailureKind.SERVER_ERROR, FailureKind.CONNECTION,
-             FailureKind.TIMEOUT}
+@dataclass(frozen=True)
+class RetryRule:
+    """How often a failure kind is retried and the pause before each retry (a provider's
+    retry-after, when it gives one, replaces the pause). The run's time budget bounds all."""
+
+    retries: int
+    backoff_s: tuple[float, ...]
+
+    def pause(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        return self.backoff_s[min(attempt, len(self.backoff_s) - 1)]
+
+
+RETRY_TABLE: dict[FailureKind, RetryRule] = {
+    FailureKind.RATE_LIMITED: RetryRule(3, (2.0, 8.0, 30.0)),
+    FailureKind.SERVER_ERROR: RetryRule(2, (2.0, 8.0)),
+    FailureKind.CONNECTION: RetryRule(2, (1.0, 4.0)),
+    FailureKind.TIMEOUT: RetryRule(1, (1.0,)),
+}  # every other kind: not retried (unreachable hosts, quota, auth, bad requests, refusals)
+NO_RETRY = RetryRule(0, (0.0,))
+RETRYABLE = frozenset(RETRY_TABLE)
 
 
 class BackendFailure(Exception):
@@ -63,18 +92,42 @@ class BackendFailure(Exception):
     def retryable(self) -> bool:
         return self.kind in RETRYABLE
 
+    @property
+    def rule(self) -> RetryRule:
+        return RETRY_TABLE.get(self.kind, NO_RETRY)
+
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
 
 
-_DAILY = re.compile(r"per ?day|daily|PerDay|free_tier_requests|insufficient_quota|"
-                    r"exceeded your current quota|billing", re.IGNORECASE)
-_DELAY = re.compile(r"retry ?delay['\"]?\s*[:=]\s*['\"]?(\d+(?:\.\d+)?)s", re.IGNORECASE)
+# a quota that resets tomorrow, not in a minute: Gemini's quotaId ...PerDay..., OpenAI's
+# insufficient_quota; Gemini's per-minute 429s also say "exceeded your current quota" (with a
+# RetryInfo of seconds and a ...PerMinute... quotaId), so those words alone decide nothing
+_DAILY = re.compile(r"per ?day|daily|insufficient_quota|billing_not_active", re.IGNORECASE)
+_PER_MINUTE = re.compile(r"per ?minute|per min\b|\b[RT]PM\b", re.IGNORECASE)
+_QUOTA_WORDS = re.compile(r"exceeded your current quota", re.IGNORECASE)
+_DELAY = re.compile(r"retry ?delay['\"]?\s*[:=]\s*['\"]?(\d+(?:\.\d+)?)s"
+                    r"|(?:try again|retry) in (\d+(?:\.\d+)?) ?s\b", re.IGNORECASE)
+_DNS = re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|"
+                  r"Temporary failure in name resolution|No address associated with hostname|"
+                  r"Name does not resolve", re.IGNORECASE)
+_DROPPED = re.compile(r"Server disconnected|peer closed connection|Connection reset|"
+                      r"incomplete chunked read|IncompleteRead|Broken pipe|"
+                      r"RemoteProtocolError|ReadError", re.IGNORECASE)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception and what it was raised from (providers wrap SDK errors)."""
-    return [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+    """The exception and everything it was raised from or during (an SDK's wrapper, the HTTP
+    library's error, the socket's), each once."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 16:
+        err = todo.pop(0)
+        if err is None or any(err is s for s in seen):
+            continue
+        seen.append(err)
+        todo += [err.__cause__, err.__context__]
+    return seen
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -90,7 +143,7 @@ def _retry_after(exc: BaseException) -> float | None:
                 except ValueError:
                     pass
     match = _DELAY.search(_full_text(exc))
-    return float(match.group(1)) if match else None
+    return float(match.group(1) or match.group(2)) if match else None
 
 
 def _full_text(exc: BaseException) -> str:
@@ -116,23 +169,52 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
+def _transport(chain: list[BaseException], text: str) -> FailureKind | None:
+    """What happened on the wire, from the deepest evidence in the chain: a name that does not
+    resolve or a port nobody listens on (unreachable), a timeout, a dropped connection."""
+    if any(isinstance(e, socket.gaierror) for e in chain) or _DNS.search(text):
+        return FailureKind.UNREACHABLE
+    if any(isinstance(e, ConnectionRefusedError)
+           or getattr(e, "errno", None) in (errno.ECONNREFUSED, errno.EHOSTUNREACH,
+                                            errno.ENETUNREACH) for e in chain) \
+            or "Connection refused" in text:
+        return FailureKind.UNREACHABLE
+    if any(isinstance(e, TimeoutError | ModelTimeoutError) or "Timeout" in type(e).__name__
+           for e in chain):
+        return FailureKind.TIMEOUT
+    if any(isinstance(e, ConnectionError) or _DROPPED.search(type(e).__name__) for e in chain) \
+            or _DROPPED.search(text):
+        return FailureKind.CONNECTION
+    return None
+
+
+def _quota_kind(text: str, wait: float | None) -> FailureKind:
+    if _DAILY.search(text) or (wait is not None and wait > MAX_RETRY_AFTER_S):
+        return FailureKind.QUOTA_EXHAUSTED
+    if wait is None and _QUOTA_WORDS.search(text) and not _PER_MINUTE.search(text):
+        return FailureKind.QUOTA_EXHAUSTED  # out of quota, and no word of when to come back
+    return FailureKind.RATE_LIMITED
+
+
 def classify_error(exc: BaseException) -> BackendFailure:
     """Map an exception raised by a chat model to a :class:`BackendFailure`."""
     if isinstance(exc, BackendFailure):
         return exc
+    chain = _chain(exc)
     text = _full_text(exc)
     short = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
     status = _status(exc)
     if isinstance(exc, ModelRateLimitError) or status == 429 or "RESOURCE_EXHAUSTED" in text:
         wait = _retry_after(exc)
-        if _DAILY.search(text) or (wait is not None and wait > MAX_RETRY_AFTER_S):
-            return BackendFailure(FailureKind.QUOTA_EXHAUSTED, short, wait)
-        return BackendFailure(FailureKind.RATE_LIMITED, short, wait)
+        return BackendFailure(_quota_kind(text, wait), short, wait)
     if isinstance(exc, ModelAuthenticationError | ModelPermissionDeniedError) or status in (401, 403):
         return BackendFailure(FailureKind.AUTH, short)
-    if isinstance(exc, ModelTimeoutError | TimeoutError):
-        return BackendFailure(FailureKind.TIMEOUT, short)
-    if isinstance(exc, ModelConnectionError | ConnectionError) or "Connect" in type(exc).__name__:
+    wire = _transport(chain, text)
+    if wire is not None:
+        deepest = chain[-1]
+        detail = str(deepest).splitlines()[0][:200] if str(deepest) else type(deepest).__name__
+        return BackendFailure(wire, short if detail in short else f"{short} ({detail})")
+    if isinstance(exc, ModelConnectionError) or "Connect" in type(exc).__name__:
         return BackendFailure(FailureKind.CONNECTION, short)
     if isinstance(exc, ModelAPIError) or (status is not None and status >= 500):
         return BackendFailure(FailureKind.SERVER_ERROR, short)

@@ -64,9 +64,12 @@ def json_safe(value):
     return value
 
 
-def for_state(reply: AIMessage, name: str) -> AIMessage:
-    """The reply as the state keeps it: content, tool calls, usage; metadata made JSON-safe."""
+def for_state(reply: AIMessage) -> AIMessage:
+    """The reply as the state keeps it: content, tool calls, usage; metadata made JSON-safe.
+    No ``name``: the conversation is re-sent to the model, and OpenAI-compatible APIs accept
+    only ``^[a-zA-Z0-9_-]+$`` there (a backend label has ``:`` and ``/``); the backend that
+    answered is in the state's ``backend``."""
     return AIMessage(content=json_safe(reply.content), tool_calls=reply.tool_calls,
-                     usage_metadata=reply.usage_metadata, id=reply.id, name=name,
+                     usage_metadata=reply.usage_metadata, id=reply.id,
                      response_metadata=json_safe(reply.response_metadata or {}),
                      additional_kwargs=json_safe(reply.additional_kwargs or {}))

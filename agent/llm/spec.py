@@ -36,7 +36,7 @@ class LlmSpec(BaseModel):
     lora: str | None = None
     base_url: str | None = None
     temperature: float = 0.0
-    timeout_s: float = 60.0
+    timeout_s: float = Field(default=60.0, gt=0, description="per-call timeout (--model-timeout)")
     max_tokens: int | None = Field(default=None, ge=1, description="cap on generated tokens")
 
     @property
@@ -121,6 +121,8 @@ def load_chat_model(spec: LlmSpec):
         raise LlmSpecError("the `langchain` package is needed for provider models") from exc
     kwargs: dict = {"temperature": spec.temperature, "timeout": spec.timeout_s,
                     "max_retries": 0}  # sinoloc retries itself, honouring retry-after
+    if spec.provider == "ollama":  # ChatOllama drops ``timeout``: its httpx client takes it
+        kwargs["client_kwargs"] = {"timeout": spec.timeout_s}
     if spec.base_url:
         kwargs["base_url"] = spec.base_url
     if spec.max_tokens:

@@ -57,3 +57,43 @@ def parse_tool_calls(text: str) -> tuple[str, list[ToolCall], list[InvalidToolCa
                                            type="invalid_tool_call"))
     prose = _BLOCK.sub("", text).strip()
     return prose, calls, invalid
+
+
+_MALFORMED_FINISH = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"}
+
+
+def recover_calls(reply):
+    """The same malformed call, whatever the server: a reply whose tool calls the server could
+    not parse (vLLM's hermes parser and Ollama leave the model's raw ``<tool_call>`` text in the
+    content; Gemini answers ``finishReason: MALFORMED_FUNCTION_CALL`` with no parts) becomes a
+    reply with those calls, parsed here, or with ``invalid_tool_calls`` saying what is wrong."""
+    from langchain_core.messages import AIMessage
+
+    if not isinstance(reply, AIMessage) or reply.tool_calls or reply.invalid_tool_calls:
+        return reply
+    meta = reply.response_metadata or {}
+    finish = str(getattr(meta.get("finish_reason"), "value", meta.get("finish_reason")) or "")
+    if finish.upper() in _MALFORMED_FINISH:
+        message = meta.get("finish_message") or meta.get("finishMessage") or finish
+        invalid = InvalidToolCall(name=None, args=str(message)[:500], id=_call_id(),
+                                  error=f"the API could not parse the tool call ({finish})",
+                                  type="invalid_tool_call")
+        return reply.model_copy(update={"invalid_tool_calls": [invalid]})
+    text = reply.text or ""
+    if "<tool_call>" not in text:
+        return reply
+    prose, calls, invalid = parse_tool_calls(text)
+    return reply.model_copy(update={"content": prose, "tool_calls": calls,
+                                    "invalid_tool_calls": invalid})
+
+
+def from_api_args(reply):
+    """Tool-call arguments back in the tools' own form: fields offered as lists of key/value
+    pairs (an API cannot take a free-form object; see ``toolbox.api_schema``) become dicts."""
+    from ..toolbox import from_api_arguments
+
+    if not getattr(reply, "tool_calls", None):
+        return reply
+    calls = [{**c, "args": from_api_arguments(c["name"], c.get("args") or {})}
+             for c in reply.tool_calls]
+    return reply.model_copy(update={"tool_calls": calls})
