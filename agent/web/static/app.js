@@ -1,0 +1,160 @@
+/* The page of `sinoloc serve`: send an image (or several, one after another) to
+ * /api/locate/stream, show each event as it arrives, then the answer and its map; ask follow-up
+ * questions on the thread; list the threads. No framework: the DOM and fetch. */
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const state = { thread: null, base: null, prediction: null };
+  const basePromise = fetch("/api/map/base").then((r) => (r.ok ? r.json() : null)).then((b) => (state.base = b));
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+  function pct(p) { return (p * 100).toFixed(p >= 0.095 ? 0 : 1) + "%"; }
+  function showError(message) {
+    $("error").hidden = !message;
+    $("error").textContent = message || "";
+  }
+  function setStatus(text) { $("status").textContent = text ? `· ${text}` : ""; }
+
+  function addStep(e) {
+    const li = document.createElement("li");
+    li.className = e.kind + (e.kind === "verdict" && !String(e.text).startsWith("accepted") ? " rejected" : "");
+    li.dataset.kind = e.kind;
+    li.innerHTML = `<span class="k">${esc(e.kind.replace("_", " "))}</span><span class="t">${e.t != null ? e.t.toFixed(2) + " s" : ""}</span>${esc(e.text)}`;
+    if (e.kind === "evidence") li.id = "step-" + e.data.id;
+    $("timeline").appendChild(li);
+    li.scrollIntoView({ block: "nearest" });
+  }
+
+  /* POST and read the server-sent events of the response; calls onEvent for each. */
+  async function stream(url, init, onEvent) {
+    const response = await fetch(url, init);
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
+      throw new Error(message);
+    }
+    const reader = response.body.getReader(), decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
+        if (data) onEvent(JSON.parse(data));
+      }
+    }
+  }
+
+  function onEvent(e) {
+    if (e.kind === "thread") { state.thread = e.data.thread_id; return; }
+    if (e.kind === "running") { setStatus("running"); return; }
+    if (e.kind === "result") { showResult(e.data.prediction, e.data.map); return; }
+    if (e.kind === "done") return;
+    if (e.kind === "error") showError(e.text);
+    addStep(e);
+  }
+
+  async function locate(file) {
+    showError("");
+    $("timeline").innerHTML = "";
+    addStep({ kind: "image", text: `${file.name} (${Math.round(file.size / 1024)} KB) sent`, t: 0 });
+    setStatus("uploading");
+    const form = new FormData();
+    form.append("image", file, file.name);
+    form.append("settings", JSON.stringify({ top_k: Number($("top_k").value) || 10, ignore_exif: $("ignore_exif").checked }));
+    try {
+      await stream("/api/locate/stream", { method: "POST", body: form }, onEvent);
+      setStatus("done");
+    } catch (err) {
+      showError(err.message);
+      setStatus("refused");
+    }
+    refreshThreads();
+  }
+
+  async function ask(question) {
+    if (!state.thread) return;
+    showError("");
+    addStep({ kind: "question", text: question });
+    setStatus("thinking");
+    try {
+      await stream(`/api/threads/${encodeURIComponent(state.thread)}/ask`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question }) }, onEvent);
+      setStatus("done");
+    } catch (err) { showError(err.message); }
+  }
+
+  function confidence(c) {
+    return `<div class="conf">` + ["province", "city", "district"].map((k) =>
+      `<span>${k}</span><span class="bar"><span style="width:${(c[k] * 100).toFixed(0)}%"></span></span><span>${pct(c[k])}</span>`).join("") + `</div>`;
+  }
+
+  function highlightEvidence(id) {
+    document.querySelectorAll("tr.hl").forEach((r) => r.classList.remove("hl"));
+    const row = document.getElementById("ev-" + id);
+    if (row) { row.classList.add("hl"); row.scrollIntoView({ block: "nearest" }); }
+  }
+
+  async function showResult(p, mapData) {
+    state.prediction = p;
+    const guess = p.basis === "prior_only";
+    const names = [p.province, p.city !== p.province ? p.city : null, p.district !== p.city ? p.district : null].filter(Boolean);
+    const rows = p.candidates.map((c) => `<tr><td class="num">${c.rank}</td><td>${esc([c.province, c.city !== c.province ? c.city : null, c.district].filter(Boolean).join(" "))}</td><td class="num">${pct(c.probability)}</td></tr>`).join("");
+    const evidence = p.evidence.map((e) => `<tr id="ev-${esc(e.id)}"><td class="ev">${esc(e.id)}</td><td>${esc(e.kind)}</td><td>${esc(e.text)}</td><td>${esc(e.detail)}</td></tr>`).join("");
+    $("answer").innerHTML =
+      `<div class="place" id="answer-place">${esc(names.join(" "))}</div>` +
+      `<div>${p.lat.toFixed(5)}, ${p.lon.toFixed(5)} (WGS-84) ±${p.precision_km.toFixed(1)} km · <span class="basis ${guess ? "guess" : ""}" id="basis">${guess ? "GUESS · prior only" : "basis: " + esc(p.basis)}</span></div>` +
+      (guess ? `<div class="guess-note">No evidence located this image: the answer is where photos are most likely a priori, not a finding.</div>` : "") +
+      confidence(p.confidence) +
+      (p.warnings.length ? `<ul class="warnings">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>` : "") +
+      `<h2>Candidates</h2><table id="candidates"><tr><th>#</th><th>district</th><th>belief</th></tr>${rows}</table>` +
+      `<h2>Evidence</h2><table id="evidence">${evidence || "<tr><td>(none)</td></tr>"}</table>` +
+      (p.reasoning ? `<h2>Reasoning</h2><p>${esc(p.reasoning)}</p>` : "");
+    $("ask").hidden = false;
+    await basePromise;
+    if (mapData) SinolocMap.draw($("map"), mapData, state.base, { onEvidence: highlightEvidence });
+  }
+
+  async function openThread(id) {
+    const r = await fetch(`/api/threads/${encodeURIComponent(id)}`);
+    if (!r.ok) { showError((await r.json()).error); return; }
+    const t = await r.json();
+    state.thread = id;
+    $("timeline").innerHTML = "";
+    for (const entry of t.transcript) addStep({ kind: entry.kind === "question" ? "question" : entry.kind === "reply" ? "reply" : entry.kind === "answer" ? "answer" : "image", text: entry.text });
+    if (t.prediction) showResult(t.prediction, t.map);
+    refreshThreads();
+  }
+
+  async function refreshThreads() {
+    const r = await fetch("/api/threads");
+    if (!r.ok) return;
+    const list = await r.json();
+    $("threads").innerHTML = list.map((t) => `<li data-id="${esc(t.thread_id)}" class="${t.thread_id === state.thread ? "current" : ""}"><span class="tid">${esc(t.thread_id)}</span><br>${esc(t.first_image || "")} · ${t.images} image(s), ${t.questions} question(s)<br>${esc(t.last_answer || "")}</li>`).join("");
+  }
+
+  async function locateAll(files) {
+    for (const file of files) await locate(file);  // one after another, each its own thread
+  }
+
+  const drop = $("drop");
+  drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (ev) => { ev.preventDefault(); drop.classList.remove("over"); locateAll([...ev.dataTransfer.files]); });
+  drop.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") $("file").click(); });
+  $("file").addEventListener("change", (ev) => { locateAll([...ev.target.files]); ev.target.value = ""; });
+  $("ask").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = $("question").value.trim();
+    if (q) { $("question").value = ""; ask(q); }
+  });
+  $("threads").addEventListener("click", (ev) => { const li = ev.target.closest("li"); if (li) openThread(li.dataset.id); });
+  basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
+  refreshThreads();
+})();

@@ -1,0 +1,41 @@
+"""A real ``sinoloc serve`` app on 127.0.0.1 for the web tests: uvicorn in a thread, the
+offline default policy, a thread store and an upload folder under the test's tmp dir."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from sinoloc.agent.boundary import ServeBoundary
+from sinoloc.agent.chat.threads import ThreadStore
+from sinoloc.agent.web.app import create_app
+from sinoloc.agent.web.runner import Runner
+
+
+@contextmanager
+def running_server(root: Path, *, token: str | None = None, workers: int = 2,
+                   upload_max_bytes: int = 8 * 1024 * 1024):
+    """Yields ``(base_url, runner)``; the server stops and the store closes on exit."""
+    import uvicorn
+
+    boundary = ServeBoundary(upload_dir=root / "uploads", upload_max_bytes=upload_max_bytes)
+    store = ThreadStore(root / "chat.sqlite")
+    runner = Runner(store, None, boundary=boundary, defaults={"offline": True}, workers=workers)
+    server = uvicorn.Server(uvicorn.Config(create_app(runner, token=token), host="127.0.0.1",
+                                           port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", runner
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
