@@ -244,11 +244,7 @@ def _pool(items: deque, attempts: dict[str, int], config: RunConfig, workers: in
                     continue
                 elapsed = time.monotonic() - worker.since
                 if worker.item is not None and elapsed > config.timeout_s:
-                    # past the graph's own budget, the machine (or a stuck call) held it: retry
-                    kind = "infrastructure" if config.timeout_s > config.max_seconds else "locator"
-                    write(_failed_row(worker.item, "timeout",
-                                      f"no answer within {config.timeout_s:g} s", elapsed, kind,
-                                      worker.attempt))
+                    write(timeout_row(worker.item, config, elapsed, worker.attempt))
                     worker.item = None
                     worker.stop()
                     pool[i] = _Worker(context, config_json, tmp_root)
@@ -270,13 +266,26 @@ def _failed_row(item: LabelledImage, status: str, error: str, seconds: float, ki
                      attempt=attempt)
 
 
+def timeout_row(item: LabelledImage, config: RunConfig, elapsed: float,
+                attempt: int) -> ResultRow:
+    """The row of an image past the hard limit: past the graph's own budget, the machine (or a
+    stuck call) held it, retried; within it, the locator's outcome, kept."""
+    kind = "infrastructure" if config.timeout_s > config.max_seconds else "locator"
+    return _failed_row(item, "timeout", f"no answer within {config.timeout_s:g} s", elapsed, kind,
+                       attempt)
+
+
 def run(items: list[LabelledImage], run_dir: Path, config: RunConfig, *, dataset: str,
         dataset_sha256: str, workers: int = 1, limit: int | None = None, resume: bool = False,
-        locator=None, progress: bool | None = None, lock: RunDirLock | None = None) -> RunRecord:
+        locator=None, progress: bool | None = None, lock: RunDirLock | None = None,
+        engine=None) -> RunRecord:
     """Evaluate ``items`` into ``run_dir``; returns the run record. ``locator`` (in-process
     only) replaces the one built from the config, for embedding and tests; ``lock``, one the
     caller already holds on ``run_dir`` (the CLI takes it before its slow imports, so that a
-    second run is refused at once; it is released here). Raises :class:`RunError` when the
+    second run is refused at once; it is released here); ``engine``, a replacement for the pool
+    of worker processes, ``engine(todo, attempts, config, write, tmp_root)`` (the Ray engine,
+    :func:`.ray_engine.ray_pool`; this function still holds the lock and writes every row and
+    the record). Raises :class:`RunError` when the
     directory is held by another run, and :class:`~.interrupts.RunInterrupted` after a clean
     stop on SIGTERM/SIGINT."""
     lock = lock or lock_run_dir(run_dir)
@@ -284,7 +293,8 @@ def run(items: list[LabelledImage], run_dir: Path, config: RunConfig, *, dataset
         with Interrupts() as interrupts:
             return _run_locked(items, run_dir, config, interrupts, dataset=dataset,
                                dataset_sha256=dataset_sha256, workers=workers, limit=limit,
-                               resume=resume, locator=locator, progress=progress)
+                               resume=resume, locator=locator, progress=progress,
+                               engine=engine)
     finally:
         lock.release()
 
@@ -298,7 +308,8 @@ def lock_run_dir(run_dir: Path) -> RunDirLock:
 
 
 def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts, *, dataset,
-                dataset_sha256, workers, limit, resume, locator, progress) -> RunRecord:
+                dataset_sha256, workers, limit, resume, locator, progress,
+                engine=None) -> RunRecord:
     with interrupts.critical():
         record, log, set_aside, attempts = prepare(run_dir, dataset, dataset_sha256, config,
                                                    resume)
@@ -311,7 +322,8 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
         todo = deque(i for i in usable if i.id not in done)
     index = len(record.sessions)
     session = Session(started=_now(), updated=_now(), outcome="running", workers=workers,
-                      code=code_version(), set_aside=len(set_aside))
+                      code=code_version(), set_aside=len(set_aside),
+                      note=getattr(engine, "note", None))
     record.sessions.append(session)
     meter = Progress(total=len(usable), done=len(usable) - len(todo),
                      enabled=sys.stderr.isatty() if progress is None else progress)
@@ -337,7 +349,9 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
             print(f"sinoloc eval: set aside {log.path}:{item.line} ({item.reason}) into "
                   f"{log.side_path.name}" + (f"; {item.id} runs again" if item.id else ""),
                   file=sys.stderr)
-        if workers <= 0 or locator is not None:
+        if engine is not None and locator is None:
+            engine(todo, attempts, config, write, tmp_root)
+        elif workers <= 0 or locator is not None:
             evaluator = Evaluator(locator or build_locator(config), config, tmp_root)
             try:
                 while todo:

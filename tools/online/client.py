@@ -16,6 +16,7 @@ from .failures import FailureKind, ProviderFailure
 from .store import OnlineStore, normalise_query
 
 SECRET_PARAMS = frozenset({"key", "ak", "sk", "api_key", "token"})
+QUOTA_BACKOFF_S = 10.0  # after a 429, no request to that provider from any worker for this long
 _SECRET_IN_URL = re.compile(r"([?&](?:key|ak|sk|api_key|token)=)[^&\s\"']+", re.IGNORECASE)
 
 
@@ -97,6 +98,8 @@ class OnlineClient:
         except ProviderFailure as failure:
             self._record(provider, endpoint, shown, False, failure.kind.value,
                          time.perf_counter() - start)
+            if failure.kind is FailureKind.QUOTA and interval_s > 0:
+                self.store.penalise(provider, max(interval_s, QUOTA_BACKOFF_S))  # for everyone
             raise
         self._record(provider, endpoint, shown, False, "ok", time.perf_counter() - start)
         self.store.put(provider, key, data)

@@ -13,9 +13,18 @@ from .places import Place
 from .store import OnlineStore, default_store_path
 
 _STORES: dict[str, OnlineStore] = {}
+_CLUSTER: list = []  # the store every process of a Ray run shares (see use_store)
+
+
+def use_store(store) -> None:
+    """From now on :func:`shared_store` in this process is ``store`` (an eval actor on a Ray
+    cluster sets :class:`~.ray_store.RayStore`, so that limits and cache hold cluster-wide)."""
+    _CLUSTER[:] = [store]
 
 
 def shared_store() -> OnlineStore:
+    if _CLUSTER:
+        return _CLUSTER[0]
     path = default_store_path()
     if str(path) not in _STORES:
         _STORES[str(path)] = OnlineStore(path)

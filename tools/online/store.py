@@ -103,6 +103,23 @@ class OnlineStore:
             raise
         return slot
 
+    def penalise(self, provider: str, seconds: float) -> float:
+        """No slot for anyone before ``seconds`` from now (a 429 slows every caller, not only
+        the one that got it); returns the provider's next free slot (clock time)."""
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT next_at FROM slots WHERE provider = ?",
+                               (provider,)).fetchone()
+            slot = max(self.clock() + seconds, row[0] if row else 0.0)
+            conn.execute("INSERT OR REPLACE INTO slots (provider, next_at) VALUES (?, ?)",
+                         (provider, slot))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return slot
+
     def wait_turn(self, provider: str, interval_s: float) -> float:
         """Block until this caller's slot; the seconds waited."""
         if interval_s <= 0:

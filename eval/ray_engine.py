@@ -1,0 +1,291 @@
+"""``eval run --engine ray``: the images of a run as tasks for actors on a Ray cluster.
+
+The driver (the ``sinoloc eval run`` process) keeps every promise of :mod:`.runner`: it holds the
+run directory's lock, it alone appends and fsyncs the rows, it writes ``run.json`` and it
+answers ``--resume``; this module only replaces the pool of worker processes. Each actor builds
+its :class:`~.worker.Evaluator` once (models loaded once per actor) and locates one image at a
+time under the same leak guards as a local worker (a neutral copy, EXIF ignored, the truth
+attached after the prediction). The driver sends an actor its next image only when it has
+answered the last, so a per-image timeout is measured from the send: past it, the actor is killed
+and replaced and the image gets the runner's timeout row.
+
+An actor lost with its node (or killed by the OS) loses no row and repeats none: its image goes
+back to the front of the queue for another actor, up to :data:`~.results.MAX_ATTEMPTS` losses,
+after which the image gets an ``infrastructure`` row that ``--resume`` retries. A driver killed
+mid-run takes its actors with it (they belong to its job); ``--resume`` continues from the rows
+on disk like any run. The images are read by path on the actor's node: on a cluster of several
+machines the dataset must be at the same path on every node (a shared file system).
+
+Every actor shares one online store (:mod:`sinoloc.tools.online.ray_store`), so the response
+cache and the providers' rate limits hold for the whole cluster, and ``model_rate`` limits the
+model's requests per second across all actors. ``servers`` spreads the actors round robin over
+several OpenAI-compatible servers (replicas of one model, e.g. vLLM on GPU nodes): the
+client-side concurrency per server is the number of actors given to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .datasets import LabelledImage
+from .results import MAX_ATTEMPTS, ResultRow
+from .run_config import RunConfig
+
+INSTALL_HINT = "the Ray engine needs Ray: pip install 'sinoloc[ray]'"
+START_LIMIT_S = 900.0  # as for a local worker: loading a model can take minutes
+CLOSE_GRACE_S = 5.0
+START_RETRIES = 3  # per actor: nodes lost while actors start, before the run gives up
+POLL_S = 0.5
+# Ray's own switch (meant for laptops): node addresses stay 127.0.0.1 instead of the address
+# other machines would use, so a local cluster is reachable from this machine only
+LOOPBACK_ONLY = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+class RayOptions(BaseModel):
+    """How a run uses the cluster (not part of what it predicts: a resumed run may change it)."""
+
+    address: str | None = Field(default=None, description=(
+        "auto: the running cluster; HOST:PORT or ray://…: that one; None: a local cluster "
+        "started for this run (loopback only)"))
+    actors: int = Field(default=2, ge=1)
+    servers: list[str] = Field(default_factory=list, description=(
+        "OpenAI-compatible base URLs the actors are spread over (replaces the config's "
+        "base_url per actor)"))
+    model_rate: float | None = Field(default=None, gt=0, description=(
+        "model requests per second across all actors"))
+    actor_cpus: float | None = Field(default=None, gt=0, description=(
+        "CPUs reserved per actor; default: the cluster's CPUs shared out, at most 1 each"))
+
+
+def require_ray(loopback: bool = False):
+    """Ray, or a :class:`~.runner.RunError` that says how to install it. ``loopback``: this
+    process will start a local cluster, which must bind 127.0.0.1 (Ray otherwise swaps a loopback
+    address for the machine's own; its switch is read when Ray is imported)."""
+    if loopback and "ray" not in sys.modules:
+        os.environ.setdefault(*LOOPBACK_ONLY)
+    try:
+        import ray
+    except ImportError:
+        from .runner import RunError
+
+        raise RunError(INSTALL_HINT) from None
+    return ray
+
+
+def on_loopback(address: str | None) -> bool:
+    """A local cluster is started (no address) or joined on 127.0.0.1 / localhost."""
+    if address is None:
+        return True
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def connect(options: RayOptions):
+    """Join (or, without an address, start) the cluster; the privacy settings of
+    :mod:`sinoloc.tools.privacy` are in this process's environment, and a local cluster is
+    passed them too and binds to 127.0.0.1 only."""
+    ray = require_ray(loopback=on_loopback(options.address))
+    if ray.is_initialized():
+        return ray
+    from ..tools.privacy import TELEMETRY_OFF, disable_telemetry
+
+    disable_telemetry()
+    env = {"env_vars": {name: value for name, value in TELEMETRY_OFF.items()}}
+    if options.address is None:
+        # "local": a new cluster even when one runs on this machine (ray.init() would join it)
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
+                 runtime_env=env, log_to_driver=False, configure_logging=False)
+    else:
+        ray.init(address=options.address, runtime_env=env, log_to_driver=False,
+                 configure_logging=False)
+    return ray
+
+
+class EvalActor:
+    """One warm locator on a cluster node (made a Ray actor by :func:`_actor_class`)."""
+
+    def __init__(self, config_json: str, tmp_root: str | None, store_actor, model_rate: float | None):
+        from ..tools.online.ray_store import RayStore
+        from ..tools.online.services import use_store
+        from .run_config import build_locator
+        from .worker import Evaluator
+
+        config = RunConfig.model_validate_json(config_json)
+        store = RayStore(store_actor)
+        use_store(store)  # geocoders and web search: the cluster's cache and limits
+        locator = build_locator(config)
+        if model_rate and config.llm:
+            from ..agent.llm.rate_limit import ModelRateLimit
+
+            locator = _WithCallbacks(locator, [ModelRateLimit(store, f"model:{config.llm}",
+                                                              model_rate)])
+        here = tmp_root if tmp_root and Path(tmp_root).is_dir() else None  # another machine
+        self.evaluator = Evaluator(locator, config, here)
+
+    def ready(self) -> bool:
+        return True
+
+    def locate(self, item_json: dict, attempt: int) -> dict:
+        row = self.evaluator.locate(LabelledImage.model_validate(item_json), attempt)
+        return row.model_dump(mode="json")
+
+    def close(self) -> None:
+        self.evaluator.close()
+
+
+class _WithCallbacks:
+    """A locator whose every request carries LangChain callbacks (the model's rate limit)."""
+
+    def __init__(self, locator, callbacks: list):
+        self.locator, self.callbacks = locator, callbacks
+
+    def locate(self, image, **options):
+        return self.locator.locate(image, config={"callbacks": self.callbacks}, **options)
+
+
+class _Slot:
+    """An actor and the image it holds."""
+
+    def __init__(self, actor_class, config: RunConfig, tmp_root: str, store, options: RayOptions,
+                 server: str | None):
+        if server:
+            config = config.model_copy(update={"base_url": server})
+        self.actor = actor_class.remote(config.model_dump_json(), tmp_root, store,
+                                        options.model_rate)
+        self.server = server
+        self.pending = self.actor.ready.remote()
+        self.ready = False
+        self.item: LabelledImage | None = None
+        self.attempt = 1
+        self.since = time.monotonic()
+
+    def send(self, item: LabelledImage, attempt: int) -> None:
+        self.item, self.attempt, self.since = item, attempt, time.monotonic()
+        self.pending = self.actor.locate.remote(item.model_dump(mode="json"), attempt)
+
+
+def _actor_class(ray, cpus: float):
+    return ray.remote(EvalActor).options(num_cpus=cpus, max_restarts=0, max_concurrency=1,
+                                         scheduling_strategy="SPREAD")
+
+
+def actor_cpus(ray, options: RayOptions) -> float:
+    """The CPUs each actor reserves: the cluster's shared out, at most one (an OCR-bound actor
+    uses one core; a model-bound one waits on the network and needs a fraction)."""
+    if options.actor_cpus:
+        return options.actor_cpus
+    total = ray.cluster_resources().get("CPU", 1.0)
+    return max(0.01, min(1.0, math.floor(100 * total / options.actors) / 100))
+
+
+class RayEngine:
+    """The runner's engine hook (``run(..., engine=RayEngine(options))``): called with the
+    images left, their attempt numbers, the config, the runner's row writer and its temp root."""
+
+    def __init__(self, options: RayOptions):
+        self.options = options
+        where = options.address or "a local cluster on 127.0.0.1"
+        self.note = (f"engine ray: {options.actors} actors on {where}"
+                     + (f" over {len(options.servers)} servers" if options.servers else "")
+                     + (f", model limited to {options.model_rate:g} requests/s"
+                        if options.model_rate else ""))
+
+    def __call__(self, items: deque, attempts: dict[str, int], config: RunConfig,
+                 write: Callable[[ResultRow], None], tmp_root: str) -> None:
+        _run_on_ray(items, attempts, config, write, tmp_root, self.options)
+
+
+def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write,
+                tmp_root: str, options: RayOptions) -> None:
+    from .runner import RunError, timeout_row
+    from .runner import _failed_row as failed_row
+
+    if not items:
+        return
+    ray = connect(options)
+    from ray.exceptions import GetTimeoutError, RayActorError
+
+    from ..tools.online.ray_store import start_store
+
+    store = start_store()
+    cls = _actor_class(ray, actor_cpus(ray, options))
+    servers = options.servers or [None]
+    count = min(options.actors, len(items))
+    pool = [_Slot(cls, config, tmp_root, store, options, servers[i % len(servers)])
+            for i in range(count)]
+    lost: dict[str, int] = {}
+    starts = 0  # actors lost before they were ready (not their own fault)
+
+    def replace(slot: _Slot) -> _Slot:
+        ray.kill(slot.actor, no_restart=True)
+        return _Slot(cls, config, tmp_root, store, options, slot.server)
+
+    try:
+        while items or any(s.item for s in pool):
+            for slot in pool:
+                if slot.ready and slot.item is None and items:
+                    item = items.popleft()
+                    slot.send(item, attempts.get(item.id, 1))
+            waiting = [s.pending for s in pool if not s.ready or s.item is not None]
+            done, _ = ray.wait(waiting, num_returns=1, timeout=POLL_S) if waiting else ([], [])
+            done = set(done)
+            for i, slot in enumerate(pool):
+                if slot.pending in done:
+                    try:
+                        answer = ray.get(slot.pending)
+                    except RayActorError as exc:  # the actor, its process or its node is gone
+                        if not slot.ready:
+                            starts += 1
+                            if exc.actor_init_failed or starts > START_RETRIES * len(pool):
+                                raise RunError(f"an actor could not start: {_cause(exc)}") \
+                                    from None
+                            pool[i] = replace(slot)  # its node went away while it started
+                            continue
+                        item = slot.item
+                        lost[item.id] = lost.get(item.id, 0) + 1
+                        if lost[item.id] < MAX_ATTEMPTS:
+                            items.appendleft(item)  # another actor takes it next
+                            print(f"sinoloc eval: {item.id} was lost with its actor "
+                                  f"({_cause(exc)}); it runs again on another", file=sys.stderr)
+                        else:
+                            write(failed_row(item, "error", f"lost with its actor "
+                                              f"{lost[item.id]} times ({_cause(exc)})",
+                                              time.monotonic() - slot.since, "infrastructure",
+                                              slot.attempt))
+                        pool[i] = replace(slot)
+                        continue
+                    if not slot.ready:
+                        slot.ready = True
+                    else:
+                        write(ResultRow.model_validate(answer))
+                        slot.item = None
+                    continue
+                elapsed = time.monotonic() - slot.since
+                if slot.item is not None and elapsed > config.timeout_s:
+                    write(timeout_row(slot.item, config, elapsed, slot.attempt))
+                    pool[i] = replace(slot)
+                elif not slot.ready and elapsed > START_LIMIT_S and not any(s.ready for s in pool):
+                    # (a replacement that cannot be placed, e.g. its node is gone, is harmless
+                    # while other actors work)
+                    raise RunError(f"an actor did not start within {START_LIMIT_S:g} s (is the "
+                                   "cluster large enough for --actors?)")
+    finally:
+        closing = [s.actor.close.remote() for s in pool if s.ready and s.item is None]
+        with contextlib.suppress(GetTimeoutError, RayActorError):
+            ray.get(closing, timeout=CLOSE_GRACE_S)
+        for slot in pool:
+            ray.kill(slot.actor, no_restart=True)
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return next((line.strip() for line in reversed(text) if line.strip()), type(exc).__name__)[:300]
