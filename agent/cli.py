@@ -12,6 +12,15 @@ from pathlib import Path
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 
+LOCATE_DESCRIPTION = (
+    "Locate photos or street-view panoramas taken in China: province / city / district and "
+    "WGS-84 coordinates, with the evidence behind them. Several images, folders or glob "
+    "patterns run in one process with the models loaded once; a file that cannot be read is "
+    "its own row with its error. Exit codes: 0 every image located; 1 internal error; 2 bad "
+    "arguments or input (for several images: at least one row failed, reported at the end); "
+    "130 / 143 stopped by SIGINT / SIGTERM (with --out, run it again to resume).")
+
+
 def demo_image() -> Path:
     """The demo photo shipped with the package (rendered by the project: a shop sign in 杭州)."""
     return Path(str(resources.files("sinoloc.tools").joinpath("assets", "demo_hangzhou.jpg")))
@@ -23,13 +32,31 @@ def _parser() -> argparse.ArgumentParser:
         "and WGS-84 coordinates, with the evidence behind them."))
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    locate = sub.add_parser("locate", help="locate one image")
-    locate.add_argument("image", nargs="?", help="JPEG / PNG / WebP / GIF / HEIC file")
+    locate = sub.add_parser("locate", help="locate one image, or many in one process",
+                            description=LOCATE_DESCRIPTION)
+    locate.add_argument("images", nargs="*", metavar="IMAGE", help=(
+        "JPEG / PNG / WebP / GIF / BMP / TIFF / HEIC file, a folder (searched recursively) or a "
+        "quoted glob pattern ('photos/**/*.jpg')"))
     locate.add_argument("--demo", action="store_true", help="locate the bundled demo image")
-    locate.add_argument("--json", action="store_true", help="print the GeoPrediction as JSON")
+    locate.add_argument("--json", action="store_true", help=(
+        "print the GeoPrediction as JSON; for several images one per line (JSONL) with its "
+        "\"file\", a failed image as {\"file\": …, \"error\": …}"))
+    locate.add_argument("--csv", action="store_true", help=(
+        "a CSV summary row per image (file, status, names, adcode, lat, lon, confidence, "
+        "error) instead of the full JSON"))
+    locate.add_argument("--out", metavar="FILE", help=(
+        "write the rows (JSONL, or CSV with --csv or a .csv name) to FILE as each image "
+        "finishes; run the same command again to resume: images already in FILE are skipped"))
+    locate.add_argument("--workers", type=int, default=1, metavar="N", help=(
+        "images located at once, on threads sharing the loaded models"))
+    locate.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress line with rate and ETA on stderr for several images "
+                             "(default: when stderr is a terminal)")
     locate.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
-    locate.add_argument("--top-k", type=int, default=10, help="candidate districts to list")
-    locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer")
+    locate.add_argument("--top-k", type=int, default=10, metavar="N",
+                        help="candidate districts to list (1-50)")
+    locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer "
+                                                          "(one image only)")
     _add_run_options(locate)
     chat = sub.add_parser("chat", help="a conversation about one or more images, with threads",
                           description=(
@@ -53,13 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     from .prior_cli import add_parser as add_prior_parser
 
     add_prior_parser(sub)
-    return parser
+    from .serve_cli import add_parser as add_serve_parser
+
+    add_serve_parser(sub)
+    from .cli_help import finish_help
+
+    return finish_help(parser)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """OCR, language model, budgets and clue files: shared by locate and chat."""
     parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
-                        choices=["rapidocr", "paddleocr"], help="OCR backend")
+                        choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
     parser.add_argument("--prior", metavar="DIR", default=None, help=(
         "visual prior checkpoint (from `sinoloc prior train` or `prior zero-shot`); default "
         "$SINOLOC_PRIOR_CHECKPOINT"))
@@ -72,12 +104,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "openai:MODEL with --base-url) | local:/path/to/qwen-vl[+/path/to/lora] | "
         "python:package.module:factory (your own LangChain chat model); "
         "default $SINOLOC_LLM or none"))
-    llm.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (vLLM, …); "
-                     "default $SINOLOC_LLM_BASE_URL")
-    llm.add_argument("--max-tokens", type=int, default=None, help="cap on generated tokens")
-    llm.add_argument("--max-model-calls", type=int, default=12, help="model-call budget")
-    llm.add_argument("--max-tool-calls", type=int, default=24, help="tool-call budget")
-    llm.add_argument("--max-seconds", type=float, default=300.0, help="wall-time budget")
+    llm.add_argument("--base-url", default=None, metavar="URL", help=(
+        "OpenAI-compatible server URL (vLLM, …); default $SINOLOC_LLM_BASE_URL"))
+    from .cli_options import add_budget_options
+
+    add_budget_options(llm)
+    llm.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",
+                     help="limit on one model call (within --max-seconds)")
     from .knowledge_cli import add_files_argument
 
     add_files_argument(parser)
@@ -142,7 +175,8 @@ def _policy(args: argparse.Namespace):
     from .llm.qwen_local import LocalModelError
     from .offline import check_policy, check_spec
 
-    spec = LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens)
+    spec = LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens,
+                         timeout_s=args.model_timeout)
     check_spec(spec, args.offline)  # before building: a hosted model needs no key to be refused
     try:
         policy = build_policy(spec)
@@ -171,7 +205,39 @@ def _prior(args: argparse.Namespace) -> str | None:
     return configured_checkpoint(args.prior)
 
 
+def _locate_inputs(args: argparse.Namespace) -> tuple[list[Path], bool] | str:
+    """The images to locate and whether this is a batch, or the reason the arguments are bad:
+    checked before any heavy import, so a typo costs milliseconds, not a model load."""
+    from .batch import BatchInputError, expand_inputs
+
+    if args.demo == bool(args.images):
+        return "give IMAGE(s) or --demo (one of them)"
+    if not 1 <= args.top_k <= 50:
+        return "--top-k must be between 1 and 50"
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.demo:
+        return [demo_image()], bool(args.out or args.csv)
+    try:  # a name matching nothing is reported here, for one image as for many
+        images = expand_inputs(args.images)
+    except BatchInputError as exc:
+        return str(exc)
+    single = Path(args.images[0]).expanduser() if len(args.images) == 1 else None
+    # one path that is not a folder (a FIFO or a device too: refused as bad input, one line)
+    one_file = single is not None and single.exists() and not single.is_dir()
+    if one_file and not (args.out or args.csv):
+        return images, False  # the full answer (text or indented JSON), as before
+    if args.map:
+        return "--map writes one image's map: give one image"
+    return images, True
+
+
 def _locate(args: argparse.Namespace) -> int:
+    checked = _locate_inputs(args)
+    if isinstance(checked, str):
+        print(f"sinoloc: {checked}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    images, batch = checked
     prior = _prior(args)
     _start_warm_up(args.ocr, prior)
     from ..tools.images import ImageInputError
@@ -179,13 +245,6 @@ def _locate(args: argparse.Namespace) -> int:
     from .knowledge_cli import use_files as use_knowledge_files
     from .render import render_text
 
-    if args.demo == bool(args.image):
-        print("sinoloc: give an IMAGE or --demo (one of them)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not 1 <= args.top_k <= 50:
-        print("sinoloc: --top-k must be between 1 and 50", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    image = demo_image() if args.demo else Path(args.image)
     try:
         _check_components(args, prior)
         use_knowledge_files(args.knowledge)
@@ -193,18 +252,25 @@ def _locate(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        prediction = Geolocator(policy, ocr_backend=args.ocr).locate(
+    locator = Geolocator(policy, ocr_backend=args.ocr)
+
+    def locate(image: Path):
+        return locator.locate(
             image, ignore_exif=args.ignore_exif, top_k=args.top_k,
             max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
             max_seconds=args.max_seconds, offline=_offline(args), prior=prior)
+
+    if batch:
+        return _locate_batch(args, images, locate)
+    try:
+        prediction = locate(images[0])
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
         print(prediction.model_dump_json(indent=2))
     else:
-        print(render_text(prediction))
+        print(render_text(prediction, width=_terminal_width()))
     if args.map:
         from .mapview import write_map
 
@@ -212,6 +278,79 @@ def _locate(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"map: {path}")
     return EXIT_OK
+
+
+def _terminal_width() -> int | None:
+    """Wrap text to the terminal; piped output keeps whole lines (for grep)."""
+    import shutil
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+class _Terminated(Exception):
+    """SIGTERM during a batch: stop after the rows already written."""
+
+
+def _on_sigterm(signum, frame):  # the signal module's signature
+    raise _Terminated
+
+
+def _locate_batch(args: argparse.Namespace, images: list[Path], locate) -> int:
+    """Every image through :func:`.batch.locate_many`; rows to stdout or --out (resumable),
+    a progress line on a terminal; exit 2 at the end if any row failed."""
+    import signal
+
+    from ..eval.progress import Progress
+    from .batch import RowSink, finished_images, locate_many, output_format
+    from .render import headline
+
+    fmt = output_format(args.out, args.csv)
+    out = Path(args.out) if args.out else None
+    try:
+        done = finished_images(out, fmt) if out else {}
+    except ValueError as exc:  # --out names a file that is not an earlier run's rows
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    todo = [p for p in images if os.path.abspath(p) not in done]
+    failed_before = sum(not done[k] for k in {os.path.abspath(p) for p in images} & done.keys())
+    meter = Progress(len(images), done=len(images) - len(todo),
+                     enabled=sys.stderr.isatty() if args.progress is None else args.progress)
+    stream = out.open("a", encoding="utf-8", newline="") if out else sys.stdout
+    text = out is None and not args.json and not args.csv
+    sink = None if text else RowSink(stream, fmt, header=not (out and out.stat().st_size))
+    failed = 0
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        for row in locate_many(todo, locate, workers=args.workers):
+            failed += not row.ok
+            if sink is not None:
+                sink.write(row)
+            else:
+                from .schemas import GeoPrediction
+
+                answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
+                          else f"error: {row.error.removeprefix(row.file + ': ')}")
+                print(f"{row.file}: {answer}", flush=True)
+            meter.step("ok" if row.ok else "error")
+    except (KeyboardInterrupt, _Terminated) as exc:
+        meter.close()
+        how, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
+        resume = " run the same command again to resume" if out else ""
+        print(f"sinoloc: stopped by {how} after {meter.new} new row(s);{resume}".rstrip(";"),
+              file=sys.stderr)
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if out:
+            stream.close()
+    meter.close()
+    failed += failed_before
+    if out:
+        print(f"{len(images)} image(s): {meter.new} located now, {len(images) - len(todo)} "
+              f"already in {out}; {failed} failed", file=sys.stderr)
+    elif failed:
+        print(f"sinoloc: {failed} of {len(todo)} image(s) failed", file=sys.stderr)
+    return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -271,9 +410,11 @@ def _print_threads(threads, db: Path) -> None:
         print(f"no threads yet ({db})")
     for t in threads:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
-        first = Path(t.first_image).name if t.first_image else "-"
-        print(f"{t.thread_id}  {when}  {t.images} image(s), {t.questions} question(s)  "
-              f"{first}  {t.last_answer or ''}".rstrip())
+        # the answer beside the image it is about (a store from before last_image: the first)
+        image = t.last_image or (t.first_image if t.images <= 1 else None)
+        about = f"{Path(image).name}: {t.last_answer or '(no answer yet)'}" if image else \
+            (t.last_answer or "-")
+        print(f"{t.thread_id}  {when}  {t.images} image(s), {t.questions} question(s)  {about}")
 
 
 def _enable_line_editing() -> None:
@@ -315,6 +456,10 @@ def _run(args: argparse.Namespace) -> int:
             from .prior_cli import main as prior_main
 
             return prior_main(args)
+        if args.command == "serve":
+            from .serve_cli import main as serve_main
+
+            return serve_main(args)
     except KeyboardInterrupt:
         print("sinoloc: interrupted", file=sys.stderr)
         return 130

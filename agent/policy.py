@@ -26,7 +26,9 @@ MAX_GEOCODE_CALLS = 5
 NEEDS_A_MODEL = (
     "The deterministic offline policy answers images, not questions: free-form follow-ups "
     "(\"why not 江苏?\", \"zoom into the blue board\") need a language model (--llm "
-    "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …; see `sinoloc locate --help`). "
+    "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …: start the chat again with "
+    "`sinoloc chat --thread THREAD --llm SPEC`; the README's \"With a vision-language model\" "
+    "says how to set one up). "
     "The answer, its candidates, evidence and map are all available without one.")
 
 

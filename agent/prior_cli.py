@@ -22,23 +22,31 @@ def add_parser(sub) -> None:
     train.add_argument("--backbone", default=DEFAULT_BACKBONE, metavar="ID_OR_PATH", help=(
         "transformers vision model: a Hugging Face id or a local directory (ConvNeXt, ResNet, "
         f"a CLIP such as geolocal/StreetCLIP, …); default {DEFAULT_BACKBONE}"))
-    train.add_argument("--out", type=Path, required=True, help="checkpoint directory")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=1e-3, help="heads' learning rate")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="checkpoint directory")
+    train.add_argument("--epochs", type=int, default=10, metavar="N",
+                       help="passes over the training images")
+    train.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per step")
+    train.add_argument("--lr", type=float, default=1e-3, metavar="RATE",
+                       help="heads' learning rate")
     train.add_argument("--finetune", action="store_true", help="train the backbone too "
                        "(default: frozen backbone, features computed once)")
-    train.add_argument("--backbone-lr", type=float, default=1e-5)
-    train.add_argument("--validation-share", type=float, default=0.2)
+    train.add_argument("--backbone-lr", type=float, default=1e-5, metavar="RATE",
+                       help="the backbone's learning rate with --finetune")
+    train.add_argument("--validation-share", type=float, default=0.2, metavar="SHARE",
+                       help="share of the images held out for validation")
     train.add_argument("--split-gap-km", type=float, default=1.0, help=(
         "images closer than this stay on one side of the split"))
     train.add_argument("--balance", type=float, default=0.5, help=(
         "class-balancing power: 0 none, 1 inverse frequency"))
-    train.add_argument("--image-size", type=int, default=None, help="override the backbone's")
-    train.add_argument("--panorama-views", type=int, default=4)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--image-size", type=int, default=None, metavar="PIXELS",
+                       help="override the backbone's input size")
+    train.add_argument("--panorama-views", type=int, default=4, metavar="N",
+                       help="views a panorama is cut into (their predictions are pooled)")
+    train.add_argument("--seed", type=int, default=0, metavar="N",
+                       help="seed for the split, shuffling and initialisation")
     train.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    train.add_argument("--workers", type=int, default=None, help=(
+    train.add_argument("--workers", type=int, default=None, metavar="N", help=(
         "threads decoding and preprocessing images (default: the cores, at most 8)"))
     train.add_argument("--resume", action="store_true", help="continue the run in --out "
                        "(also to train more epochs)")
@@ -46,24 +54,27 @@ def add_parser(sub) -> None:
 
     zero = commands.add_parser("zero-shot", help="a prior from a CLIP model's text prompts, "
                                "no training")
-    zero.add_argument("--backbone", required=True, metavar="CLIP", help="a CLIP model id or "
+    zero.add_argument("--backbone", required=True, metavar="ID_OR_PATH", help="a CLIP model id or "
                       "directory (openai/clip-vit-large-patch14, geolocal/StreetCLIP, …)")
-    zero.add_argument("--out", type=Path, required=True)
-    zero.add_argument("--image-size", type=int, default=None)
+    zero.add_argument("--out", type=Path, required=True, metavar="DIR",
+                      help="checkpoint directory")
+    zero.add_argument("--image-size", type=int, default=None, metavar="PIXELS",
+                      help="override the backbone's input size")
 
     evaluate = commands.add_parser("evaluate", help="score a checkpoint on a labelled set "
                                    "(--calibrate also fits its temperature there)")
-    evaluate.add_argument("checkpoint", type=Path)
-    evaluate.add_argument("data", type=Path)
-    evaluate.add_argument("--calibrate", action="store_true")
-    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    evaluate.add_argument("data", type=Path, help="CSV or JSONL: image, lat, lon[, crs, …]")
+    evaluate.add_argument("--calibrate", action="store_true",
+                          help="fit the temperature on this set and save it in the checkpoint")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _progress_option(evaluate)
 
     predict = commands.add_parser("predict", help="the prior alone on one image")
-    predict.add_argument("checkpoint", type=Path)
-    predict.add_argument("image")
-    predict.add_argument("-k", type=int, default=3, help="regions per level")
-    predict.add_argument("--json", action="store_true")
+    predict.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    predict.add_argument("image", help="image file")
+    predict.add_argument("-k", type=int, default=3, metavar="N", help="regions per level")
+    predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
 
 
 def _progress_option(parser) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from .schemas import GeoPrediction
+import unicodedata
+
+from .schemas import GeoPrediction, ToolTrace
+
+TOOL_INDENT = " " * 6
 
 
 def _pct(value: float) -> str:
@@ -35,7 +39,53 @@ def evidence_lines(p: GeoPrediction) -> list[str]:
             f"{e.detail}" for e in p.evidence]
 
 
-def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
+def _cells(text: str) -> int:
+    """Terminal columns: CJK (wide and full-width) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pieces(text: str) -> list[str]:
+    """Break points: after a space, and between two CJK characters (Chinese has no spaces)."""
+    out, current = [], ""
+    for c in text:
+        wide = unicodedata.east_asian_width(c) in "WF"
+        if current and (current[-1] == " " or (wide and _cells(current[-1]) == 2)):
+            out.append(current)
+            current = ""
+        current += c
+    return [*out, current] if current else out
+
+
+def wrap(line: str, width: int | None, indent: str = "    ") -> list[str]:
+    """``line`` cut to ``width`` terminal columns at spaces or between CJK characters,
+    continuation lines indented; unchanged when ``width`` is None (piped output keeps whole
+    lines for grep). Never cut mid-word: a word longer than the line stays whole."""
+    if not width or _cells(line) <= width:
+        return [line]
+    lead = line[:len(line) - len(line.lstrip())] + indent
+    lines, current = [], ""
+    for piece in _pieces(line):
+        if current.strip() and _cells(current + piece.rstrip()) > width:
+            lines.append(current.rstrip())
+            current = lead
+        current += piece
+    return [*lines, current.rstrip()]
+
+
+def tool_lines(i: int, t: ToolTrace) -> list[str]:
+    """What the tool was asked and everything it said: the summary whole (OCR's text lines,
+    each clue), its first sentence on the call's line and the rest below it."""
+    args = ", ".join(f"{k}={v!r}" for k, v in t.args.items() if v is not None)
+    ids = f" → {', '.join(t.evidence_ids)}" if t.evidence_ids else ""
+    summary = [line.strip() for line in (t.summary or "").splitlines() if line.strip()]
+    inline = bool(summary) and not summary[0].startswith("- ")  # a list goes below, whole
+    first = f": {summary[0]}" if inline else ""
+    return [f"  {i:>2}. {t.tool}({args}) {t.status}{ids}{first}",
+            *(TOOL_INDENT + line for line in summary[int(inline):])]
+
+
+def render_text(p: GeoPrediction, max_candidates: int = 5, width: int | None = None) -> str:
+    """The answer for people; ``width`` (the terminal's) wraps long lines at spaces."""
     lines = [
         headline(p),
         f"confidence: province {_pct(p.confidence.province)} · city {_pct(p.confidence.city)} · "
@@ -56,10 +106,7 @@ def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
         lines += [f"  - {w}" for w in p.warnings]
     lines.append("tool calls:")
     for i, t in enumerate(p.tool_calls, start=1):
-        args = ", ".join(f"{k}={v!r}" for k, v in t.args.items() if v is not None)
-        first = t.summary.splitlines()[0] if t.summary else ""
-        ids = f" → {', '.join(t.evidence_ids)}" if t.evidence_ids else ""
-        lines.append(f"  {i:>2}. {t.tool}({args}) {t.status}{ids}: {first[:100]}")
+        lines += tool_lines(i, t)
     if p.outbound_queries:
         lines.append("online queries:")
         for q in p.outbound_queries:
@@ -79,4 +126,4 @@ def render_text(p: GeoPrediction, max_candidates: int = 5) -> str:
     total = p.timings.get("total")
     if total is not None:
         lines.append(f"time: {total:.2f} s ({u.tool_calls} tool calls)")
-    return "\n".join(lines)
+    return "\n".join(out for line in lines for out in wrap(line, width))

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     validate = commands.add_parser("validate", help="check a dataset before running it")
     validate.add_argument("data", type=Path, help="CSV or JSONL: image, lat, lon[, crs, "
                                                   "province, city, district, id, …]")
-    validate.add_argument("--json", action="store_true")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
 
     run = commands.add_parser(
         "run", help="locate every image into a resumable run directory",
@@ -29,13 +29,16 @@ def add_parser(sub) -> None:
                     "at a time (a second one exits 2 naming the holder). Exit codes: 0 done, 2 bad "
                     "input or directory in use, 130 / 143 stopped by SIGINT / SIGTERM (run.json "
                     "records it; continue with --resume).")
-    run.add_argument("data", type=Path)
-    run.add_argument("--out", type=Path, required=True, help="run directory, e.g. runs/NAME")
+    run.add_argument("data", type=Path, help="CSV or JSONL dataset (see `eval validate`)")
+    run.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="run directory, e.g. runs/NAME")
     run.add_argument("--resume", action="store_true", help="continue a run in --out")
-    run.add_argument("--workers", type=int, default=1,
+    run.add_argument("--workers", type=int, default=1, metavar="N",
                      help="worker processes (0: in this process, no hard timeout)")
-    run.add_argument("--limit", type=int, default=None, help="only the first K usable images")
-    run.add_argument("--timeout", type=float, default=600.0, help="hard per-image limit (s)")
+    run.add_argument("--limit", type=int, default=None, metavar="K",
+                     help="only the first K usable images (default: all)")
+    run.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                     help="hard per-image limit")
     run.add_argument("--baseline", choices=BASELINE_NAMES,
                      help="constant: the no-evidence point; prior: the visual prior alone; "
                           "ocr: OCR clues alone")
@@ -47,30 +50,49 @@ def add_parser(sub) -> None:
                      "(geocoders, web search), whatever is configured")
     run.add_argument("--prior", metavar="DIR", default=None, help="visual prior checkpoint "
                      "(default $SINOLOC_PRIOR_CHECKPOINT); with --baseline prior: the prior alone")
-    run.add_argument("--llm", default=None, help="as for locate; default $SINOLOC_LLM or none")
-    run.add_argument("--base-url", default=None)
-    run.add_argument("--max-tokens", type=int, default=None)
-    run.add_argument("--max-model-calls", type=int, default=12)
-    run.add_argument("--max-tool-calls", type=int, default=24)
-    run.add_argument("--max-seconds", type=float, default=300.0)
+    run.add_argument("--llm", default=None, metavar="SPEC",
+                     help="as for locate; default $SINOLOC_LLM or none")
+    run.add_argument("--base-url", default=None, metavar="URL",
+                     help="OpenAI-compatible server URL for --llm openai:MODEL")
+    from ..agent.cli_options import add_budget_options
+
+    add_budget_options(run)
+    run.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",
+                     help="limit on one model call (within --max-seconds)")
     run.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
-                     choices=["rapidocr", "paddleocr"])
+                     choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress line on stderr (default: when stderr is a terminal)")
+    run.add_argument("--engine", choices=["local", "ray"], default="local",
+                     help="local: worker processes on this machine (--workers); ray: actors on a "
+                          "Ray cluster (pip install 'sinoloc[ray]')")
+    run.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                     help="with --engine ray: auto (the running cluster), HOST:PORT or ray://…; "
+                          "default: a local cluster on 127.0.0.1 for this run")
+    run.add_argument("--actors", type=int, default=None,
+                     help="with --engine ray: actors, each with a warm locator (default 2)")
+    run.add_argument("--servers", default=None, metavar="URL[,URL…]",
+                     help="with --engine ray: OpenAI-compatible servers of one model; the actors "
+                          "are spread over them round robin (concurrency per server)")
+    run.add_argument("--model-rate", type=float, default=None, metavar="REQ_PER_S",
+                     help="with --engine ray: the model's requests per second across all actors")
 
     report = commands.add_parser("report", help="metrics, Markdown report and figures")
-    report.add_argument("run", type=Path)
-    report.add_argument("--out", type=Path, default=None, help="default RUN/report")
+    report.add_argument("run", type=Path, help="a run directory of `eval run`")
+    report.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where to write the report (default: RUN/report)")
     report.add_argument("--slice", action="append", default=[], metavar="COLUMN",
                         help="also slice by a dataset column (or notes key=value)")
-    report.add_argument("--no-plots", action="store_true")
+    report.add_argument("--no-plots", action="store_true", help="no PNG figures")
     report.add_argument("--cluster", metavar="COLUMN", help="bootstrap whole clusters of this "
                         "column (images of one route or street are not independent)")
 
     compare = commands.add_parser("compare", help="side-by-side table of several runs")
-    compare.add_argument("runs", type=Path, nargs="+")
-    compare.add_argument("--out", type=Path, required=True)
-    compare.add_argument("--no-plots", action="store_true")
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                         help="run directories; each later run is tested against the first")
+    compare.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="where to write comparison.md and its figures")
+    compare.add_argument("--no-plots", action="store_true", help="no PNG figures")
     compare.add_argument("--cluster", metavar="COLUMN", help="as for report")
 
 
@@ -135,13 +157,16 @@ def _run_locked(args, lock) -> int:
                        disabled_tools=args.disable, verify=not args.no_verify,
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
+                       model_timeout_s=args.model_timeout,
                        offline=args.offline, prior=prior, prior_id=prior_id)
     build_locator(config)  # the OCR backend, prior and model load, offline rule kept: before any image
+    engine, engine_workers = _engine(args)
     items = load_dataset(args.data, get_region_index())
     try:
         record = run(items, args.out, config, dataset=str(args.data.resolve()),
-                     dataset_sha256=dataset_fingerprint(args.data), workers=args.workers,
-                     limit=args.limit, resume=args.resume, progress=args.progress, lock=lock)
+                     dataset_sha256=dataset_fingerprint(args.data), workers=engine_workers,
+                     limit=args.limit, resume=args.resume, progress=args.progress, lock=lock,
+                     engine=engine)
     except RunInterrupted as exc:  # stopped cleanly: workers gone, run.json says so
         print(f"sinoloc eval: {exc} after {exc.rows_written} new row(s); continue with: "
               f"sinoloc eval run {args.data} --out {args.out} --resume", file=sys.stderr)
@@ -149,7 +174,39 @@ def _run_locked(args, lock) -> int:
     for item_id, why in record.skipped.items():
         print(f"skipped {item_id}: {why}", file=sys.stderr)
     print(summary_line(record, rows_of(args.out)))
+    _print_headline(args.out)
     return EXIT_OK
+
+
+def _print_headline(run_dir: Path) -> None:
+    """The numbers people look for first, so a run does not end on row counts alone."""
+    from ..tools.regions import get_region_index
+    from .report import headline_text, score_run
+    from .scoring import summarize, total_area
+
+    index = get_region_index()
+    images = score_run(run_dir, index).images
+    if images:  # point values only: intervals are the report's job
+        print(headline_text(summarize(images, total_area(index), resamples=1)))
+
+
+def _engine(args):
+    """The Ray engine and its actor count for ``--engine ray`` (Ray is checked here, before any
+    image); ``(None, --workers)`` for the local engine."""
+    ray_only = [f for f, v in (("--ray-address", args.ray_address), ("--actors", args.actors),
+                               ("--servers", args.servers), ("--model-rate", args.model_rate))
+                if v is not None]
+    if args.engine != "ray":
+        if ray_only:
+            raise ValueError(f"{', '.join(ray_only)}: only with --engine ray")
+        return None, args.workers
+    from .ray_engine import RayEngine, RayOptions, on_loopback, require_ray
+
+    require_ray(loopback=on_loopback(args.ray_address))
+    servers = [u.strip() for u in (args.servers or "").split(",") if u.strip()]
+    options = RayOptions(address=args.ray_address, actors=args.actors or 2, servers=servers,
+                         model_rate=args.model_rate)
+    return RayEngine(options), options.actors
 
 
 def _report(args) -> int:
@@ -160,6 +217,7 @@ def _report(args) -> int:
                         plots=not args.no_plots, cluster=args.cluster)
     summary = json.loads((path.parent / "summary.json").read_text(encoding="utf-8"))["summary"]
     print(f"report: {path}")
+    _print_warnings(path)
     print(json.dumps({k: summary[k] for k in ("images", "answered", "rva_auc")}
                      | {"mean_km": summary["mean_km"]["value"],
                         "median_km": summary["median_km"]["value"],
@@ -174,7 +232,16 @@ def _compare(args) -> int:
     path = write_comparison(args.runs, get_region_index(), args.out, plots=not args.no_plots,
                             cluster=args.cluster)
     print(f"comparison: {path}")
+    _print_warnings(path)
     return EXIT_OK
+
+
+def _print_warnings(report: Path) -> None:
+    """The report's warnings (too few clusters to resample) also on stderr: nobody should find
+    them only by reading the Markdown."""
+    for line in report.read_text(encoding="utf-8").splitlines():
+        if line.startswith("- **warning**: "):
+            print(f"sinoloc eval: warning: {line.removeprefix('- **warning**: ')}", file=sys.stderr)
 
 
 def main(args) -> int:

@@ -199,3 +199,69 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
             for _ in range(resamples)])
     tail = (1 - level) / 2 * 100
     return float(np.percentile(stats, tail)), float(np.percentile(stats, 100 - tail))
+
+
+# ------------------------------------------------------------------ paired comparisons
+MIN_BOOTSTRAP_CLUSTERS = 10  # below this a cluster bootstrap's intervals are degenerate
+
+
+def few_clusters_warning(clusters: int | None, column: str | None) -> str | None:
+    """The warning a report prints when a cluster bootstrap has too few clusters to resample
+    (with 2 clusters every resample is one of 3 mixtures: the interval means nothing)."""
+    if clusters is None or clusters >= MIN_BOOTSTRAP_CLUSTERS:
+        return None
+    return (f"only {clusters} cluster(s) of `{column}` to resample (fewer than "
+            f"{MIN_BOOTSTRAP_CLUSTERS}): the intervals are degenerate, read them as ranges of "
+            "a few cluster mixtures, not as confidence intervals")
+
+
+def _two_sided_binomial(k: int, n: int) -> float:
+    """P-value of k successes in n fair coin flips, two-sided (exact)."""
+    if n == 0:
+        return 1.0
+    tail = min(k, n - k)
+    p = sum(math.comb(n, i) for i in range(tail + 1)) / 2 ** n
+    return min(1.0, 2 * p)
+
+
+def mcnemar(hits_a: Sequence[bool], hits_b: Sequence[bool]) -> tuple[int, int, float]:
+    """Exact McNemar test on paired hits: (only A right, only B right, two-sided p)."""
+    if len(hits_a) != len(hits_b):
+        raise ValueError("mcnemar: the runs differ in length")
+    a_only = sum(bool(a) and not bool(b) for a, b in zip(hits_a, hits_b, strict=True))
+    b_only = sum(bool(b) and not bool(a) for a, b in zip(hits_a, hits_b, strict=True))
+    return a_only, b_only, _two_sided_binomial(a_only, a_only + b_only)
+
+
+def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> tuple[int, float]:
+    """Wilcoxon signed-rank test of paired values (zero differences dropped, ties given average
+    ranks, normal approximation with the tie correction): (pairs that differ, two-sided p).
+    p is 1 when no pair differs; with fewer than 6 differing pairs the test cannot reach 5 %."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[d != 0]
+    n = len(d)
+    if n == 0:
+        return 0, 1.0
+    r = ranks(np.abs(d))
+    w_plus = float(r[d > 0].sum())
+    mean_w = n * (n + 1) / 4
+    _, counts = np.unique(np.abs(d), return_counts=True)
+    var_w = n * (n + 1) * (2 * n + 1) / 24 - float(np.sum(counts ** 3 - counts)) / 48
+    if var_w <= 0:
+        return n, 1.0
+    z = (abs(w_plus - mean_w) - 0.5) / math.sqrt(var_w)  # continuity correction
+    return n, float(min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2))))
+
+
+def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float],
+                        statistic: Callable[[np.ndarray], float], resamples: int = 1000,
+                        level: float = 0.95, seed: int = 0,
+                        groups: Sequence[str] | None = None) -> tuple[float, float, float]:
+    """``statistic(b) - statistic(a)`` and its percentile interval, resampling the *same*
+    images (or whole clusters) for both runs, so what the images share cancels out."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    pairs = np.arange(len(a), dtype=float)
+    low, high = bootstrap_ci(
+        pairs, lambda idx: statistic(b[idx.astype(int)]) - statistic(a[idx.astype(int)]),
+        resamples=resamples, level=level, seed=seed, groups=groups)
+    return float(statistic(b) - statistic(a)), low, high

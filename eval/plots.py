@@ -35,12 +35,31 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def curve_styles(curves: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Matplotlib keywords per run: each its own dash pattern, widths shrinking so that a curve
+    drawn on top of an identical one leaves it visible, and a legend label that says which
+    runs coincide (identical runs would otherwise hide each other)."""
+    styles, seen = {}, []
+    for n, (label, values) in enumerate(curves.items()):
+        same = next((other for other, v in seen if np.array_equal(v, values)), None)
+        styles[label] = {"linestyle": LINE_STYLES[n % len(LINE_STYLES)],
+                         "linewidth": max(3.0 - 0.6 * n, 1.0), "zorder": 2 + n,
+                         "label": label + (f" (same as {same})" if same else "")}
+        seen.append((label, values))
+    return styles
+
+
 def error_cdf(runs: dict[str, list[ScoredImage]], path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, images in runs.items():
-        errors = np.sort([max(i.error_km, 0.01) for i in images])
-        ax.step(errors, np.arange(1, len(errors) + 1) / len(errors), where="post", label=label)
+    curves = {label: np.sort([max(i.error_km, 0.01) for i in images])
+              for label, images in runs.items()}
+    styles = curve_styles(curves)
+    for label, errors in curves.items():
+        ax.step(errors, np.arange(1, len(errors) + 1) / len(errors), where="post", **styles[label])
     for t in m.DISTANCE_THRESHOLDS_KM:
         ax.axvline(t, color="0.85", lw=0.8, zorder=0)
     ax.set(xscale="log", xlabel="error (km, log scale)", ylabel="share of images within",
@@ -53,10 +72,13 @@ def rva_curve(runs: dict[str, list[ScoredImage]], total_area: float, path: Path)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     grid = m.rva_grid(total_area, 120)
-    for label, images in runs.items():
-        areas = [i.area_to_truth_km2 for i in images]
-        ax.plot(grid, m.recall_at_areas(areas, grid),
-                label=f"{label} (area {m.rva_auc(areas, total_area):.3f})")
+    curves = {label: np.array([i.area_to_truth_km2 for i in images])
+              for label, images in runs.items()}
+    styles = curve_styles(curves)
+    for label, areas in curves.items():
+        style = styles[label]
+        style["label"] += f" (area {m.rva_auc(areas, total_area):.3f})"
+        ax.plot(grid, m.recall_at_areas(areas, grid), **style)
     ax.set(xscale="log", xlabel="accumulated area of ranked candidates (km², log scale)",
            ylabel="recall (truth inside)", ylim=(0, 1), title="Recall vs Area (districts)")
     ax.legend(fontsize=8)

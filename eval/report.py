@@ -124,6 +124,26 @@ def _resampling(summary: Summary, cluster: str | None) -> str:
             "COLUMN when images come in groups (one route, one street)")
 
 
+def _rho(value: float) -> str:
+    """A correlation, or why there is none (it is undefined when one side never varies)."""
+    if value != value:
+        return "undefined (one side is the same for every image, or fewer than 3 images)"
+    return f"{value:+.3f}"
+
+
+def cluster_warning(summary: Summary, cluster: str | None) -> list[str]:
+    """The report's warning line when the cluster bootstrap has too few clusters."""
+    warning = m.few_clusters_warning(summary.clusters, cluster)
+    return [f"- **warning**: {warning}"] if warning else []
+
+
+def headline_text(s: Summary) -> str:
+    """One line of the numbers people look at first (printed at the end of ``eval run``)."""
+    levels = " · ".join(f"{level} {_pct(s.levels[level].top1.value)}" for level in LEVELS)
+    return (f"{s.images} images, {s.answered} answered: mean {_km(s.mean_km.value)} km · median "
+            f"{_km(s.median_km.value)} km · <25 km {_pct(s.within_km['25'].value)} · {levels}")
+
+
 WORST = 10
 
 
@@ -184,6 +204,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
                 else ""),
              f"- answered from no evidence (prior only): {_pct(summary.prior_only_share)}",
              f"- intervals: {_resampling(summary, cluster)}",
+             *cluster_warning(summary, cluster),
              "", "## Distance and admin accuracy", "",
              *_table(HEADLINE, [headline_rows(run.name, summary), *_reference_rows()]),
              "", "## Per level", "", *_level_table(summary), "",
@@ -193,7 +214,8 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
              f"{summary.latency_p95_s:.2f} s",
              f"- model calls {summary.model_calls_per_image:.2f}, tool calls "
              f"{summary.tool_calls_per_image:.2f}, tokens {summary.tokens_per_image:,.0f} "
-             "per image" + (f", cost ${summary.cost_usd_per_image:.4f} per image"
+             "per image" + (f", cost ${summary.cost_usd_per_image:.4f} per image (projected "
+                            f"${1000 * summary.cost_usd_per_image:,.2f} per 1,000 images)"
                             if summary.cost_usd_per_image is not None else ""),
              "", "## Slices"]
     groups = {"province": slices(run.images, "province", area)}
@@ -205,9 +227,9 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
     if located is not None:
         lines += ["", "## Locatability", "",
                   f"Over {located.images} images with a score (mean {located.mean_score:.2f}): "
-                  f"Spearman ρ with the error {located.spearman_vs_error_km:+.3f}, with a "
-                  f"district hit {located.spearman_vs_district_hit:+.3f} (nan: a constant "
-                  "side). `--slice locatability` tabulates the low / medium / high bands."]
+                  f"Spearman ρ with the error {_rho(located.spearman_vs_error_km)}, with a "
+                  f"district hit {_rho(located.spearman_vs_district_hit)}. `--slice "
+                  "locatability` tabulates the low / medium / high bands."]
     lines += _worst_table(run.images)
     figures = []
     if plots:
@@ -252,9 +274,10 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
     area = total_area(index)
     out_dir.mkdir(parents=True, exist_ok=True)
     shared = {r.name: [i for i in r.images if i.id in common] for r in runs}
-    rows, extra = [], []
+    rows, extra, warnings = [], [], []
     for r in runs:
         s = summarize(shared[r.name], area, cluster=cluster)
+        warnings = warnings or cluster_warning(s, cluster)
         rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
         extra.append([r.name, f"{s.rva_auc:.3f}", f"{s.levels['province'].ece:.3f}",
                       f"{s.latency_p50_s:.2f}", f"{s.model_calls_per_image:.2f}",
@@ -262,10 +285,20 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
     dropped = {r.name: len(r.images) - len(common) for r in runs if len(r.images) > len(common)}
     lines = ["# Comparison", "",
              f"Scored on the {len(common)} images every run has"
-             + (f" (left out: {dropped})" if dropped else "") + ".", "",
+             + (f" (left out: {dropped})" if dropped else "") + ".", *warnings, "",
              *_table(HEADLINE, [*rows, *_reference_rows()]), "",
              *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
                       "answered"], extra)]
+    if len(runs) > 1:
+        from .paired import paired_section
+
+        first = runs[0].name
+        lines += ["", "## Paired tests", "",
+                  f"Each run against {first}, image by image (p < 0.05 to call a difference; "
+                  "intervals: paired bootstrap over the same "
+                  + (f"clusters of `{cluster}`" if cluster else "images") + ")."]
+        for r in runs[1:]:
+            lines += paired_section(first, shared[first], r.name, shared[r.name], cluster)
     if plots:
         from . import plots as p
 

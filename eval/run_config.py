@@ -44,6 +44,7 @@ class RunConfig(BaseModel):
     max_model_calls: int = 12
     max_tool_calls: int = 24
     max_seconds: float = 300.0
+    model_timeout_s: float = Field(default=60.0, gt=0, description="limit on one model call")
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
     offline: bool = Field(default=False, description="no network call by the tools")
     prior: str | None = Field(default=None, description="visual prior checkpoint directory")
@@ -95,7 +96,8 @@ def build_locator(config: RunConfig):
     from ..agent.offline import check_policy, check_spec
 
     check_components(config.ocr_backend, config.prior, config.offline)
-    spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens)
+    spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens,
+                         timeout_s=config.model_timeout_s)
     check_spec(spec, config.offline)
     policy = build_policy(spec)
     check_policy(policy, config.offline)  # the one offline rule, in the driver and each worker

@@ -278,6 +278,10 @@ def test_thread_store_lists_most_recent_first(tmp_path):
         threads = store.threads()
     assert [t.thread_id for t in threads] == ["a", "b"]
     a = threads[0]
-    assert (a.images, a.questions, a.first_image, a.last_answer) == (2, 1, "/x/1.jpg", "浙江省")
+    # the answer 浙江省 was about 1.jpg: once 3.jpg is sent it is no longer "the last answer"
+    assert (a.images, a.questions, a.first_image, a.last_image, a.last_answer) == (
+        2, 1, "/x/1.jpg", "/x/3.jpg", None)
+    store_b = threads[1]
+    assert (store_b.last_image, store_b.last_answer) == ("/x/2.jpg", None)
     with ThreadStore(tmp_path / "s.sqlite") as again:  # persisted
         assert again.exists("b") and not again.exists("c")

@@ -137,8 +137,9 @@ def test_eval_cli_end_to_end_with_a_baseline_and_an_ablation(tmp_path, capsys):
     assert "3 rows, 3 usable, 0 errors" in capsys.readouterr().out
     full, base, ablation = tmp_path / "full", tmp_path / "constant", tmp_path / "no-ocr"
     assert main(["eval", "run", str(data), "--out", str(full), "--workers", "0"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
-        "rows": 3, "ok": 3, "skipped": 0}
+    *_, counts, headline = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(counts) == {"rows": 3, "ok": 3, "skipped": 0}
+    assert headline.startswith("3 images, 3 answered: mean ") and "province " in headline
     assert main(["eval", "run", str(data), "--out", str(base), "--workers", "0",
                  "--baseline", "constant"]) == 0
     assert main(["eval", "run", str(data), "--out", str(ablation), "--workers", "0",
@@ -161,6 +162,7 @@ def test_eval_cli_end_to_end_with_a_baseline_and_an_ablation(tmp_path, capsys):
                  str(tmp_path / "cmp"), "--no-plots"]) == 0
     table = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
     assert "baseline:constant" in table and "-ocr -verify" in table
+    assert table.count("### ") == 2 and "## Paired tests" in table  # each run against the first
 
 
 def test_eval_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):

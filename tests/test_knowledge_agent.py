@@ -148,7 +148,7 @@ def test_knowledge_cli_search_show_stats_validate(tmp_path):
     hits = json.loads(out.stdout)
     assert hits[0]["id"] == "script-uyghur" and hits[0]["region_names"] == ["新疆维吾尔自治区"]
     assert "bm25s" not in out.stderr
-    shown = run_cli("knowledge", "show", "power-csg")
+    shown = run_cli("knowledge", "show", "power-csg", "--json")
     assert json.loads(shown.stdout)["patterns"] == ["南方电网"]
     assert run_cli("knowledge", "show", "no-such-entry").returncode == 2
     stats = json.loads(run_cli("knowledge", "stats", "--json").stdout)
@@ -157,11 +157,11 @@ def test_knowledge_cli_search_show_stats_validate(tmp_path):
     good.write_text("id,kind,clue_zh,clue_en,regions,strength,exclusive,excludes,patterns,source\n"
                     "my-chain,commerce,某某连锁超市,A chain,420100:1,0.7,,,,my notes\n",
                     encoding="utf-8")
-    assert "1 file(s)" in run_cli("knowledge", "validate", str(good)).stdout
+    assert "1 of yours: ok" in run_cli("knowledge", "validate", str(good)).stdout
     bad = tmp_path / "bad.csv"
     bad.write_text(good.read_text(encoding="utf-8").replace("420100", "999999"), encoding="utf-8")
     out = run_cli("knowledge", "validate", str(bad))
-    assert out.returncode == 2 and f"{bad}:2: unknown adcode 999999" in out.stderr
+    assert out.returncode == 2 and f"error: {bad}:2: unknown adcode 999999" in out.stdout
 
 
 def test_locate_refuses_a_bad_clue_file_before_any_work(tmp_path):

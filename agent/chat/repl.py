@@ -58,6 +58,20 @@ def looks_like_image_path(text: str) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
 
 
+def map_file_name(thread_id: str, image: str | None) -> str:
+    """``sinoloc-<thread>-<image>-<hash>.html``: one file per image of the thread, so a second
+    image's /map does not overwrite the first's; the image's name is reduced to a safe alphabet
+    and the hash of its full path tells two ``IMG_0001.jpg`` of different folders apart."""
+    if not image:
+        return f"sinoloc-{thread_id}.html"
+    import hashlib
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(image).stem).strip("_")[:40] or "image"
+    digest = hashlib.sha256(image.encode("utf-8")).hexdigest()[:6]
+    return f"sinoloc-{thread_id}-{stem}-{digest}.html"
+
+
 class ChatRepl:
     def __init__(self, session: ChatSession, *, write: Callable[[str], None] | None = None,
                  read: Callable[[str], str] = input, echo: bool = False,
@@ -125,7 +139,7 @@ class ChatRepl:
         from ..mapview import write_map
 
         thread_id = self.session.thread_id
-        path = self.map_dir / f"sinoloc-{thread_id}.html"
+        path = self.map_dir / map_file_name(thread_id, self.session.image_path())
         if not THREAD_ID.fullmatch(thread_id) or path.resolve().parent != self.map_dir.resolve():
             self.write("cannot write the map: the thread id is not a plain file name")
             return

@@ -62,6 +62,12 @@ class ChatSession:
     def has_image(self) -> bool:
         return bool(self._values().get("image"))
 
+    def image_path(self) -> str | None:
+        """The current image's path (the one the answer is about), or None before any."""
+        request = self._values().get("request") or {}
+        return request.get("image_path") if isinstance(request, dict) else \
+            getattr(request, "image_path", None)
+
     def prediction(self) -> GeoPrediction | None:
         data = self._values().get("prediction")
         return GeoPrediction.model_validate(data) if data else None

@@ -23,7 +23,8 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS sinoloc_threads (
     images INTEGER NOT NULL DEFAULT 0,
     questions INTEGER NOT NULL DEFAULT 0,
     first_image TEXT,
-    last_answer TEXT
+    last_answer TEXT,
+    last_image TEXT
 )"""
 
 
@@ -35,6 +36,7 @@ class ThreadInfo(BaseModel):
     questions: int
     first_image: str | None
     last_answer: str | None
+    last_image: str | None = None  # the image the last answer is about (stores before it: None)
 
 
 def default_db_path() -> Path:
@@ -77,6 +79,9 @@ class ThreadStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         with self._conn:
             self._conn.execute(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(sinoloc_threads)")}
+            if "last_image" not in columns:  # a store written before --list paired answers
+                self._conn.execute("ALTER TABLE sinoloc_threads ADD COLUMN last_image TEXT")
         self.checkpointer = SqliteSaver(self._conn)
 
     def close(self) -> None:
@@ -104,13 +109,17 @@ class ThreadStore:
             self._conn.execute(
                 "UPDATE sinoloc_threads SET updated = ?, images = images + ?, "
                 "questions = questions + ?, first_image = COALESCE(first_image, ?), "
-                "last_answer = COALESCE(?, last_answer) WHERE thread_id = ?",
-                (now, int(image is not None), int(question), image, answer, thread_id))
+                "last_image = COALESCE(?, last_image), "  # a new image: its answer is to come
+                "last_answer = CASE WHEN ? IS NOT NULL THEN ? WHEN ? IS NOT NULL THEN NULL "
+                "ELSE last_answer END WHERE thread_id = ?",
+                (now, int(image is not None), int(question), image, image, answer, answer, image,
+                 thread_id))
 
     def threads(self) -> list[ThreadInfo]:
         """Every thread, the most recently used first."""
         rows = self._conn.execute(
-            "SELECT thread_id, created, updated, images, questions, first_image, last_answer "
+            "SELECT thread_id, created, updated, images, questions, first_image, last_answer, "
+            "last_image "
             "FROM sinoloc_threads ORDER BY updated DESC").fetchall()
         fields = list(ThreadInfo.model_fields)
         return [ThreadInfo(**dict(zip(fields, row, strict=True))) for row in rows]

@@ -17,25 +17,36 @@ def add_parser(sub) -> None:
     make.add_argument("data", type=Path, help="CSV or JSONL: image, lat, lon[, crs, …]")
     make.add_argument("--teacher", required=True, metavar="SPEC",
                       help="a provider:model spec, e.g. google_genai:gemini-2.5-pro")
-    make.add_argument("--out", type=Path, required=True, help="cot.jsonl (appended; resumes)")
+    make.add_argument("--out", type=Path, required=True, metavar="FILE",
+                      help="cot.jsonl (appended; resumes)")
     make.add_argument("--max-error-km", type=float, default=None, help=(
         "keep only examples whose teacher answer lies within this distance of the truth "
         "(default: keep every answered example)"))
-    make.add_argument("--rpm", type=float, default=30.0, help="teacher requests per minute")
-    make.add_argument("--limit", type=int, default=None, help="only the first K images")
-    make.add_argument("--base-url", default=None)
+    make.add_argument("--rpm", type=float, default=30.0, metavar="N",
+                      help="teacher requests per minute")
+    make.add_argument("--limit", type=int, default=None, metavar="K",
+                      help="only the first K images (default: all)")
+    make.add_argument("--base-url", default=None, metavar="URL",
+                      help="OpenAI-compatible server URL for --teacher openai:MODEL")
     train = commands.add_parser("train", help="LoRA fine-tuning on cot.jsonl")
-    train.add_argument("records", type=Path)
-    train.add_argument("--base", required=True, help="Qwen2-VL / Qwen2.5-VL directory")
-    train.add_argument("--out", type=Path, required=True, help="adapter directory")
-    train.add_argument("--epochs", type=int, default=2)
-    train.add_argument("--lr", type=float, default=2e-4)
-    train.add_argument("--grad-accum", type=int, default=8)
-    train.add_argument("--lora-r", type=int, default=16)
-    train.add_argument("--lora-alpha", type=int, default=32)
-    train.add_argument("--val-fraction", type=float, default=0.1)
-    train.add_argument("--max-pixels", type=int, default=1024 * 28 * 28)
-    train.add_argument("--gradient-checkpointing", action="store_true")
+    train.add_argument("records", type=Path, help="cot.jsonl written by `sft make-data`")
+    train.add_argument("--base", required=True, metavar="DIR",
+                       help="Qwen2-VL / Qwen2.5-VL directory")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="adapter directory")
+    train.add_argument("--epochs", type=int, default=2, metavar="N", help="passes over the records")
+    train.add_argument("--lr", type=float, default=2e-4, metavar="RATE",
+                       help="LoRA learning rate")
+    train.add_argument("--grad-accum", type=int, default=8, metavar="N",
+                       help="examples per optimiser step (gradient accumulation)")
+    train.add_argument("--lora-r", type=int, default=16, metavar="N", help="LoRA rank")
+    train.add_argument("--lora-alpha", type=int, default=32, metavar="N",
+                       help="LoRA scaling (alpha)")
+    train.add_argument("--val-fraction", type=float, default=0.1, metavar="SHARE",
+                       help="share of the records held out for validation")
+    train.add_argument("--max-pixels", type=int, default=1024 * 28 * 28, metavar="N",
+                       help="image pixels per example after the processor's resize")
+    train.add_argument("--gradient-checkpointing", action="store_true",
+                       help="recompute activations in the backward pass (less memory, slower)")
     train.add_argument("--device", default=None, help="cuda | mps | cpu (default: the best)")
     train.add_argument("--dtype", default=None, help="bfloat16 | float16 | float32")
     train.add_argument("--resume", action="store_true", help="continue from the last epoch")

@@ -14,7 +14,7 @@ import csv
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -211,8 +211,10 @@ def _rows_from_yaml(text: str, origin: str) -> Iterable[tuple[str, dict]]:
         yield f"{origin}#{number}", row
 
 
-def parse_file(path: Path) -> list[ClueEntry]:
-    """Entries of one CSV or YAML file, checked for shape (not yet against the region data)."""
+def parse_file(path: Path, errors: list[str] | None = None) -> list[ClueEntry]:
+    """Entries of one CSV or YAML file, checked for shape (not yet against the region data).
+    With ``errors``, a bad row is noted there and the next one read (``knowledge validate``
+    lists every problem); without, the first one raises :class:`CorpusError`."""
     if path.suffix.lower() not in (".csv", ".yaml", ".yml"):
         raise CorpusError(f"{path}: clue files are .csv, .yaml or .yml")
     try:
@@ -220,15 +222,38 @@ def parse_file(path: Path) -> list[ClueEntry]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path}: cannot read clue file: {exc}") from exc
     reader = _rows_from_yaml if path.suffix.lower() in (".yaml", ".yml") else _rows_from_csv
-    return [_entry(row, where) for where, row in reader(text, str(path))]
+    if errors is None:
+        return [_entry(row, where) for where, row in reader(text, str(path))]
+    entries = []
+    try:
+        for where, row in reader(text, str(path)):
+            try:
+                entries.append(_entry(row, where))
+            except CorpusError as exc:
+                errors.append(str(exc))
+    except CorpusError as exc:  # the file's structure itself (not YAML, a ragged CSV row)
+        errors.append(str(exc))
+    return entries
+
+
+def _plain(error: dict) -> str:
+    """One pydantic error in the words of the file: the column, then what is wrong with it."""
+    column = ".".join(map(str, error["loc"]))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "missing (a required column)"
+    elif error["type"] == "string_pattern_mismatch" and column == "id":
+        message = "ids are lower-case letters, digits and '-' (e.g. sign-xinjiang-uyghur)"
+    elif message[:1].isupper():
+        message = message[0].lower() + message[1:]
+    return f"{column}: {message}" if column else message
 
 
 def _entry(row: dict, where: str) -> ClueEntry:
     try:
         return ClueEntry.model_validate({**row, "origin": where})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}"
-                             for e in exc.errors(include_url=False))
+        problems = "; ".join(_plain(e) for e in exc.errors(include_url=False))
         raise CorpusError(f"{where}: {problems}") from exc
     except ValueError as exc:
         raise CorpusError(f"{where}: {exc}") from exc
@@ -246,27 +271,45 @@ def user_files() -> list[Path]:
 
 def validate(entries: list[ClueEntry], index: RegionIndex) -> None:
     """Cross-entry and region checks: known adcodes, unique ids, no duplicated clue text, no
-    pattern claimed by two entries."""
+    pattern claimed by two entries (the first problem raises :class:`CorpusError`)."""
+    for problem in problems(entries, index):
+        raise CorpusError(problem)
+
+
+def problems(entries: list[ClueEntry], index: RegionIndex) -> Iterator[str]:
+    """Every cross-entry and region problem, one line each, in file order."""
     seen_ids: dict[str, str] = {}
     seen_text: dict[str, str] = {}
     seen_patterns: dict[str, str] = {}
     for entry in entries:
         where = entry.origin or entry.id
         if entry.id in seen_ids:
-            raise CorpusError(f"{where}: duplicate id {entry.id!r} (first in {seen_ids[entry.id]})")
+            yield f"{where}: duplicate id {entry.id!r} (first in {seen_ids[entry.id]})"
         seen_ids[entry.id] = where
         key = normalize(entry.clue_zh)
         if key in seen_text:
-            raise CorpusError(f"{where}: the same clue text as {seen_text[key]}")
+            yield f"{where}: the same clue text as {seen_text[key]}"
         seen_text[key] = where
         for adcode in [r.adcode for r in entry.regions] + entry.excludes:
             if index.get(adcode) is None:
-                raise CorpusError(f"{where}: unknown adcode {adcode} (not in the boundary data)")
+                yield f"{where}: unknown adcode {adcode} (not in the boundary data)"
         for pattern in entry.patterns:
             if pattern in seen_patterns:
-                raise CorpusError(f"{where}: pattern {pattern!r} is already used by "
-                                  f"{seen_patterns[pattern]}")
-            seen_patterns[pattern] = entry.id
+                yield f"{where}: pattern {pattern!r} is already used by {seen_patterns[pattern]}"
+            seen_patterns.setdefault(pattern, entry.id)
+
+
+def check_files(extra: Iterable[str | Path] = (), index: RegionIndex | None = None
+                ) -> tuple[int, list[str]]:
+    """``knowledge validate``: the entries read and every problem found in the shipped corpus
+    and ``extra`` (not only the first)."""
+    index = index or get_region_index()
+    errors: list[str] = []
+    entries: list[ClueEntry] = []
+    for path in shipped_files() + [Path(p) for p in extra]:
+        entries += parse_file(path, errors)
+    errors += problems(entries, index)
+    return len(entries), errors
 
 
 def load_corpus(extra: Iterable[str | Path] = (), index: RegionIndex | None = None,
@@ -297,6 +340,6 @@ def get_corpus() -> Corpus:
 
 __all__ = [
     "USER_FILES_ENV", "ClueEntry", "Corpus", "CorpusError", "KnowledgeKind", "RegionWeight",
-    "corpus_for", "get_corpus", "load_corpus", "parse_file", "shipped_files", "user_file_key",
-    "user_files", "validate",
+    "check_files", "corpus_for", "get_corpus", "load_corpus", "parse_file", "problems",
+    "shipped_files", "user_file_key", "user_files", "validate",
 ]

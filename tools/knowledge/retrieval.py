@@ -117,6 +117,7 @@ class KnowledgeIndex:
         self.tokenize = Tokenizer(names)
         self._docs = [self.tokenize(text) for text in docs_text]
         self._doc_sets = [set(doc) for doc in self._docs]
+        self._doc_words = [set(self.tokenize.words(text)) for text in docs_text]
         # weak length normalisation: a clue seen in many provinces lists many names, which
         # says nothing about how well its text matches
         self._bm25 = bm25s.BM25(k1=1.2, b=0.3)
@@ -139,8 +140,9 @@ class KnowledgeIndex:
 
     def search(self, query: str, region: str | None = None, k: int = 5) -> list[Hit]:
         """The ``k`` best entries for ``query``, optionally only those pointing into (or
-        containing) ``region`` (a name or an adcode). Entries that share nothing with the query
-        are never returned."""
+        containing) ``region`` (a name or an adcode). An entry must share a whole word with
+        the query: single characters only rank entries that do (银行 must not find 成行 in a
+        tea-terrace clue); entries that share nothing are never returned."""
         tokens = self.tokenize(query)
         if not tokens:
             return []
@@ -153,6 +155,8 @@ class KnowledgeIndex:
             if scores[position] <= 0 or len(hits) >= k:
                 break
             entry = self.corpus.entries[position]
+            if words and not words & self._doc_words[position]:
+                continue
             if scope is not None and not self._in_scope(entry, scope):
                 continue
             hits.append(Hit(entry, float(scores[position]),

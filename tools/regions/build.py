@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +78,50 @@ def _rows(root: Path) -> list[tuple[str, str | None, str | None, str, str]]:
         ).fetchall()
 
 
-def build(root: Path) -> tuple[list[dict], list[bytes]]:
+class BuildProgress:
+    """The first run's one line on stderr while the boundaries are read (tens of seconds that
+    would otherwise look like a hang): rewritten in place on a terminal, a start line and an
+    end line otherwise (logs stay short)."""
+
+    EVERY_S = 0.25
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.monotonic()
+        self._shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        prefix = "sinoloc: building the region index (first run only)"
+        now = time.monotonic()
+        if done == 0 and not self.tty:
+            self.stream.write(f"{prefix}: reading {total} boundary files…\n")
+        elif done >= total:
+            end = "\r" if self.tty else ""
+            self.stream.write(f"{end}{prefix}: {total} boundaries read in "
+                              f"{now - self.start:.0f} s\n")
+        elif self.tty and now - self._shown >= self.EVERY_S:
+            self.stream.write(f"\r{prefix}: {done}/{total} boundaries ({done / total:.0%})")
+            self._shown = now
+        else:
+            return
+        self.stream.flush()
+
+
+def build(root: Path, progress: Callable[[int, int], None] | None = None
+          ) -> tuple[list[dict], list[bytes]]:
     """Return region records (provinces, cities, districts) and the district polygons (GCJ-02
-    WKB, in the order of the district records)."""
+    WKB, in the order of the district records). ``progress(done, total)`` is called as the
+    boundary files are read (default: :class:`BuildProgress` on stderr)."""
+    progress = progress or BuildProgress()
     rows = _rows(root)
+    paths = list(dict.fromkeys(rel_path for *_, rel_path, _level in rows))
     geoms: dict[str, tuple[str, object]] = {}
-    for *_, rel_path, _level in rows:
-        if rel_path not in geoms:
-            geoms[rel_path] = _load_geometry(root, rel_path)
+    progress(0, len(paths))
+    for done, rel_path in enumerate(paths, start=1):
+        geoms[rel_path] = _load_geometry(root, rel_path)
+        if done < len(paths):
+            progress(done, len(paths))
 
     province_code: dict[str, str] = {}
     city_code: dict[tuple[str, str], str] = {}
@@ -132,6 +171,7 @@ def build(root: Path) -> tuple[list[dict], list[bytes]]:
             kind = "sar" if prov in SARS else "taiwan"
         records.append(record("district", code, district, prov, cty, geom, kind))
         district_wkb.append(shapely.to_wkb(geom))
+    progress(len(paths), len(paths))
     return records, district_wkb
 
 
