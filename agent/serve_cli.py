@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
                        "chat.sqlite in the user data directory)")
     serve.add_argument("--images", metavar="DIR", default=None, help="a folder clients may name "
                        "images in (default $SINOLOC_IMAGES_ROOT; none: uploads only)")
+    serve.add_argument("--runs", metavar="DIR", default=None, help="also show the eval runs in DIR "
+                       "(folders written by 'sinoloc eval run'): their reports and per-image maps at /runs")
     _add_run_options(serve)
 
 
@@ -107,13 +109,22 @@ def main(args: argparse.Namespace) -> int:
               "missing)", file=sys.stderr)
         return EXIT_BAD_INPUT
     token, generated = server_token(args.host, args.token)
+    routers = []
+    if args.runs:  # the eval report viewer lives in eval/: imported only when asked for
+        from ..eval.web_viewer import runs_router
+
+        try:
+            routers.append(runs_router(Path(args.runs)))
+        except ValueError as exc:
+            print(f"sinoloc: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         runner, _ = build_runner(args)
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     warm(runner)
-    app = create_app(runner, token=token)
+    app = create_app(runner, token=token, routers=routers)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
     shown = f"[{args.host}]" if ":" in args.host else args.host
@@ -123,6 +134,8 @@ def main(args: argparse.Namespace) -> int:
         query = f"/?token={token}" if token else "/"
         print(f"sinoloc serve: http://{shown}:{port}{query}  ({runner.policy_name} policy, "
               f"{runner.workers} worker(s); Ctrl-C stops)", flush=True)
+        if routers:
+            print(f"eval runs: http://{shown}:{port}/runs", flush=True)
         if generated:
             print(f"token (generated): {token}", flush=True)
 

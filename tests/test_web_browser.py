@@ -139,3 +139,29 @@ def test_standalone_map_file_opens_offline_with_legend_labels_and_guess(page, tm
             assert page.inner_text(".map-label-district") == "西湖区"
         page.screenshot(path=str(tmp_path / f"map-{name}.png"))
     assert page.blocked == [] and page.errors == []
+
+
+def test_runs_page_shows_a_report_its_images_and_an_image_map(page, tmp_path):
+    """``serve --runs``: the run listed, its report's tables and a figure, the image table with
+    thumbnails, and a row's map with its legend."""
+    from eval_data import labelled_set
+
+    from sinoloc.agent.cli import main
+    from sinoloc.eval.web_viewer import runs_router
+
+    data = labelled_set(tmp_path / "data", scenes=1)
+    assert main(["eval", "run", str(data), "--out", str(tmp_path / "runs" / "r1"), "--workers", "0"]) == 0
+    with running_server(tmp_path / "serve", routers=[runs_router(tmp_path / "runs")]) as (url, _):
+        page.goto(url + "/runs")
+        page.click("#runs li")
+        page.wait_for_selector("#report h1", timeout=120_000)
+        assert "Eval report: r1" in page.inner_text("#report h1")
+        assert page.locator("#report table").count() >= 3
+        page.wait_for_function("document.querySelector('#report figure img')?.naturalWidth > 0")
+        page.wait_for_function("document.querySelector('#images img.thumb')?.naturalWidth > 0")
+        page.click("#images tr:has-text('shop')")
+        page.wait_for_selector(".belief-district")
+        assert page.locator(".map-legend").count() == 1
+        assert "杭州市" in page.inner_text("#answer")
+        page.screenshot(path=str(tmp_path / "runs.png"))
+    assert page.blocked == [] and page.errors == []

@@ -16,14 +16,15 @@ from sinoloc.agent.web.runner import Runner
 
 @contextmanager
 def running_server(root: Path, *, token: str | None = None, workers: int = 2,
-                   upload_max_bytes: int = 8 * 1024 * 1024):
-    """Yields ``(base_url, runner)``; the server stops and the store closes on exit."""
+                   upload_max_bytes: int = 8 * 1024 * 1024, routers=()):
+    """Yields ``(base_url, runner)``; the server stops and the store closes on exit. ``routers``
+    are mounted as ``sinoloc serve`` mounts the eval viewer (``--runs``)."""
     import uvicorn
 
     boundary = ServeBoundary(upload_dir=root / "uploads", upload_max_bytes=upload_max_bytes)
     store = ThreadStore(root / "chat.sqlite")
     runner = Runner(store, None, boundary=boundary, defaults={"offline": True}, workers=workers)
-    server = uvicorn.Server(uvicorn.Config(create_app(runner, token=token), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(create_app(runner, token=token, routers=routers), host="127.0.0.1",
                                            port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

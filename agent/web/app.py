@@ -5,7 +5,8 @@ Routes: ``GET /`` the page; ``GET /static/…`` its scripts, styles and the vend
 ``POST /api/locate`` (multipart ``image`` [+ ``settings`` as JSON text] or JSON ``{"image":
 "data:…", "settings": {…}}``) → the ``GeoPrediction``; ``POST /api/locate/stream`` → the run's
 events; ``GET /api/threads``; ``GET /api/threads/{id}`` (prediction, map, transcript);
-``POST /api/threads/{id}/ask`` → events; ``GET /api/map/base`` the province outlines;
+``POST /api/threads/{id}/ask`` → events; ``GET /api/map/base`` the province outlines; with
+``--runs`` the eval report viewer (eval/web_viewer.py: ``/runs``, ``/api/runs…``);
 ``GET /openapi.json`` and ``GET /docs`` (a local page: FastAPI's own docs load from a CDN).
 
 Errors are ``{"error": "one line"}`` with a 4xx status. With a token (required beyond
@@ -19,11 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -91,7 +92,10 @@ LOCATE_BODY = {"requestBody": {"required": True, "content": {
         "settings": {"type": "string", "description": "LocateSettings as JSON text"}}}}}}}
 
 
-def create_app(runner: Runner, *, token: str | None = None) -> FastAPI:
+def create_app(runner: Runner, *, token: str | None = None,
+               routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The app; ``routers`` add routes under the same token / loopback rules (the eval report
+    viewer of ``--runs``, which lives in eval/ and is imported by the CLI only when asked for)."""
     app = FastAPI(title="sinoloc", summary="Locate photos taken in China, showing the work.",
                   docs_url=None, redoc_url=None)
     app.state.runner = runner
@@ -210,6 +214,8 @@ def create_app(runner: Runner, *, token: str | None = None) -> FastAPI:
     def base() -> dict:
         return _base_json()
 
+    for router in routers:
+        app.include_router(router)
     return app
 
 

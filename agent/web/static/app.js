@@ -157,4 +157,5 @@
   $("threads").addEventListener("click", (ev) => { const li = ev.target.closest("li"); if (li) openThread(li.dataset.id); });
   basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
   refreshThreads();
+  fetch("/api/runs").then((r) => { $("runs-link").hidden = !r.ok; }).catch(() => {});
 })();

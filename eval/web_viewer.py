@@ -1,0 +1,342 @@
+"""The eval report viewer of ``sinoloc serve --runs DIR``: the runs in one folder, a run's report
+(its tables and figures) and its per-image table with each image, its answer and its map.
+
+It lives in eval/ (it reads runs and writes reports) and is mounted on the agent's app by
+agent/serve_cli.py only when ``--runs`` is given, so agent/ never imports eval/ at module level.
+
+What it may read, and why no request can name a host file:
+
+- a run is a directory *directly* under the ``--runs`` folder holding ``run.json`` and
+  ``predictions.jsonl``; its name must match :data:`NAME_RE` and the resolved directory must sit
+  in the resolved folder (a ``..`` or a symlink out of it is refused with one line);
+- a figure is a ``*.png`` file name (:data:`FIGURE_RE`) in the run's ``report/`` folder;
+- an image is the file the run's own dataset names for that image id, read with
+  ``read_image_file`` (tools/safe_files.py: a regular file, size-bounded, an image's first bytes),
+  so the worst a hand-edited dataset can expose is another image; without one the table shows the
+  answer alone.
+
+The report is ``eval report``'s own (``write_report``), written into ``RUN/report/`` when it is
+missing or older than the run's rows; ``report.md`` is shown as HTML by a deliberately tiny
+Markdown subset (headings, lists, tables, figures, ``code`` and **bold**: what the report uses).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from ..agent.render import place_names
+from ..agent.schemas import GeoPrediction
+from ..agent.web import static_dir
+from ..agent.web.mapdata import MapData, map_data
+from ..tools.images import ImageInputError, read_image_file
+from ..tools.regions import get_region_index
+from ..tools.safe_files import FileRefusedError, read_regular_file
+from .datasets import load_dataset
+from .results import ResultRow
+from .runner import PREDICTIONS, RUN_FILE, RunError, load_record, rows_of
+from .scoring import ScoredImage
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+FIGURE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.png$")
+REPORT_DIR = "report"
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"GIF8", "image/gif"),
+               (b"BM", "image/bmp"))
+
+
+class ViewerError(Exception):
+    """A request the viewer refuses: a status and one line."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class RunInfo(BaseModel):
+    name: str
+    dataset: str
+    system: str
+    rows: int
+    has_report: bool
+
+
+class ImageRow(BaseModel):
+    id: str
+    status: str
+    error: str | None
+    truth: str
+    answer: str | None
+    basis: str | None
+    error_km: float | None
+    image_url: str | None
+    map_url: str | None
+
+
+class RunView(BaseModel):
+    name: str
+    report_html: str | None
+    report_error: str | None
+    summary: dict | None
+    images: list[ImageRow]
+
+
+# ------------------------------------------------------------------ a tiny Markdown → HTML
+def _inline(text: str) -> str:
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"^_(.+)_$", r"<em>\1</em>", out)
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def markdown_html(text: str, figure_url) -> str:
+    """The report's Markdown as HTML; ``figure_url(name)`` is a figure's URL, or None to leave
+    the figure out (anything but a plain ``*.png`` name in the report folder)."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        heading = re.match(r"^(#{1,4}) (.*)$", line)
+        figure = re.match(r"^!\[([^\]]*)\]\(([^)]*)\)$", line)
+        if heading:
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif figure:
+            url = figure_url(figure.group(2))
+            if url:
+                alt = html.escape(figure.group(1))
+                out.append(f'<figure><img src="{html.escape(url)}" alt="{alt}">'
+                           f"<figcaption>{alt}</figcaption></figure>")
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(lines[i])
+                i += 1
+            head, body = _cells(rows[0]), [_cells(r) for r in rows[2:]]
+            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head)
+                       + "</tr></thead><tbody>"
+                       + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
+                                 for r in body) + "</tbody></table>")
+            continue
+        elif line.startswith("- "):
+            items = []
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(f"<li>{_inline(lines[i][2:])}</li>")
+                i += 1
+            out.append("<ul>" + "".join(items) + "</ul>")
+            continue
+        elif line.strip():
+            out.append(f"<p>{_inline(line)}</p>")
+        i += 1
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ reading runs
+def _image_type(data: bytes) -> str:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((t for magic, t in IMAGE_TYPES if data.startswith(magic)), "application/octet-stream")
+
+
+@lru_cache(maxsize=16)
+def _dataset_images(path: str, mtime_ns: int) -> dict[str, str]:
+    """Image id → image file, as the dataset names them (cached per file version)."""
+    return {item.id: item.image for item in load_dataset(path, get_region_index())}
+
+
+class RunsViewer:
+    """The runs under one folder (see the module docstring for what it may read)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise ValueError(f"--runs {root}: not a directory")
+        self._lock = threading.Lock()  # one report written at a time
+
+    def run_dir(self, name: str) -> Path:
+        if not NAME_RE.match(name):
+            raise ViewerError(400, "run name: letters, digits, '.', '_' and '-' only (a folder "
+                                   "directly under --runs)")
+        path = (self.root / name).resolve()
+        if path.parent != self.root or not (path / RUN_FILE).is_file() \
+                or not (path / PREDICTIONS).is_file():
+            raise ViewerError(404, f"run {name}: no such run under --runs")
+        return path
+
+    def runs(self) -> list[RunInfo]:
+        out = []
+        for child in sorted(self.root.iterdir()):
+            try:
+                path = self.run_dir(child.name)
+                record = load_record(path)
+            except (ViewerError, RunError, ValueError, OSError):
+                continue
+            with (path / PREDICTIONS).open("rb") as f:
+                rows = sum(1 for line in f if line.strip())
+            out.append(RunInfo(name=child.name, dataset=Path(record.dataset).name,
+                               system=record.config.label(), rows=rows,
+                               has_report=(path / REPORT_DIR / "report.md").is_file()))
+        return out
+
+    def _report(self, path: Path) -> Path:
+        """``RUN/report/report.md``, written first when missing or older than the rows."""
+        from .report import write_report
+
+        report = path / REPORT_DIR / "report.md"
+        with self._lock:
+            if not report.is_file() or report.stat().st_mtime < (path / PREDICTIONS).stat().st_mtime:
+                write_report(path, get_region_index(), path / REPORT_DIR)
+        return report
+
+    def _images(self, path: Path) -> dict[str, str]:
+        record = load_record(path)
+        dataset = Path(record.dataset)
+        dataset = dataset if dataset.is_absolute() else path / dataset
+        try:
+            return _dataset_images(str(dataset), dataset.stat().st_mtime_ns)
+        except (OSError, ValueError):
+            return {}
+
+    def view(self, name: str) -> RunView:
+        path = self.run_dir(name)
+        html_text = summary = error = None
+        scored: dict[str, ScoredImage] = {}
+        try:
+            report = self._report(path)
+            text = read_regular_file(report, MAX_REPORT_BYTES).decode("utf-8")
+            html_text = markdown_html(text, lambda f: f"/api/runs/{name}/figures/{f}"
+                                      if FIGURE_RE.match(f) else None)
+            summary_path = report.with_name("summary.json")
+            summary = json.loads(read_regular_file(summary_path, MAX_REPORT_BYTES))
+            with report.with_name("images.jsonl").open(encoding="utf-8") as f:
+                scored = {s.id: s for s in map(ScoredImage.model_validate_json, filter(str.strip, f))}
+        except (ValueError, OSError) as exc:
+            error = str(exc).splitlines()[0]
+        images = self._images(path)
+        return RunView(name=name, report_html=html_text, report_error=error, summary=summary,
+                       images=[self._row(name, row, scored.get(row.id), row.id in images)
+                               for row in rows_of(path)])
+
+    @staticmethod
+    def _row(name: str, row: ResultRow, scored: ScoredImage | None, has_image: bool) -> ImageRow:
+        prediction = GeoPrediction.model_validate(row.prediction) if row.answered else None
+        truth = " ".join(n for n in (row.truth.province, row.truth.city, row.truth.district) if n)
+        base = f"/api/runs/{name}/images/{row.id}"
+        return ImageRow(id=row.id, status=row.status, error=row.error,
+                        truth=truth or f"{row.truth.lat:.4f}, {row.truth.lon:.4f}",
+                        answer=place_names(prediction) if prediction else None,
+                        basis=prediction.basis if prediction else None,
+                        error_km=round(scored.error_km, 1) if scored else None,
+                        image_url=base if has_image else None,
+                        map_url=f"{base}/map" if prediction else None)
+
+    def _row_of(self, path: Path, image_id: str) -> ResultRow:
+        rows = {row.id: row for row in rows_of(path)}
+        if image_id not in rows:
+            raise ViewerError(404, f"image {image_id}: not in run {path.name}")
+        return rows[image_id]
+
+    def image(self, name: str, image_id: str) -> tuple[bytes, str]:
+        path = self.run_dir(name)
+        self._row_of(path, image_id)
+        file = self._images(path).get(image_id)
+        if file is None:
+            raise ViewerError(404, f"image {image_id}: the run's dataset does not name it")
+        try:
+            data = read_image_file(file, label=f"image {image_id}")
+        except ImageInputError as exc:
+            raise ViewerError(404, str(exc).splitlines()[0]) from exc
+        return data, _image_type(data)
+
+    def map(self, name: str, image_id: str) -> MapData:
+        row = self._row_of(self.run_dir(name), image_id)
+        if not row.answered:
+            raise ViewerError(404, f"image {image_id}: no answer ({row.status})")
+        return map_data(GeoPrediction.model_validate(row.prediction))
+
+    def figure(self, name: str, file: str) -> bytes:
+        """A PNG of the run's report folder (a link out of it, or a file that is not a PNG, is
+        refused like a missing one)."""
+        folder = (self.run_dir(name) / REPORT_DIR).resolve()
+        if not FIGURE_RE.match(file):
+            raise ViewerError(400, "figure: a .png file name of the run's report")
+        figure = (folder / file).resolve()
+        missing = ViewerError(404, f"figure {file}: not in run {name}'s report")
+        if figure.parent != folder:
+            raise missing
+        try:
+            data = read_regular_file(figure, MAX_REPORT_BYTES, label=f"figure {file}")
+        except FileRefusedError as exc:
+            raise missing from exc
+        if not data.startswith(b"\x89PNG"):
+            raise missing
+        return data
+
+
+def _answer(call):
+    try:
+        return call()
+    except ViewerError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+
+def runs_router(root: Path) -> APIRouter:
+    """The viewer's routes for ``--runs root``: ``/runs`` (the page), ``/api/runs``,
+    ``/api/runs/{name}``, its figures, images and per-image maps."""
+    viewer = RunsViewer(root)
+    router = APIRouter()
+
+    @router.get("/runs", include_in_schema=False)
+    def page():
+        return FileResponse(static_dir() / "runs.html")
+
+    @router.get("/api/runs", summary="the eval runs under --runs")
+    def runs() -> list[RunInfo]:
+        return viewer.runs()
+
+    @router.get("/api/runs/{name}", summary="a run's report (HTML, summary) and per-image table",
+                response_model=RunView)
+    def run(name: str):
+        return _answer(lambda: viewer.view(name))
+
+    @router.get("/api/runs/{name}/figures/{file}", summary="a figure of the run's report")
+    def figure(name: str, file: str):
+        return _answer(lambda: Response(viewer.figure(name, file), media_type="image/png"))
+
+    @router.get("/api/runs/{name}/images/{image_id}", summary="an image of the run's dataset")
+    def image(name: str, image_id: str):
+        def send():
+            data, media_type = viewer.image(name, image_id)
+            return Response(data, media_type=media_type,
+                            headers={"X-Content-Type-Options": "nosniff"})
+        return _answer(send)
+
+    @router.get("/api/runs/{name}/images/{image_id}/map", response_model=MapData,
+                summary="the offline map document of one image's answer")
+    def image_map(name: str, image_id: str):
+        return _answer(lambda: viewer.map(name, image_id))
+
+    @router.get("/api/runs/{rest:path}", include_in_schema=False)
+    def elsewhere(rest: str):
+        """Whatever else is asked for under /api/runs (an encoded '/' or '..' in a name): one line."""
+        return JSONResponse({"error": "no such run resource: a run name is a folder directly under "
+                             "--runs, then /figures/NAME.png, /images/ID or /images/ID/map"},
+                            status_code=404)
+
+    return router
+
+
+__all__ = ["RunsViewer", "ViewerError", "markdown_html", "runs_router"]
