@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
 IMAGE_SUFFIXES = frozenset((".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff",
                             ".heic", ".heif"))
@@ -77,6 +77,11 @@ def expand_inputs(specs: Iterable[str]) -> list[Path]:
         for p in found:
             out.setdefault(os.path.abspath(p), p)
     return list(out.values())
+
+
+class EngineError(RuntimeError):
+    """The engine cannot go on (a cluster whose actors cannot start): the batch stops with the
+    rows already written, and the same command resumes it."""
 
 
 class BatchRow(BaseModel):
@@ -152,6 +157,51 @@ def locate_many(paths: Iterable[Path], locate: Callable[[Path], object],
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class BatchSettings(BaseModel):
+    """Everything that decides how one image of a batch is located, resolved in the driver
+    (environment defaults included): the local engine uses :attr:`options` as they are, and
+    another engine's processes (Ray actors) rebuild the same locator from it with
+    :meth:`locate_function`, so a row does not depend on the engine that made it."""
+
+    llm: dict = Field(description="the resolved LlmSpec (provider, model, base URL, limits)")
+    options: dict = Field(description="Geolocator.locate keywords (LocateSettings fields)")
+    knowledge_files: str = Field(default="", description=(
+        "the user's clue files, os.pathsep-separated absolute paths (SINOLOC_KNOWLEDGE_FILES)"))
+
+    @model_validator(mode="after")
+    def _check(self) -> BatchSettings:
+        from .schemas import LocateSettings
+
+        LocateSettings.model_validate(self.options)  # a typo is an error here, not per image
+        return self
+
+    def locate_function(self) -> Callable[[Path], object]:
+        """A warm locator for these settings in this process (the one offline rule checked as
+        in the driver): ``locate(path) -> GeoPrediction``."""
+        from .api import Geolocator
+        from .components import check_components
+        from .knowledge_cli import USER_FILES_ENV
+        from .llm import LlmSpec, build_policy
+        from .offline import check_policy, check_spec
+
+        if self.knowledge_files:
+            os.environ[USER_FILES_ENV] = self.knowledge_files
+        offline = bool(self.options.get("offline"))
+        check_components(self.options.get("ocr_backend", "rapidocr"), self.options.get("prior"),
+                         offline)
+        spec = LlmSpec.model_validate(self.llm)
+        check_spec(spec, offline)
+        policy = build_policy(spec)
+        check_policy(policy, offline)
+        locator = Geolocator(policy)
+        options = dict(self.options)
+
+        def locate(path: Path):
+            return locator.locate(path, **options)
+
+        return locate
+
+
 def output_format(out: str | None, csv_wanted: bool) -> str:
     """``csv`` with --csv or an ``--out`` ending in .csv; JSONL otherwise."""
     return "csv" if csv_wanted or (out or "").lower().endswith(".csv") else "jsonl"
@@ -210,5 +260,5 @@ class RowSink:
             os.fsync(self.stream.fileno())  # a terminal or a pipe: nothing to sync
 
 
-__all__ = ["ROW_KEY", "BatchInputError", "BatchRow", "RowSink", "expand_inputs", "finished_images",
-           "locate_many", "locate_one", "output_format"]
+__all__ = ["ROW_KEY", "BatchInputError", "BatchRow", "BatchSettings", "EngineError", "RowSink",
+           "expand_inputs", "finished_images", "locate_many", "locate_one", "output_format"]

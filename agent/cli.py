@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         "finishes; run the same command again to resume: images already in FILE are skipped"))
     locate.add_argument("--workers", type=int, default=1, metavar="N", help=(
         "images located at once, on threads sharing the loaded models"))
+    locate.add_argument("--engine", choices=["local", "ray"], default="local", help=(
+        "for several images: local (this process, --workers threads) or ray (actors with warm "
+        "locators on a Ray cluster, same rows; pip install 'sinoloc[ray]')"))
+    locate.add_argument("--ray-address", default=None, metavar="ADDRESS", help=(
+        "with --engine ray: auto (the running cluster), HOST:PORT or ray://…; default: a local "
+        "cluster on 127.0.0.1 for this command"))
+    locate.add_argument("--actors", type=int, default=None, help=(
+        "with --engine ray: actors, each with a warm locator (default 2)"))
     locate.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress line with rate and ETA on stderr for several images "
                              "(default: when stderr is a terminal)")
@@ -171,12 +179,11 @@ def _finish_warm_ups() -> None:
 def _policy(args: argparse.Namespace):
     """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here),
     refused when the run is offline and the model is hosted (the one offline rule)."""
-    from .llm import LlmSpec, build_policy
+    from .llm import build_policy
     from .llm.qwen_local import LocalModelError
     from .offline import check_policy, check_spec
 
-    spec = LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens,
-                         timeout_s=args.model_timeout)
+    spec = _spec(args)
     check_spec(spec, args.offline)  # before building: a hosted model needs no key to be refused
     try:
         policy = build_policy(spec)
@@ -184,6 +191,13 @@ def _policy(args: argparse.Namespace):
         raise ValueError(str(exc)) from exc
     check_policy(policy, args.offline)
     return policy
+
+
+def _spec(args: argparse.Namespace):
+    from .llm import LlmSpec
+
+    return LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens,
+                         timeout_s=args.model_timeout)
 
 
 def _offline(args: argparse.Namespace) -> bool:
@@ -238,8 +252,13 @@ def _locate(args: argparse.Namespace) -> int:
         print(f"sinoloc: {checked}", file=sys.stderr)
         return EXIT_BAD_INPUT
     images, batch = checked
+    problem = _engine_problem(args, batch)
+    if problem:
+        print(f"sinoloc: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     prior = _prior(args)
-    _start_warm_up(args.ocr, prior)
+    if args.engine == "local":  # the actors load their own models
+        _start_warm_up(args.ocr, prior)
     from ..tools.images import ImageInputError
     from .api import Geolocator
     from .knowledge_cli import use_files as use_knowledge_files
@@ -252,13 +271,15 @@ def _locate(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    options = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif, "top_k": args.top_k,
+               "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
+               "max_seconds": args.max_seconds, "offline": _offline(args), "prior": prior}
+    if args.engine == "ray":
+        return _locate_batch(args, images, None, engine=_ray_rows(args, options))
     locator = Geolocator(policy, ocr_backend=args.ocr)
 
     def locate(image: Path):
-        return locator.locate(
-            image, ignore_exif=args.ignore_exif, top_k=args.top_k,
-            max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
-            max_seconds=args.max_seconds, offline=_offline(args), prior=prior)
+        return locator.locate(image, **options)
 
     if batch:
         return _locate_batch(args, images, locate)
@@ -280,6 +301,49 @@ def _locate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine_problem(args: argparse.Namespace, batch: bool) -> str | None:
+    """What is wrong with --engine / --ray-address / --actors, Ray's absence included (before any
+    model loads); None when nothing is."""
+    ray_only = [f for f, v in (("--ray-address", args.ray_address), ("--actors", args.actors))
+                if v is not None]
+    if args.engine != "ray":
+        return f"{', '.join(ray_only)}: only with --engine ray" if ray_only else None
+    if not batch:
+        return "--engine ray locates a batch: give several images, a folder, --out or --csv"
+    if args.actors is not None and args.actors < 1:
+        return "--actors must be at least 1"
+    from ..eval.ray_engine import on_loopback, require_ray  # the CLI's lazy eval entry
+    from ..eval.runner import RunError
+
+    try:
+        require_ray(loopback=on_loopback(args.ray_address))
+    except RunError as exc:
+        return str(exc)
+    return None
+
+
+def _ray_rows(args: argparse.Namespace, options: dict):
+    """``--engine ray``: the batch's rows from eval's actor pool, each actor building its
+    locator from the settings resolved here (so the rows are those of the local engine)."""
+    from ..eval.ray_engine import RayOptions, ray_locate_many
+    from ..eval.runner import RunError
+    from .batch import BatchRow, BatchSettings, EngineError
+    from .knowledge_cli import USER_FILES_ENV
+
+    settings = BatchSettings(llm=_spec(args).model_dump(), options=options,
+                             knowledge_files=os.environ.get(USER_FILES_ENV, "")).model_dump_json()
+    ray_options = RayOptions(address=args.ray_address, actors=args.actors or 2)
+
+    def rows(paths: list[Path]):
+        try:
+            for answer in ray_locate_many(paths, settings, ray_options):
+                yield BatchRow.model_validate(answer)
+        except RunError as exc:
+            raise EngineError(str(exc)) from None
+
+    return rows
+
+
 def _terminal_width() -> int | None:
     """Wrap text to the terminal; piped output keeps whole lines (for grep)."""
     import shutil
@@ -295,13 +359,14 @@ def _on_sigterm(signum, frame):  # the signal module's signature
     raise _Terminated
 
 
-def _locate_batch(args: argparse.Namespace, images: list[Path], locate) -> int:
-    """Every image through :func:`.batch.locate_many`; rows to stdout or --out (resumable),
-    a progress line on a terminal; exit 2 at the end if any row failed."""
+def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=None) -> int:
+    """Every image through :func:`.batch.locate_many` (or ``engine(paths)``, another engine
+    yielding the same rows); rows to stdout or --out (resumable), a progress line on a terminal;
+    exit 2 at the end if any row failed."""
     import signal
 
     from ..eval.progress import Progress
-    from .batch import RowSink, finished_images, locate_many, output_format
+    from .batch import EngineError, RowSink, finished_images, locate_many, output_format
     from .render import headline
 
     fmt = output_format(args.out, args.csv)
@@ -321,7 +386,8 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate) -> int:
     failed = 0
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        for row in locate_many(todo, locate, workers=args.workers):
+        rows = engine(todo) if engine else locate_many(todo, locate, workers=args.workers)
+        for row in rows:
             failed += not row.ok
             if sink is not None:
                 sink.write(row)
@@ -339,6 +405,10 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate) -> int:
         print(f"sinoloc: stopped by {how} after {meter.new} new row(s);{resume}".rstrip(";"),
               file=sys.stderr)
         return code
+    except EngineError as exc:
+        meter.close()
+        print(f"sinoloc: {exc} (after {meter.new} new row(s))", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         signal.signal(signal.SIGTERM, previous)
         if out:

@@ -31,7 +31,8 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -153,29 +154,25 @@ class _WithCallbacks:
 
 
 class _Slot:
-    """An actor and the image it holds."""
+    """An actor and the task it holds."""
 
-    def __init__(self, actor_class, config: RunConfig, tmp_root: str, store, options: RayOptions,
-                 server: str | None):
-        if server:
-            config = config.model_copy(update={"base_url": server})
-        self.actor = actor_class.remote(config.model_dump_json(), tmp_root, store,
-                                        options.model_rate)
+    def __init__(self, make: Callable[[str | None], object], server: str | None):
+        self.actor = make(server)
         self.server = server
         self.pending = self.actor.ready.remote()
         self.ready = False
-        self.item: LabelledImage | None = None
+        self.item = None
         self.attempt = 1
         self.since = time.monotonic()
 
-    def send(self, item: LabelledImage, attempt: int) -> None:
+    def send(self, item, payload, attempt: int) -> None:
         self.item, self.attempt, self.since = item, attempt, time.monotonic()
-        self.pending = self.actor.locate.remote(item.model_dump(mode="json"), attempt)
+        self.pending = self.actor.locate.remote(payload, attempt)
 
 
-def _actor_class(ray, cpus: float):
-    return ray.remote(EvalActor).options(num_cpus=cpus, max_restarts=0, max_concurrency=1,
-                                         scheduling_strategy="SPREAD")
+def _actor_class(ray, cpus: float, target: type = EvalActor):
+    return ray.remote(target).options(num_cpus=cpus, max_restarts=0, max_concurrency=1,
+                                      scheduling_strategy="SPREAD")
 
 
 def actor_cpus(ray, options: RayOptions) -> float:
@@ -204,37 +201,45 @@ class RayEngine:
         _run_on_ray(items, attempts, config, write, tmp_root, self.options)
 
 
-def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write,
-                tmp_root: str, options: RayOptions) -> None:
-    from .runner import RunError, timeout_row
-    from .runner import _failed_row as failed_row
+@dataclass
+class _Hooks:
+    """What a kind of task (an eval image, a ``locate`` batch image) does around the pool: what
+    is sent to an actor, what an answer, a task lost too often or one past its time becomes."""
 
-    if not items:
-        return
-    ray = connect(options)
+    payload: Callable[[object], object]
+    name: Callable[[object], str]
+    attempt: Callable[[object], int]
+    answer: Callable[[object, dict], None]
+    gave_up: Callable[[object, str, float, int], None]  # (task, why, seconds, attempt)
+    timed_out: Callable[[object, float, int], None]
+    timeout_s: float = math.inf
+    who: str = "sinoloc"
+
+
+def _drive(ray, items: deque, make: Callable[[str | None], object], servers: list,
+           count: int, hooks: _Hooks) -> Iterator[None]:
+    """The actor pool: ``count`` actors made by ``make(server)``, each sent its next task when
+    it answered the last; an actor lost mid-task is replaced and its task goes to the front of
+    the queue, up to :data:`~.results.MAX_ATTEMPTS` losses. Yields after every round of waiting
+    (a caller writes what came back), and kills its actors when it ends or is closed."""
     from ray.exceptions import GetTimeoutError, RayActorError
 
-    from ..tools.online.ray_store import start_store
+    from .runner import RunError
 
-    store = start_store()
-    cls = _actor_class(ray, actor_cpus(ray, options))
-    servers = options.servers or [None]
-    count = min(options.actors, len(items))
-    pool = [_Slot(cls, config, tmp_root, store, options, servers[i % len(servers)])
-            for i in range(count)]
+    pool = [_Slot(make, servers[i % len(servers)]) for i in range(count)]
     lost: dict[str, int] = {}
     starts = 0  # actors lost before they were ready (not their own fault)
 
     def replace(slot: _Slot) -> _Slot:
         ray.kill(slot.actor, no_restart=True)
-        return _Slot(cls, config, tmp_root, store, options, slot.server)
+        return _Slot(make, slot.server)
 
     try:
-        while items or any(s.item for s in pool):
+        while items or any(s.item is not None for s in pool):
             for slot in pool:
                 if slot.ready and slot.item is None and items:
                     item = items.popleft()
-                    slot.send(item, attempts.get(item.id, 1))
+                    slot.send(item, hooks.payload(item), hooks.attempt(item))
             waiting = [s.pending for s in pool if not s.ready or s.item is not None]
             done, _ = ray.wait(waiting, num_returns=1, timeout=POLL_S) if waiting else ([], [])
             done = set(done)
@@ -250,40 +255,126 @@ def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write
                                     from None
                             pool[i] = replace(slot)  # its node went away while it started
                             continue
-                        item = slot.item
-                        lost[item.id] = lost.get(item.id, 0) + 1
-                        if lost[item.id] < MAX_ATTEMPTS:
+                        item, name = slot.item, hooks.name(slot.item)
+                        lost[name] = lost.get(name, 0) + 1
+                        if lost[name] < MAX_ATTEMPTS:
                             items.appendleft(item)  # another actor takes it next
-                            print(f"sinoloc eval: {item.id} was lost with its actor "
+                            print(f"{hooks.who}: {name} was lost with its actor "
                                   f"({_cause(exc)}); it runs again on another", file=sys.stderr)
                         else:
-                            write(failed_row(item, "error", f"lost with its actor "
-                                              f"{lost[item.id]} times ({_cause(exc)})",
-                                              time.monotonic() - slot.since, "infrastructure",
-                                              slot.attempt))
+                            hooks.gave_up(item, f"lost with its actor {lost[name]} times "
+                                                f"({_cause(exc)})",
+                                          time.monotonic() - slot.since, slot.attempt)
                         pool[i] = replace(slot)
                         continue
                     if not slot.ready:
                         slot.ready = True
                     else:
-                        write(ResultRow.model_validate(answer))
+                        hooks.answer(slot.item, answer)
                         slot.item = None
                     continue
                 elapsed = time.monotonic() - slot.since
-                if slot.item is not None and elapsed > config.timeout_s:
-                    write(timeout_row(slot.item, config, elapsed, slot.attempt))
+                if slot.item is not None and elapsed > hooks.timeout_s:
+                    hooks.timed_out(slot.item, elapsed, slot.attempt)
                     pool[i] = replace(slot)
                 elif not slot.ready and elapsed > START_LIMIT_S and not any(s.ready for s in pool):
                     # (a replacement that cannot be placed, e.g. its node is gone, is harmless
                     # while other actors work)
                     raise RunError(f"an actor did not start within {START_LIMIT_S:g} s (is the "
                                    "cluster large enough for --actors?)")
+            yield
     finally:
         closing = [s.actor.close.remote() for s in pool if s.ready and s.item is None]
         with contextlib.suppress(GetTimeoutError, RayActorError):
             ray.get(closing, timeout=CLOSE_GRACE_S)
         for slot in pool:
             ray.kill(slot.actor, no_restart=True)
+
+
+def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write,
+                tmp_root: str, options: RayOptions) -> None:
+    from .runner import _failed_row as failed_row
+    from .runner import timeout_row
+
+    if not items:
+        return
+    ray = connect(options)
+    from ..tools.online.ray_store import start_store
+
+    store = start_store()
+    cls = _actor_class(ray, actor_cpus(ray, options))
+
+    def make(server: str | None):
+        own = config.model_copy(update={"base_url": server}) if server else config
+        return cls.remote(own.model_dump_json(), tmp_root, store, options.model_rate)
+
+    hooks = _Hooks(
+        payload=lambda item: item.model_dump(mode="json"), name=lambda item: item.id,
+        attempt=lambda item: attempts.get(item.id, 1),
+        answer=lambda item, answer: write(ResultRow.model_validate(answer)),
+        gave_up=lambda item, why, seconds, attempt: write(failed_row(
+            item, "error", why, seconds, "infrastructure", attempt)),
+        timed_out=lambda item, elapsed, attempt: write(timeout_row(item, config, elapsed, attempt)),
+        timeout_s=config.timeout_s, who="sinoloc eval")
+    for _ in _drive(ray, items, make, options.servers or [None], min(options.actors, len(items)),
+                    hooks):
+        pass
+
+
+class LocateActor:
+    """One warm locator for ``sinoloc locate --engine ray``: built from the driver's
+    :class:`~sinoloc.agent.batch.BatchSettings`, so every image is located as the local engine
+    would, and answering :class:`~sinoloc.agent.batch.BatchRow` dicts."""
+
+    def __init__(self, settings_json: str, store_actor):
+        from ..agent.batch import BatchSettings
+        from ..tools.online.ray_store import RayStore
+        from ..tools.online.services import use_store
+
+        use_store(RayStore(store_actor))  # geocoders and web search: the cluster's cache and limits
+        self._locate = BatchSettings.model_validate_json(settings_json).locate_function()
+
+    def ready(self) -> bool:
+        return True
+
+    def locate(self, path: str, attempt: int) -> dict:
+        from ..agent.batch import locate_one
+
+        return locate_one(Path(path), self._locate).model_dump(mode="json")
+
+    def close(self) -> None:
+        pass
+
+
+def ray_locate_many(paths: list[Path], settings_json: str, options: RayOptions) -> Iterator[dict]:
+    """``sinoloc locate --engine ray``: one :class:`~sinoloc.agent.batch.BatchRow` dict per path,
+    in input order (answers that come early wait for those before them), from ``options.actors``
+    actors that each keep a warm locator. An image whose actor is lost runs again on another, up
+    to :data:`~.results.MAX_ATTEMPTS` losses, then is an error row; the caller writes the rows."""
+    items = deque(enumerate(str(p) for p in paths))
+    if not items:
+        return
+    ray = connect(options)
+    from ..tools.online.ray_store import start_store
+
+    store = start_store()
+    cls = _actor_class(ray, actor_cpus(ray, options), LocateActor)
+    answers: dict[int, dict] = {}
+
+    def keep(item, answer: dict) -> None:
+        answers[item[0]] = answer
+
+    hooks = _Hooks(payload=lambda item: item[1], name=lambda item: item[1], attempt=lambda item: 1,
+                   answer=keep,
+                   gave_up=lambda item, why, seconds, attempt: keep(item, {"file": item[1],
+                                                                           "error": why}),
+                   timed_out=lambda item, elapsed, attempt: None)  # no limit: max_seconds holds
+    following = 0
+    for _ in _drive(ray, items, lambda server: cls.remote(settings_json, store), [None],
+                    min(options.actors, len(items)), hooks):
+        while following in answers:
+            yield answers.pop(following)
+            following += 1
 
 
 def _cause(exc: BaseException) -> str:
