@@ -9,7 +9,7 @@ import sys
 import pytest
 from imaging import hangzhou_shop
 
-from sinoloc.agent import cli
+from sinoloc.agent import locate_cli
 from sinoloc.agent.batch import (
     BatchInputError,
     RowSink,
@@ -121,14 +121,14 @@ def test_kill_and_resume_locates_every_image_once(tmp_path, capsys, fmt):
     paths = _files(tmp_path / "in", [f"{i}.jpg" for i in range(6)] + ["bad.jpg"])
     out = tmp_path / fmt
     first = InterruptAfter(4)
-    assert cli._locate_batch(_batch_args(out), paths, first) == 130
+    assert locate_cli._locate_batch(_batch_args(out), paths, first) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
     second = InterruptAfter(0)  # never interrupts
-    assert cli._locate_batch(_batch_args(out), paths, second) == 2  # bad.jpg failed
+    assert locate_cli._locate_batch(_batch_args(out), paths, second) == 2  # bad.jpg failed
     assert first.calls == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
     assert second.calls == ["3.jpg", "4.jpg", "5.jpg", "bad.jpg"]
     third = InterruptAfter(0)
-    assert cli._locate_batch(_batch_args(out), paths, third) == 2  # the failed row still counts
+    assert locate_cli._locate_batch(_batch_args(out), paths, third) == 2  # the failed row still counts
     assert third.calls == []
     lines = out.read_text(encoding="utf-8").splitlines()
     if fmt.endswith(".csv"):
