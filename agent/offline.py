@@ -18,8 +18,8 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from ..tools.online.config import ENV_OFFLINE, ConfigError, get_config
+from ..tools.privacy import is_loopback_host
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # attributes under which LangChain chat models keep the address they send to
 _ADDRESS_ATTRS = ("base_url", "openai_api_base", "api_base", "endpoint_url", "endpoint")
 
@@ -44,7 +44,7 @@ def is_offline(requested: bool | None = False) -> bool:
 
 
 def is_loopback(url: str | None) -> bool:
-    return bool(url) and urlparse(str(url)).hostname in LOOPBACK_HOSTS
+    return bool(url) and is_loopback_host(urlparse(str(url)).hostname)
 
 
 def model_stays_local(model) -> bool:

@@ -13,12 +13,12 @@ SQLite store.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import secrets
 import sys
 from pathlib import Path
 
+from ..tools.privacy import is_loopback_host
 from .cli import EXIT_BAD_INPUT, EXIT_OK
 
 
@@ -41,15 +41,6 @@ def add_parser(sub) -> None:
     serve.add_argument("--runs", metavar="DIR", default=None, help="also show the eval runs in DIR "
                        "(folders written by 'sinoloc eval run'): their reports and per-image maps at /runs")
     _add_run_options(serve)
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def server_token(host: str, given: str | None) -> tuple[str | None, bool]:

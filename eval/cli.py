@@ -143,7 +143,7 @@ def _run_locked(args, lock) -> int:
     from ..tools.regions import get_region_index
     from .datasets import dataset_fingerprint, load_dataset
     from .interrupts import RunInterrupted
-    from .run_config import RunConfig, build_locator
+    from .run_config import RunConfig, check_locator
     from .runner import rows_of, run, summary_line
 
     llm = args.llm if args.llm is not None else os.environ.get("SINOLOC_LLM")
@@ -159,7 +159,7 @@ def _run_locked(args, lock) -> int:
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
                        model_timeout_s=args.model_timeout,
                        offline=args.offline, prior=prior, prior_id=prior_id)
-    build_locator(config)  # the OCR backend, prior and model load, offline rule kept: before any image
+    check_locator(config)  # OCR backend, prior, model spec, offline rule: before any image
     engine, engine_workers = _engine(args)
     items = load_dataset(args.data, get_region_index())
     try:
@@ -248,6 +248,7 @@ def main(args) -> int:
     from pydantic import ValidationError
 
     from ..agent.llm import LlmSpecError
+    from ..agent.llm.qwen_local import LocalModelError
     from ..tools.prior import PriorUnavailable
     from .datasets import DatasetError
     from .runner import RunError
@@ -256,6 +257,6 @@ def main(args) -> int:
     try:
         return handlers[args.eval_command](args)
     except (DatasetError, RunError, LlmSpecError, ValidationError, ValueError,
-            PriorUnavailable) as exc:
+            PriorUnavailable, LocalModelError) as exc:
         print(f"sinoloc eval: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..tools.privacy import is_loopback_host
 from .datasets import LabelledImage
 from .results import MAX_ATTEMPTS, ResultRow
 from .run_config import RunConfig
@@ -86,8 +87,7 @@ def on_loopback(address: str | None) -> bool:
     """A local cluster is started (no address) or joined on 127.0.0.1 / localhost."""
     if address is None:
         return True
-    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]").lower()
-    return host in ("127.0.0.1", "localhost", "::1")
+    return is_loopback_host(address.removeprefix("ray://").rsplit(":", 1)[0])
 
 
 def connect(options: RayOptions):

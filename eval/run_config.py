@@ -88,18 +88,31 @@ class RunConfig(BaseModel):
         return self.model_dump(exclude={"timeout_s"})
 
 
-def build_locator(config: RunConfig):
-    """The :class:`Geolocator` a worker uses for ``config``."""
-    from ..agent.api import Geolocator
+def check_locator(config: RunConfig):
+    """What the driver checks before any image, without loading a model (the workers load
+    their own): the OCR backend and prior, the model spec under the offline rule, and a
+    ``local:`` model directory. Returns the parsed spec; raises ValueError / LocalModelError."""
     from ..agent.components import check_components
-    from ..agent.llm import LlmSpec, build_policy
-    from ..agent.offline import check_policy, check_spec
+    from ..agent.llm import LlmSpec
+    from ..agent.llm.qwen_local import check_model_dir
+    from ..agent.offline import check_spec
 
     check_components(config.ocr_backend, config.prior, config.offline)
     spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens,
                          timeout_s=config.model_timeout_s)
     check_spec(spec, config.offline)
-    policy = build_policy(spec)
+    if spec.provider == "local":
+        check_model_dir(spec.model)
+    return spec
+
+
+def build_locator(config: RunConfig):
+    """The :class:`Geolocator` a worker uses for ``config``."""
+    from ..agent.api import Geolocator
+    from ..agent.llm import build_policy
+    from ..agent.offline import check_policy
+
+    policy = build_policy(check_locator(config))
     check_policy(policy, config.offline)  # the one offline rule, in the driver and each worker
     return Geolocator(policy)
 

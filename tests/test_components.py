@@ -114,3 +114,18 @@ def test_eval_run_refuses_before_any_image(tmp_path, capsys, no_paddle):
     assert main(["eval", "run", str(data), "--out", str(out), "--ocr", "paddleocr"]) == 2
     assert "paddleocr" in one_line_error(capsys)
     assert not (out / "predictions.jsonl").exists()  # refused before the first image
+
+
+def test_eval_run_refuses_a_missing_local_model_before_any_image(tmp_path, capsys):
+    """The driver checks a local: model directory without loading a model (its workers load
+    their own): one line, exit 2, no row."""
+    from eval_data import labelled_set
+
+    from sinoloc.agent.cli import main
+
+    data = labelled_set(tmp_path / "set", scenes=1)
+    out = tmp_path / "run"
+    assert main(["eval", "run", str(data), "--out", str(out),
+                 "--llm", f"local:{tmp_path / 'no-model'}"]) == 2
+    assert "no config.json" in one_line_error(capsys)
+    assert not (out / "predictions.jsonl").exists()

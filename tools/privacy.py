@@ -17,6 +17,7 @@ call below is the best left to do, and :func:`telemetry_status` says so.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import sys
 
@@ -44,9 +45,24 @@ def disable_telemetry() -> list[str]:
     return late
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a host name or address never leaves this machine: ``localhost`` or a loopback
+    address (127.0.0.0/8, ``::1``; brackets allowed). The one definition behind the offline rule,
+    the web app's Host check, ``serve``'s token rule and a local Ray cluster."""
+    if not host:
+        return False
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def telemetry_status() -> dict[str, str | None]:
     """The telemetry variables as this process sees them (for diagnostics and tests)."""
     return {name: os.environ.get(name) for name in TELEMETRY_OFF}
 
 
-__all__ = ["TELEMETRY_OFF", "disable_telemetry", "telemetry_status"]
+__all__ = ["TELEMETRY_OFF", "disable_telemetry", "is_loopback_host", "telemetry_status"]

@@ -42,6 +42,14 @@ class LocalModelError(RuntimeError):
     """The local model directory cannot be loaded."""
 
 
+def check_model_dir(path: str | Path) -> Path:
+    """``path`` holds a saved model (its config.json), checked before anything is loaded."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise LocalModelError(f"{path} is not a model directory (no config.json)")
+    return path
+
+
 def pick_device_and_dtype(device: str | None = None, dtype: str | None = None):
     """CUDA with bf16 where supported (fp16 otherwise), Apple MPS with fp16, else CPU fp32."""
     import torch
@@ -181,8 +189,7 @@ class QwenVLChatModel(BaseChatModel):
             raise LocalModelError("the local backend needs transformers: "
                                   "pip install 'sinoloc[local]'") from exc
         path = Path(self.model_path)
-        if not (path / "config.json").is_file():
-            raise LocalModelError(f"{path} is not a model directory (no config.json)")
+        check_model_dir(path)
         device, dtype = pick_device_and_dtype(self.device, self.dtype)
         self._tokenizer, self._image_processor, self._template = load_text_and_vision(
             path, self.max_pixels)

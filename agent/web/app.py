@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from ...tools.images import ImageInputError
+from ...tools.privacy import is_loopback_host
 from ..chat.threads import ThreadIdError, ThreadInfo, check_thread_id
 from ..llm.spec import LlmSpecError
 from . import static_dir
@@ -38,7 +39,6 @@ from .mapdata import base_layer, map_data
 from .runner import Runner, WebEvent, as_upload_text
 
 log = logging.getLogger(__name__)
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TOKEN_COOKIE = "sinoloc_token"
 BODY_SLACK = 64 * 1024  # multipart headers and the settings field around an upload
 
@@ -106,7 +106,7 @@ def create_app(runner: Runner, *, token: str | None = None,
                 host = urlsplit("//" + request.headers.get("host", "")).hostname
             except ValueError:
                 host = None
-            if host not in LOOPBACK_HOSTS:
+            if not is_loopback_host(host):
                 return _error(400, "this server answers loopback host names only")
             return await call_next(request)
     else:

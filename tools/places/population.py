@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -64,19 +65,24 @@ def _validate(row: dict, line: int) -> DistrictPopulation:
     return DistrictPopulation(adcode, row["name"], urban, rural, value, row["method"], row["source"])
 
 
+def _rows(path: Path, columns: list[str]) -> Iterator[tuple[int, dict]]:
+    """The rows of a shipped CSV with their line numbers, once its header is the expected one."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != columns:
+            raise PopulationTableError(f"{path.name}: columns {reader.fieldnames} != {columns}")
+        yield from enumerate(reader, start=2)
+
+
 @lru_cache(maxsize=1)
 def load_population(path: Path = DATA_FILE) -> dict[str, DistrictPopulation]:
     """The table, validated: every column present, adcodes unique, each row sourced."""
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames != COLUMNS:
-            raise PopulationTableError(f"{path.name}: columns {reader.fieldnames} != {COLUMNS}")
-        table: dict[str, DistrictPopulation] = {}
-        for line, row in enumerate(reader, start=2):
-            item = _validate(row, line)
-            if item.adcode in table:
-                raise PopulationTableError(f"line {line}: duplicate adcode {item.adcode}")
-            table[item.adcode] = item
+    table: dict[str, DistrictPopulation] = {}
+    for line, row in _rows(path, COLUMNS):
+        item = _validate(row, line)
+        if item.adcode in table:
+            raise PopulationTableError(f"line {line}: duplicate adcode {item.adcode}")
+        table[item.adcode] = item
     if not table:
         raise PopulationTableError(f"{path.name}: empty")
     return table
@@ -94,21 +100,17 @@ def load_census_provinces(path: Path = CENSUS_FILE) -> dict[str, int]:
     (``tests/test_places.py``: a build error that inflates a county shows up as a province far
     off its census total); at load time it calibrates each province's total
     (:func:`calibrate_to_census`)."""
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames != CENSUS_COLUMNS:
-            raise PopulationTableError(f"{path.name}: columns {reader.fieldnames} != {CENSUS_COLUMNS}")
-        out: dict[str, int] = {}
-        for line, row in enumerate(reader, start=2):
-            adcode = row["adcode"]
-            if len(adcode) != 6 or not adcode.endswith("0000") or adcode in out:
-                raise PopulationTableError(f"line {line}: bad or duplicate province adcode {adcode!r}")
-            if not row["source"].strip():
-                raise PopulationTableError(f"line {line}: no source")
-            value = int(row["population_2020"])
-            if value <= 0:
-                raise PopulationTableError(f"line {line}: non-positive population for {adcode}")
-            out[adcode] = value
+    out: dict[str, int] = {}
+    for line, row in _rows(path, CENSUS_COLUMNS):
+        adcode = row["adcode"]
+        if len(adcode) != 6 or not adcode.endswith("0000") or adcode in out:
+            raise PopulationTableError(f"line {line}: bad or duplicate province adcode {adcode!r}")
+        if not row["source"].strip():
+            raise PopulationTableError(f"line {line}: no source")
+        value = int(row["population_2020"])
+        if value <= 0:
+            raise PopulationTableError(f"line {line}: non-positive population for {adcode}")
+        out[adcode] = value
     return out
 
 
