@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .tools.privacy import disable_telemetry
+from sinoloc.tools.privacy import disable_telemetry
 
 # before anything else loads: onnxruntime and the hub read their telemetry setting once, on import
 disable_telemetry()
@@ -22,19 +22,19 @@ _EXPORTS = {
     "GeoPrediction": ".agent.schemas",
     "LocateSettings": ".agent.schemas",
     "build_graph": ".agent.graph",
-    "GeolocateTool": ".agent.langchain_tools",
-    "get_tools": ".agent.langchain_tools",
+    "GeolocateTool": ".agent.toolbox.langchain",
+    "get_tools": ".agent.toolbox.langchain",
     "ImageInputError": ".tools.images",
 }
 __all__ = ["GeoPrediction", "GeolocateTool", "Geolocator", "ImageInputError", "LocateSettings",
            "build_graph", "get_tools"]  # the keys of _EXPORTS (a test keeps them equal)
 
 if TYPE_CHECKING:
-    from .agent.api import Geolocator
-    from .agent.graph import build_graph
-    from .agent.langchain_tools import GeolocateTool, get_tools
-    from .agent.schemas import GeoPrediction, LocateSettings
-    from .tools.images import ImageInputError
+    from sinoloc.agent.api import Geolocator
+    from sinoloc.agent.graph import build_graph
+    from sinoloc.agent.schemas import GeoPrediction, LocateSettings
+    from sinoloc.agent.toolbox.langchain import GeolocateTool, get_tools
+    from sinoloc.tools.images import ImageInputError
 
 
 def __getattr__(name: str):

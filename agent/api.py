@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..tools.image_sources import image_to_path
-from ..tools.images import ImageInputError, load_image
-from .graph import build_graph
-from .llm import policy_for
-from .policy import Policy
-from .schemas import GeoPrediction, LocateRequest, LocateSettings
+from sinoloc.agent.graph import build_graph
+from sinoloc.agent.llm import policy_for
+from sinoloc.agent.policies.deterministic import Policy
+from sinoloc.agent.schemas import GeoPrediction, LocateRequest, LocateSettings
+from sinoloc.tools.image_sources import image_to_path
+from sinoloc.tools.images import ImageInputError, load_image
 
 ImageInput = str | Path | bytes | Any  # Any: a PIL image
 RECURSION_LIMIT = 200

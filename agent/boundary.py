@@ -27,16 +27,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..tools.image_sources import (
+from sinoloc.agent.budgets import configured_request
+from sinoloc.agent.schemas import LocateRequest
+from sinoloc.tools.image_sources import (
     decode_base64_image,
     looks_like_base64,
     prune_image_store,
     store_image_bytes,
 )
-from ..tools.images import MAX_FILE_BYTES, ImageInputError, LoadedImage, load_image, read_image_file
-from ..tools.regions.index import default_cache_dir
-from .schemas import LocateRequest
-from .turns import configured_request
+from sinoloc.tools.images import MAX_FILE_BYTES, ImageInputError, LoadedImage, load_image, read_image_file
+from sinoloc.tools.regions.index import default_cache_dir
 
 ENV_IMAGES_ROOT = "SINOLOC_IMAGES_ROOT"
 ENV_PROVIDERS = "SINOLOC_SERVE_PROVIDERS"
@@ -94,8 +94,8 @@ class ServeBoundary(BaseModel):
     # ------------------------------------------------------------------ models
     def policy(self, spec: Any):
         """The policy for a client's ``configurable["llm"]``; raises ``LlmSpecError``."""
-        from .llm.spec import parse_client_spec
-        from .policy_node import configured_policy
+        from sinoloc.agent.llm.spec import parse_client_spec
+        from sinoloc.agent.nodes.policy import configured_policy
 
         parsed = parse_client_spec(spec, self.allowed_providers)
         return configured_policy("none" if parsed.is_none else f"{parsed.provider}:{parsed.model}")

@@ -13,9 +13,9 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from ..tools.ocr import OcrUnavailable, get_engine
-from ..tools.prior import PriorUnavailable, configured_checkpoint
-from .offline import is_offline
+from sinoloc.agent.settings import is_offline
+from sinoloc.tools.ocr import OcrUnavailable, get_engine
+from sinoloc.tools.prior import PriorUnavailable, configured_checkpoint
 
 
 class ComponentUnavailable(ValueError):
@@ -44,7 +44,7 @@ def check_ocr_backend(name: str) -> None:
 def _prior_stamp(path: str) -> tuple[str, float]:
     """The checkpoint's resolved path and its JSON's mtime (a rewritten checkpoint is checked
     again)."""
-    from ..tools.prior.checkpoint import CONFIG_FILE
+    from sinoloc.tools.prior.checkpoint import CONFIG_FILE
 
     config = Path(path).expanduser() / CONFIG_FILE
     try:
@@ -55,13 +55,13 @@ def _prior_stamp(path: str) -> tuple[str, float]:
 
 @lru_cache(maxsize=8)
 def _check_prior(path: str, _mtime: float, offline: bool) -> None:
-    from ..tools.prior.checkpoint import read_checkpoint
+    from sinoloc.tools.prior.checkpoint import read_checkpoint
 
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         raise ComponentUnavailable(f"visual prior {path}: {' and '.join(missing)} not installed "
                                    "(pip install 'sinoloc[prior]')")
-    from ..tools.prior.model import backbone_unreachable, hub_cached, hub_reachable
+    from sinoloc.tools.prior.model import backbone_unreachable, hub_cached, hub_reachable
 
     try:
         checkpoint = read_checkpoint(path)

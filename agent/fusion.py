@@ -32,9 +32,9 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel
 
-from ..tools.evidence import Evidence, EvidenceKind
-from ..tools.prior.distribution import index_vector
-from ..tools.regions import Level, Region, RegionIndex, haversine_km
+from sinoloc.tools.evidence import Evidence, EvidenceKind
+from sinoloc.tools.prior.distribution import index_vector
+from sinoloc.tools.regions import Level, Region, RegionIndex, haversine_km
 
 ANCHOR_THRESHOLD = 0.5  # a level counts as decided by evidence when its mass reaches this
 # The population start is tempered, p(d) ∝ population(d) ** POPULATION_EXPONENT: 1 would be "a
@@ -67,7 +67,7 @@ def listing_key(probability: float, adcode: str, claimed: str | None = None) -> 
 @lru_cache(maxsize=4)
 def population_start(index: RegionIndex) -> np.ndarray:
     """The start without a visual prior: tempered district population shares (sum 1)."""
-    from ..tools.places.population import district_weights
+    from sinoloc.tools.places.population import district_weights
 
     weights = np.asarray(district_weights(index), dtype=np.float64)
     if weights.shape != (len(index.districts),) or not np.all(weights > 0):

@@ -23,23 +23,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Overwrite
 from pydantic import ValidationError
 
-from ..prompts import render_prompt
-from ..tools.evidence import Evidence, EvidenceKind, PointSupport
-from ..tools.image_sources import image_to_path
-from ..tools.images import ImageInputError, load_image
-from ..tools.regions import get_region_index
-from .answering import fused_answer
-from .boundary import ServeBoundary
-from .commit import build_prediction
-from .components import check_components
-from .policy import DeterministicPolicy, Policy
-from .policy_node import FUSION, make_policy_node
-from .render import headline
-from .schemas import Answer, LocateRequest, Verdict
-from .state import GeoInput, GeoOutput, GeoState
-from .tool_node import last_ai_message, prelude, run_tools
-from .toolbox import SUBMIT_TOOL
-from .turns import (
+from sinoloc.agent.boundary import ServeBoundary
+from sinoloc.agent.budgets import (
     CHAT,
     configured_request,
     entry,
@@ -48,7 +33,22 @@ from .turns import (
     turn_base,
     unanswered_calls,
 )
-from .verify import verify
+from sinoloc.agent.components import check_components
+from sinoloc.agent.nodes.policy import FUSION, make_policy_node
+from sinoloc.agent.nodes.tools import last_ai_message, prelude, run_tools
+from sinoloc.agent.output.render import headline
+from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy
+from sinoloc.agent.reasoning.answering import fused_answer
+from sinoloc.agent.reasoning.prediction import build_prediction
+from sinoloc.agent.reasoning.verify import verify
+from sinoloc.agent.schemas import Answer, LocateRequest, Verdict
+from sinoloc.agent.state import GeoInput, GeoOutput, GeoState
+from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
+from sinoloc.prompts import render_prompt
+from sinoloc.tools.evidence import Evidence, EvidenceKind, PointSupport
+from sinoloc.tools.image_sources import image_to_path
+from sinoloc.tools.images import ImageInputError, load_image
+from sinoloc.tools.regions import get_region_index
 
 EXIF_WEIGHT = 0.999  # EXIF GPS is decisive unless switched off
 
@@ -216,7 +216,7 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     ``checkpointer`` for threads (follow-up questions, resuming). A served graph gives a
     ``boundary`` (agent/boundary.py): its clients' requests and ``configurable`` are untrusted."""
     if llm is not None or chat_model is not None:
-        from .llm import policy_for
+        from sinoloc.agent.llm import policy_for
 
         policy = policy_for(policy, llm, chat_model, base_url)
     graph = StateGraph(GeoState, input_schema=GeoInput, output_schema=GeoOutput)

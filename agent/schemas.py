@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..tools.evidence import Evidence, IgnoredText
-from ..tools.online.client import OutboundQuery
-from .locatability import Locatability
+from sinoloc.agent.reasoning.locatability import Locatability
+from sinoloc.tools.evidence import Evidence, IgnoredText
+from sinoloc.tools.online.client import OutboundQuery
 
 
 class LocateSettings(BaseModel):

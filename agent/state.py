@@ -13,7 +13,7 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from .schemas import GeoPrediction, LocateRequest
+from sinoloc.agent.schemas import GeoPrediction, LocateRequest
 
 
 def merge_dicts(left: dict | None, right: dict | None) -> dict:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .locate import median_time, synthetic_panorama
+from sinoloc.benchmarks.locate import median_time, synthetic_panorama
 
 
 def _panorama(path: Path, seed: int) -> Path:
@@ -67,7 +67,7 @@ def bench_turns(images: list[Path], store_dir: Path) -> dict:
 
 def bench_cold_start(runs: int, store_dir: Path) -> dict:
     """Process start to the first prompt on stdout (then ``/quit``), against bare Python."""
-    from ..agent.chat.repl import PROMPT
+    from sinoloc.agent.chat.repl import PROMPT
 
     cli = Path(sys.executable).with_name("sinoloc")
     env = {**os.environ, "SINOLOC_CHAT_DB": str(store_dir / "cold.sqlite")}

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .locate import synthetic_panorama
+from sinoloc.benchmarks.locate import synthetic_panorama
 
 
 def _timed(command: list[str]) -> float:
@@ -29,7 +29,7 @@ def _timed(command: list[str]) -> float:
 
 
 def cold_start(panorama: Path, runs: int) -> dict:
-    cli = [sys.executable, "-m", "sinoloc.agent.cli", "locate", str(panorama), "--json"]
+    cli = [sys.executable, "-m", "sinoloc.agent.commands.main", "locate", str(panorama), "--json"]
     bare = [sys.executable, "-c", "pass"]
     _timed(cli)  # page cache and the region index's on-disk cache: both warm, as for a user
     load_before = os.getloadavg()[0]

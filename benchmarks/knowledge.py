@@ -32,11 +32,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
 
-    from ..tools.clues.gazetteer import get_gazetteer
-    from ..tools.clues.signs import sign_clues
-    from ..tools.knowledge.corpus import load_corpus
-    from ..tools.knowledge.retrieval import KnowledgeIndex
-    from ..tools.regions import get_region_index
+    from sinoloc.tools.clues.gazetteer import get_gazetteer
+    from sinoloc.tools.clues.signs import sign_clues
+    from sinoloc.tools.knowledge.corpus import load_corpus
+    from sinoloc.tools.knowledge.retrieval import KnowledgeIndex
+    from sinoloc.tools.regions import get_region_index
 
     get_region_index()
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
-from .probe_render import procedural_background
+from sinoloc.benchmarks.probe_render import procedural_background
 
 
 class _Recorder(BaseChatModel):
@@ -70,7 +70,7 @@ class _Recorder(BaseChatModel):
 
 
 def measure(image: Path, calls: int) -> list[dict]:
-    from ..agent.api import Geolocator
+    from sinoloc.agent.api import Geolocator
 
     model = _Recorder()
     Geolocator(chat_model=model).locate(image, max_model_calls=calls, offline=True)

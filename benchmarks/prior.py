@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .locate import median_time, synthetic_panorama
+from sinoloc.benchmarks.locate import median_time, synthetic_panorama
 
 
 def quiet_loading():

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .probe_data import KINDS, generate_probes
-from .probe_render import background_files
-from .probe_run import SETTINGS, compare, markdown, run_probes, summarise
+from sinoloc.benchmarks.probe_data import KINDS, generate_probes
+from sinoloc.benchmarks.probe_render import background_files
+from sinoloc.benchmarks.probe_run import SETTINGS, compare, markdown, run_probes, summarise
 
 
 def main(argv: list[str] | None = None) -> int:

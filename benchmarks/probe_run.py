@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from .probe_data import KINDS, Probe
+from sinoloc.benchmarks.probe_data import KINDS, Probe
 
 SETTINGS = {"offline": True, "ignore_exif": True}
 LEVELS = ("province", "city", "district")
@@ -27,8 +27,7 @@ def _init_worker(settings: dict, workdir: str) -> None:
     import numpy as np
 
     from sinoloc import Geolocator
-
-    from .probe_render import procedural_background
+    from sinoloc.benchmarks.probe_render import procedural_background
 
     _TMP = Path(workdir)
     _LOCATOR = Geolocator(settings=settings)
@@ -62,7 +61,7 @@ def score(probe: Probe, pred: dict | None) -> dict:
 
 def run_probe(task: tuple[dict, str | None, bool]) -> dict:
     """Render one probe, locate it, return its record (a failure is recorded, not raised)."""
-    from .probe_render import render_probe
+    from sinoloc.benchmarks.probe_render import render_probe
 
     spec, background, keep = task
     probe = Probe.model_validate(spec)

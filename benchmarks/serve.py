@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .locate import synthetic_panorama
+from sinoloc.benchmarks.locate import synthetic_panorama
 
 
 def _median(values: list[float]) -> float:
@@ -44,7 +44,7 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str]:
     """``sinoloc serve --offline`` on a free loopback port; its URL once it listens."""
     env = {**os.environ, "SINOLOC_UPLOAD_DIR": str(root / "uploads"),
            "SINOLOC_CHAT_DB": str(root / "chat.sqlite")}
-    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.cli", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.commands.main", "serve", "--port", "0",
                              "--offline"], stdout=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+", line)
@@ -71,7 +71,7 @@ def _stream_times(client, files) -> tuple[float, float]:
 def bench(panorama: Path, runs: int, root: Path) -> dict:
     import httpx
 
-    from ..agent.api import Geolocator
+    from sinoloc.agent.api import Geolocator
 
     data = panorama.read_bytes()
     files = {"image": ("pano.jpg", data, "image/jpeg")}

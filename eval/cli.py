@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
                      help="as for locate; default $SINOLOC_LLM or none")
     run.add_argument("--base-url", default=None, metavar="URL",
                      help="OpenAI-compatible server URL for --llm openai:MODEL")
-    from ..agent.cli_options import add_budget_options
+    from sinoloc.agent.commands.options import add_budget_options
 
     add_budget_options(run)
     run.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -97,8 +97,8 @@ def add_parser(sub) -> None:
 
 
 def _validate(args) -> int:
-    from ..tools.regions import get_region_index
-    from .datasets import load_dataset, validate
+    from sinoloc.eval.datasets import load_dataset, validate
+    from sinoloc.tools.regions import get_region_index
 
     report = validate(load_dataset(args.data, get_region_index()))
     if args.json:
@@ -113,8 +113,8 @@ def _validate(args) -> int:
 
 def _prior_checkpoint(args) -> tuple[str | None, str | None]:
     """The run's prior as an absolute path and its fingerprint (checked before any image)."""
-    from ..tools.prior import configured_checkpoint
-    from ..tools.prior.checkpoint import checkpoint_id, read_checkpoint
+    from sinoloc.tools.prior import configured_checkpoint
+    from sinoloc.tools.prior.checkpoint import checkpoint_id, read_checkpoint
 
     prior = configured_checkpoint(args.prior)
     if not prior:
@@ -125,7 +125,7 @@ def _prior_checkpoint(args) -> tuple[str | None, str | None]:
 
 
 def _run(args) -> int:
-    from .rundir_lock import RunDirBusy, RunDirLock
+    from sinoloc.eval.rundir_lock import RunDirBusy, RunDirLock
 
     try:  # before the slow imports: a second run on one directory is refused at once
         lock = RunDirLock(args.out).acquire()
@@ -139,12 +139,12 @@ def _run(args) -> int:
 
 
 def _run_locked(args, lock) -> int:
-    from ..agent.llm import LlmSpec
-    from ..tools.regions import get_region_index
-    from .datasets import dataset_fingerprint, load_dataset
-    from .interrupts import RunInterrupted
-    from .run_config import RunConfig, check_locator
-    from .runner import rows_of, run, summary_line
+    from sinoloc.agent.llm import LlmSpec
+    from sinoloc.eval.datasets import dataset_fingerprint, load_dataset
+    from sinoloc.eval.interrupts import RunInterrupted
+    from sinoloc.eval.run_config import RunConfig, check_locator
+    from sinoloc.eval.runner import rows_of, run, summary_line
+    from sinoloc.tools.regions import get_region_index
 
     llm = args.llm if args.llm is not None else os.environ.get("SINOLOC_LLM")
     spec = LlmSpec.parse(llm or "none", args.base_url)
@@ -180,9 +180,9 @@ def _run_locked(args, lock) -> int:
 
 def _print_headline(run_dir: Path) -> None:
     """The numbers people look for first, so a run does not end on row counts alone."""
-    from ..tools.regions import get_region_index
-    from .report import headline_text, score_run
-    from .scoring import summarize, total_area
+    from sinoloc.eval.report import headline_text, score_run
+    from sinoloc.eval.scoring import summarize, total_area
+    from sinoloc.tools.regions import get_region_index
 
     index = get_region_index()
     images = score_run(run_dir, index).images
@@ -200,7 +200,7 @@ def _engine(args):
         if ray_only:
             raise ValueError(f"{', '.join(ray_only)}: only with --engine ray")
         return None, args.workers
-    from .ray_engine import RayEngine, RayOptions, on_loopback, require_ray
+    from sinoloc.eval.ray_engine import RayEngine, RayOptions, on_loopback, require_ray
 
     require_ray(loopback=on_loopback(args.ray_address))
     servers = [u.strip() for u in (args.servers or "").split(",") if u.strip()]
@@ -210,8 +210,8 @@ def _engine(args):
 
 
 def _report(args) -> int:
-    from ..tools.regions import get_region_index
-    from .report import write_report
+    from sinoloc.eval.report import write_report
+    from sinoloc.tools.regions import get_region_index
 
     path = write_report(args.run, get_region_index(), args.out, tuple(args.slice),
                         plots=not args.no_plots, cluster=args.cluster)
@@ -226,8 +226,8 @@ def _report(args) -> int:
 
 
 def _compare(args) -> int:
-    from ..tools.regions import get_region_index
-    from .report import write_comparison
+    from sinoloc.eval.report import write_comparison
+    from sinoloc.tools.regions import get_region_index
 
     path = write_comparison(args.runs, get_region_index(), args.out, plots=not args.no_plots,
                             cluster=args.cluster)
@@ -247,11 +247,11 @@ def _print_warnings(report: Path) -> None:
 def main(args) -> int:
     from pydantic import ValidationError
 
-    from ..agent.llm import LlmSpecError
-    from ..agent.llm.qwen_local import LocalModelError
-    from ..tools.prior import PriorUnavailable
-    from .datasets import DatasetError
-    from .runner import RunError
+    from sinoloc.agent.llm import LlmSpecError
+    from sinoloc.agent.llm.qwen_local import LocalModelError
+    from sinoloc.eval.datasets import DatasetError
+    from sinoloc.eval.runner import RunError
+    from sinoloc.tools.prior import PriorUnavailable
 
     handlers = {"validate": _validate, "run": _run, "report": _report, "compare": _compare}
     try:

@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..tools import crs
-from ..tools.regions import AdminPath, Level, RegionIndex
+from sinoloc.tools import crs
+from sinoloc.tools.regions import AdminPath, Level, RegionIndex
 
 IMAGE_KEYS = ("image", "file", "path", "image_path")
 LAT_KEYS = ("lat", "latitude")
@@ -220,7 +220,7 @@ class ValidationReport(BaseModel):
 def validate(items: list[LabelledImage], check_images: bool = True) -> ValidationReport:
     """Unreadable images, coordinates outside China, labels that do not resolve or disagree,
     duplicate ids, files and image contents."""
-    from ..tools.images import ImageInputError, MissingImageError, load_image, read_image_file
+    from sinoloc.tools.images import ImageInputError, MissingImageError, load_image, read_image_file
 
     issues: list[ValidationIssue] = []
     for item in items:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from . import metrics as m
-from .scoring import LEVELS, ScoredImage, slice_key
+from sinoloc.eval import metrics as m
+from sinoloc.eval.scoring import LEVELS, ScoredImage, slice_key
 
 ALPHA = 0.05
 

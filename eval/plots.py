@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics as m
-from .scoring import LEVELS, ScoredImage
+from sinoloc.eval import metrics as m
+from sinoloc.eval.scoring import LEVELS, ScoredImage
 
 
 class PlottingUnavailable(RuntimeError):

@@ -37,10 +37,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ..tools.privacy import is_loopback_host
-from .datasets import LabelledImage
-from .results import MAX_ATTEMPTS, ResultRow
-from .run_config import RunConfig
+from sinoloc.eval.datasets import LabelledImage
+from sinoloc.eval.results import MAX_ATTEMPTS, ResultRow
+from sinoloc.eval.run_config import RunConfig
+from sinoloc.tools.privacy import is_loopback_host
 
 INSTALL_HINT = "the Ray engine needs Ray: pip install 'sinoloc[ray]'"
 START_LIMIT_S = 900.0  # as for a local worker: loading a model can take minutes
@@ -77,7 +77,7 @@ def require_ray(loopback: bool = False):
     try:
         import ray
     except ImportError:
-        from .runner import RunError
+        from sinoloc.eval.runner import RunError
 
         raise RunError(INSTALL_HINT) from None
     return ray
@@ -97,7 +97,7 @@ def connect(options: RayOptions):
     ray = require_ray(loopback=on_loopback(options.address))
     if ray.is_initialized():
         return ray
-    from ..tools.privacy import TELEMETRY_OFF, disable_telemetry
+    from sinoloc.tools.privacy import TELEMETRY_OFF, disable_telemetry
 
     disable_telemetry()
     env = {"env_vars": {name: value for name, value in TELEMETRY_OFF.items()}}
@@ -115,17 +115,17 @@ class EvalActor:
     """One warm locator on a cluster node (made a Ray actor by :func:`_actor_class`)."""
 
     def __init__(self, config_json: str, tmp_root: str | None, store_actor, model_rate: float | None):
-        from ..tools.online.ray_store import RayStore
-        from ..tools.online.services import use_store
-        from .run_config import build_locator
-        from .worker import Evaluator
+        from sinoloc.eval.run_config import build_locator
+        from sinoloc.eval.worker import Evaluator
+        from sinoloc.tools.online.ray_store import RayStore
+        from sinoloc.tools.online.services import use_store
 
         config = RunConfig.model_validate_json(config_json)
         store = RayStore(store_actor)
         use_store(store)  # geocoders and web search: the cluster's cache and limits
         locator = build_locator(config)
         if model_rate and config.llm:
-            from ..agent.llm.rate_limit import ModelRateLimit
+            from sinoloc.agent.llm.rate_limit import ModelRateLimit
 
             locator = _WithCallbacks(locator, [ModelRateLimit(store, f"model:{config.llm}",
                                                               model_rate)])
@@ -224,7 +224,7 @@ def _drive(ray, items: deque, make: Callable[[str | None], object], servers: lis
     (a caller writes what came back), and kills its actors when it ends or is closed."""
     from ray.exceptions import GetTimeoutError, RayActorError
 
-    from .runner import RunError
+    from sinoloc.eval.runner import RunError
 
     pool = [_Slot(make, servers[i % len(servers)]) for i in range(count)]
     lost: dict[str, int] = {}
@@ -293,13 +293,13 @@ def _drive(ray, items: deque, make: Callable[[str | None], object], servers: lis
 
 def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write,
                 tmp_root: str, options: RayOptions) -> None:
-    from .runner import _failed_row as failed_row
-    from .runner import timeout_row
+    from sinoloc.eval.runner import _failed_row as failed_row
+    from sinoloc.eval.runner import timeout_row
 
     if not items:
         return
     ray = connect(options)
-    from ..tools.online.ray_store import start_store
+    from sinoloc.tools.online.ray_store import start_store
 
     store = start_store()
     cls = _actor_class(ray, actor_cpus(ray, options))
@@ -323,13 +323,13 @@ def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write
 
 class LocateActor:
     """One warm locator for ``sinoloc locate --engine ray``: built from the driver's
-    :class:`~sinoloc.agent.batch.BatchSettings`, so every image is located as the local engine
-    would, and answering :class:`~sinoloc.agent.batch.BatchRow` dicts."""
+    :class:`~sinoloc.agent.commands.batch.BatchSettings`, so every image is located as the local engine
+    would, and answering :class:`~sinoloc.agent.commands.batch.BatchRow` dicts."""
 
     def __init__(self, settings_json: str, store_actor):
-        from ..agent.batch import BatchSettings
-        from ..tools.online.ray_store import RayStore
-        from ..tools.online.services import use_store
+        from sinoloc.agent.commands.batch import BatchSettings
+        from sinoloc.tools.online.ray_store import RayStore
+        from sinoloc.tools.online.services import use_store
 
         use_store(RayStore(store_actor))  # geocoders and web search: the cluster's cache and limits
         self._locate = BatchSettings.model_validate_json(settings_json).locate_function()
@@ -338,7 +338,7 @@ class LocateActor:
         return True
 
     def locate(self, path: str, attempt: int) -> dict:
-        from ..agent.batch import locate_one
+        from sinoloc.agent.commands.batch import locate_one
 
         return locate_one(Path(path), self._locate).model_dump(mode="json")
 
@@ -347,7 +347,7 @@ class LocateActor:
 
 
 def ray_locate_many(paths: list[Path], settings_json: str, options: RayOptions) -> Iterator[dict]:
-    """``sinoloc locate --engine ray``: one :class:`~sinoloc.agent.batch.BatchRow` dict per path,
+    """``sinoloc locate --engine ray``: one :class:`~sinoloc.agent.commands.batch.BatchRow` dict per path,
     in input order (answers that come early wait for those before them), from ``options.actors``
     actors that each keep a warm locator. An image whose actor is lost runs again on another, up
     to :data:`~.results.MAX_ATTEMPTS` losses, then is an error row; the caller writes the rows."""
@@ -355,7 +355,7 @@ def ray_locate_many(paths: list[Path], settings_json: str, options: RayOptions) 
     if not items:
         return
     ray = connect(options)
-    from ..tools.online.ray_store import start_store
+    from sinoloc.tools.online.ray_store import start_store
 
     store = start_store()
     cls = _actor_class(ray, actor_cpus(ray, options), LocateActor)

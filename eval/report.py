@@ -13,10 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..tools.regions import RegionIndex
-from . import metrics as m
-from .runner import RunRecord, load_record, rows_of
-from .scoring import (
+from sinoloc.eval import metrics as m
+from sinoloc.eval.runner import RunRecord, load_record, rows_of
+from sinoloc.eval.scoring import (
     LEVELS,
     ScoredImage,
     Summary,
@@ -26,6 +25,7 @@ from .scoring import (
     summarize,
     total_area,
 )
+from sinoloc.tools.regions import RegionIndex
 
 
 class Reference(BaseModel):
@@ -233,7 +233,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
     lines += _worst_table(run.images)
     figures = []
     if plots:
-        from . import plots as p
+        from sinoloc.eval import plots as p
 
         try:
             figures = [
@@ -290,7 +290,7 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
              *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
                       "answered"], extra)]
     if len(runs) > 1:
-        from .paired import paired_section
+        from sinoloc.eval.paired import paired_section
 
         first = runs[0].name
         lines += ["", "## Paired tests", "",
@@ -300,7 +300,7 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
         for r in runs[1:]:
             lines += paired_section(first, shared[first], r.name, shared[r.name], cluster)
     if plots:
-        from . import plots as p
+        from sinoloc.eval import plots as p
 
         try:
             p.error_cdf(shared, out_dir / "error_cdf.png")

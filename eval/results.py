@@ -32,7 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .datasets import Truth
+from sinoloc.eval.datasets import Truth
 
 Status = Literal["ok", "bad_image", "error", "timeout"]
 # image: the image itself (unreadable, not an image), kept; locator: the locator failed or ran out

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..agent.toolbox import TOOLS
+from sinoloc.agent.toolbox.registry import TOOLS
 
 ALL_TOOLS = tuple(TOOLS)
 # Baselines are the same graph with tools switched off, so they are measured exactly like the
@@ -92,10 +92,10 @@ def check_locator(config: RunConfig):
     """What the driver checks before any image, without loading a model (the workers load
     their own): the OCR backend and prior, the model spec under the offline rule, and a
     ``local:`` model directory. Returns the parsed spec; raises ValueError / LocalModelError."""
-    from ..agent.components import check_components
-    from ..agent.llm import LlmSpec
-    from ..agent.llm.qwen_local import check_model_dir
-    from ..agent.offline import check_spec
+    from sinoloc.agent.components import check_components
+    from sinoloc.agent.llm import LlmSpec
+    from sinoloc.agent.llm.qwen_local import check_model_dir
+    from sinoloc.agent.settings import check_spec
 
     check_components(config.ocr_backend, config.prior, config.offline)
     spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens,
@@ -108,9 +108,9 @@ def check_locator(config: RunConfig):
 
 def build_locator(config: RunConfig):
     """The :class:`Geolocator` a worker uses for ``config``."""
-    from ..agent.api import Geolocator
-    from ..agent.llm import build_policy
-    from ..agent.offline import check_policy
+    from sinoloc.agent.api import Geolocator
+    from sinoloc.agent.llm import build_policy
+    from sinoloc.agent.settings import check_policy
 
     policy = build_policy(check_locator(config))
     check_policy(policy, config.offline)  # the one offline rule, in the driver and each worker
@@ -170,7 +170,7 @@ def _installed_commit() -> dict | None:
 def code_version() -> dict:
     """The package version and the commit: from the git checkout the code runs from, else from
     the installed distribution's metadata, else ``"unknown"`` (said so, never guessed)."""
-    from .. import __version__
+    from sinoloc import __version__
 
     root = Path(__file__).resolve().parent.parent
     info: dict = {"sinoloc": __version__, "python": sys.version.split()[0],

@@ -33,13 +33,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from .datasets import LabelledImage
-from .interrupts import Interrupts, RunInterrupted
-from .progress import Progress
-from .results import ResultRow, ResultsLog, SetAside, atomic_write
-from .run_config import RunConfig, build_locator, code_version
-from .rundir_lock import RunDirBusy, RunDirLock
-from .worker import Evaluator
+from sinoloc.eval.datasets import LabelledImage
+from sinoloc.eval.interrupts import Interrupts, RunInterrupted
+from sinoloc.eval.progress import Progress
+from sinoloc.eval.results import ResultRow, ResultsLog, SetAside, atomic_write
+from sinoloc.eval.run_config import RunConfig, build_locator, code_version
+from sinoloc.eval.rundir_lock import RunDirBusy, RunDirLock
+from sinoloc.eval.worker import Evaluator
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
@@ -170,7 +170,7 @@ def _spawn_without_sigint():
 
 class _Worker:
     def __init__(self, context, config_json: str, tmp_root: str):
-        from .worker import serve
+        from sinoloc.eval.worker import serve
 
         self.conn, child = context.Pipe()
         self.process = context.Process(target=serve, args=(config_json, child, tmp_root),

@@ -13,9 +13,9 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..tools.regions import RegionIndex, haversine_km
-from . import metrics as m
-from .results import ResultRow
+from sinoloc.eval import metrics as m
+from sinoloc.eval.results import ResultRow
+from sinoloc.tools.regions import RegionIndex, haversine_km
 
 LEVELS = ("province", "city", "district")
 MIN_SLICE = 1
@@ -51,7 +51,7 @@ class ScoredImage(BaseModel):
 @lru_cache(maxsize=2)
 def no_evidence_point(index: RegionIndex) -> tuple[float, float]:
     """(lat, lon) of the fusion engine's answer with no evidence at all."""
-    from ..agent.answering import fused_answer
+    from sinoloc.agent.reasoning.answering import fused_answer
 
     answer, _, _ = fused_answer([], index)
     return answer.lat, answer.lon
@@ -197,7 +197,7 @@ def slice_key(image: ScoredImage, key: str) -> str:
     if key == "province":
         return image.truth_province or "?"
     if key == "locatability" and key not in image.attributes:
-        from ..agent.locatability import band_of
+        from sinoloc.agent.reasoning.locatability import band_of
 
         return band_of(image.locatability) if image.locatability is not None else "?"
     return image.attributes.get(key, "?")

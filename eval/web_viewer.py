@@ -2,7 +2,7 @@
 (its tables and figures) and its per-image table with each image, its answer and its map.
 
 It lives in eval/ (it reads runs and writes reports) and is mounted on the agent's app by
-agent/serve_cli.py only when ``--runs`` is given, so agent/ never imports eval/ at module level.
+agent/commands/serve.py only when ``--runs`` is given, so agent/ never imports eval/ at module level.
 
 What it may read, and why no request can name a host file:
 
@@ -33,17 +33,17 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from ..agent.render import place_names
-from ..agent.schemas import GeoPrediction
-from ..agent.web import static_dir
-from ..agent.web.mapdata import MapData, map_data
-from ..tools.images import ImageInputError, read_image_file
-from ..tools.regions import get_region_index
-from ..tools.safe_files import FileRefusedError, read_regular_file
-from .datasets import load_dataset
-from .results import ResultRow
-from .runner import PREDICTIONS, RUN_FILE, RunError, load_record, rows_of
-from .scoring import ScoredImage
+from sinoloc.agent.output.render import place_names
+from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.agent.web import static_dir
+from sinoloc.agent.web.mapdata import MapData, map_data
+from sinoloc.eval.datasets import load_dataset
+from sinoloc.eval.results import ResultRow
+from sinoloc.eval.runner import PREDICTIONS, RUN_FILE, RunError, load_record, rows_of
+from sinoloc.eval.scoring import ScoredImage
+from sinoloc.tools.images import ImageInputError, read_image_file
+from sinoloc.tools.regions import get_region_index
+from sinoloc.tools.safe_files import FileRefusedError, read_regular_file
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FIGURE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.png$")
@@ -193,7 +193,7 @@ class RunsViewer:
 
     def _report(self, path: Path) -> Path:
         """``RUN/report/report.md``, written first when missing or older than the rows."""
-        from .report import write_report
+        from sinoloc.eval.report import write_report
 
         report = path / REPORT_DIR / "report.md"
         with self._lock:

@@ -21,11 +21,11 @@ import time
 import traceback
 from pathlib import Path
 
-from ..tools.images import ImageInputError, copy_image_file
-from ..tools.secrets import scrub_secrets
-from .datasets import LabelledImage
-from .results import ResultRow
-from .run_config import RunConfig, build_locator
+from sinoloc.eval.datasets import LabelledImage
+from sinoloc.eval.results import ResultRow
+from sinoloc.eval.run_config import RunConfig, build_locator
+from sinoloc.tools.images import ImageInputError, copy_image_file
+from sinoloc.tools.secrets import scrub_secrets
 
 NEUTRAL_STEM = "query"
 # errors of the machine, not of the image: a retry elsewhere or later can succeed

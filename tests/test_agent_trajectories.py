@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from scripted_model import ScriptedChatModel, call, reply
 
 from sinoloc.agent.api import Geolocator
-from sinoloc.agent.llm.policy import ChatModelPolicy
-from sinoloc.agent.toolbox import TOOLS, ToolSpec
+from sinoloc.agent.policies.model import ChatModelPolicy
+from sinoloc.agent.toolbox.registry import TOOLS, ToolSpec
 
 HANGZHOU = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741,
             "lon": 120.1247, "province_evidence": ["E1", "E2", "E3"],

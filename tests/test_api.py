@@ -16,7 +16,7 @@ from scripted_model import ScriptedChatModel, call, reply
 
 import sinoloc
 from sinoloc import GeolocateTool, Geolocator, GeoPrediction, ImageInputError, build_graph
-from sinoloc.agent.langchain_tools import ToolSession, get_tools
+from sinoloc.agent.toolbox.langchain import ToolSession, get_tools
 from sinoloc.tools.image_sources import (
     decode_base64_image,
     image_to_path,

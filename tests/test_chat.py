@@ -17,7 +17,7 @@ from scripted_model import ScriptedChatModel, call, reply
 from sinoloc.agent.chat.events import ChatEvent, event_line, stream_events
 from sinoloc.agent.chat.repl import command_of, looks_like_image_path
 from sinoloc.agent.chat.threads import ThreadStore
-from sinoloc.agent.cli import main
+from sinoloc.agent.commands.main import main
 
 HANGZHOU = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741,
             "lon": 120.1247, "province_evidence": ["E1", "E2", "E3"],

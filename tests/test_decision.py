@@ -5,9 +5,9 @@ a start by where people live that resolves ambiguity without overruling a clue."
 import numpy as np
 import pytest
 
-from sinoloc.agent.answering import fused_answer
-from sinoloc.agent.commit import build_prediction, ranked_regions
 from sinoloc.agent.fusion import Belief, decide, fuse, population_start
+from sinoloc.agent.reasoning.answering import fused_answer
+from sinoloc.agent.reasoning.prediction import build_prediction, ranked_regions
 from sinoloc.tools.evidence import Evidence, EvidenceKind, RegionSupport
 from sinoloc.tools.knowledge import get_knowledge
 from sinoloc.tools.regions import Level

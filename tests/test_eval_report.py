@@ -5,7 +5,7 @@ import json
 import pytest
 from eval_data import labelled_set
 
-from sinoloc.agent.cli import main
+from sinoloc.agent.commands.main import main
 from sinoloc.eval.datasets import Truth
 from sinoloc.eval.report import references, write_comparison, write_report
 from sinoloc.eval.results import ResultRow, ResultsLog

@@ -92,7 +92,7 @@ def test_an_infrastructure_row_gives_way_to_a_later_row_of_its_id(tmp_path):
 def test_a_killed_cli_run_resumes_with_every_image_exactly_once(tmp_path):
     data = labelled_set(tmp_path / "set", scenes=6)
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "sinoloc.agent.cli", "eval", "run", str(data), "--out",
+    command = [sys.executable, "-m", "sinoloc.agent.commands.main", "eval", "run", str(data), "--out",
                str(out), "--workers", "1", "--no-progress"]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)

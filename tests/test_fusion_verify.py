@@ -1,9 +1,9 @@
 import pytest
 
-from sinoloc.agent.answering import fused_answer
 from sinoloc.agent.fusion import decide, fuse
+from sinoloc.agent.reasoning.answering import fused_answer
+from sinoloc.agent.reasoning.verify import verify
 from sinoloc.agent.schemas import Answer
-from sinoloc.agent.verify import verify
 from sinoloc.tools.evidence import Evidence, EvidenceKind, PointSupport, RegionSupport
 
 

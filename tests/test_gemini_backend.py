@@ -17,7 +17,7 @@ pytestmark = pytest.mark.loopback
 
 from sinoloc.agent.api import Geolocator  # noqa: E402
 from sinoloc.agent.llm import LlmSpec, load_chat_model  # noqa: E402
-from sinoloc.agent.llm.policy import ChatModelPolicy  # noqa: E402
+from sinoloc.agent.policies.model import ChatModelPolicy  # noqa: E402
 
 RECORDED = Path(__file__).parent / "data" / "gemini"
 ENDPOINT = r"/models/gemini-2\.5-flash:generateContent$"
@@ -105,7 +105,7 @@ def test_blocked_prompt_falls_back(gemini, server, shop):
 
 
 def test_cli_with_llm_prints_backend_and_trace(monkeypatch, server, shop, capsys):
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
     from sinoloc.agent.schemas import GeoPrediction
 
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")

@@ -8,10 +8,10 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from scripted_model import ScriptedChatModel, call, reply
 
+from sinoloc.agent.budgets import configured_request, is_new_image, unanswered_calls
 from sinoloc.agent.graph import NO_IMAGE_YET, build_graph
-from sinoloc.agent.llm.policy import ChatModelPolicy
-from sinoloc.agent.policy import NEEDS_A_MODEL
-from sinoloc.agent.turns import configured_request, is_new_image, unanswered_calls
+from sinoloc.agent.policies.deterministic import NEEDS_A_MODEL
+from sinoloc.agent.policies.model import ChatModelPolicy
 
 HANGZHOU = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741,
             "lon": 120.1247, "province_evidence": ["E1", "E2", "E3"],

@@ -15,9 +15,9 @@ from scripted_model import ScriptedChatModel, call, reply
 
 from sinoloc.agent.api import Geolocator
 from sinoloc.agent.fusion import fuse
-from sinoloc.agent.llm.policy import ChatModelPolicy
+from sinoloc.agent.policies.model import ChatModelPolicy
+from sinoloc.agent.reasoning.verify import low_confidence_warning, verify
 from sinoloc.agent.schemas import Answer
-from sinoloc.agent.verify import low_confidence_warning, verify
 from sinoloc.tools.evidence import Evidence, EvidenceKind, RegionSupport
 from sinoloc.tools.injection import flag_instructions, instruction_cue
 from sinoloc.tools.ocr.base import OcrSpan, RawText
@@ -151,7 +151,7 @@ def scene(tmp_path_factory):
 
 def locate_obediently(path, target, monkeypatch=None, lines=None, copy=None, **options):
     if lines is not None:
-        import sinoloc.agent.toolbox as toolbox
+        import sinoloc.agent.toolbox.registry as toolbox
 
         monkeypatch.setattr(toolbox, "get_engine", lambda backend: ScriptedOcr(lines))
     model = ScriptedChatModel(script=[ObedientModel(target, copy)], repeat_last=True)

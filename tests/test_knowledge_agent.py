@@ -12,9 +12,9 @@ from langchain_core.messages import ToolMessage
 from scripted_model import ScriptedChatModel, call, reply
 
 from sinoloc.agent.api import Geolocator
-from sinoloc.agent.llm.policy import ChatModelPolicy
+from sinoloc.agent.policies.model import ChatModelPolicy
+from sinoloc.agent.reasoning.verify import verify
 from sinoloc.agent.schemas import Answer
-from sinoloc.agent.verify import verify
 from sinoloc.tools.evidence import Evidence, EvidenceKind, RegionSupport
 
 LHASA = {"province": "西藏自治区", "city": "拉萨市", "district": "城关区", "lat": 29.6527,
@@ -138,7 +138,7 @@ def test_a_bank_sign_locates_the_image_offline(tmp_path):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "sinoloc.agent.cli", *args],
+    return subprocess.run([sys.executable, "-m", "sinoloc.agent.commands.main", *args],
                           capture_output=True, text=True, timeout=180, env=env)
 
 
@@ -174,13 +174,13 @@ def test_locate_refuses_a_bad_clue_file_before_any_work(tmp_path):
 
 
 def test_building_the_cli_parser_imports_nothing_heavy():
-    from sinoloc.agent.knowledge_cli import USER_FILES_ENV as spelled
+    from sinoloc.agent.commands.knowledge import USER_FILES_ENV as spelled
     from sinoloc.tools.knowledge.corpus import USER_FILES_ENV
 
     assert spelled == USER_FILES_ENV
-    probe = ("import sys; from sinoloc.agent.cli import _parser; _parser(); "
+    probe = ("import sys; from sinoloc.agent.commands.main import _parser; _parser(); "
              "print(sorted(m for m in ('sinoloc.tools.regions', 'sinoloc.tools.knowledge', "
-             "'sinoloc.agent.toolbox', 'sinoloc.eval.run_config') if m in sys.modules))")
+             "'sinoloc.agent.toolbox.registry', 'sinoloc.eval.run_config') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr

@@ -22,7 +22,7 @@ from sinoloc.agent.llm.qwen_local import (
     expand_image_pads,
 )
 from sinoloc.agent.llm.toolcalls import parse_tool_calls
-from sinoloc.agent.toolbox import tool_definitions
+from sinoloc.agent.toolbox.registry import tool_definitions
 
 
 @pytest.fixture(scope="module", params=["qwen2_vl", "qwen2_5_vl"])
@@ -123,7 +123,7 @@ def test_parse_tool_calls(text, names, invalid):
 
 
 def test_cli_with_a_local_model(tiny, tmp_path, capsys):
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
     from sinoloc.agent.schemas import GeoPrediction
 
     path = tmp_path / "shop.jpg"

@@ -7,8 +7,8 @@ from imaging import hangzhou_shop, street_scene
 from scripted_model import ScriptedChatModel, call, reply
 
 from sinoloc.agent.api import Geolocator
-from sinoloc.agent.llm.policy import ChatModelPolicy
-from sinoloc.agent.locatability import band_of, locatability, model_call_budget
+from sinoloc.agent.policies.model import ChatModelPolicy
+from sinoloc.agent.reasoning.locatability import band_of, locatability, model_call_budget
 from sinoloc.eval import metrics as m
 from sinoloc.eval.scoring import locatability_stats, slice_key
 from sinoloc.tools.evidence import Evidence, EvidenceKind
@@ -133,14 +133,14 @@ def save_tiny_clip(directory):
     and scoring code runs offline (the scores themselves mean nothing)."""
     from prior_data import save_tiny_clip as save_clip
 
-    from sinoloc.agent.locatability_clip import clip_prompts
+    from sinoloc.agent.reasoning.locatability_clip import clip_prompts
 
     positive, negative = clip_prompts()
     return save_clip(directory, (positive + negative) * 5)
 
 
 def test_clip_part_runs_end_to_end(tmp_path, monkeypatch, blank):
-    from sinoloc.agent import locatability_clip
+    from sinoloc.agent.reasoning import locatability_clip
 
     clip_dir = save_tiny_clip(tmp_path / "clip")
     monkeypatch.setenv(locatability_clip.ENV_CLIP, str(clip_dir))

@@ -18,11 +18,11 @@ from langchain_core.messages import AIMessage
 
 from sinoloc.agent.llm import LlmSpec, chat_model_label, load_chat_model
 from sinoloc.agent.llm.failures import RETRY_TABLE, FailureKind, classify_error
-from sinoloc.agent.llm.policy import call_within
 from sinoloc.agent.llm.toolcalls import recover_calls
 from sinoloc.agent.llm.usage import price_for
+from sinoloc.agent.policies.model import call_within
 from sinoloc.agent.schemas import Answer, LocateRequest
-from sinoloc.agent.toolbox import TOOLS, from_api_arguments, offered_tools, tool_definitions
+from sinoloc.agent.toolbox.registry import TOOLS, from_api_arguments, offered_tools, tool_definitions
 
 ALL = tool_definitions()
 

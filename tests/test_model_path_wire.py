@@ -25,8 +25,8 @@ pytest.importorskip("langchain_openai")
 pytest.importorskip("langchain_ollama")
 pytestmark = pytest.mark.loopback
 
-from sinoloc.agent.cli import main  # noqa: E402
-from sinoloc.agent.llm import policy as policy_module  # noqa: E402
+from sinoloc.agent.commands.main import main  # noqa: E402
+from sinoloc.agent.policies import model as policy_module  # noqa: E402
 from sinoloc.agent.schemas import GeoPrediction  # noqa: E402
 
 ROWS: list[dict] = []

@@ -5,7 +5,7 @@ any request is sent; a model on this machine is allowed."""
 import pytest
 from imaging import hangzhou_shop
 
-from sinoloc.agent.offline import OfflineViolation, model_stays_local, policy_stays_local
+from sinoloc.agent.settings import OfflineViolation, model_stays_local, policy_stays_local
 
 pytest.importorskip("langchain_google_genai")
 HOSTED = "google_genai:gemini-2.5-flash"
@@ -23,7 +23,7 @@ def test_which_models_stay_local():
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
     from langchain_google_genai import ChatGoogleGenerativeAI
 
-    from sinoloc.agent.policy import DeterministicPolicy
+    from sinoloc.agent.policies.deterministic import DeterministicPolicy
 
     hosted = ChatGoogleGenerativeAI(model="gemini-2.5-flash", google_api_key="x")
     served_here = ChatGoogleGenerativeAI(model="gemini-2.5-flash", google_api_key="x",
@@ -38,7 +38,7 @@ def test_which_models_stay_local():
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_cli_locate_refuses_a_hosted_model(photo, capsys, monkeypatch, how):
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
 
     args = ["locate", str(photo), "--llm", HOSTED]
     if how == "flag":
@@ -51,7 +51,7 @@ def test_cli_locate_refuses_a_hosted_model(photo, capsys, monkeypatch, how):
 
 
 def test_cli_chat_refuses_a_hosted_model(photo, capsys, tmp_path):
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
 
     assert main(["chat", "--offline", "--llm", HOSTED, "--db", str(tmp_path / "c.sqlite")]) == 2
     assert "offline run" in capsys.readouterr().err

@@ -17,7 +17,7 @@ import responses
 import respx
 from imaging import hangzhou_shop
 
-from sinoloc.agent.cli import main
+from sinoloc.agent.commands.main import main
 from sinoloc.tools import crs
 from sinoloc.tools.online.client import OnlineClient
 from sinoloc.tools.online.config import ConfigError, OnlineConfig, load_config
@@ -338,8 +338,8 @@ def test_web_search_results_become_evidence(store, monkeypatch):
     services = services_for(store, web_search=True)
     results = search(services.client, "知味观 文三路")
     assert calls[0][1]["region"] == "cn-zh" and len(results) == 2
-    from sinoloc.agent.online_tools import web_search
-    from sinoloc.agent.tool_types import ToolContext
+    from sinoloc.agent.toolbox.context import ToolContext
+    from sinoloc.agent.toolbox.online import web_search
 
     monkeypatch.setenv("SINOLOC_WEB_SEARCH", "1")
     monkeypatch.setenv("SINOLOC_ONLINE_DB", str(store.path))

@@ -9,7 +9,7 @@ import sys
 import pytest
 from imaging import draw_sign, hangzhou_shop, street_scene
 
-from sinoloc.agent.cli import main
+from sinoloc.agent.commands.main import main
 
 
 def _images(folder):

@@ -7,7 +7,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 from scripted_model import ScriptedChatModel, reply
 
-from sinoloc.agent.cli import main
+from sinoloc.agent.commands.main import main
 from sinoloc.agent.llm.rate_limit import ModelRateLimit
 from sinoloc.eval.ray_engine import INSTALL_HINT, require_ray
 from sinoloc.eval.runner import RunError

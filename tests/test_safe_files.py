@@ -55,7 +55,7 @@ _SURFACES = textwrap.dedent("""
     timed("eval_run_copy", lambda: evaluator.neutral_copy(target))
     evaluator.close()
 
-    from sinoloc.agent.cli import _finish_warm_ups, _parser, _run
+    from sinoloc.agent.commands.main import _finish_warm_ups, _parser, _run
     err = io.StringIO()
     with contextlib.redirect_stderr(err):  # main() without the wait for the OCR warm-up
         timed("cli_locate", lambda: _run(_parser().parse_args(["locate", target, "--offline"])))
@@ -240,7 +240,7 @@ def test_safe_thread_ids_pass(thread_id):
 
 def test_cli_chat_refuses_a_path_like_thread_id_before_anything_is_written(monkeypatch, capsys,
                                                                           tmp_path):
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
 
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)

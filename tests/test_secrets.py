@@ -88,7 +88,7 @@ def test_cli_stdout_and_the_chat_database_hold_no_key(echoing_server, shop, monk
                                                        capsys, tmp_path):
     pytest.importorskip("langchain_openai")
     from sinoloc.agent.chat.threads import ThreadStore
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
     from sinoloc.agent.graph import build_graph
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from web_server import running_server
 
-from sinoloc.agent.cli import demo_image
+from sinoloc.agent.commands.main import demo_image
 from sinoloc.agent.schemas import GeoPrediction
 
 pytestmark = pytest.mark.loopback
@@ -179,7 +179,7 @@ def test_page_static_files_and_openapi_are_served(client):
 
 
 def test_token_is_required_beyond_loopback(tmp_path):
-    from sinoloc.agent.serve_cli import server_token
+    from sinoloc.agent.commands.serve import server_token
 
     assert server_token("127.0.0.1", None) == (None, False)
     assert server_token("::1", None) == (None, False)
@@ -233,7 +233,7 @@ def test_serve_command_starts_on_loopback_and_answers(tmp_path):
 
     env = {**os.environ, "SINOLOC_UPLOAD_DIR": str(tmp_path / "up"),
            "SINOLOC_CHAT_DB": str(tmp_path / "chat.sqlite")}
-    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.cli", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.commands.main", "serve", "--port", "0",
                              "--offline"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()

@@ -12,7 +12,7 @@ import pytest
 from eval_data import labelled_set
 from web_server import running_server
 
-from sinoloc.agent.cli import EXIT_BAD_INPUT, main
+from sinoloc.agent.commands.main import EXIT_BAD_INPUT, main
 from sinoloc.eval.web_viewer import markdown_html, runs_router
 
 pytestmark = pytest.mark.loopback

@@ -9,10 +9,10 @@ import sqlite3
 import pytest
 
 from sinoloc.agent.chat.repl import map_file_name
-from sinoloc.agent.knowledge_cli import main as knowledge_main
-from sinoloc.agent.knowledge_cli import stats_lines
-from sinoloc.agent.policy import NEEDS_A_MODEL
-from sinoloc.agent.render import _cells, render_text, wrap
+from sinoloc.agent.commands.knowledge import main as knowledge_main
+from sinoloc.agent.commands.knowledge import stats_lines
+from sinoloc.agent.output.render import _cells, render_text, wrap
+from sinoloc.agent.policies.deterministic import NEEDS_A_MODEL
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.tools.regions.build import BuildProgress, build
 
@@ -65,7 +65,7 @@ def test_chat_map_files_are_one_per_image():
 
 def test_thread_list_pairs_the_answer_with_its_image(tmp_path, capsys):
     from sinoloc.agent.chat.threads import ThreadStore
-    from sinoloc.agent.cli import main
+    from sinoloc.agent.commands.main import main
 
     db = tmp_path / "t.sqlite"
     with ThreadStore(db) as store:
@@ -113,7 +113,7 @@ def test_search_matches_whole_words_not_single_characters(capsys):
 
 
 def test_search_takes_the_users_clue_files(tmp_path, capsys, monkeypatch):
-    from sinoloc.agent.knowledge_cli import USER_FILES_ENV
+    from sinoloc.agent.commands.knowledge import USER_FILES_ENV
 
     monkeypatch.setenv(USER_FILES_ENV, "")  # --knowledge sets it: put it back after the test
     mine = tmp_path / "mine.csv"

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..agent.langchain_tools import get_tools
+    from sinoloc.agent.toolbox.langchain import get_tools
 
 __all__ = ["get_tools"]
 
 
 def __getattr__(name: str):
     if name == "get_tools":  # lazy: importing a tool module must not import the agent
-        from ..agent.langchain_tools import get_tools
+        from sinoloc.agent.toolbox.langchain import get_tools
 
         return get_tools
     raise AttributeError(f"module 'sinoloc.tools' has no attribute {name!r}")

@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from .clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
 
 
 class EvidenceKind(str, Enum):

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .images import MAX_FILE_BYTES, ImageInputError, probe_image, sniff_format
-from .regions.index import default_cache_dir
-from .safe_files import MB
+from sinoloc.tools.images import MAX_FILE_BYTES, ImageInputError, probe_image, sniff_format
+from sinoloc.tools.regions.index import default_cache_dir
+from sinoloc.tools.safe_files import MB
 
 DATA_URI = re.compile(r"^data:(?P<mime>image/[\w.+-]+)?(?:;[\w=-]+)*;base64,", re.IGNORECASE)
 BASE64_MIN_CHARS = 64  # shorter strings are paths, never base64 images

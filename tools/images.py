@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel
 
-from .safe_files import (
+from sinoloc.tools.safe_files import (
     HEAD_BYTES,
     MB,
     FileRefusedError,

@@ -48,7 +48,7 @@ def configured_secrets() -> list[str]:
         if (name.upper() in SECRET_ENV or _SECRET_NAME.search(name)) and value:
             values.add(value.strip())
     try:  # keys written in the online config file, not only in the environment
-        from .online.config import get_config
+        from sinoloc.tools.online.config import get_config
 
         config = get_config()
         values.update(v.get_secret_value().strip() for v in config.keys.values())

@@ -10,8 +10,8 @@ from langchain_core.messages import AIMessage
 from langgraph.types import Overwrite
 from pydantic import BaseModel, Field
 
-from ..schemas import GeoPrediction, ToolTrace, Verdict
-from ..toolbox import SUBMIT_TOOL
+from sinoloc.agent.schemas import GeoPrediction, ToolTrace, Verdict
+from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
 EventKind = Literal["image", "tool_start", "tool_result", "model", "submit", "verdict", "answer",
                     "reply", "warning"]
@@ -66,7 +66,7 @@ def _node_events(node: str, update: dict) -> list[ChatEvent]:
             f"{_short(v.feedback, 200)}")))
     if update.get("prediction"):
         p = GeoPrediction.model_validate(update["prediction"])
-        from ..render import headline
+        from sinoloc.agent.output.render import headline
 
         events.append(ChatEvent(kind="answer", text=headline(p), data={"basis": p.basis}))
     if update.get("reply"):

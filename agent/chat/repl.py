@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ...tools.images import ImageInputError
-from ..render import candidate_lines, evidence_lines, headline
-from .events import event_line
-from .session import ChatSession
-from .threads import THREAD_ID
+from sinoloc.agent.chat.events import event_line
+from sinoloc.agent.chat.session import ChatSession
+from sinoloc.agent.chat.threads import THREAD_ID
+from sinoloc.agent.output.render import candidate_lines, evidence_lines, headline
+from sinoloc.tools.images import ImageInputError
 
 PROMPT = "sinoloc› "
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic",
@@ -136,7 +136,7 @@ class ChatRepl:
         p = self._prediction()
         if p is None:
             return
-        from ..mapview import write_map
+        from sinoloc.agent.output.mapview import write_map
 
         thread_id = self.session.thread_id
         path = self.map_dir / map_file_name(thread_id, self.session.image_path())

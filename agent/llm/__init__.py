@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import contextlib
 
-from .failures import BackendFailure, FailureKind
-from .spec import LlmSpec, LlmSpecError, load_chat_model
+from sinoloc.agent.llm.failures import BackendFailure, FailureKind
+from sinoloc.agent.llm.spec import LlmSpec, LlmSpecError, load_chat_model
 
 
 def build_policy(llm: str | LlmSpec | None = None, base_url: str | None = None,
                  max_tokens: int | None = None, **options):
     """The policy for an ``--llm`` value (``None`` reads ``SINOLOC_LLM``): the deterministic
     policy for ``none``, else a :class:`ChatModelPolicy` around the chat model."""
-    from ..policy import DeterministicPolicy
-    from .policy import ChatModelPolicy
+    from sinoloc.agent.policies.deterministic import DeterministicPolicy
+    from sinoloc.agent.policies.model import ChatModelPolicy
 
     spec = llm if isinstance(llm, LlmSpec) else LlmSpec.parse(llm, base_url,
                                                               max_tokens=max_tokens)
@@ -48,7 +48,7 @@ def policy_for(policy=None, llm: str | None = None, chat_model=None,
     if sum(x is not None for x in (policy, llm, chat_model)) > 1:
         raise ValueError("give at most one of policy, llm and chat_model")
     if chat_model is not None:
-        from .policy import ChatModelPolicy
+        from sinoloc.agent.policies.model import ChatModelPolicy
 
         return ChatModelPolicy(chat_model, chat_model_label(chat_model))
     if llm is not None:

@@ -30,7 +30,7 @@ from langchain_core.exceptions import (
 )
 from langchain_core.messages import AIMessage
 
-from ...tools.secrets import scrub_secrets
+from sinoloc.tools.secrets import scrub_secrets
 
 MAX_RETRY_AFTER_S = 60.0  # a longer wait is treated as exhaustion, not a pause
 

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from ...prompts import load_prompt
-from ...tools.images import load_image
+from sinoloc.prompts import load_prompt
+from sinoloc.tools.images import load_image
 
 MODEL_IMAGE_MAX_SIDE = 2048  # equirectangular panoramas keep 2048×1024; photos stay sharp
 

@@ -29,9 +29,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
 from pydantic import ConfigDict, PrivateAttr
 
-from ...prompts import load_prompt
-from ...tools.images import load_image
-from .toolcalls import parse_tool_calls
+from sinoloc.agent.llm.toolcalls import parse_tool_calls
+from sinoloc.prompts import load_prompt
+from sinoloc.tools.images import load_image
 
 IMAGE_PAD = "<|image_pad|>"
 _END = re.compile(r"<\|im_end\|>.*|<\|endoftext\|>.*", re.DOTALL)

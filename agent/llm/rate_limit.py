@@ -34,7 +34,7 @@ class ModelRateLimit(BaseCallbackHandler):
         self.store.wait_turn(self.key, self.interval_s)
 
     def on_llm_error(self, error: BaseException, **kwargs) -> None:
-        from .failures import FailureKind, classify_error
+        from sinoloc.agent.llm.failures import FailureKind, classify_error
 
         failure = classify_error(error)
         if failure.kind is FailureKind.RATE_LIMITED:

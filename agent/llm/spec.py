@@ -46,8 +46,8 @@ class LlmSpec(BaseModel):
     @property
     def stays_local(self) -> bool:
         """True when calls never leave this machine, by the one offline rule
-        (:func:`sinoloc.agent.offline.spec_stays_local`)."""
-        from ..offline import spec_stays_local
+        (:func:`sinoloc.agent.settings.spec_stays_local`)."""
+        from sinoloc.agent.settings import spec_stays_local
 
         return spec_stays_local(self)
 
@@ -110,7 +110,7 @@ def load_chat_model(spec: LlmSpec):
     if spec.provider == "python":
         return _python_model(spec.model)
     if spec.provider == "local":
-        from .qwen_local import QwenVLChatModel
+        from sinoloc.agent.llm.qwen_local import QwenVLChatModel
 
         extra = {"max_new_tokens": spec.max_tokens} if spec.max_tokens else {}
         return QwenVLChatModel.from_path(spec.model, lora_path=spec.lora,
@@ -141,7 +141,7 @@ def _reason(exc: Exception) -> str:
     multi-line dump (which also prints the input, keys included), scrubbed of secrets."""
     from pydantic import ValidationError
 
-    from ...tools.secrets import scrub_secrets
+    from sinoloc.tools.secrets import scrub_secrets
 
     if isinstance(exc, ValidationError) and exc.errors():
         text = exc.errors()[0].get("msg", "") or exc.__class__.__name__

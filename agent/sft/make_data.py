@@ -22,15 +22,15 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
-from ...eval.datasets import LabelledImage
-from ...eval.results import ResultsLog
-from ...prompts import render_prompt
-from ...tools.online.store import OnlineStore, default_store_path
-from ...tools.regions import haversine_km
-from ..llm.failures import FailureKind, classify_error
-from ..llm.messages import image_block
-from ..llm.usage import cost_usd, usage_of
-from .records import CotRecord, parse_teacher
+from sinoloc.agent.llm.failures import FailureKind, classify_error
+from sinoloc.agent.llm.messages import image_block
+from sinoloc.agent.llm.usage import cost_usd, usage_of
+from sinoloc.agent.sft.records import CotRecord, parse_teacher
+from sinoloc.eval.datasets import LabelledImage
+from sinoloc.eval.results import ResultsLog
+from sinoloc.prompts import render_prompt
+from sinoloc.tools.online.store import OnlineStore, default_store_path
+from sinoloc.tools.regions import haversine_km
 
 STOPPING = {FailureKind.AUTH, FailureKind.QUOTA_EXHAUSTED}  # every later call would fail too
 
@@ -72,7 +72,7 @@ def _prelude_graph():
     """The graph (built once per process) whose run up to the policy gives the student prompt."""
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from ..graph import build_graph
+    from sinoloc.agent.graph import build_graph
 
     return build_graph(checkpointer=InMemorySaver())
 

@@ -23,18 +23,18 @@ from pathlib import Path
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from ...prompts import load_prompt
-from ..llm.messages import image_block
-from ..llm.qwen_local import (
+from sinoloc.agent.llm.messages import image_block
+from sinoloc.agent.llm.qwen_local import (
     expand_image_pads,
     load_text_and_vision,
     pick_device_and_dtype,
     to_chat,
     vision_inputs,
 )
-from ..policy import tool_call
-from ..toolbox import SUBMIT_TOOL, tool_definitions
-from .records import CotRecord
+from sinoloc.agent.policies.deterministic import tool_call
+from sinoloc.agent.sft.records import CotRecord
+from sinoloc.agent.toolbox.registry import SUBMIT_TOOL, tool_definitions
+from sinoloc.prompts import load_prompt
 
 STATE_FILE = "train_state.json"
 IGNORE = -100
@@ -138,7 +138,7 @@ class Encoder:
 
 
 def load_records(path: Path) -> list[CotRecord]:
-    from ...eval.results import ResultsLog
+    from sinoloc.eval.results import ResultsLog
 
     records = ResultsLog(path, CotRecord).read()
     return [r for r in records if r.kept and r.answer is not None]

@@ -30,13 +30,13 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from ...tools.images import ImageInputError
-from ...tools.privacy import is_loopback_host
-from ..chat.threads import ThreadIdError, ThreadInfo, check_thread_id
-from ..llm.spec import LlmSpecError
-from . import static_dir
-from .mapdata import base_layer, map_data
-from .runner import Runner, WebEvent, as_upload_text
+from sinoloc.agent.chat.threads import ThreadIdError, ThreadInfo, check_thread_id
+from sinoloc.agent.llm.spec import LlmSpecError
+from sinoloc.agent.web import static_dir
+from sinoloc.agent.web.mapdata import base_layer, map_data
+from sinoloc.agent.web.runner import Runner, WebEvent, as_upload_text
+from sinoloc.tools.images import ImageInputError
+from sinoloc.tools.privacy import is_loopback_host
 
 log = logging.getLogger(__name__)
 TOKEN_COOKIE = "sinoloc_token"

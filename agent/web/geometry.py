@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from ...tools import crs
-from ...tools.regions import Level, RegionIndex, get_region_index
-from ...tools.regions.index import default_cache_dir
+from sinoloc.tools import crs
+from sinoloc.tools.regions import Level, RegionIndex, get_region_index
+from sinoloc.tools.regions.index import default_cache_dir
 
 log = logging.getLogger(__name__)
 GEOMETRY_VERSION = "1"  # bump when the tolerances or the format change
@@ -53,7 +53,7 @@ def _geojson(geoms: np.ndarray, tolerance: float) -> list[dict | None]:
 
 def build_geometry(index: RegionIndex) -> dict[str, dict[str, dict]]:
     """``{level: {adcode: GeoJSON geometry}}`` for the three levels (seconds: see the module)."""
-    from ...tools.regions.build import _load_geometry, _rows, data_package
+    from sinoloc.tools.regions.build import _load_geometry, _rows, data_package
 
     root, _ = data_package()
     upper: dict[Level, dict[str, object]] = {Level.PROVINCE: {}, Level.CITY: {}}

@@ -15,11 +15,11 @@ import json
 
 from pydantic import BaseModel, Field
 
-from ...tools.regions import Level, get_region_index
-from ..fusion import fuse
-from ..render import place_names
-from ..schemas import GeoPrediction
-from .geometry import geometry, outline
+from sinoloc.agent.fusion import fuse
+from sinoloc.agent.output.render import place_names
+from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.agent.web.geometry import geometry, outline
+from sinoloc.tools.regions import Level, get_region_index
 
 BASE_TOLERANCE = 0.03  # degrees, the province outlines under every map
 MAX_BELIEF_DISTRICTS = 300  # polygons sent to the browser (enough to cover a province's spread)

@@ -20,12 +20,12 @@ from typing import Any
 from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
-from ..boundary import OPERATOR_ONLY_FIELDS, ClientInputError, ServeBoundary
-from ..chat.events import stream_events
-from ..chat.threads import ThreadStore, check_thread_id, new_thread_id
-from ..graph import build_graph
-from ..schemas import GeoPrediction, LocateSettings
-from .mapdata import map_data
+from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ClientInputError, ServeBoundary
+from sinoloc.agent.chat.events import stream_events
+from sinoloc.agent.chat.threads import ThreadStore, check_thread_id, new_thread_id
+from sinoloc.agent.graph import build_graph
+from sinoloc.agent.schemas import GeoPrediction, LocateSettings
+from sinoloc.agent.web.mapdata import map_data
 
 RECURSION_LIMIT = 200
 

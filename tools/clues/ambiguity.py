@@ -16,9 +16,9 @@ background: left as they are, and no alternative drops below the background it l
 
 from __future__ import annotations
 
-from ..places.population import district_population
-from ..regions import RegionIndex, get_region_index
-from .schema import RegionSupport
+from sinoloc.tools.clues.schema import RegionSupport
+from sinoloc.tools.places.population import district_population
+from sinoloc.tools.regions import RegionIndex, get_region_index
 
 _MIN_SHARE = 0.02  # an alternative keeps at least this share of the top weight (never zero)
 _TIE = 1e-9

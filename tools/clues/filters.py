@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..knowledge import Knowledge
-from .schema import Clue, ClueKind
+from sinoloc.tools.clues.schema import Clue, ClueKind
+from sinoloc.tools.knowledge import Knowledge
 
 
 def watermark_clue(text: str, knowledge: Knowledge, span_id: str | None = None) -> Clue | None:

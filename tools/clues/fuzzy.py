@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..regions import Level, Region
-from .address import address_clue
-from .gazetteer import Gazetteer
-from .schema import Clue, ClueKind
+from sinoloc.tools.clues.address import address_clue
+from sinoloc.tools.clues.gazetteer import Gazetteer
+from sinoloc.tools.clues.schema import Clue, ClueKind
+from sinoloc.tools.regions import Level, Region
 
 SLIP_CONFIDENCE_FACTOR = 0.8  # a corrected name is less sure than one read as printed
 _MIN_NAME = 3

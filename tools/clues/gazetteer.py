@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..regions import Level, Region, RegionIndex, get_region_index
+from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
 
 _STREET_AFTER = re.compile(r"^(路|街|大街|大道|道|巷|胡同|弄|桥|里|东路|西路|南路|北路|中路)")
 _GENERIC = {"城区", "郊区", "矿区", "新区", "市中区", "市辖区", "开发区", "高新区"}

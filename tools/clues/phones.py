@@ -18,10 +18,10 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from ..regions import Level, Region
-from .gazetteer import Gazetteer
-from .schema import Clue, ClueKind, RegionSupport
-from .textfold import fold_width
+from sinoloc.tools.clues.gazetteer import Gazetteer
+from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.textfold import fold_width
+from sinoloc.tools.regions import Level, Region
 
 SOURCE = "phonenumbers (libphonenumber) geocoding data"
 _LANDLINE = {PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..knowledge import PLATE_LETTERS, PLATE_SERIAL_CHARS, Knowledge
-from ..regions import RegionIndex
-from .schema import Clue, ClueKind, RegionSupport
-from .textfold import fold_width, upper_ascii
+from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.textfold import fold_width, upper_ascii
+from sinoloc.tools.knowledge import PLATE_LETTERS, PLATE_SERIAL_CHARS, Knowledge
+from sinoloc.tools.regions import RegionIndex
 
 CONFIDENCE = 0.85  # a plate read as printed
 # what each relaxation takes off the confidence (per corrected character for the serial)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..knowledge import Knowledge, Road
-from .schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.knowledge import Knowledge, Road
 
 _CODE = re.compile(r"(?<![A-Z0-9])G\s?(\d{1,4})(?![0-9])")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..knowledge.corpus import ClueEntry, Corpus
-from .gazetteer import Gazetteer
-from .schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.gazetteer import Gazetteer
+from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.knowledge.corpus import ClueEntry, Corpus
 
 SIGN_CONFIDENCE = 0.8  # a literal match of a curated sign text; the OCR score caps it further
 MASK = "□"

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 
-from ..places.towns import NameKind, PlaceHit, get_towns
-from ..regions import Level, Region
-from .gazetteer import Gazetteer
-from .schema import Clue, ClueKind, supports_for
+from sinoloc.tools.clues.gazetteer import Gazetteer
+from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
+from sinoloc.tools.places.towns import NameKind, PlaceHit, get_towns
+from sinoloc.tools.regions import Level, Region
 
 MAX_REGIONS = 3
 MIN_VILLAGE_CHARS = 3

@@ -14,7 +14,7 @@ from importlib import resources
 
 from pydantic import BaseModel, field_validator
 
-from ..regions import Level, Region, RegionIndex, get_region_index
+from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
 
 
 class KnowledgeError(ValueError):

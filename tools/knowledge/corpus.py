@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ..regions import Region, RegionIndex, get_region_index
-from ..regions.names import normalize
+from sinoloc.tools.regions import Region, RegionIndex, get_region_index
+from sinoloc.tools.regions.names import normalize
 
 USER_FILES_ENV = "SINOLOC_KNOWLEDGE_FILES"  # os.pathsep-separated CSV / YAML files
 MAX_STRENGTH = 0.97

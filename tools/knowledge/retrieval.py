@@ -17,9 +17,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..regions import Region
-from . import get_knowledge
-from .corpus import ClueEntry, Corpus, corpus_for, user_file_key
+from sinoloc.tools.knowledge import get_knowledge
+from sinoloc.tools.knowledge.corpus import ClueEntry, Corpus, corpus_for, user_file_key
+from sinoloc.tools.regions import Region
 
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[a-z0-9]+")

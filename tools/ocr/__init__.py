@@ -9,9 +9,9 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from ..views import ViewSpec, render_view
-from .base import OcrEngine, OcrSpan, OcrUnavailable, RawText
-from .merge import merge_spans, text_key
+from sinoloc.tools.ocr.base import OcrEngine, OcrSpan, OcrUnavailable, RawText
+from sinoloc.tools.ocr.merge import merge_spans, text_key
+from sinoloc.tools.views import ViewSpec, render_view
 
 __all__ = [
     "OcrEngine", "OcrSpan", "OcrUnavailable", "RawText", "get_engine", "merge_spans",
@@ -32,11 +32,11 @@ def get_engine(backend: str = "rapidocr") -> OcrEngine:
 @lru_cache(maxsize=4)
 def _make_engine(backend: str) -> OcrEngine:
     if backend == "rapidocr":
-        from .rapid import RapidOcrEngine
+        from sinoloc.tools.ocr.rapid import RapidOcrEngine
 
         return RapidOcrEngine()
     if backend == "paddleocr":
-        from .paddle import PaddleOcrEngine
+        from sinoloc.tools.ocr.paddle import PaddleOcrEngine
 
         return PaddleOcrEngine(os.environ.get("SINOLOC_PADDLE_DET_DIR"),
                                os.environ.get("SINOLOC_PADDLE_REC_DIR"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .base import OcrSpan
+from sinoloc.tools.ocr.base import OcrSpan
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import LazyEngine, OcrUnavailable, RawText
+from sinoloc.tools.ocr.base import LazyEngine, OcrUnavailable, RawText
 
 
 class PaddleOcrEngine(LazyEngine):

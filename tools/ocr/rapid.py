@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from .base import LazyEngine, OcrUnavailable, RawText
+from sinoloc.tools.ocr.base import LazyEngine, OcrUnavailable, RawText
 
 log = logging.getLogger(__name__)
 

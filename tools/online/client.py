@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .config import OnlineConfig
-from .failures import FailureKind, ProviderFailure
-from .store import OnlineStore, normalise_query
+from sinoloc.tools.online.config import OnlineConfig
+from sinoloc.tools.online.failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.store import OnlineStore, normalise_query
 
 SECRET_PARAMS = frozenset({"key", "ak", "sk", "api_key", "token"})
 QUOTA_BACKOFF_S = 10.0  # after a 429, no request to that provider from any worker for this long

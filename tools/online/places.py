@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..crs import CRS, to_wgs84
-from ..regions import get_region_index
+from sinoloc.tools.crs import CRS, to_wgs84
+from sinoloc.tools.regions import get_region_index
 
 
 class Place(BaseModel):

@@ -27,7 +27,7 @@ class StoreActor:
     """The cluster's store (made a Ray actor by :func:`start_store`)."""
 
     def __init__(self, path: str | None = None):
-        from .store import OnlineStore, default_store_path
+        from sinoloc.tools.online.store import OnlineStore, default_store_path
 
         self.store = OnlineStore(path or default_store_path())
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .client import OnlineClient, OutboundQuery
-from .config import OnlineConfig, get_config
-from .failures import ProviderFailure
-from .geocoders import Geocoder, build_geocoder
-from .places import Place
-from .store import OnlineStore, default_store_path
+from sinoloc.tools.online.client import OnlineClient, OutboundQuery
+from sinoloc.tools.online.config import OnlineConfig, get_config
+from sinoloc.tools.online.failures import ProviderFailure
+from sinoloc.tools.online.geocoders import Geocoder, build_geocoder
+from sinoloc.tools.online.places import Place
+from sinoloc.tools.online.store import OnlineStore, default_store_path
 
 _STORES: dict[str, OnlineStore] = {}
 _CLUSTER: list = []  # the store every process of a Ray run shares (see use_store)

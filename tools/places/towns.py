@@ -199,7 +199,7 @@ def _sha(path: Path) -> str:
 
 def load_towns(path: Path = DATA_FILE, cache_dir: Path | None = None) -> TownGazetteer:
     """The gazetteer from the user cache, rebuilt from the shipped table when it changed."""
-    from ..regions.index import default_cache_dir
+    from sinoloc.tools.regions.index import default_cache_dir
 
     sha = _sha(path)
     cache = (cache_dir or default_cache_dir()) / f"towns-v{INDEX_VERSION}-{sha}.npz"

@@ -17,9 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from . import PriorUnavailable
-from .labels import LabelSpace
-from .preprocess import Preprocessing
+from sinoloc.tools.prior import PriorUnavailable
+from sinoloc.tools.prior.labels import LabelSpace
+from sinoloc.tools.prior.preprocess import Preprocessing
 
 CONFIG_FILE, HEADS_FILE, BACKBONE_DIR = "prior.json", "heads.safetensors", "backbone"
 FORMAT = "sinoloc-prior/1"
@@ -61,7 +61,7 @@ def write_checkpoint(directory: Path, config: PriorCheckpoint, heads_state: dict
 
     directory.mkdir(parents=True, exist_ok=True)
     if backbone is not None:
-        from .model import quiet_loading
+        from sinoloc.tools.prior.model import quiet_loading
 
         with quiet_loading():
             backbone.save_pretrained(directory / BACKBONE_DIR)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from ..regions import haversine_km
-from .labels import LabelSpace
+from sinoloc.tools.prior.labels import LabelSpace
+from sinoloc.tools.regions import haversine_km
 
 
 class PriorExample(BaseModel):
@@ -42,7 +42,7 @@ class Split(BaseModel):
 def examples_from_dataset(path: str | Path, index) -> tuple[list[PriorExample], list[str]]:
     """The usable rows of a TuXun-style CSV / JSONL, labelled by reverse geocoding (the eval
     loader: coordinate systems converted, labels derived), and the reasons rows were skipped."""
-    from ...eval.datasets import load_dataset
+    from sinoloc.eval.datasets import load_dataset
 
     examples, skipped, seen = [], [], set()
     for item in load_dataset(path, index):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..regions import Level, RegionIndex
-from .labels import LabelSpace
+from sinoloc.tools.prior.labels import LabelSpace
+from sinoloc.tools.regions import Level, RegionIndex
 
 
 class RankedRegion(BaseModel):

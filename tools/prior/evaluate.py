@@ -9,11 +9,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .checkpoint import write_config
-from .data import examples_from_dataset
-from .inference import PriorPredictor
-from .loader import ViewFeatures
-from .metrics import PriorMetrics, score_views
+from sinoloc.tools.prior.checkpoint import write_config
+from sinoloc.tools.prior.data import examples_from_dataset
+from sinoloc.tools.prior.inference import PriorPredictor
+from sinoloc.tools.prior.loader import ViewFeatures
+from sinoloc.tools.prior.metrics import PriorMetrics, score_views
 
 
 class EvaluationReport(BaseModel):

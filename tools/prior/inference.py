@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..regions import RegionIndex, get_region_index
-from . import PriorUnavailable
-from .checkpoint import PriorCheckpoint, load_heads_state, read_checkpoint
-from .distribution import Distribution, PriorResult
-from .model import HierarchicalHeads, PriorModel, load_backbone, pick_device
+from sinoloc.tools.prior import PriorUnavailable
+from sinoloc.tools.prior.checkpoint import PriorCheckpoint, load_heads_state, read_checkpoint
+from sinoloc.tools.prior.distribution import Distribution, PriorResult
+from sinoloc.tools.prior.model import HierarchicalHeads, PriorModel, load_backbone, pick_device
+from sinoloc.tools.regions import RegionIndex, get_region_index
 
 
 class PriorPredictor:
@@ -75,7 +75,7 @@ class PriorPredictor:
         return distribution.result(self.index, k=k, views=views, checkpoint=str(self.directory))
 
     def predict_path(self, path: str | Path, k: int = 5) -> PriorResult:
-        from ..images import load_image
+        from sinoloc.tools.images import load_image
 
         loaded = load_image(path)
         return self.predict(loaded.image, loaded.meta.is_panorama, k=k)

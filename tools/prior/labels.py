@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from ..regions import Level, Region, RegionIndex
+from sinoloc.tools.regions import Level, Region, RegionIndex
 
 
 class LabelSpace(BaseModel):

@@ -13,7 +13,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from .preprocess import Preprocessing
+from sinoloc.tools.prior.preprocess import Preprocessing
 
 T, R = TypeVar("T"), TypeVar("R")
 
@@ -48,7 +48,7 @@ class SeenImage(NamedTuple):
 
 def look(item: tuple[str, str, bool | None]) -> tuple[str, SeenImage | None, str | None]:
     """Decode ``(key, path, _)`` once: what it is, or why it cannot be read."""
-    from ..images import ImageInputError, load_image
+    from sinoloc.tools.images import ImageInputError, load_image
 
     key, path, _ = item
     try:
@@ -68,7 +68,7 @@ class ViewFeatures:
         self.workers = default_workers() if workers is None else workers
 
     def _load(self, item: tuple[str, str, bool | None]):
-        from ..images import ImageInputError, load_image
+        from sinoloc.tools.images import ImageInputError, load_image
 
         key, path, panorama = item
         try:

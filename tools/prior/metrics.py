@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
-from ..regions import RegionIndex, haversine_km
-from .calibration import fit_temperature, pooled_log_probs, true_districts, view_owners
-from .data import PriorExample
-from .distribution import Distribution, index_vector
-from .labels import LabelSpace
+from sinoloc.tools.prior.calibration import fit_temperature, pooled_log_probs, true_districts, view_owners
+from sinoloc.tools.prior.data import PriorExample
+from sinoloc.tools.prior.distribution import Distribution, index_vector
+from sinoloc.tools.prior.labels import LabelSpace
+from sinoloc.tools.regions import RegionIndex, haversine_km
 
 
 class LevelScore(BaseModel):
@@ -76,7 +76,7 @@ def score_views(heads, rows: list, examples: list[PriorExample], space: LabelSpa
 
 def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, float]:
     """Where the graph would answer with this prior as its only evidence (lat, lon)."""
-    from ...agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
+    from sinoloc.agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
 
     # through the same sparse form the cnn_prior tool hands to fusion
     vector = index_vector(distribution.sparse(), index)
@@ -86,7 +86,7 @@ def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, 
 
 def score(distributions: list[Distribution], examples: list[PriorExample],
           index: RegionIndex) -> PriorMetrics:
-    from ...eval import metrics as m
+    from sinoloc.eval import metrics as m
 
     hits = {level: ([], []) for level in LEVELS}
     errors, nll, confidence, correct, outside = [], [], [], [], 0

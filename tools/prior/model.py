@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import PriorUnavailable
-from .labels import LabelSpace
+from sinoloc.tools.prior import PriorUnavailable
+from sinoloc.tools.prior.labels import LabelSpace
 
 POOLED, CLIP_EMBEDS = "pooled", "clip_embeds"
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from ..views import ViewSpec, render_view
+from sinoloc.tools.views import ViewSpec, render_view
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

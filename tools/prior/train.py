@@ -21,15 +21,21 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..regions import get_region_index
-from .calibration import pooled_log_probs, view_owners
-from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
-from .data import PriorExample, Split, class_weights, coverage_note, examples_from_dataset, split_by_location
-from .distribution import Distribution
-from .labels import LabelSpace
-from .loader import ViewFeatures, look, ordered_map
-from .metrics import LEVELS, PriorMetrics, decoded_hits, score_views
-from .model import (
+from sinoloc.tools.prior.calibration import pooled_log_probs, view_owners
+from sinoloc.tools.prior.checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
+from sinoloc.tools.prior.data import (
+    PriorExample,
+    Split,
+    class_weights,
+    coverage_note,
+    examples_from_dataset,
+    split_by_location,
+)
+from sinoloc.tools.prior.distribution import Distribution
+from sinoloc.tools.prior.labels import LabelSpace
+from sinoloc.tools.prior.loader import ViewFeatures, look, ordered_map
+from sinoloc.tools.prior.metrics import LEVELS, PriorMetrics, decoded_hits, score_views
+from sinoloc.tools.prior.model import (
     HierarchicalHeads,
     PriorModel,
     backbone_features,
@@ -37,8 +43,15 @@ from .model import (
     load_backbone,
     pick_device,
 )
-from .preprocess import Preprocessing
-from .run_state import TrainingError, read_features, read_state, write_features, write_state
+from sinoloc.tools.prior.preprocess import Preprocessing
+from sinoloc.tools.prior.run_state import (
+    TrainingError,
+    read_features,
+    read_state,
+    write_features,
+    write_state,
+)
+from sinoloc.tools.regions import get_region_index
 
 SPLIT_FILE = "split.json"
 
@@ -104,7 +117,7 @@ class _Run:
     def __init__(self, opts: TrainOptions, echo: Callable[[str], None], progress: bool):
         import torch
 
-        from ...eval.datasets import dataset_fingerprint
+        from sinoloc.eval.datasets import dataset_fingerprint
 
         self.torch, self.opts, self.echo, self.progress = torch, opts, echo, progress
         self.index = get_region_index()
@@ -264,7 +277,7 @@ class _Run:
         return self.model.features(torch.from_numpy(np.stack(arrays)).to(self.device))
 
     def _augmented(self, job: tuple[str, bool, int]) -> np.ndarray:
-        from ..images import load_image
+        from sinoloc.tools.images import load_image
 
         path, is_panorama, seed = job
         rng = random.Random(seed)

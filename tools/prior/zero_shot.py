@@ -14,13 +14,13 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from ...prompts import load_prompt
-from ..regions import Level, RegionIndex, get_region_index
-from . import PriorUnavailable
-from .checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
-from .labels import LabelSpace
-from .model import CLIP_EMBEDS, quiet_loading
-from .preprocess import Preprocessing
+from sinoloc.prompts import load_prompt
+from sinoloc.tools.prior import PriorUnavailable
+from sinoloc.tools.prior.checkpoint import PriorCheckpoint, backbone_reference, write_checkpoint
+from sinoloc.tools.prior.labels import LabelSpace
+from sinoloc.tools.prior.model import CLIP_EMBEDS, quiet_loading
+from sinoloc.tools.prior.preprocess import Preprocessing
+from sinoloc.tools.regions import Level, RegionIndex, get_region_index
 
 UNCALIBRATED_FUSION_WEIGHT = 0.5  # until `prior evaluate --calibrate` fits a temperature
 
@@ -108,7 +108,7 @@ def build_zero_shot(clip: str, out: Path, index: RegionIndex | None = None,
             model = CLIPModel.from_pretrained(clip).eval()
         tokenizer = AutoTokenizer.from_pretrained(clip)
     except OSError as exc:
-        from .model import load_backbone
+        from sinoloc.tools.prior.model import load_backbone
 
         load_backbone(clip)  # raises the clear "not local, not cached" message
         raise PriorUnavailable(f"{clip}: {exc}") from exc

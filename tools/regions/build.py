@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from .. import crs
-from .names import aliases, short_name
+from sinoloc.tools import crs
+from sinoloc.tools.regions.names import aliases, short_name
 
 BUILD_VERSION = "3"  # bump when the derived format or its derivation changes
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from .. import crs
-from .build import build, cache_path, data_package, read_cache, write_cache
-from .names import normalize
-from .schema import AdminPath, Level, Region, RegionInfo
+from sinoloc.tools import crs
+from sinoloc.tools.regions.build import build, cache_path, data_package, read_cache, write_cache
+from sinoloc.tools.regions.names import normalize
+from sinoloc.tools.regions.schema import AdminPath, Level, Region, RegionInfo
 
 log = logging.getLogger(__name__)
 _EARTH_RADIUS_KM = 6371.0088

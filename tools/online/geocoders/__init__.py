@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..client import OnlineClient
-from ..places import Place
+from sinoloc.tools.online.client import OnlineClient
+from sinoloc.tools.online.places import Place
 
 
 class Geocoder(Protocol):
@@ -20,19 +20,19 @@ class Geocoder(Protocol):
 
 def build_geocoder(name: str, key: str | None, user_agent: str) -> Geocoder:
     if name == "amap":
-        from .amap import Amap
+        from sinoloc.tools.online.geocoders.amap import Amap
 
         return Amap(key)
     if name == "baidu":
-        from .baidu import Baidu
+        from sinoloc.tools.online.geocoders.baidu import Baidu
 
         return Baidu(key)
     if name == "tencent":
-        from .tencent import Tencent
+        from sinoloc.tools.online.geocoders.tencent import Tencent
 
         return Tencent(key)
     if name == "nominatim":
-        from .nominatim import Nominatim
+        from sinoloc.tools.online.geocoders.nominatim import Nominatim
 
         return Nominatim(user_agent)
     raise ValueError(f"unknown geocoder {name!r}")

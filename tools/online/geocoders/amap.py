@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ...crs import CRS, wgs84_to_gcj02
-from ..client import OnlineClient
-from ..failures import FailureKind, ProviderFailure
-from ..places import Place, make_place
-from .base import KeyedGeocoder
+from sinoloc.tools.crs import CRS, wgs84_to_gcj02
+from sinoloc.tools.online.client import OnlineClient
+from sinoloc.tools.online.failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.geocoders.base import KeyedGeocoder
+from sinoloc.tools.online.places import Place, make_place
 
 SEARCH = "https://restapi.amap.com/v3/place/text"
 GEO = "https://restapi.amap.com/v3/geocode/geo"

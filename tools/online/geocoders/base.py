@@ -3,7 +3,7 @@ whose ``status`` field says whether it worked."""
 
 from __future__ import annotations
 
-from ..failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 
 
 class KeyedGeocoder:

@@ -3,10 +3,10 @@ second (the usage policy), shared across threads and processes by the store's sl
 
 from __future__ import annotations
 
-from ...crs import CRS
-from ..client import OnlineClient
-from ..failures import FailureKind, ProviderFailure
-from ..places import Place, make_place
+from sinoloc.tools.crs import CRS
+from sinoloc.tools.online.client import OnlineClient
+from sinoloc.tools.online.failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.places import Place, make_place
 
 ENDPOINT = "https://nominatim.openstreetmap.org"
 

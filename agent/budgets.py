@@ -1,0 +1,89 @@
+"""Turns of a conversation on one thread: a new image starts a fresh run, a follow-up question
+continues the current image's. Budgets (tool calls, model calls, wall time) count per turn.
+
+Also where a run's configuration comes together: the request in the input, over defaults given
+in the runnable config's ``configurable`` (LangGraph Studio, a parent graph, ``Geolocator``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, RemoveMessage, ToolMessage
+from langgraph.graph.message import REMOVE_ALL_MESSAGES
+from langgraph.types import Overwrite
+
+from sinoloc.agent.llm.usage import calls_spent
+from sinoloc.agent.schemas import LocateRequest, TranscriptEntry
+
+LOCATE, CHAT = "locate", "chat"
+# per-image channels with reducers: a new image on a thread starts them afresh
+PER_IMAGE_LISTS = ("evidence", "ocr_spans", "ignored_text", "poi_queries", "tool_trace",
+                   "warnings", "outbound")
+PER_IMAGE_DICTS = ("timings", "usage")
+
+
+def configured_request(request: Any, configurable: dict | None) -> LocateRequest:
+    """The request: fields given in the input win over ``configurable`` defaults."""
+    given = request.model_dump(exclude_unset=True) if isinstance(request, LocateRequest) \
+        else dict(request or {})
+    defaults = {k: v for k, v in (configurable or {}).items() if k in LocateRequest.model_fields}
+    return LocateRequest.model_validate({**defaults, **given})
+
+
+def is_new_image(state: dict) -> bool:
+    """True when the input brought a request ingest has not run on yet."""
+    request = state.get("request")
+    if isinstance(request, LocateRequest):
+        return True
+    return request is not None and request != state.get("ingested_request")
+
+
+def fresh_image_channels() -> dict:
+    """The update that clears the previous image's findings and conversation from the thread."""
+    update: dict = {key: Overwrite([]) for key in PER_IMAGE_LISTS}
+    update.update({key: Overwrite({}) for key in PER_IMAGE_DICTS})
+    update["messages"] = [RemoveMessage(id=REMOVE_ALL_MESSAGES)]
+    update.update(mode=LOCATE, question=None, reply=None, turn_base={}, budget_exhausted=None,
+                  backend_fallback=None, prediction=None, locatability=None)
+    return update
+
+
+def turn_base(state: dict) -> dict[str, int]:
+    """What the thread had spent when this turn began."""
+    return {"tool_calls": len(state.get("tool_trace", [])),
+            "model_calls": calls_spent(state.get("usage", {}))}
+
+
+def tool_calls_this_turn(state: dict) -> int:
+    return len(state.get("tool_trace", [])) - (state.get("turn_base") or {}).get("tool_calls", 0)
+
+
+def model_budget(state: dict, request) -> int:
+    """This turn's model-call budget: a new image's depends on its locatability (when
+    ``adaptive_budget``); a follow-up question gets the full budget."""
+    from sinoloc.agent.reasoning.locatability import model_call_budget
+
+    score = (state.get("locatability") or {}).get("score")
+    if state.get("mode") == CHAT:
+        score = None
+    return model_call_budget(request.max_model_calls, score, request.adaptive_budget)
+
+
+def model_calls_this_turn(state: dict) -> int:
+    return calls_spent(state.get("usage", {})) - (state.get("turn_base") or {}).get(
+        "model_calls", 0)
+
+
+def unanswered_calls(messages: list) -> list[ToolMessage]:
+    """Answers for tool calls a cancelled turn left open (providers reject such histories)."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    return [ToolMessage(content="cancelled by the user before it ran", tool_call_id=c["id"],
+                        name=c["name"], status="error")
+            for m in messages if isinstance(m, AIMessage)
+            for c in m.tool_calls if c["id"] not in answered]
+
+
+def entry(kind: str, text: str) -> dict:
+    return TranscriptEntry(kind=kind, text=text, at=time.time()).model_dump(mode="json")

@@ -1,0 +1,169 @@
+"""``sinoloc knowledge``: search, inspect and validate the clue corpus (and the user's files).
+
+Building the parser imports nothing heavy (the knowledge package loads the region data): every
+``sinoloc`` command builds it, and ``locate`` starts its warm-up only after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+# the name is also ..tools.knowledge.corpus.USER_FILES_ENV (a test keeps them equal); it is
+# spelled here so that building the parser does not import the corpus
+USER_FILES_ENV = "SINOLOC_KNOWLEDGE_FILES"
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("knowledge", help="search, show, count and validate the clue "
+                                              "knowledge base")
+    commands = parser.add_subparsers(dest="knowledge_command", required=True)
+    search = commands.add_parser("search", help="entries matching a query (BM25, offline)")
+    search.add_argument("query", help="words in Chinese or English (whole words match: 银行 "
+                                      "finds banks, not 成行)")
+    search.add_argument("--region", default=None, metavar="NAME",
+                        help="only entries pointing into this region (a name or an adcode)")
+    search.add_argument("-k", type=int, default=5, metavar="N", help="how many entries")
+    search.add_argument("--json", action="store_true", help="print the entries as JSON")
+    add_files_argument(search)
+    show = commands.add_parser("show", help="one entry by id")
+    show.add_argument("id", help="the entry's id (as `knowledge search` prints it)")
+    show.add_argument("--json", action="store_true", help="print the entry as JSON")
+    add_files_argument(show)
+    stats = commands.add_parser("stats", help="entry counts per kind and per province")
+    stats.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_files_argument(stats)
+    validate = commands.add_parser("validate", help="check the shipped corpus and clue files "
+                                                    "(CSV or YAML); lists every error, exit 2 "
+                                                    "if any")
+    validate.add_argument("files", nargs="*", metavar="FILE",
+                          help="your clue files (none: the shipped corpus alone)")
+
+
+def add_files_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--knowledge", action="append", default=[], metavar="FILE",
+                        help="your own clue file (CSV or YAML), merged with the shipped corpus; "
+                             f"also ${USER_FILES_ENV}")
+
+
+def use_files(files: list[str]) -> None:
+    """Add ``files`` to the setting every process of this run reads (eval workers included)
+    and, when the user has clue files, load the merged corpus now, so a bad file fails before
+    any work starts. The shipped corpus alone is checked by the tests: it loads on first use
+    (``locate``'s warm-up thread), not a second time here on the start-up path."""
+    if files:
+        current = [p for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep) if p]
+        os.environ[USER_FILES_ENV] = os.pathsep.join(current + [os.path.abspath(f) for f in files])
+    if os.environ.get(USER_FILES_ENV, "").strip():
+        from sinoloc.tools.knowledge.corpus import get_corpus
+
+        get_corpus()
+
+
+def _entry_dict(entry, corpus) -> dict:
+    return {**entry.model_dump(mode="json", exclude={"origin"}),
+            "region_names": corpus.region_names(entry),
+            "excluded_names": corpus.excluded_names(entry)}
+
+
+def _cells(text: str) -> int:
+    """Terminal columns (a CJK character takes two): what aligns 新疆维吾尔自治区 with 北京市."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def stats_lines(stats: dict) -> list[str]:
+    """Counts per kind and per province, right-aligned in one column whatever the names' width."""
+    lines = [f"{stats['entries']} entries"]
+    for title in ("kind", "province"):
+        names = stats[title]
+        wide = max((_cells(n) for n in names), default=0)
+        digits = max((len(str(c)) for c in names.values()), default=1)
+        lines += ["", f"per {title}:"]
+        lines += [f"  {name}{' ' * (wide - _cells(name))}  {count:>{digits}}"
+                  for name, count in names.items()]
+    return lines
+
+
+def entry_lines(entry, corpus) -> list[str]:
+    """One entry for people: what the clue is, where it points and how strongly, its source."""
+    where = "、".join(corpus.region_names(entry)) or "does not localise (a national pattern)"
+    lines = [f"[{entry.id}] {entry.kind.value}", f"  {entry.clue_zh}", f"  {entry.clue_en}",
+             f"  points to: {where}" + (" (only there)" if entry.exclusive else ""),
+             f"  strength: {entry.strength:.2f}"]
+    excluded = corpus.excluded_names(entry)
+    if excluded:
+        lines.append(f"  rules out: {'、'.join(excluded)}")
+    if entry.patterns:
+        lines.append(f"  sign text that triggers it: {'、'.join(entry.patterns)}")
+    lines.append(f"  source: {entry.source}")
+    if entry.origin:
+        lines.append(f"  from: {entry.origin}")
+    return lines
+
+
+def _validate(files: list[str]) -> int:
+    from sinoloc.tools.knowledge.corpus import check_files, shipped_files
+
+    entries, errors = check_files(files)
+    for error in errors:
+        print(f"error: {error}")
+    shipped = len(shipped_files())
+    print(f"{entries} entries read from {shipped} shipped file(s) and {len(files)} of yours: "
+          + (f"{len(errors)} error(s)" if errors else "ok"))
+    return EXIT_BAD_INPUT if errors else EXIT_OK
+
+
+def main(args: argparse.Namespace) -> int:
+    from sinoloc.tools.knowledge.corpus import CorpusError, get_corpus
+
+    try:
+        if args.knowledge_command == "validate":
+            return _validate(args.files)
+        use_files(args.knowledge)
+        corpus = get_corpus()
+    except CorpusError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.knowledge_command == "stats":
+        stats = {"entries": len(corpus), **corpus.stats()}
+        if args.json:
+            print(json.dumps(stats, ensure_ascii=False, indent=2))
+        else:
+            print("\n".join(stats_lines(stats)))
+        return EXIT_OK
+    if args.knowledge_command == "show":
+        entry = corpus.by_id.get(args.id)
+        if entry is None:
+            print(f"sinoloc: no knowledge entry {args.id!r} (`sinoloc knowledge search WORDS` "
+                  "lists ids)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if args.json:
+            print(json.dumps(_entry_dict(entry, corpus), ensure_ascii=False, indent=2))
+        else:
+            print("\n".join(entry_lines(entry, corpus)))
+        return EXIT_OK
+    from sinoloc.tools.knowledge.retrieval import get_knowledge_index
+
+    try:
+        hits = get_knowledge_index().search(args.query, region=args.region, k=args.k)
+    except ValueError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps([{**_entry_dict(h.entry, corpus), "score": round(h.score, 3),
+                           "coverage": h.coverage} for h in hits], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not hits:
+        print("no matching entry")
+    for rank, hit in enumerate(hits, start=1):
+        entry = hit.entry
+        where = "、".join(corpus.region_names(entry)) or "does not localise"
+        print(f"{rank}. [{entry.id}] {entry.kind.value}, score {hit.score:.2f}\n"
+              f"   {entry.clue_zh}\n   {entry.clue_en}\n   → {where} (strength "
+              f"{entry.strength:.2f})\n   source: {entry.source}")
+    return EXIT_OK

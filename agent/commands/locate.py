@@ -1,0 +1,230 @@
+"""``sinoloc locate``: one image (the full answer, text or JSON, and ``--map``) or many in one
+warm process (batch rows, resumable ``--out``, progress, the local or the Ray engine).
+
+The parser and the helpers every command shares (the policy, the offline rule, requested
+components, the warm-up) live in :mod:`sinoloc.agent.commands.main`; this module is the command itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sinoloc.agent.commands.main import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_OK,
+    _check_components,
+    _offline,
+    _policy,
+    _prior,
+    _spec,
+    _start_warm_up,
+    demo_image,
+)
+
+
+def _locate_inputs(args: argparse.Namespace) -> tuple[list[Path], bool] | str:
+    """The images to locate and whether this is a batch, or the reason the arguments are bad:
+    checked before any heavy import, so a typo costs milliseconds, not a model load."""
+    from sinoloc.agent.commands.batch import BatchInputError, expand_inputs
+
+    if args.demo == bool(args.images):
+        return "give IMAGE(s) or --demo (one of them)"
+    if not 1 <= args.top_k <= 50:
+        return "--top-k must be between 1 and 50"
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.demo:
+        return [demo_image()], bool(args.out or args.csv)
+    try:  # a name matching nothing is reported here, for one image as for many
+        images = expand_inputs(args.images)
+    except BatchInputError as exc:
+        return str(exc)
+    single = Path(args.images[0]).expanduser() if len(args.images) == 1 else None
+    # one path that is not a folder (a FIFO or a device too: refused as bad input, one line)
+    one_file = single is not None and single.exists() and not single.is_dir()
+    if one_file and not (args.out or args.csv):
+        return images, False  # the full answer (text or indented JSON), as before
+    if args.map:
+        return "--map writes one image's map: give one image"
+    return images, True
+
+
+def locate(args: argparse.Namespace) -> int:
+    checked = _locate_inputs(args)
+    if isinstance(checked, str):
+        print(f"sinoloc: {checked}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    images, batch = checked
+    problem = _engine_problem(args, batch)
+    if problem:
+        print(f"sinoloc: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    prior = _prior(args)
+    if args.engine == "local":  # the actors load their own models
+        _start_warm_up(args.ocr, prior)
+    from sinoloc.agent.api import Geolocator
+    from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
+    from sinoloc.agent.output.render import render_text
+    from sinoloc.tools.images import ImageInputError
+
+    try:
+        _check_components(args, prior)
+        use_knowledge_files(args.knowledge)
+        policy = _policy(args)
+    except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif, "top_k": args.top_k,
+               "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
+               "max_seconds": args.max_seconds, "offline": _offline(args), "prior": prior}
+    if args.engine == "ray":
+        return _locate_batch(args, images, None, engine=_ray_rows(args, options))
+    locator = Geolocator(policy, ocr_backend=args.ocr)
+
+    def locate(image: Path):
+        return locator.locate(image, **options)
+
+    if batch:
+        return _locate_batch(args, images, locate)
+    try:
+        prediction = locate(images[0])
+    except ImageInputError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(prediction.model_dump_json(indent=2))
+    else:
+        print(render_text(prediction, width=_terminal_width()))
+    if args.map:
+        from sinoloc.agent.output.mapview import write_map
+
+        path = write_map(prediction, args.map)
+        if not args.json:
+            print(f"map: {path}")
+    return EXIT_OK
+
+
+def _engine_problem(args: argparse.Namespace, batch: bool) -> str | None:
+    """What is wrong with --engine / --ray-address / --actors, Ray's absence included (before any
+    model loads); None when nothing is."""
+    ray_only = [f for f, v in (("--ray-address", args.ray_address), ("--actors", args.actors))
+                if v is not None]
+    if args.engine != "ray":
+        return f"{', '.join(ray_only)}: only with --engine ray" if ray_only else None
+    if not batch:
+        return "--engine ray locates a batch: give several images, a folder, --out or --csv"
+    if args.actors is not None and args.actors < 1:
+        return "--actors must be at least 1"
+    from sinoloc.eval.ray_engine import on_loopback, require_ray  # the CLI's lazy eval entry
+    from sinoloc.eval.runner import RunError
+
+    try:
+        require_ray(loopback=on_loopback(args.ray_address))
+    except RunError as exc:
+        return str(exc)
+    return None
+
+
+def _ray_rows(args: argparse.Namespace, options: dict):
+    """``--engine ray``: the batch's rows from eval's actor pool, each actor building its
+    locator from the settings resolved here (so the rows are those of the local engine)."""
+    from sinoloc.agent.commands.batch import BatchRow, BatchSettings, EngineError
+    from sinoloc.agent.commands.knowledge import USER_FILES_ENV
+    from sinoloc.eval.ray_engine import RayOptions, ray_locate_many
+    from sinoloc.eval.runner import RunError
+
+    settings = BatchSettings(llm=_spec(args).model_dump(), options=options,
+                             knowledge_files=os.environ.get(USER_FILES_ENV, "")).model_dump_json()
+    ray_options = RayOptions(address=args.ray_address, actors=args.actors or 2)
+
+    def rows(paths: list[Path]):
+        try:
+            for answer in ray_locate_many(paths, settings, ray_options):
+                yield BatchRow.model_validate(answer)
+        except RunError as exc:
+            raise EngineError(str(exc)) from None
+
+    return rows
+
+
+def _terminal_width() -> int | None:
+    """Wrap text to the terminal; piped output keeps whole lines (for grep)."""
+    import shutil
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+class _Terminated(Exception):
+    """SIGTERM during a batch: stop after the rows already written."""
+
+
+def _on_sigterm(signum, frame):  # the signal module's signature
+    raise _Terminated
+
+
+def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=None) -> int:
+    """Every image through :func:`.batch.locate_many` (or ``engine(paths)``, another engine
+    yielding the same rows); rows to stdout or --out (resumable), a progress line on a terminal;
+    exit 2 at the end if any row failed."""
+    import signal
+
+    from sinoloc.agent.commands.batch import EngineError, RowSink, finished_images, locate_many, output_format
+    from sinoloc.agent.output.render import headline
+    from sinoloc.eval.progress import Progress
+
+    fmt = output_format(args.out, args.csv)
+    out = Path(args.out) if args.out else None
+    try:
+        done = finished_images(out, fmt) if out else {}
+    except ValueError as exc:  # --out names a file that is not an earlier run's rows
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    todo = [p for p in images if os.path.abspath(p) not in done]
+    failed_before = sum(not done[k] for k in {os.path.abspath(p) for p in images} & done.keys())
+    meter = Progress(len(images), done=len(images) - len(todo),
+                     enabled=sys.stderr.isatty() if args.progress is None else args.progress)
+    stream = out.open("a", encoding="utf-8", newline="") if out else sys.stdout
+    text = out is None and not args.json and not args.csv
+    sink = None if text else RowSink(stream, fmt, header=not (out and out.stat().st_size))
+    failed = 0
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        rows = engine(todo) if engine else locate_many(todo, locate, workers=args.workers)
+        for row in rows:
+            failed += not row.ok
+            if sink is not None:
+                sink.write(row)
+            else:
+                from sinoloc.agent.schemas import GeoPrediction
+
+                answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
+                          else f"error: {row.error.removeprefix(row.file + ': ')}")
+                print(f"{row.file}: {answer}", flush=True)
+            meter.step("ok" if row.ok else "error")
+    except (KeyboardInterrupt, _Terminated) as exc:
+        meter.close()
+        how, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
+        resume = " run the same command again to resume" if out else ""
+        print(f"sinoloc: stopped by {how} after {meter.new} new row(s);{resume}".rstrip(";"),
+              file=sys.stderr)
+        return code
+    except EngineError as exc:
+        meter.close()
+        print(f"sinoloc: {exc} (after {meter.new} new row(s))", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if out:
+            stream.close()
+    meter.close()
+    failed += failed_before
+    if out:
+        print(f"{len(images)} image(s): {meter.new} located now, {len(images) - len(todo)} "
+              f"already in {out}; {failed} failed", file=sys.stderr)
+    elif failed:
+        print(f"sinoloc: {failed} of {len(todo)} image(s) failed", file=sys.stderr)
+    return EXIT_BAD_INPUT if failed else EXIT_OK

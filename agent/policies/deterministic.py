@@ -1,0 +1,82 @@
+"""The policy slot: the node that chooses the next tool call.
+
+A policy returns the next :class:`AIMessage` (with tool calls) or a :class:`PolicyTurn` when it
+spent model calls or failed. :class:`DeterministicPolicy` fills the slot with the fixed order of
+the offline default (prelude → geocoding of street-level text → submit the fused answer); a
+language model fills the same slot through :class:`~sinoloc.agent.policies.model.ChatModelPolicy`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from langchain_core.messages import AIMessage, AnyMessage
+
+from sinoloc.agent.budgets import CHAT
+from sinoloc.agent.reasoning.answering import fused_answer
+from sinoloc.agent.schemas import ToolTrace, Verdict
+from sinoloc.agent.state import GeoState
+from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
+from sinoloc.tools.evidence import Evidence
+from sinoloc.tools.regions import get_region_index
+
+MAX_GEOCODE_CALLS = 5
+NEEDS_A_MODEL = (
+    "The deterministic offline policy answers images, not questions: free-form follow-ups "
+    "(\"why not 江苏?\", \"zoom into the blue board\") need a language model (--llm "
+    "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …: start the chat again with "
+    "`sinoloc chat --thread THREAD --llm SPEC`; the README's \"With a vision-language model\" "
+    "says how to set one up). "
+    "The answer, its candidates, evidence and map are all available without one.")
+
+
+@dataclass
+class PolicyTurn:
+    """One turn of a policy: the messages it adds (the last one an AIMessage with tool calls),
+    the model usage it spent, and the failure that ended it, if any."""
+
+    messages: list[AnyMessage] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    failure: Exception | None = None
+
+
+class Policy(Protocol):
+    name: str
+
+    def __call__(self, state: GeoState) -> AIMessage | PolicyTurn: ...
+
+
+def tool_call(name: str, args: dict) -> dict:
+    return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+
+
+def fused_submission(state: GeoState, note: str = "") -> AIMessage:
+    """Submit the fusion engine's answer (reflecting on the last verdict, if any)."""
+    evidence = [Evidence.model_validate(e) for e in state.get("evidence", [])]
+    verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
+    answer, _, _ = fused_answer(evidence, get_region_index(), verdict)
+    if note:
+        answer = answer.model_copy(update={"reasoning": f"{note} {answer.reasoning}"})
+    return AIMessage(content=answer.reasoning,
+                     tool_calls=[tool_call(SUBMIT_TOOL, answer.model_dump(mode="json"))])
+
+
+class DeterministicPolicy:
+    name = "deterministic"
+
+    def __call__(self, state: GeoState) -> AIMessage:
+        if state.get("mode") == CHAT:  # a follow-up question: say what it would need
+            return AIMessage(content=NEEDS_A_MODEL)
+        # the graph's prelude has already run the prior, OCR and the clue lookup
+        traces = [ToolTrace.model_validate(t) for t in state.get("tool_trace", [])]
+        asked = {(t.args.get("query"), t.args.get("within")) for t in traces
+                 if t.tool == "geocode_poi"}
+        pending = [q for q in state.get("poi_queries", [])
+                   if (q["query"], q.get("within")) not in asked][:MAX_GEOCODE_CALLS]
+        if pending and len(asked) < MAX_GEOCODE_CALLS:
+            return AIMessage(content="Geocode the street-level text.", tool_calls=[
+                tool_call("geocode_poi", {"query": q["query"], "within": q.get("within")})
+                for q in pending])
+        return fused_submission(state)
