@@ -87,13 +87,13 @@ def _landline_support(regions: list[Region], gazetteer: Gazetteer) -> list[Regio
 
 
 def phone_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
-    # the geocoding data takes about a second to import: loaded on first use (the CLI's
-    # warm-up thread does it while the graph is built), not when the module is imported
-    from phonenumbers import geocoder
-
     clues = []
     rest = text
     for match in phonenumbers.PhoneNumberMatcher(text, "CN", leniency=phonenumbers.Leniency.VALID):
+        # the geocoding data takes about half a second to import: loaded when a number is
+        # found, so the many images without one never pay for it
+        from phonenumbers import geocoder
+
         rest = rest[:match.start] + "□" * (match.end - match.start) + rest[match.end:]
         number = match.number
         kind = phonenumbers.number_type(number)

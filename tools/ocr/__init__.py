@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from sinoloc.tools.ocr.base import OcrEngine, OcrSpan, OcrUnavailable, RawText
 from sinoloc.tools.ocr.merge import merge_spans, text_key
-from sinoloc.tools.views import ViewSpec, render_view
+from sinoloc.tools.ocr.speculative import prefetch, take
+from sinoloc.tools.views import ViewSpec, default_views, render_view
 
 __all__ = [
     "OcrEngine", "OcrSpan", "OcrUnavailable", "RawText", "get_engine", "merge_spans",
-    "read_views", "text_key",
+    "prefetch_views", "read_views", "text_key",
 ]
+MIN_SCORE = 0.5  # lines read with a lower score are dropped
 
 
 _ENGINE_LOCK = threading.Lock()
@@ -51,8 +54,26 @@ def _box_height(box: list[tuple[float, float]]) -> float:
 
 
 def read_views(image: Image.Image, views: list[ViewSpec], engine: OcrEngine,
-               min_score: float = 0.5) -> list[OcrSpan]:
+               min_score: float = MIN_SCORE) -> list[OcrSpan]:
     """OCR each view of ``image`` (rendered from a panorama, or the image itself) and merge."""
+    prefetched = take(image, views, engine, min_score)
+    if prefetched is not None:
+        return prefetched
+    return _read_views(image, views, engine, min_score)
+
+
+def prefetch_views(path: str | Path, engine: OcrEngine) -> bool:
+    """Read the default views of the image at ``path`` now, for the graph's first OCR to take
+    (see :mod:`sinoloc.tools.ocr.speculative`; the CLI's warm-up thread calls this)."""
+    from sinoloc.tools.images import load_image
+
+    loaded = load_image(path)
+    views = default_views(loaded.meta.is_panorama, loaded.image.width)
+    return prefetch(loaded.image, views, engine, MIN_SCORE, _read_views)
+
+
+def _read_views(image: Image.Image, views: list[ViewSpec], engine: OcrEngine,
+                min_score: float) -> list[OcrSpan]:
     spans: list[OcrSpan] = []
     for view in views:
         rendered = render_view(image, view) if view.heading is not None else image

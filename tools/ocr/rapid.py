@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 
 import numpy as np
@@ -33,11 +35,21 @@ class RapidOcrEngine(LazyEngine):
             from rapidocr import RapidOCR
         except ImportError as exc:  # pragma: no cover - rapidocr is a core dependency
             raise OcrUnavailable(f"rapidocr is not installed: {exc}") from exc
+        _tune_rapidocr()
         return RapidOCR(params=self._params)
 
     def warm_up(self) -> None:
-        """Load the models now (they load lazily on the first call, ~0.4 s)."""
-        self.recognize(np.full((64, 256, 3), 255, dtype=np.uint8))
+        """Load the detection and the recognition model now (~0.7 s, most of it outside the GIL).
+        RapidOCR loads each on first need, the recognizer only once text is found: a blank
+        image would leave it to the first image with text."""
+        engine = self._get()
+        found = [getattr(engine, name, None) for name in ("_load_det_model", "_load_rec_model")]
+        loaders = [load for load in found if callable(load)]
+        if len(loaders) == len(found):
+            for load in loaders:
+                load()  # RapidOCR's own loaders, each under its lock: safe beside a recognize()
+        else:  # a RapidOCR without them: at least the detector, through a blank image
+            self.recognize(np.full((64, 256, 3), 255, dtype=np.uint8))
 
     def recognize(self, rgb: np.ndarray) -> list[RawText]:
         engine = self._get()
@@ -50,3 +62,59 @@ class RapidOcrEngine(LazyEngine):
             corners = [(float(x), float(y)) for x, y in box] if box is not None else []
             out.append(RawText(text=str(text), score=float(score), box=corners))
         return out
+
+
+SPIN_ENTRY = "session.intra_op.allow_spinning"
+
+
+@functools.cache
+def _tune_rapidocr() -> None:
+    """Two settings RapidOCR does not offer, each changing how fast it loads or runs and never
+    what it reads: applied once per process, before its first engine."""
+    _without_spinning()
+    _checksums_in_big_reads()
+
+
+def _without_spinning() -> None:
+    """Sessions whose idle worker threads sleep instead of spinning (onnxruntime's default is to
+    spin between operators). On a machine with few cores, shared with other work or with the
+    CLI's import thread, the spinning takes the cores the work needs: a panorama's four views
+    took 0.7 s of wall and CPU with it and 0.33 s without on a loaded 2-core machine, the spans
+    byte-identical (issue 21's cold-start note). RapidOCR builds the session options itself
+    and has no setting for this, so its builder is wrapped; a RapidOCR without that builder is
+    left as it is."""
+    try:
+        from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
+    except ImportError:  # another layout: the default threads
+        return
+    build = OrtInferSession.__dict__.get("_init_sess_opts")
+    if not isinstance(build, staticmethod):
+        return
+    options_for = build.__func__
+
+    def init_sess_opts(cfg):
+        options = options_for(cfg)
+        options.add_session_config_entry(SPIN_ENTRY, "0")
+        return options
+
+    # a class attribute replaced on purpose (mypy sees a method assignment)
+    setattr(OrtInferSession, "_init_sess_opts", staticmethod(init_sess_opts))  # noqa: B010
+
+
+CHECKSUM_CHUNK = 1 << 24  # bytes per read when RapidOCR checks a model file's SHA-256
+
+
+def _checksums_in_big_reads() -> None:
+    """RapidOCR checks each model file's SHA-256 before loading it, in 64 kB reads: each read
+    gives up the GIL and must win it back, and beside the CLI's import thread the 480 round trips
+    of the two models took 0.6 s (the hashing itself 0.05 s). The same function with 16 MB
+    reads gives the same digest in a handful of round trips. A RapidOCR without that function
+    (or its ``chunk_size``) is left as it is."""
+    try:
+        from rapidocr.utils import download_file
+    except ImportError:
+        return
+    digest = getattr(download_file, "get_file_sha256", None)
+    if not callable(digest) or "chunk_size" not in inspect.signature(digest).parameters:
+        return
+    download_file.get_file_sha256 = functools.partial(digest, chunk_size=CHECKSUM_CHUNK)
