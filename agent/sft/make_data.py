@@ -26,9 +26,9 @@ from sinoloc.agent.llm.failures import FailureKind, classify_error
 from sinoloc.agent.llm.messages import image_block
 from sinoloc.agent.llm.usage import cost_usd, usage_of
 from sinoloc.agent.sft.records import CotRecord, parse_teacher
-from sinoloc.eval.datasets import LabelledImage
-from sinoloc.eval.results import ResultsLog
 from sinoloc.prompts import render_prompt
+from sinoloc.tools.datasets import LabelledImage
+from sinoloc.tools.jsonl_log import JsonlLog
 from sinoloc.tools.online.store import OnlineStore, default_store_path
 from sinoloc.tools.regions import haversine_km
 
@@ -104,7 +104,7 @@ def make_data(items: Iterable[LabelledImage], out: Path, teacher, teacher_name: 
               store: OnlineStore | None = None,
               on_record: Callable[[CotRecord], None] | None = None) -> MakeDataSummary:
     """Append one :class:`CotRecord` per new item to ``out`` (JSONL); returns the tally."""
-    log = ResultsLog(out, CotRecord)
+    log = JsonlLog(out, CotRecord)
     log.repair()
     done = {r.id for r in log.read()}
     store = store or OnlineStore(default_store_path())
@@ -117,14 +117,14 @@ def make_data(items: Iterable[LabelledImage], out: Path, teacher, teacher_name: 
         image = Path(item.image)
         prompt, sha = student_prompt(image)
         messages = teacher_messages(prompt, image, sha)
-        check_label_free(messages[0].content[0]["text"], item)
-        key = hashlib.sha256(f"{teacher_name}\n{sha}\n{messages[0].content[0]['text']}"
-                             .encode()).hexdigest()
+        teacher_text = messages[0].text  # the one text block (the other is the image)
+        check_label_free(teacher_text, item)
+        key = hashlib.sha256(f"{teacher_name}\n{sha}\n{teacher_text}".encode()).hexdigest()
         record = CotRecord(id=item.id, image=item.image, image_sha256=sha,
                            student_prompt=prompt, teacher=teacher_name, lat=item.truth.lat,
                            lon=item.truth.lon)
         cached = store.get(f"teacher:{teacher_name}", key, ttl_s=0)
-        if cached is not None:
+        if isinstance(cached, dict):  # what this loop stored: {"text": ...}
             summary.cached += 1
             text, tokens = cached["text"], (0, 0)
         else:

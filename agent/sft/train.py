@@ -87,6 +87,8 @@ def split_by_location(records: list[CotRecord], cell_deg: float, val_fraction: f
 
 def target_message(record: CotRecord) -> AIMessage:
     a = record.answer
+    if a is None:  # load_records keeps only answered records
+        raise ValueError(f"record {record.id} has no answer to train on")
     answer = {"province": a.province, "city": a.city, "district": a.district, "lat": a.lat,
               "lon": a.lon, "reasoning": record.explanation.split("\n")[0][:300]}
     return AIMessage(content=record.explanation, tool_calls=[tool_call(SUBMIT_TOOL, answer)])
@@ -138,9 +140,9 @@ class Encoder:
 
 
 def load_records(path: Path) -> list[CotRecord]:
-    from sinoloc.eval.results import ResultsLog
+    from sinoloc.tools.jsonl_log import JsonlLog
 
-    records = ResultsLog(path, CotRecord).read()
+    records = JsonlLog(path, CotRecord).read()
     return [r for r in records if r.kept and r.answer is not None]
 
 

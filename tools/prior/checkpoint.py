@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -22,7 +22,7 @@ from sinoloc.tools.prior.labels import LabelSpace
 from sinoloc.tools.prior.preprocess import Preprocessing
 
 CONFIG_FILE, HEADS_FILE, BACKBONE_DIR = "prior.json", "heads.safetensors", "backbone"
-FORMAT = "sinoloc-prior/1"
+FORMAT: Final = "sinoloc-prior/1"
 
 
 class PriorCheckpoint(BaseModel):

@@ -40,9 +40,9 @@ class Split(BaseModel):
 
 
 def examples_from_dataset(path: str | Path, index) -> tuple[list[PriorExample], list[str]]:
-    """The usable rows of a TuXun-style CSV / JSONL, labelled by reverse geocoding (the eval
-    loader: coordinate systems converted, labels derived), and the reasons rows were skipped."""
-    from sinoloc.eval.datasets import load_dataset
+    """The usable rows of a TuXun-style CSV / JSONL, labelled by reverse geocoding (eval's loader:
+    coordinate systems converted, labels derived), and the reasons rows were skipped."""
+    from sinoloc.tools.datasets import load_dataset
 
     examples, skipped, seen = [], [], set()
     for item in load_dataset(path, index):
@@ -104,10 +104,10 @@ def location_groups(examples: list[PriorExample], gap_km: float,
                             groups.join(i, j)
     if content_keys is not None:
         first: dict[str, int] = {}
-        for i, key in enumerate(content_keys):
-            if key in first:
-                groups.join(i, first[key])
-            first.setdefault(key, i)
+        for i, content in enumerate(content_keys):
+            if content in first:
+                groups.join(i, first[content])
+            first.setdefault(content, i)
     roots = [groups.find(i) for i in range(len(examples))]
     numbering = {r: n for n, r in enumerate(dict.fromkeys(roots))}
     return [numbering[r] for r in roots]

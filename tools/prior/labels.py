@@ -16,6 +16,13 @@ from pydantic import BaseModel, Field, model_validator
 from sinoloc.tools.regions import Level, Region, RegionIndex
 
 
+def _city_adcode(district: Region) -> str:
+    """A district's city (the region data gives every district one; only a province has none)."""
+    if district.city_adcode is None:
+        raise ValueError(f"district {district.adcode} has no city in the region data")
+    return district.city_adcode
+
+
 class LabelSpace(BaseModel):
     provinces: list[str] = Field(description="province adcodes")
     cities: list[str] = Field(description="city adcodes")
@@ -45,19 +52,20 @@ class LabelSpace(BaseModel):
         """The smallest space holding these districts and their cities and provinces (sorted
         by adcode, so the same districts always give the same space)."""
         codes = sorted(set(adcodes))
-        districts = [index.get(a, Level.DISTRICT) for a in codes]
-        missing = [a for a, d in zip(codes, districts, strict=True) if d is None]
+        found = {a: index.get(a, Level.DISTRICT) for a in codes}
+        missing = [a for a, d in found.items() if d is None]
         if missing:
             raise ValueError(f"unknown district adcodes: {', '.join(missing[:5])}")
-        cities = sorted({d.city_adcode for d in districts})
-        provinces = sorted({index.get(c, Level.CITY).province_adcode for c in cities})
+        districts = [d for d in found.values() if d is not None]  # all of them, in adcode order
+        cities = sorted({_city_adcode(d) for d in districts})
+        provinces = sorted({index.require(c, Level.CITY).province_adcode for c in cities})
         city_pos = {c: i for i, c in enumerate(cities)}
         province_pos = {p: i for i, p in enumerate(provinces)}
         return cls(
             provinces=provinces, cities=cities,
-            city_parent=[province_pos[index.get(c, Level.CITY).province_adcode] for c in cities],
+            city_parent=[province_pos[index.require(c, Level.CITY).province_adcode] for c in cities],
             districts=[d.adcode for d in districts],
-            district_parent=[city_pos[d.city_adcode] for d in districts])
+            district_parent=[city_pos[_city_adcode(d)] for d in districts])
 
     @classmethod
     def full(cls, index: RegionIndex) -> LabelSpace:
@@ -90,9 +98,9 @@ class LabelSpace(BaseModel):
     def regions(self, index: RegionIndex) -> tuple[list[Region], list[Region], list[Region]]:
         """The space's regions in the installed index (raises when one is unknown)."""
         self.check(index)
-        return ([index.get(a, Level.PROVINCE) for a in self.provinces],
-                [index.get(a, Level.CITY) for a in self.cities],
-                [index.get(a, Level.DISTRICT) for a in self.districts])
+        return ([index.require(a, Level.PROVINCE) for a in self.provinces],
+                [index.require(a, Level.CITY) for a in self.cities],
+                [index.require(a, Level.DISTRICT) for a in self.districts])
 
     def check(self, index: RegionIndex) -> None:
         unknown = [f"{lvl.value} {a}" for lvl, codes in (

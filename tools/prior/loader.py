@@ -9,13 +9,17 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 
 from sinoloc.tools.prior.preprocess import Preprocessing
 
-T, R = TypeVar("T"), TypeVar("R")
+if TYPE_CHECKING:
+    import torch
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def default_workers() -> int:
@@ -61,7 +65,7 @@ def look(item: tuple[str, str, bool | None]) -> tuple[str, SeenImage | None, str
 class ViewFeatures:
     """Every view's features of a list of images, batched across images."""
 
-    def __init__(self, prep: Preprocessing, encode: Callable[[np.ndarray], object],
+    def __init__(self, prep: Preprocessing, encode: Callable[[np.ndarray], torch.Tensor],
                  batch_size: int = 32, workers: int | None = None):
         self.prep, self.encode = prep, encode
         self.batch_size = batch_size

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
+from sinoloc.tools import metrics as m
 from sinoloc.tools.prior.calibration import fit_temperature, pooled_log_probs, true_districts, view_owners
 from sinoloc.tools.prior.data import PriorExample
 from sinoloc.tools.prior.distribution import Distribution, index_vector
@@ -76,7 +77,7 @@ def score_views(heads, rows: list, examples: list[PriorExample], space: LabelSpa
 
 def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, float]:
     """Where the graph would answer with this prior as its only evidence (lat, lon)."""
-    from sinoloc.agent.fusion import Belief, decide  # the graph's own decision, not a copy of it
+    from sinoloc.tools.fusion import Belief, decide  # the graph's own decision, not a copy of it
 
     # through the same sparse form the cnn_prior tool hands to fusion
     vector = index_vector(distribution.sparse(), index)
@@ -86,9 +87,7 @@ def prior_point(distribution: Distribution, index: RegionIndex) -> tuple[float, 
 
 def score(distributions: list[Distribution], examples: list[PriorExample],
           index: RegionIndex) -> PriorMetrics:
-    from sinoloc.eval import metrics as m
-
-    hits = {level: ([], []) for level in LEVELS}
+    hits: dict[str, tuple[list[bool], list[bool]]] = {level: ([], []) for level in LEVELS}
     errors, nll, confidence, correct, outside = [], [], [], [], 0
     for dist, ex in zip(distributions, examples, strict=True):
         space = dist.space
@@ -109,13 +108,13 @@ def score(distributions: list[Distribution], examples: list[PriorExample],
         lat, lon = prior_point(dist, index)
         errors.append(float(haversine_km(lon, lat, ex.lon, ex.lat)))
 
-    def level(name: str) -> LevelScore:
+    def level_score(name: str) -> LevelScore:
         top1, top3 = hits[name]
         return LevelScore(top1=float(np.mean(top1)), top3=float(np.mean(top3)))
 
     return PriorMetrics(
-        images=len(examples), province=level("province"), city=level("city"),
-        district=level("district"), mean_km=m.mean(errors), median_km=m.median(errors),
+        images=len(examples), province=level_score("province"), city=level_score("city"),
+        district=level_score("district"), mean_km=m.mean(errors), median_km=m.median(errors),
         within_km={str(t): m.share_within(errors, t) for t in m.DISTANCE_THRESHOLDS_KM},
         geoguessr=m.mean([m.geoguessr_score(e) for e in errors]),
         nll=float(np.mean(nll)) if nll else None,

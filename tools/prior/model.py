@@ -136,6 +136,12 @@ def conditional_log_softmax(logits: torch.Tensor, parent: torch.Tensor, groups: 
 class HierarchicalHeads(nn.Module):
     """Province, city and district heads over a feature vector, and their top-down decoding."""
 
+    # buffers (registered in __init__): declared so that they read as tensors, not as modules
+    feature_mean: torch.Tensor
+    feature_scale: torch.Tensor
+    city_parent: torch.Tensor
+    district_parent: torch.Tensor
+
     def __init__(self, feature_dim: int, space: LabelSpace, dropout: float = 0.0):
         super().__init__()
         provinces, cities, districts = space.sizes

@@ -37,10 +37,9 @@ class Preprocessing(BaseModel):
     @classmethod
     def from_processor_config(cls, config: dict, size: int | None = None) -> Preprocessing:
         """From a Hugging Face ``preprocessor_config.json`` (CLIP, ConvNeXt, ResNet, ViT)."""
-        crop = config.get("crop_size") or {}
-        shortest = config.get("size") or {}
-        if isinstance(shortest, int):
-            shortest = {"shortest_edge": shortest}
+        crop: dict[str, int] | int = config.get("crop_size") or {}
+        size_entry: dict[str, int] | int = config.get("size") or {}
+        shortest = {"shortest_edge": size_entry} if isinstance(size_entry, int) else size_entry
         side = size or (crop.get("height") if isinstance(crop, dict) else crop) \
             or shortest.get("shortest_edge") or shortest.get("height") or 224
         crop_pct = config.get("crop_pct")
@@ -135,7 +134,7 @@ class Preprocessing(BaseModel):
         return self._normalise(image.resize((self.size, self.size), Image.Resampling.BICUBIC))
 
     def _normalise(self, image: Image.Image) -> np.ndarray:
-        pixels = np.asarray(image, dtype=np.float32) / 255.0
-        pixels = (pixels - np.asarray(self.mean, dtype=np.float32)) / \
+        scaled = np.asarray(image, dtype=np.float32) / 255.0
+        pixels = (scaled - np.asarray(self.mean, dtype=np.float32)) / \
             np.asarray(self.std, dtype=np.float32)
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))

@@ -33,7 +33,7 @@ from sinoloc.tools.prior.data import (
 )
 from sinoloc.tools.prior.distribution import Distribution
 from sinoloc.tools.prior.labels import LabelSpace
-from sinoloc.tools.prior.loader import ViewFeatures, look, ordered_map
+from sinoloc.tools.prior.loader import SeenImage, ViewFeatures, look, ordered_map
 from sinoloc.tools.prior.metrics import LEVELS, PriorMetrics, decoded_hits, score_views
 from sinoloc.tools.prior.model import (
     HierarchicalHeads,
@@ -111,13 +111,25 @@ def _bar(iterable, total: int, desc: str, enabled: bool):
                 leave=False, dynamic_ncols=True)
 
 
+def _positions(space: LabelSpace, examples: list[PriorExample]) -> list[tuple[int, int, int]]:
+    """Each example's (province, city, district) positions in a space built from their districts
+    (so every one has them)."""
+    positions = []
+    for ex in examples:
+        encoded = space.encode(ex.district_adcode)
+        if encoded is None:
+            raise TrainingError(f"{ex.id}: district {ex.district_adcode} is outside the label space")
+        positions.append(encoded)
+    return positions
+
+
 class _Run:
     """One training run's data, model and state."""
 
     def __init__(self, opts: TrainOptions, echo: Callable[[str], None], progress: bool):
         import torch
 
-        from sinoloc.eval.datasets import dataset_fingerprint
+        from sinoloc.tools.datasets import dataset_fingerprint
 
         self.torch, self.opts, self.echo, self.progress = torch, opts, echo, progress
         self.index = get_region_index()
@@ -155,7 +167,7 @@ class _Run:
         self.validation = [by_id[i] for i in self.split.validation]
         self.space = LabelSpace.from_districts((e.district_adcode for e in self.train),
                                                self.index)
-        self.labels = [self.space.encode(e.district_adcode) for e in self.train]
+        self.labels = _positions(self.space, self.train)
         heads = HierarchicalHeads(self.feature_dim, self.space, dropout=opts.dropout)
         self.model = PriorModel(backbone, self.kind, heads).to(self.device)
         for p in self.model.backbone.parameters():
@@ -230,13 +242,14 @@ class _Run:
         """Decode every image once: unreadable ones are dropped, panoramas noted, and with a
         frozen backbone every view's features computed (and cached for --resume)."""
         self.backbone.to(self.device).eval()
-        items = [(ex.id, ex.image, None) for ex in self.examples]
+        items: list[tuple[str, str, bool | None]] = [(ex.id, ex.image, None) for ex in self.examples]
         if self.opts.finetune:
-            seen, failed = {}, {}
+            seen: dict[str, SeenImage] = {}
+            failed: dict[str, str] = {}
             for key, image, error in ordered_map(look, items, self._reader().workers):
-                if error is None:
+                if image is not None:  # look gives the image or why it cannot be read
                     seen[key] = image
-                else:
+                elif error is not None:
                     failed[key] = error
         else:
             features, seen, failed = self._reader().run(items, self.progress)

@@ -56,12 +56,12 @@ def romanise(chinese: str) -> str:
 def region_prompts(space: LabelSpace, index: RegionIndex) -> tuple[list[list[str]], list[list[str]]]:
     """The filled prompts of every province and every city of the space."""
     templates, english = prompt_templates(), province_names_en()
-    provinces = [index.get(a, Level.PROVINCE) for a in space.provinces]
+    provinces = [index.require(a, Level.PROVINCE) for a in space.provinces]
     by_province = [[t.format(province=p.name, province_en=english[p.adcode])
                     for t in templates["province"]] for p in provinces]
     by_city = []
     for adcode, parent in zip(space.cities, space.city_parent, strict=True):
-        city, province = index.get(adcode, Level.CITY), provinces[parent]
+        city, province = index.require(adcode, Level.CITY), provinces[parent]
         same = city.name == province.name  # 北京市 in 北京市: name it once
         province_en = english[province.adcode]
         city_en = province_en if same else romanise(city.short)

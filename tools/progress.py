@@ -1,4 +1,7 @@
-"""A one-line progress meter on stderr: done / total, rate, ETA and failures so far."""
+"""A one-line progress meter on stderr: done / total, rate, ETA and failures so far.
+
+Both ``sinoloc locate``'s batches and eval's runner show it, so it lives at the bottom layer.
+"""
 
 from __future__ import annotations
 

@@ -26,6 +26,8 @@ belief ranks below a sibling; the point lies inside the claimed district.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -157,7 +159,30 @@ def likelihood(support: np.ndarray, lam: float, start: np.ndarray | None) -> np.
     return ratio[tier] / ratio[0]
 
 
+# beliefs by the content of their evidence: a run fuses once per change of its evidence, however
+# many readers ask (the answer, verify's checks, the prediction, the map)
+_BELIEFS: OrderedDict[tuple[int, str], Belief] = OrderedDict()
+_BELIEFS_SIZE = 16
+
+
 def fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
+    """The belief over districts from ``evidence`` (cached: the same evidence on the same index
+    gives the same, read-only belief)."""
+    key = (id(index), json.dumps([e.model_dump(mode="json") for e in evidence], sort_keys=True,
+                                 ensure_ascii=False))
+    belief = _BELIEFS.get(key)
+    if belief is None:
+        belief = _fuse(evidence, index)
+        belief.probs.setflags(write=False)  # shared by every reader: nobody may change it
+        _BELIEFS[key] = belief
+        while len(_BELIEFS) > _BELIEFS_SIZE:
+            _BELIEFS.popitem(last=False)
+    else:
+        _BELIEFS.move_to_end(key)
+    return belief
+
+
+def _fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
     total = len(index.districts)
     visual = any(e.kind is EvidenceKind.PRIOR for e in evidence)
     # the start: the visual prior where there is one (below), else where people live
@@ -228,7 +253,6 @@ class Decision(BaseModel):
     confidence_district: float
     precision_km: float
     anchor_level: str | None  # the deepest claimed level whose mass reaches ANCHOR_THRESHOLD
-    point_source: str  # evidence id, "district_centre" or "expected_distance"
     distance_optimal: PointEstimate | None = None
 
 
@@ -268,9 +292,10 @@ def claimed_regions(belief: Belief) -> tuple[Region, Region, Region]:
     probable city in it, the most probable district in that (ties by :func:`rank_key`)."""
     index = belief.index
     provinces, cities = belief.marginal(Level.PROVINCE), belief.marginal(Level.CITY)
-    province = index.get(min(provinces, key=lambda c: rank_key(provinces[c], c)), Level.PROVINCE)
+    province = index.require(min(provinces, key=lambda c: rank_key(provinces[c], c)),
+                             Level.PROVINCE)
     in_province = np.unique(index.district_city[index.district_mask(province)]).tolist()
-    city = index.get(min(in_province, key=lambda c: rank_key(cities[c], c)), Level.CITY)
+    city = index.require(min(in_province, key=lambda c: rank_key(cities[c], c)), Level.CITY)
     positions = np.flatnonzero(index.district_mask(city))
     best = min(positions, key=lambda i: rank_key(float(belief.probs[i]),
                                                  index.districts[i].adcode))
@@ -299,7 +324,7 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
     overall = _median(belief, None)
     point_item = _best_point_in(district, evidence, index)
     if point_item is not None:
-        lon, lat, source = point_item.point.lon, point_item.point.lat, point_item.id
+        lon, lat = point_item.point.lon, point_item.point.lat
     else:
         # the expected-distance point of the whole belief, or of the belief within the claimed
         # province or city, whichever lies inside the claimed district and is expected nearest
@@ -307,11 +332,8 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
                   if pt is not None and index.contains(district, *pt)]
         if inside:
             lon, lat = min(inside, key=lambda pt: expected_km(belief, *pt))
-            source = "expected_distance"
         else:
             lon, lat = district.lon, district.lat
-        if not inside or haversine_km(lon, lat, district.lon, district.lat) < 1e-3:
-            source = "district_centre"
 
     optimal = None
     if overall is not None and haversine_km(overall[0], overall[1], lon, lat) >= 1e-3:
@@ -323,5 +345,5 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
         confidence_district=round(masses[2], 4),
         precision_km=precision_km(belief, lon, lat, evidence),
         anchor_level=anchor.level.value if anchor is not None else None,
-        point_source=source, distance_optimal=optimal,
+        distance_optimal=optimal,
     )

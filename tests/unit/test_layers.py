@@ -1,0 +1,149 @@
+"""Layers never import upward (issue 19): tools < agent < eval < benchmarks, prompts a leaf.
+
+The same rules as the import-linter contract in pyproject.toml (``lint-imports`` in CI), checked
+here by walking every module's ``ast`` (imports inside functions included), so the unit tier
+catches an upward import without import-linter. The named exceptions must stay lazy: each one is
+imported inside a function (or only for type checkers), never when its module loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import sinoloc
+
+ROOT = Path(sinoloc.__file__).resolve().parent  # the repository root is the `sinoloc` package
+RANK = {"tools": 0, "agent": 1, "eval": 2, "benchmarks": 3}  # each may import only lower ranks
+LEAF = "prompts"  # anyone may import it; it imports no other layer
+
+# (importer, imported): the only upward imports, each lazy; the same pairs as `ignore_imports`.
+EXCEPTIONS = {
+    ("sinoloc.tools", "sinoloc.agent.toolbox.langchain"),  # the sinoloc.tools.get_tools facade
+    ("sinoloc.agent.commands.main", "sinoloc.eval.cli"),  # the CLI's eval commands
+    ("sinoloc.agent.commands.locate", "sinoloc.eval.ray_engine"),  # locate --engine ray
+    ("sinoloc.agent.commands.locate", "sinoloc.eval.runner"),  # the RunError that Ray batch raises
+    ("sinoloc.agent.commands.serve", "sinoloc.eval.web_viewer"),  # serve --runs
+}
+
+
+class Import:
+    def __init__(self, importer: str, imported: str, path: Path, line: int, lazy: bool):
+        self.importer, self.imported, self.path, self.line, self.lazy = importer, imported, path, line, lazy
+
+    def __str__(self) -> str:
+        return f"{self.path.name}:{self.line}: {self.importer} -> {self.imported}"
+
+
+def _module(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["sinoloc", *parts])
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(path: Path, root: Path = ROOT) -> list[Import]:
+    """Every ``sinoloc.*`` import of one module, wherever it stands; lazy when inside a function
+    or an ``if TYPE_CHECKING:`` block."""
+    importer = _module(path, root)
+    package = importer.split(".") if path.name == "__init__.py" else importer.split(".")[:-1]
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) \
+                or (isinstance(child, ast.If) and _is_type_checking(child))
+            names: list[str] = []
+            if isinstance(child, ast.Import):
+                names = [a.name for a in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                base = package[:len(package) - child.level + 1] if child.level else []
+                module = ".".join([*base, *([child.module] if child.module else [])])
+                # `from sinoloc.eval import metrics` imports the submodule when there is one
+                folder = root.joinpath(*module.split(".")[1:])
+                names = [f"{module}.{a.name}" if (folder / f"{a.name}.py").exists()
+                         or (folder / a.name).is_dir() else module for a in child.names]
+            found.extend(Import(importer, n, path, child.lineno, inner) for n in dict.fromkeys(names)
+                         if n.startswith("sinoloc."))
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return found
+
+
+def _all_imports() -> list[Import]:
+    return [i for top in (*RANK, LEAF) for p in sorted((ROOT / top).rglob("*.py"))
+            for i in _imports(p)]
+
+
+def _layer(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def _upward(item: Import) -> bool:
+    source, target = _layer(item.importer), _layer(item.imported)
+    if target in (LEAF, source):
+        return False
+    if source == LEAF:
+        return target in RANK
+    return target in RANK and RANK[target] > RANK[source]
+
+
+def _exception(item: Import) -> tuple[str, str] | None:
+    """The named exception this import is (import-linter's ignore rule: the very pair), or None."""
+    pair = (item.importer, item.imported)
+    return pair if pair in EXCEPTIONS else None
+
+
+@pytest.fixture(scope="module")
+def upward() -> list[Import]:
+    return [i for i in _all_imports() if _upward(i)]
+
+
+def test_no_upward_import_beyond_the_named_exceptions(upward):
+    unexpected = [str(i) for i in upward if _exception(i) is None]
+    assert not unexpected, "imports that run up a layer (move the shared code down instead):\n" \
+        + "\n".join(unexpected)
+
+
+def test_the_named_exceptions_stay_lazy(upward):
+    eager = [str(i) for i in upward if _exception(i) is not None and not i.lazy]
+    assert not eager, "a named exception must be imported inside a function:\n" + "\n".join(eager)
+
+
+def test_every_named_exception_is_still_needed(upward):
+    used = {_exception(i) for i in upward}
+    assert used >= EXCEPTIONS, f"no longer imported, drop from EXCEPTIONS and pyproject's " \
+        f"ignore_imports: {sorted(EXCEPTIONS - used)}"
+
+
+def test_import_linter_is_given_the_same_exceptions():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [layers] = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    assert layers["layers"] == [f"sinoloc.{name}" for name in sorted(RANK, key=RANK.get, reverse=True)]
+    ignored = {tuple(part.strip() for part in rule.split("->")) for rule in layers["ignore_imports"]}
+    assert ignored == EXCEPTIONS
+
+
+def test_the_walk_sees_function_level_and_relative_imports(tmp_path):
+    """The checker itself: an upward import hidden in a function, a relative one and a
+    ``from package import module`` are all found, and classified."""
+    fake = tmp_path / "tools" / "thing.py"
+    fake.parent.mkdir()
+    fake.write_text("from sinoloc.tools import crs\n"
+                    "def f():\n    from sinoloc.eval import metrics\n"
+                    "from ..agent.graph import build_graph\n", encoding="utf-8")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "metrics.py").write_text("", encoding="utf-8")
+    found = {(i.imported, i.lazy, _upward(i)) for i in _imports(fake, tmp_path)}
+    assert found == {("sinoloc.tools", False, False), ("sinoloc.eval.metrics", True, True),
+                     ("sinoloc.agent.graph", False, True)}
