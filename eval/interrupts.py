@@ -12,8 +12,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# What signal.signal returns and accepts (typeshed keeps its own alias private).
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class RunInterrupted(BaseException):
@@ -39,9 +44,9 @@ class Interrupts:
         self.signum: int | None = None
         self.raised = False
         self._depth = 0
-        self._saved: dict[int, object] = {}
+        self._saved: dict[int, Handler] = {}
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = signum
         if self._depth == 0:

@@ -1,16 +1,15 @@
-"""Metric functions: pure, over plain numbers, each tested against hand-computed examples.
+"""Metric functions of eval: pure, over plain numbers, each tested against hand-computed examples.
 
-Conventions (stated in every report):
+The distance, score and calibration metrics (geometric mean, GeoGuessr score, calibration) live
+in :mod:`sinoloc.tools.metrics`, below the prior trainer that shares them, and are imported here:
+eval's code reads every metric as ``m.<name>`` from this module.
 
-* **Geometric mean** of errors uses the shifted form ``exp(mean(ln(1 + d))) - 1`` so that an
-  exact answer (0 km) counts instead of collapsing the mean to 0.
-* **GeoGuessr score** ``5000 * exp(-10 * d / D)`` with ``D`` the diagonal of the map's bounding
-  box; for China (73.50–135.09 E, 18.16–53.56 N) ``D = 6529 km``.
+Conventions (stated in every report), besides those of :mod:`sinoloc.tools.metrics`:
+
 * **Recall vs Area**: for each image, the summed area of the ranked candidate regions down to and
   including the one that contains the truth (the whole map's area when the truth is not among
   them); the curve is the share of images at or below each area, and its area is the mean of
   the curve over log-spaced areas from 10 km² to the map's area (1 is perfect).
-* **Calibration**: expected calibration error over equal-width confidence bins.
 """
 
 from __future__ import annotations
@@ -20,28 +19,58 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-DISTANCE_THRESHOLDS_KM = (1, 25, 200, 750, 2500)
-CHINA_DIAGONAL_KM = 6529.0
-GEOGUESSR_MAX = 5000.0
+from sinoloc.tools.metrics import (
+    CHINA_DIAGONAL_KM,
+    DISTANCE_THRESHOLDS_KM,
+    GEOGUESSR_MAX,
+    Bools,
+    Floats,
+    calibration_bins,
+    expected_calibration_error,
+    geoguessr_score,
+    geometric_mean_km,
+    mean,
+    median,
+    percentile,
+    share_within,
+)
+
+__all__ = [
+    "CHINA_DIAGONAL_KM",
+    "DISTANCE_THRESHOLDS_KM",
+    "GEOGUESSR_MAX",
+    "MIN_BOOTSTRAP_CLUSTERS",
+    "RVA_MIN_AREA_KM2",
+    "Bools",
+    "Floats",
+    "area_to_truth",
+    "bootstrap_ci",
+    "calibration_bins",
+    "expected_calibration_error",
+    "few_clusters_warning",
+    "geoguessr_score",
+    "geometric_mean_km",
+    "hit_at_k",
+    "mcnemar",
+    "mean",
+    "median",
+    "paired_bootstrap_ci",
+    "percentile",
+    "precision_recall_f1",
+    "ranks",
+    "recall_at_areas",
+    "rva_auc",
+    "rva_grid",
+    "share_within",
+    "spearman",
+    "wilcoxon_signed_rank",
+    "worst_rank",
+]
+
 RVA_MIN_AREA_KM2 = 10.0
 
 
-def mean(values: Sequence[float]) -> float:
-    return float(np.mean(values)) if len(values) else math.nan
-
-
-def geometric_mean_km(errors_km: Sequence[float]) -> float:
-    """``exp(mean(ln(1 + d))) - 1``: 0 km errors are allowed."""
-    if not len(errors_km):
-        return math.nan
-    return float(np.expm1(np.mean(np.log1p(np.asarray(errors_km, dtype=float)))))
-
-
-def median(values: Sequence[float]) -> float:
-    return float(np.median(values)) if len(values) else math.nan
-
-
-def ranks(values: Sequence[float]) -> np.ndarray:
+def ranks(values: Floats) -> np.ndarray:
     """Ranks 1…n, ties given their average rank."""
     x = np.asarray(values, dtype=float)
     order = np.argsort(x, kind="mergesort")
@@ -53,7 +82,7 @@ def ranks(values: Sequence[float]) -> np.ndarray:
     return ranked
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+def spearman(x: Floats, y: Floats) -> float:
     """Spearman's rank correlation (Pearson's on average ranks); nan below 3 pairs or when
     either side is constant."""
     if len(x) != len(y):
@@ -64,22 +93,6 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0–100), linear interpolation between order statistics."""
-    return float(np.percentile(values, q)) if len(values) else math.nan
-
-
-def share_within(errors_km: Sequence[float], threshold_km: float) -> float:
-    """Share of errors at or below the threshold."""
-    if not len(errors_km):
-        return math.nan
-    return float(np.mean(np.asarray(errors_km, dtype=float) <= threshold_km))
-
-
-def geoguessr_score(error_km: float, diagonal_km: float = CHINA_DIAGONAL_KM) -> float:
-    return float(GEOGUESSR_MAX * math.exp(-10.0 * error_km / diagonal_km))
 
 
 def precision_recall_f1(answered: int, correct: int, total: int) -> tuple[float, float, float]:
@@ -132,13 +145,13 @@ def rva_grid(total_area: float, points: int = 60) -> np.ndarray:
     return np.logspace(math.log10(RVA_MIN_AREA_KM2), math.log10(total_area), points)
 
 
-def recall_at_areas(areas: Sequence[float], grid: Sequence[float]) -> np.ndarray:
+def recall_at_areas(areas: Floats, grid: Floats) -> np.ndarray:
     """Share of images whose area-to-truth is at most each grid area."""
-    areas = np.sort(np.asarray(areas, dtype=float))
-    return np.searchsorted(areas, np.asarray(grid, dtype=float), side="right") / max(len(areas), 1)
+    ordered = np.sort(np.asarray(areas, dtype=float))
+    return np.searchsorted(ordered, np.asarray(grid, dtype=float), side="right") / max(len(ordered), 1)
 
 
-def rva_auc(areas: Sequence[float], total_area: float, points: int = 60) -> float:
+def rva_auc(areas: Floats, total_area: float, points: int = 60) -> float:
     """Mean recall over log-spaced areas from 10 km² to ``total_area`` (1 is perfect)."""
     if not len(areas):
         return math.nan
@@ -146,34 +159,7 @@ def rva_auc(areas: Sequence[float], total_area: float, points: int = 60) -> floa
     return float(np.mean(recall_at_areas(areas, grid)))
 
 
-def calibration_bins(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10
-                     ) -> list[dict]:
-    """Per equal-width bin: its range, count, mean confidence and accuracy (empty bins are
-    listed with count 0)."""
-    confidence = np.clip(np.asarray(confidence, dtype=float), 0.0, 1.0)
-    correct = np.asarray(correct, dtype=float)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    out = []
-    for b in range(bins):
-        mask = which == b
-        n = int(mask.sum())
-        out.append({"low": b / bins, "high": (b + 1) / bins, "count": n,
-                    "confidence": float(confidence[mask].mean()) if n else math.nan,
-                    "accuracy": float(correct[mask].mean()) if n else math.nan})
-    return out
-
-
-def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool],
-                               bins: int = 10) -> float:
-    """Σ_b (n_b / N) · |accuracy_b − confidence_b|."""
-    n = len(confidence)
-    if not n:
-        return math.nan
-    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"])
-                     for b in calibration_bins(confidence, correct, bins) if b["count"]))
-
-
-def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], float],
+def bootstrap_ci(values: Floats, statistic: Callable[[np.ndarray], float],
                  resamples: int = 1000, level: float = 0.95, seed: int = 0,
                  groups: Sequence[str] | None = None) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` (seeded: reports are reproducible).
@@ -181,20 +167,20 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
     Images are resampled one by one, or, with ``groups``, whole clusters at a time (images of
     one street or one route are not independent; resampling them together keeps the interval
     honest)."""
-    values = np.asarray(values, dtype=float)
+    data = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
     if groups is None:
-        if len(values) < 2:
+        if len(data) < 2:
             return (math.nan, math.nan)
-        picks = rng.integers(0, len(values), size=(resamples, len(values)))
-        stats = np.array([statistic(values[p]) for p in picks])
+        picks = rng.integers(0, len(data), size=(resamples, len(data)))
+        stats = np.array([statistic(data[p]) for p in picks])
     else:
         labels, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
         if len(labels) < 2:
             return (math.nan, math.nan)
         members = [np.flatnonzero(inverse == g) for g in range(len(labels))]
         stats = np.array([
-            statistic(values[np.concatenate([members[g] for g in
+            statistic(data[np.concatenate([members[g] for g in
                                              rng.integers(0, len(labels), len(labels))])])
             for _ in range(resamples)])
     tail = (1 - level) / 2 * 100
@@ -224,7 +210,7 @@ def _two_sided_binomial(k: int, n: int) -> float:
     return min(1.0, 2 * p)
 
 
-def mcnemar(hits_a: Sequence[bool], hits_b: Sequence[bool]) -> tuple[int, int, float]:
+def mcnemar(hits_a: Bools, hits_b: Bools) -> tuple[int, int, float]:
     """Exact McNemar test on paired hits: (only A right, only B right, two-sided p)."""
     if len(hits_a) != len(hits_b):
         raise ValueError("mcnemar: the runs differ in length")
@@ -233,7 +219,7 @@ def mcnemar(hits_a: Sequence[bool], hits_b: Sequence[bool]) -> tuple[int, int, f
     return a_only, b_only, _two_sided_binomial(a_only, a_only + b_only)
 
 
-def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> tuple[int, float]:
+def wilcoxon_signed_rank(a: Floats, b: Floats) -> tuple[int, float]:
     """Wilcoxon signed-rank test of paired values (zero differences dropped, ties given average
     ranks, normal approximation with the tie correction): (pairs that differ, two-sided p).
     p is 1 when no pair differs; with fewer than 6 differing pairs the test cannot reach 5 %."""
@@ -253,15 +239,15 @@ def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> tuple[int, f
     return n, float(min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2))))
 
 
-def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float],
+def paired_bootstrap_ci(a: Floats, b: Floats,
                         statistic: Callable[[np.ndarray], float], resamples: int = 1000,
                         level: float = 0.95, seed: int = 0,
                         groups: Sequence[str] | None = None) -> tuple[float, float, float]:
     """``statistic(b) - statistic(a)`` and its percentile interval, resampling the *same*
     images (or whole clusters) for both runs, so what the images share cancels out."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    pairs = np.arange(len(a), dtype=float)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    pairs = np.arange(len(xa), dtype=float)
     low, high = bootstrap_ci(
-        pairs, lambda idx: statistic(b[idx.astype(int)]) - statistic(a[idx.astype(int)]),
+        pairs, lambda idx: statistic(xb[idx.astype(int)]) - statistic(xa[idx.astype(int)]),
         resamples=resamples, level=level, seed=seed, groups=groups)
-    return float(statistic(b) - statistic(a)), low, high
+    return float(statistic(xb) - statistic(xa)), low, high

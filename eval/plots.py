@@ -42,7 +42,8 @@ def curve_styles(curves: dict[str, np.ndarray]) -> dict[str, dict]:
     """Matplotlib keywords per run: each its own dash pattern, widths shrinking so that a curve
     drawn on top of an identical one leaves it visible, and a legend label that says which
     runs coincide (identical runs would otherwise hide each other)."""
-    styles, seen = {}, []
+    styles: dict[str, dict] = {}
+    seen: list[tuple[str, np.ndarray]] = []
     for n, (label, values) in enumerate(curves.items()):
         same = next((other for other, v in seen if np.array_equal(v, values)), None)
         styles[label] = {"linestyle": LINE_STYLES[n % len(LINE_STYLES)],
@@ -109,7 +110,8 @@ def error_map(images: list[ScoredImage], outlines: list[np.ndarray], path: Path)
 
     fig, ax = plt.subplots(figsize=(7.5, 6))
     ax.add_collection(LineCollection(outlines, colors="0.82", linewidths=0.3, zorder=0))
-    lines = [((i.truth_lon, i.truth_lat), (i.lon, i.lat)) for i in images if i.answered]
+    lines = [((i.truth_lon, i.truth_lat), (i.lon, i.lat)) for i in images
+             if i.answered and i.lon is not None and i.lat is not None]
     ax.add_collection(LineCollection(lines, colors="tab:red", linewidths=0.6, alpha=0.5))
     errors = np.array([max(i.error_km, 0.1) for i in images])
     points = ax.scatter([i.truth_lon for i in images], [i.truth_lat for i in images],

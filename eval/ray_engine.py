@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +42,9 @@ from sinoloc.eval.datasets import LabelledImage
 from sinoloc.eval.results import MAX_ATTEMPTS, ResultRow
 from sinoloc.eval.run_config import RunConfig
 from sinoloc.tools.privacy import is_loopback_host
+
+if TYPE_CHECKING:  # Ray is optional: imported where it is used
+    from ray.exceptions import RayActorError
 
 INSTALL_HINT = "the Ray engine needs Ray: pip install 'sinoloc[ray]'"
 START_LIMIT_S = 900.0  # as for a local worker: loading a model can take minutes
@@ -50,6 +54,7 @@ POLL_S = 0.5
 # Ray's own switch (meant for laptops): node addresses stay 127.0.0.1 instead of the address
 # other machines would use, so a local cluster is reachable from this machine only
 LOOPBACK_ONLY = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+T = TypeVar("T")  # a task of the actor pool: an eval image, or a ``locate`` batch image
 
 
 class RayOptions(BaseModel):
@@ -153,19 +158,19 @@ class _WithCallbacks:
         return self.locator.locate(image, config={"callbacks": self.callbacks}, **options)
 
 
-class _Slot:
+class _Slot(Generic[T]):
     """An actor and the task it holds."""
 
-    def __init__(self, make: Callable[[str | None], object], server: str | None):
-        self.actor = make(server)
+    def __init__(self, make: Callable[[str | None], Any], server: str | None):
+        self.actor = make(server)  # a Ray actor handle: its methods are reached as .name.remote()
         self.server = server
         self.pending = self.actor.ready.remote()
         self.ready = False
-        self.item = None
+        self.item: T | None = None
         self.attempt = 1
         self.since = time.monotonic()
 
-    def send(self, item, payload, attempt: int) -> None:
+    def send(self, item: T, payload: object, attempt: int) -> None:
         self.item, self.attempt, self.since = item, attempt, time.monotonic()
         self.pending = self.actor.locate.remote(payload, attempt)
 
@@ -202,93 +207,141 @@ class RayEngine:
 
 
 @dataclass
-class _Hooks:
+class _Hooks(Generic[T]):
     """What a kind of task (an eval image, a ``locate`` batch image) does around the pool: what
     is sent to an actor, what an answer, a task lost too often or one past its time becomes."""
 
-    payload: Callable[[object], object]
-    name: Callable[[object], str]
-    attempt: Callable[[object], int]
-    answer: Callable[[object, dict], None]
-    gave_up: Callable[[object, str, float, int], None]  # (task, why, seconds, attempt)
-    timed_out: Callable[[object, float, int], None]
+    payload: Callable[[T], object]
+    name: Callable[[T], str]
+    attempt: Callable[[T], int]
+    answer: Callable[[T, dict], None]
+    gave_up: Callable[[T, str, float, int], None]  # (task, why, seconds, attempt)
+    timed_out: Callable[[T, float, int], None]
     timeout_s: float = math.inf
     who: str = "sinoloc"
 
 
-def _drive(ray, items: deque, make: Callable[[str | None], object], servers: list,
-           count: int, hooks: _Hooks) -> Iterator[None]:
+class _ActorPool(Generic[T]):
+    """What :func:`_drive` keeps between rounds: the slots, each task's losses and the actors
+    lost before they were ready; one method per thing that can happen to a slot."""
+
+    def __init__(self, ray, make: Callable[[str | None], Any], servers: list, count: int,
+                 hooks: _Hooks[T]):
+        self.ray, self.make, self.hooks = ray, make, hooks
+        self.slots: list[_Slot[T]] = [_Slot(make, servers[i % len(servers)]) for i in range(count)]
+        self.lost: dict[str, int] = {}
+        self.starts = 0  # actors lost before they were ready (not their own fault)
+
+    def busy(self) -> bool:
+        return any(s.item is not None for s in self.slots)
+
+    def replace(self, i: int) -> None:
+        slot = self.slots[i]
+        self.ray.kill(slot.actor, no_restart=True)
+        self.slots[i] = _Slot(self.make, slot.server)
+
+    def dispatch(self, items: deque[T]) -> None:
+        """Every ready, idle actor takes the next task."""
+        for slot in self.slots:
+            if slot.ready and slot.item is None and items:
+                item = items.popleft()
+                slot.send(item, self.hooks.payload(item), self.hooks.attempt(item))
+
+    def finished(self) -> set:
+        """The pending results that came back within one poll (at most one)."""
+        waiting = [s.pending for s in self.slots if not s.ready or s.item is not None]
+        done, _ = self.ray.wait(waiting, num_returns=1, timeout=POLL_S) if waiting else ([], [])
+        return set(done)
+
+    def receive(self, i: int, items: deque[T]) -> None:
+        """Slot ``i``'s result came back: its actor is ready, its task answered, or it is lost."""
+        from ray.exceptions import RayActorError
+
+        slot = self.slots[i]
+        try:
+            answer = self.ray.get(slot.pending)
+        except RayActorError as exc:  # the actor, its process or its node is gone
+            if not slot.ready:
+                self._failed_start(exc)  # its node went away while it started
+            else:
+                self._lost_task(slot, exc, items)
+            self.replace(i)
+            return
+        if not slot.ready:
+            slot.ready = True
+        elif slot.item is not None:  # a ready slot is waited on only while it holds a task
+            self.hooks.answer(slot.item, answer)
+            slot.item = None
+
+    def _failed_start(self, exc: RayActorError) -> None:
+        from sinoloc.eval.runner import RunError
+
+        self.starts += 1
+        if exc.actor_init_failed or self.starts > START_RETRIES * len(self.slots):
+            raise RunError(f"an actor could not start: {_cause(exc)}") from None
+
+    def _lost_task(self, slot: _Slot[T], exc: RayActorError, items: deque[T]) -> None:
+        """The task goes to the front of the queue, or after too many losses is given up."""
+        item = slot.item
+        if item is None:
+            return
+        name = self.hooks.name(item)
+        self.lost[name] = self.lost.get(name, 0) + 1
+        if self.lost[name] < MAX_ATTEMPTS:
+            items.appendleft(item)  # another actor takes it next
+            print(f"{self.hooks.who}: {name} was lost with its actor "
+                  f"({_cause(exc)}); it runs again on another", file=sys.stderr)
+        else:
+            self.hooks.gave_up(item, f"lost with its actor {self.lost[name]} times "
+                                     f"({_cause(exc)})",
+                               time.monotonic() - slot.since, slot.attempt)
+
+    def check_clock(self, i: int) -> None:
+        """Slot ``i`` is still out: a task past its time is given up and its actor replaced; a
+        run whose actors all fail to start within the limit stops."""
+        from sinoloc.eval.runner import RunError
+
+        slot = self.slots[i]
+        elapsed = time.monotonic() - slot.since
+        if slot.item is not None and elapsed > self.hooks.timeout_s:
+            self.hooks.timed_out(slot.item, elapsed, slot.attempt)
+            self.replace(i)
+        elif not slot.ready and elapsed > START_LIMIT_S and not any(s.ready for s in self.slots):
+            # (a replacement that cannot be placed, e.g. its node is gone, is harmless
+            # while other actors work)
+            raise RunError(f"an actor did not start within {START_LIMIT_S:g} s (is the "
+                           "cluster large enough for --actors?)")
+
+    def close(self) -> None:
+        """Idle actors close their locators (briefly waited for); then every actor is killed."""
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        closing = [s.actor.close.remote() for s in self.slots if s.ready and s.item is None]
+        with contextlib.suppress(GetTimeoutError, RayActorError):
+            self.ray.get(closing, timeout=CLOSE_GRACE_S)
+        for slot in self.slots:
+            self.ray.kill(slot.actor, no_restart=True)
+
+
+def _drive(ray, items: deque[T], make: Callable[[str | None], Any], servers: list,
+           count: int, hooks: _Hooks[T]) -> Iterator[None]:
     """The actor pool: ``count`` actors made by ``make(server)``, each sent its next task when
     it answered the last; an actor lost mid-task is replaced and its task goes to the front of
     the queue, up to :data:`~.results.MAX_ATTEMPTS` losses. Yields after every round of waiting
     (a caller writes what came back), and kills its actors when it ends or is closed."""
-    from ray.exceptions import GetTimeoutError, RayActorError
-
-    from sinoloc.eval.runner import RunError
-
-    pool = [_Slot(make, servers[i % len(servers)]) for i in range(count)]
-    lost: dict[str, int] = {}
-    starts = 0  # actors lost before they were ready (not their own fault)
-
-    def replace(slot: _Slot) -> _Slot:
-        ray.kill(slot.actor, no_restart=True)
-        return _Slot(make, slot.server)
-
+    pool = _ActorPool(ray, make, servers, count, hooks)
     try:
-        while items or any(s.item is not None for s in pool):
-            for slot in pool:
-                if slot.ready and slot.item is None and items:
-                    item = items.popleft()
-                    slot.send(item, hooks.payload(item), hooks.attempt(item))
-            waiting = [s.pending for s in pool if not s.ready or s.item is not None]
-            done, _ = ray.wait(waiting, num_returns=1, timeout=POLL_S) if waiting else ([], [])
-            done = set(done)
-            for i, slot in enumerate(pool):
+        while items or pool.busy():
+            pool.dispatch(items)
+            done = pool.finished()
+            for i, slot in enumerate(pool.slots):
                 if slot.pending in done:
-                    try:
-                        answer = ray.get(slot.pending)
-                    except RayActorError as exc:  # the actor, its process or its node is gone
-                        if not slot.ready:
-                            starts += 1
-                            if exc.actor_init_failed or starts > START_RETRIES * len(pool):
-                                raise RunError(f"an actor could not start: {_cause(exc)}") \
-                                    from None
-                            pool[i] = replace(slot)  # its node went away while it started
-                            continue
-                        item, name = slot.item, hooks.name(slot.item)
-                        lost[name] = lost.get(name, 0) + 1
-                        if lost[name] < MAX_ATTEMPTS:
-                            items.appendleft(item)  # another actor takes it next
-                            print(f"{hooks.who}: {name} was lost with its actor "
-                                  f"({_cause(exc)}); it runs again on another", file=sys.stderr)
-                        else:
-                            hooks.gave_up(item, f"lost with its actor {lost[name]} times "
-                                                f"({_cause(exc)})",
-                                          time.monotonic() - slot.since, slot.attempt)
-                        pool[i] = replace(slot)
-                        continue
-                    if not slot.ready:
-                        slot.ready = True
-                    else:
-                        hooks.answer(slot.item, answer)
-                        slot.item = None
-                    continue
-                elapsed = time.monotonic() - slot.since
-                if slot.item is not None and elapsed > hooks.timeout_s:
-                    hooks.timed_out(slot.item, elapsed, slot.attempt)
-                    pool[i] = replace(slot)
-                elif not slot.ready and elapsed > START_LIMIT_S and not any(s.ready for s in pool):
-                    # (a replacement that cannot be placed, e.g. its node is gone, is harmless
-                    # while other actors work)
-                    raise RunError(f"an actor did not start within {START_LIMIT_S:g} s (is the "
-                                   "cluster large enough for --actors?)")
+                    pool.receive(i, items)
+                else:
+                    pool.check_clock(i)
             yield
     finally:
-        closing = [s.actor.close.remote() for s in pool if s.ready and s.item is None]
-        with contextlib.suppress(GetTimeoutError, RayActorError):
-            ray.get(closing, timeout=CLOSE_GRACE_S)
-        for slot in pool:
-            ray.kill(slot.actor, no_restart=True)
+        pool.close()
 
 
 def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write,
@@ -308,7 +361,7 @@ def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write
         own = config.model_copy(update={"base_url": server}) if server else config
         return cls.remote(own.model_dump_json(), tmp_root, store, options.model_rate)
 
-    hooks = _Hooks(
+    hooks = _Hooks[LabelledImage](
         payload=lambda item: item.model_dump(mode="json"), name=lambda item: item.id,
         attempt=lambda item: attempts.get(item.id, 1),
         answer=lambda item, answer: write(ResultRow.model_validate(answer)),
@@ -364,11 +417,11 @@ def ray_locate_many(paths: list[Path], settings_json: str, options: RayOptions) 
     def keep(item, answer: dict) -> None:
         answers[item[0]] = answer
 
-    hooks = _Hooks(payload=lambda item: item[1], name=lambda item: item[1], attempt=lambda item: 1,
-                   answer=keep,
-                   gave_up=lambda item, why, seconds, attempt: keep(item, {"file": item[1],
-                                                                           "error": why}),
-                   timed_out=lambda item, elapsed, attempt: None)  # no limit: max_seconds holds
+    hooks = _Hooks[tuple[int, str]](
+        payload=lambda item: item[1], name=lambda item: item[1], attempt=lambda item: 1,
+        answer=keep,
+        gave_up=lambda item, why, seconds, attempt: keep(item, {"file": item[1], "error": why}),
+        timed_out=lambda item, elapsed, attempt: None)  # no limit: max_seconds holds
     following = 0
     for _ in _drive(ray, items, lambda server: cls.remote(settings_json, store), [None],
                     min(options.actors, len(items)), hooks):

@@ -17,6 +17,7 @@ from sinoloc.eval import metrics as m
 from sinoloc.eval.runner import RunRecord, load_record, rows_of
 from sinoloc.eval.scoring import (
     LEVELS,
+    LocatabilityStats,
     ScoredImage,
     Summary,
     locatability_stats,
@@ -178,6 +179,52 @@ def _conventions() -> list[str]:
             "paired comparison."]
 
 
+def _cost_lines(summary: Summary) -> list[str]:
+    return [f"- latency per image: p50 {summary.latency_p50_s:.2f} s, p95 "
+            f"{summary.latency_p95_s:.2f} s",
+            f"- model calls {summary.model_calls_per_image:.2f}, tool calls "
+            f"{summary.tool_calls_per_image:.2f}, tokens {summary.tokens_per_image:,.0f} "
+            "per image" + (f", cost ${summary.cost_usd_per_image:.4f} per image (projected "
+                           f"${1000 * summary.cost_usd_per_image:,.2f} per 1,000 images)"
+                           if summary.cost_usd_per_image is not None else "")]
+
+
+def _locatability_lines(located: LocatabilityStats) -> list[str]:
+    return ["", "## Locatability", "",
+            f"Over {located.images} images with a score (mean {located.mean_score:.2f}): "
+            f"Spearman ρ with the error {_rho(located.spearman_vs_error_km)}, with a "
+            f"district hit {_rho(located.spearman_vs_district_hit)}. `--slice "
+            "locatability` tabulates the low / medium / high bands."]
+
+
+def _report_figures(run: ScoredRun, area: float, index: RegionIndex, out_dir: Path) -> list[str]:
+    """Draw the run's figures into ``out_dir``; the report's lines that show them (or say why
+    there are none: matplotlib is an optional extra)."""
+    from sinoloc.eval import plots as p
+
+    try:
+        figures = [
+            ("Error CDF", p.error_cdf({run.name: run.images}, out_dir / "error_cdf.png")),
+            ("Recall vs Area", p.rva_curve({run.name: run.images}, area, out_dir / "rva.png")),
+            ("Reliability", p.reliability(run.images, out_dir / "reliability.png")),
+            ("Errors on the map", p.error_map(run.images, index.district_outlines_wgs84(),
+                                              out_dir / "error_map.png"))]
+    except p.PlottingUnavailable as exc:
+        return ["", f"_No figures: {exc}._"]
+    return ["", "## Figures", "", *(f"![{title}]({path.name})" for title, path in figures)]
+
+
+def _summary_json(run: ScoredRun, summary: Summary, located: LocatabilityStats | None,
+                  groups: dict[str, dict[str, Summary]]) -> str:
+    """``summary.json``: the run's numbers, its locatability figures and every slice."""
+    return json.dumps({"run": run.name, "config": run.record.config.model_dump(mode="json"),
+                       "summary": summary.model_dump(mode="json"),
+                       "locatability": located.model_dump(mode="json") if located else None,
+                       "slices": {k: {g: s.model_dump(mode="json") for g, s in v.items()}
+                                  for k, v in groups.items()}},
+                      ensure_ascii=False, indent=2, allow_nan=True)
+
+
 def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
                  slice_by: tuple[str, ...] = (), plots: bool = True,
                  cluster: str | None = None) -> Path:
@@ -209,14 +256,7 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
              *_table(HEADLINE, [headline_rows(run.name, summary), *_reference_rows()]),
              "", "## Per level", "", *_level_table(summary), "",
              f"Recall vs Area (districts): area under the curve {summary.rva_auc:.3f}.", "",
-             "## Cost", "",
-             f"- latency per image: p50 {summary.latency_p50_s:.2f} s, p95 "
-             f"{summary.latency_p95_s:.2f} s",
-             f"- model calls {summary.model_calls_per_image:.2f}, tool calls "
-             f"{summary.tool_calls_per_image:.2f}, tokens {summary.tokens_per_image:,.0f} "
-             "per image" + (f", cost ${summary.cost_usd_per_image:.4f} per image (projected "
-                            f"${1000 * summary.cost_usd_per_image:,.2f} per 1,000 images)"
-                            if summary.cost_usd_per_image is not None else ""),
+             "## Cost", "", *_cost_lines(summary),
              "", "## Slices"]
     groups = {"province": slices(run.images, "province", area)}
     for key in slice_by:
@@ -225,43 +265,54 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
         lines += _slice_table(key, table)
     located = locatability_stats(run.images)
     if located is not None:
-        lines += ["", "## Locatability", "",
-                  f"Over {located.images} images with a score (mean {located.mean_score:.2f}): "
-                  f"Spearman ρ with the error {_rho(located.spearman_vs_error_km)}, with a "
-                  f"district hit {_rho(located.spearman_vs_district_hit)}. `--slice "
-                  "locatability` tabulates the low / medium / high bands."]
+        lines += _locatability_lines(located)
     lines += _worst_table(run.images)
-    figures = []
     if plots:
-        from sinoloc.eval import plots as p
-
-        try:
-            figures = [
-                ("Error CDF", p.error_cdf({run.name: run.images}, out_dir / "error_cdf.png")),
-                ("Recall vs Area", p.rva_curve({run.name: run.images}, area,
-                                               out_dir / "rva.png")),
-                ("Reliability", p.reliability(run.images, out_dir / "reliability.png")),
-                ("Errors on the map", p.error_map(run.images, index.district_outlines_wgs84(),
-                                                  out_dir / "error_map.png"))]
-        except p.PlottingUnavailable as exc:
-            lines += ["", f"_No figures: {exc}._"]
-    if figures:
-        lines += ["", "## Figures", ""]
-        lines += [f"![{title}]({path.name})" for title, path in figures]
+        lines += _report_figures(run, area, index, out_dir)
     lines += _conventions()
     (out_dir / "summary.json").write_text(
-        json.dumps({"run": run.name, "config": config.model_dump(mode="json"),
-                    "summary": summary.model_dump(mode="json"),
-                    "locatability": located.model_dump(mode="json") if located else None,
-                    "slices": {k: {g: s.model_dump(mode="json") for g, s in v.items()}
-                               for k, v in groups.items()}},
-                   ensure_ascii=False, indent=2, allow_nan=True), encoding="utf-8")
+        _summary_json(run, summary, located, groups), encoding="utf-8")
     with (out_dir / "images.jsonl").open("w", encoding="utf-8") as f:
         for image in run.images:
             f.write(image.model_dump_json() + "\n")
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _paired_lines(names: list[str], shared: dict[str, list[ScoredImage]],
+                  cluster: str | None) -> list[str]:
+    """Each run against the first, image by image."""
+    from sinoloc.eval.paired import paired_section
+
+    first = names[0]
+    lines = ["", "## Paired tests", "",
+             f"Each run against {first}, image by image (p < 0.05 to call a difference; "
+             "intervals: paired bootstrap over the same "
+             + (f"clusters of `{cluster}`" if cluster else "images") + ")."]
+    for name in names[1:]:
+        lines += paired_section(first, shared[first], name, shared[name], cluster)
+    return lines
+
+
+def _comparison_figures(shared: dict[str, list[ScoredImage]], area: float,
+                        out_dir: Path) -> list[str]:
+    """Draw the comparison's figures; the lines that show them (or say why there are none)."""
+    from sinoloc.eval import plots as p
+
+    try:
+        p.error_cdf(shared, out_dir / "error_cdf.png")
+        p.rva_curve(shared, area, out_dir / "rva.png")
+    except p.PlottingUnavailable as exc:
+        return ["", f"_No figures: {exc}._"]
+    return ["", "![Error CDF](error_cdf.png)", "", "![Recall vs Area](rva.png)"]
+
+
+def _extra_row(name: str, s: Summary) -> list[str]:
+    """The comparison's second table: area under RvA, calibration, latency and effort."""
+    return [name, f"{s.rva_auc:.3f}", f"{s.levels['province'].ece:.3f}", f"{s.latency_p50_s:.2f}",
+            f"{s.model_calls_per_image:.2f}", f"{s.tool_calls_per_image:.2f}",
+            _pct(s.answered / s.images)]
 
 
 def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
@@ -274,14 +325,14 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
     area = total_area(index)
     out_dir.mkdir(parents=True, exist_ok=True)
     shared = {r.name: [i for i in r.images if i.id in common] for r in runs}
-    rows, extra, warnings = [], [], []
+    rows: list[list[str]] = []
+    extra: list[list[str]] = []
+    warnings: list[str] = []
     for r in runs:
         s = summarize(shared[r.name], area, cluster=cluster)
         warnings = warnings or cluster_warning(s, cluster)
         rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
-        extra.append([r.name, f"{s.rva_auc:.3f}", f"{s.levels['province'].ece:.3f}",
-                      f"{s.latency_p50_s:.2f}", f"{s.model_calls_per_image:.2f}",
-                      f"{s.tool_calls_per_image:.2f}", _pct(s.answered / s.images)])
+        extra.append(_extra_row(r.name, s))
     dropped = {r.name: len(r.images) - len(common) for r in runs if len(r.images) > len(common)}
     lines = ["# Comparison", "",
              f"Scored on the {len(common)} images every run has"
@@ -290,24 +341,9 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
              *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
                       "answered"], extra)]
     if len(runs) > 1:
-        from sinoloc.eval.paired import paired_section
-
-        first = runs[0].name
-        lines += ["", "## Paired tests", "",
-                  f"Each run against {first}, image by image (p < 0.05 to call a difference; "
-                  "intervals: paired bootstrap over the same "
-                  + (f"clusters of `{cluster}`" if cluster else "images") + ")."]
-        for r in runs[1:]:
-            lines += paired_section(first, shared[first], r.name, shared[r.name], cluster)
+        lines += _paired_lines([r.name for r in runs], shared, cluster)
     if plots:
-        from sinoloc.eval import plots as p
-
-        try:
-            p.error_cdf(shared, out_dir / "error_cdf.png")
-            p.rva_curve(shared, area, out_dir / "rva.png")
-            lines += ["", "![Error CDF](error_cdf.png)", "", "![Recall vs Area](rva.png)"]
-        except p.PlottingUnavailable as exc:
-            lines += ["", f"_No figures: {exc}._"]
+        lines += _comparison_figures(shared, area, out_dir)
     lines += _conventions()
     path = out_dir / "comparison.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from sinoloc.agent.settings import field_default
 from sinoloc.agent.toolbox.registry import TOOLS
 
 ALL_TOOLS = tuple(TOOLS)
@@ -36,14 +37,14 @@ class RunConfig(BaseModel):
     llm: str | None = Field(default=None, description="--llm spec; None: the deterministic policy")
     base_url: str | None = None
     max_tokens: int | None = None
-    ocr_backend: str = "rapidocr"
+    ocr_backend: str = field_default("ocr_backend")
     baseline: Literal["constant", "prior", "ocr"] | None = None
     disabled_tools: list[str] = Field(default_factory=list)
     verify: bool = True
-    top_k: int = Field(default=50, ge=1, le=50)
-    max_model_calls: int = 12
-    max_tool_calls: int = 24
-    max_seconds: float = 300.0
+    top_k: int = Field(default=50, ge=1, le=50)  # eval scores top-k: it lists every candidate
+    max_model_calls: int = field_default("max_model_calls")
+    max_tool_calls: int = field_default("max_tool_calls")
+    max_seconds: float = field_default("max_seconds")
     model_timeout_s: float = Field(default=60.0, gt=0, description="limit on one model call")
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
     offline: bool = Field(default=False, description="no network call by the tools")
@@ -109,7 +110,7 @@ def check_locator(config: RunConfig):
 def build_locator(config: RunConfig):
     """The :class:`Geolocator` a worker uses for ``config``."""
     from sinoloc.agent.api import Geolocator
-    from sinoloc.agent.llm import build_policy
+    from sinoloc.agent.policies import build_policy
     from sinoloc.agent.settings import check_policy
 
     policy = build_policy(check_locator(config))

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -35,11 +36,11 @@ from pydantic import BaseModel, Field, model_validator
 
 from sinoloc.eval.datasets import LabelledImage
 from sinoloc.eval.interrupts import Interrupts, RunInterrupted
-from sinoloc.eval.progress import Progress
-from sinoloc.eval.results import ResultRow, ResultsLog, SetAside, atomic_write
+from sinoloc.eval.results import ErrorKind, ResultRow, ResultsLog, SetAside, Status, atomic_write
 from sinoloc.eval.run_config import RunConfig, build_locator, code_version
 from sinoloc.eval.rundir_lock import RunDirBusy, RunDirLock
 from sinoloc.eval.worker import Evaluator
+from sinoloc.tools.progress import Progress
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
@@ -199,67 +200,115 @@ class _Worker:
         self.conn.close()
 
 
-def _pool(items: deque, attempts: dict[str, int], config: RunConfig, workers: int, write,
-          tmp_root: str) -> None:
-    context = multiprocessing.get_context("spawn")
-    config_json = config.model_dump_json()
-    pool = [_Worker(context, config_json, tmp_root) for _ in range(min(workers, len(items)))]
-    try:
-        while items or any(w.item for w in pool):
-            for worker in pool:
-                if worker.ready and worker.item is None and items:
-                    item = items.popleft()
-                    worker.send(item, attempts.get(item.id, 1))
-            waitables = [w.conn for w in pool] + [w.process.sentinel for w in pool]
-            ready = set(wait(waitables, timeout=0.5))
-            for i, worker in enumerate(pool):
-                replace = False
-                if worker.conn in ready:
-                    try:
-                        message = worker.conn.recv()
-                    except (EOFError, OSError):
-                        message = None
-                    if message is None:
-                        replace = True
-                    elif "fatal" in message:
-                        raise RunError(f"a worker could not start: {message['fatal']}")
-                    elif "ready" in message:
-                        worker.ready = True
-                    else:
-                        write(ResultRow.model_validate(message))
-                        worker.item = None
-                elif worker.process.sentinel in ready and not worker.process.is_alive():
-                    replace = True
-                if replace:
-                    worker.stop()
-                    if worker.item is not None:  # the OS (or a user) killed it mid-image
-                        write(_failed_row(worker.item, "error", "the worker process died "
-                                          f"(exit code {worker.process.exitcode})",
-                                          time.monotonic() - worker.since, "infrastructure",
-                                          worker.attempt))
-                    elif not worker.ready:
-                        raise RunError("a worker process died while starting "
-                                       f"(exit code {worker.process.exitcode})")
-                    pool[i] = _Worker(context, config_json, tmp_root)
-                    continue
-                elapsed = time.monotonic() - worker.since
-                if worker.item is not None and elapsed > config.timeout_s:
-                    write(timeout_row(worker.item, config, elapsed, worker.attempt))
-                    worker.item = None
-                    worker.stop()
-                    pool[i] = _Worker(context, config_json, tmp_root)
-                elif not worker.ready and elapsed > WORKER_START_LIMIT_S:
-                    raise RunError(f"a worker did not start within {WORKER_START_LIMIT_S:g} s")
-    finally:
-        for worker in pool:
+class _ProcessPool:
+    """What :func:`_pool` keeps between rounds: the worker processes (spawned, so that a worker
+    starts clean) and what a row is written through; one method per thing that can happen to a
+    worker."""
+
+    def __init__(self, config: RunConfig, count: int, write: Callable[[ResultRow], None],
+                 tmp_root: str):
+        self.context = multiprocessing.get_context("spawn")
+        self.config, self.write, self.tmp_root = config, write, tmp_root
+        self.config_json = config.model_dump_json()
+        self.workers = [self._spawn() for _ in range(count)]
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self.context, self.config_json, self.tmp_root)
+
+    def busy(self) -> bool:
+        return any(w.item for w in self.workers)
+
+    def dispatch(self, items: deque[LabelledImage], attempts: dict[str, int]) -> None:
+        """Every ready, idle worker takes the next image."""
+        for worker in self.workers:
+            if worker.ready and worker.item is None and items:
+                item = items.popleft()
+                worker.send(item, attempts.get(item.id, 1))
+
+    def wait_round(self) -> set:
+        """The pipes and process sentinels that have something to say (within half a second)."""
+        waitables = [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
+        return set(wait(waitables, timeout=0.5))
+
+    def receive(self, worker: _Worker) -> bool:
+        """Read the worker's message (ready, a row, or why it cannot start); True when its pipe
+        is closed (the worker is gone)."""
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            message = None
+        if message is None:
+            return True
+        if "fatal" in message:
+            raise RunError(f"a worker could not start: {message['fatal']}")
+        if "ready" in message:
+            worker.ready = True
+        else:
+            self.write(ResultRow.model_validate(message))
+            worker.item = None
+        return False
+
+    def replace_dead(self, i: int) -> None:
+        """Worker ``i`` died: its image (if any) gets an infrastructure row, retried by
+        ``--resume``; a worker that dies while starting stops the run."""
+        worker = self.workers[i]
+        worker.stop()
+        if worker.item is not None:  # the OS (or a user) killed it mid-image
+            self.write(_failed_row(worker.item, "error", "the worker process died "
+                                   f"(exit code {worker.process.exitcode})",
+                                   time.monotonic() - worker.since, "infrastructure",
+                                   worker.attempt))
+        elif not worker.ready:
+            raise RunError("a worker process died while starting "
+                           f"(exit code {worker.process.exitcode})")
+        self.workers[i] = self._spawn()
+
+    def check_clock(self, i: int) -> None:
+        """Worker ``i`` is alive and quiet: an image past its time gets a timeout row and the
+        worker is replaced; a worker that has not started within the limit stops the run."""
+        worker = self.workers[i]
+        elapsed = time.monotonic() - worker.since
+        if worker.item is not None and elapsed > self.config.timeout_s:
+            self.write(timeout_row(worker.item, self.config, elapsed, worker.attempt))
+            worker.item = None
+            worker.stop()
+            self.workers[i] = self._spawn()
+        elif not worker.ready and elapsed > WORKER_START_LIMIT_S:
+            raise RunError(f"a worker did not start within {WORKER_START_LIMIT_S:g} s")
+
+    def close(self) -> None:
+        """Idle workers are told to finish (and given a second); then every worker is stopped."""
+        for worker in self.workers:
             if worker.ready and worker.item is None:
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
-        for worker in pool:
+        for worker in self.workers:
             worker.stop(grace=1.0 if worker.item is None else 0.0)
 
 
-def _failed_row(item: LabelledImage, status: str, error: str, seconds: float, kind: str,
+def _pool(items: deque[LabelledImage], attempts: dict[str, int], config: RunConfig, workers: int,
+          write: Callable[[ResultRow], None], tmp_root: str) -> None:
+    """Worker processes, each sent its next image when it answered the last; a worker that dies
+    or overruns the timeout is replaced."""
+    pool = _ProcessPool(config, min(workers, len(items)), write, tmp_root)
+    try:
+        while items or pool.busy():
+            pool.dispatch(items, attempts)
+            ready = pool.wait_round()
+            for i, worker in enumerate(pool.workers):
+                if worker.conn in ready:
+                    gone = pool.receive(worker)
+                else:
+                    gone = worker.process.sentinel in ready and not worker.process.is_alive()
+                if gone:
+                    pool.replace_dead(i)
+                else:
+                    pool.check_clock(i)
+    finally:
+        pool.close()
+
+
+def _failed_row(item: LabelledImage, status: Status, error: str, seconds: float, kind: ErrorKind,
                 attempt: int) -> ResultRow:
     return ResultRow(id=item.id, status=status, error=error, error_kind=kind,
                      seconds=round(seconds, 3), truth=item.truth, attributes=item.attributes,
@@ -270,7 +319,7 @@ def timeout_row(item: LabelledImage, config: RunConfig, elapsed: float,
                 attempt: int) -> ResultRow:
     """The row of an image past the hard limit: past the graph's own budget, the machine (or a
     stuck call) held it, retried; within it, the locator's outcome, kept."""
-    kind = "infrastructure" if config.timeout_s > config.max_seconds else "locator"
+    kind: ErrorKind = "infrastructure" if config.timeout_s > config.max_seconds else "locator"
     return _failed_row(item, "timeout", f"no answer within {config.timeout_s:g} s", elapsed, kind,
                        attempt)
 
@@ -313,11 +362,7 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
     with interrupts.critical():
         record, log, set_aside, attempts = prepare(run_dir, dataset, dataset_sha256, config,
                                                    resume)
-        usable = [i for i in items if i.usable]
-        record.skipped = {i.id: "; ".join(p.message for p in i.problems if p.severity == "error")
-                          for i in items if not i.usable}
-        if limit is not None:
-            usable = usable[:limit]
+        usable = _usable(items, record, limit)
         done = {row.id for row in log.read()}
         todo = deque(i for i in usable if i.id not in done)
     index = len(record.sessions)
@@ -345,20 +390,11 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
         with interrupts.critical():
             tmp_root = session.temp_dir = tempfile.mkdtemp(prefix="sinoloc-eval-run-")
             _save_record(run_dir, record)
-        for item in set_aside:
-            print(f"sinoloc eval: set aside {log.path}:{item.line} ({item.reason}) into "
-                  f"{log.side_path.name}" + (f"; {item.id} runs again" if item.id else ""),
-                  file=sys.stderr)
+        _announce_set_aside(set_aside, log)
         if engine is not None and locator is None:
             engine(todo, attempts, config, write, tmp_root)
         elif workers <= 0 or locator is not None:
-            evaluator = Evaluator(locator or build_locator(config), config, tmp_root)
-            try:
-                while todo:
-                    item = todo.popleft()
-                    write(evaluator.locate(item, attempts.get(item.id, 1)))
-            finally:
-                evaluator.close()
+            _in_process(todo, attempts, config, locator, write, tmp_root)
         else:
             _pool(todo, attempts, config, workers, write, tmp_root)
         session.outcome = "complete"
@@ -377,6 +413,35 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
         _save_record(run_dir, record)
         meter.close()
     return record
+
+
+def _usable(items: list[LabelledImage], record: RunRecord, limit: int | None
+            ) -> list[LabelledImage]:
+    """The images that can run (the first ``limit`` of them); the others are noted in the
+    record with their errors."""
+    usable = [i for i in items if i.usable]
+    record.skipped = {i.id: "; ".join(p.message for p in i.problems if p.severity == "error")
+                      for i in items if not i.usable}
+    return usable[:limit] if limit is not None else usable
+
+
+def _announce_set_aside(set_aside: list[SetAside], log: ResultsLog) -> None:
+    for item in set_aside:
+        print(f"sinoloc eval: set aside {log.path}:{item.line} ({item.reason}) into "
+              f"{log.side_path.name}" + (f"; {item.id} runs again" if item.id else ""),
+              file=sys.stderr)
+
+
+def _in_process(todo: deque[LabelledImage], attempts: dict[str, int], config: RunConfig, locator,
+                write: Callable[[ResultRow], None], tmp_root: str) -> None:
+    """One image after another in this process (``--workers 0``, or a locator passed in)."""
+    evaluator = Evaluator(locator or build_locator(config), config, tmp_root)
+    try:
+        while todo:
+            item = todo.popleft()
+            write(evaluator.locate(item, attempts.get(item.id, 1)))
+    finally:
+        evaluator.close()
 
 
 def rows_of(run_dir: Path) -> list[ResultRow]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypedDict
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -62,6 +65,35 @@ def total_area(index: RegionIndex) -> float:
     return float(sum(d.area_km2 for d in index.districts))
 
 
+def _ranked(p: dict | None, level: str) -> list[tuple[str, float]]:
+    """(adcode, probability) of the prediction's candidates at ``level`` (districts are the
+    plain ``candidates``)."""
+    if not p:
+        return []
+    candidates = p.get("candidates", []) if level == "district" else p.get(f"{level}_candidates", [])
+    return [(c["adcode"], c["probability"]) for c in candidates]
+
+
+def _level_outcome(p: dict | None, want: str | None, level: str) -> tuple[bool, bool, bool, float]:
+    """(named, correct, among the top 3, stated confidence) of a prediction at one level."""
+    got = p.get(f"{level}_adcode") if p else None
+    correct = bool(got) and got == want
+    top3 = correct or m.hit_at_k(_ranked(p, level), want or "", 3)
+    return bool(got), correct, top3, float((p or {}).get("confidence", {}).get(level, 0.0))
+
+
+def _area_to_truth(p: dict | None, district_adcode: str | None, index: RegionIndex) -> float:
+    """Area of the district candidates down to the true one (the whole map without an answer)."""
+    area = total_area(index)
+    if not p:
+        return area
+    ranked_areas = []
+    for c in p.get("candidates", []):
+        region = index.get(c["adcode"], "district")
+        ranked_areas.append((c["adcode"], c["probability"], region.area_km2 if region else 0.0))
+    return m.area_to_truth(ranked_areas, district_adcode or "", area)
+
+
 def score_row(row: ResultRow, index: RegionIndex) -> ScoredImage:
     truth = row.truth
     p = row.prediction if row.answered else None
@@ -72,22 +104,9 @@ def score_row(row: ResultRow, index: RegionIndex) -> ScoredImage:
     error = float(haversine_km(truth.lon, truth.lat, lon, lat))
     correct, top3, named, confidence = {}, {}, {}, {}
     for level in LEVELS:
-        want = getattr(truth, f"{level}_adcode")
-        got = p.get(f"{level}_adcode") if p else None
-        named[level] = bool(got)
-        correct[level] = bool(got) and got == want
-        ranked = [(c["adcode"], c["probability"]) for c in
-                  ((p.get("candidates", []) if level == "district"
-                    else p.get(f"{level}_candidates", [])) if p else [])]
-        top3[level] = correct[level] or m.hit_at_k(ranked, want or "", 3)
-        confidence[level] = float((p or {}).get("confidence", {}).get(level, 0.0))
-    area = total_area(index)
-    if p:
-        ranked_areas = []
-        for c in p.get("candidates", []):
-            region = index.get(c["adcode"], "district")
-            ranked_areas.append((c["adcode"], c["probability"], region.area_km2 if region else 0.0))
-        area = m.area_to_truth(ranked_areas, truth.district_adcode or "", area)
+        named[level], correct[level], top3[level], confidence[level] = _level_outcome(
+            p, getattr(truth, f"{level}_adcode"), level)
+    area = _area_to_truth(p, truth.district_adcode, index)
     usage = (p or {}).get("usage", {})
     return ScoredImage(
         id=row.id, status=row.status, answered=p is not None, error_km=error, imputed=p is None,
@@ -139,55 +158,93 @@ class Summary(BaseModel):
     clusters: int | None = Field(default=None, description="clusters resampled, if any")
 
 
+@dataclass(frozen=True)
+class _Bootstrap:
+    """How a summary's intervals resample: how often, and by which clusters (None: by image)."""
+
+    resamples: int
+    groups: list[str] | None
+
+    def interval(self, values: m.Floats, statistic: Callable[[np.ndarray], float]) -> Interval:
+        data = np.asarray(values, dtype=float)
+        low, high = m.bootstrap_ci(data, statistic, resamples=self.resamples, groups=self.groups)
+        return Interval(value=float(statistic(data)) if len(data) else math.nan, low=low, high=high)
+
+
+def _level_stats(images: list[ScoredImage], level: str, boot: _Bootstrap) -> LevelStats:
+    """Accuracy, answer rate, precision / recall / F1 and calibration at one admin level."""
+    n = len(images)
+    answered = sum(i.answered and i.named[level] for i in images)
+    correct = sum(i.correct[level] for i in images)
+    precision, recall, f1 = m.precision_recall_f1(answered, correct, n)
+    calibrated = [i for i in images if i.answered]
+    return LevelStats(
+        top1=boot.interval([i.correct[level] for i in images], np.mean),
+        top3=m.mean([i.top3[level] for i in images]),
+        answer_rate=answered / n if n else math.nan,
+        precision=precision, recall=recall, f1=f1,
+        ece=m.expected_calibration_error([i.confidence[level] for i in calibrated],
+                                         [i.correct[level] for i in calibrated]))
+
+
+def _failures(images: list[ScoredImage]) -> dict[str, int]:
+    """Unanswered images by status."""
+    failures: dict[str, int] = defaultdict(int)
+    for i in images:
+        if not i.answered:
+            failures[i.status] += 1
+    return dict(failures)
+
+
+def _within_km(errors: list[float], boot: _Bootstrap) -> dict[str, Interval]:
+    """Share of errors within each distance threshold, with its interval."""
+    def share_within(threshold: float) -> Callable[[np.ndarray], float]:
+        return lambda e: m.share_within(e, threshold)
+
+    return {str(t): boot.interval(errors, share_within(t)) for t in m.DISTANCE_THRESHOLDS_KM}
+
+
+class _Usage(TypedDict):
+    model_calls_per_image: float
+    tool_calls_per_image: float
+    tokens_per_image: float
+    cost_usd_per_image: float | None
+    prior_only_share: float
+
+
+def _usage_per_image(images: list[ScoredImage]) -> _Usage:
+    """What the run spent per image (calls, tokens, dollars) and how often it fell back on
+    the prior alone."""
+    costs = [i.cost_usd for i in images if i.cost_usd is not None]
+    return _Usage(
+        model_calls_per_image=m.mean([i.model_calls for i in images]),
+        tool_calls_per_image=m.mean([i.tool_calls for i in images]),
+        tokens_per_image=m.mean([i.tokens for i in images]),
+        cost_usd_per_image=(sum(costs) / len(images)) if costs else None,
+        prior_only_share=m.mean([i.basis == "prior_only" for i in images]))
+
+
 def summarize(images: list[ScoredImage], total_area_km2: float, resamples: int = 1000,
               cluster: str | None = None) -> Summary:
     """The run's numbers; intervals resample images, or whole clusters of the ``cluster``
     column (a dataset column or a ``notes`` key)."""
     n = len(images)
     groups = [slice_key(i, cluster) for i in images] if cluster else None
-
-    def interval(values, statistic) -> Interval:
-        values = np.asarray(values, dtype=float)
-        low, high = m.bootstrap_ci(values, statistic, resamples=resamples, groups=groups)
-        return Interval(value=float(statistic(values)) if len(values) else math.nan,
-                        low=low, high=high)
-
+    boot = _Bootstrap(resamples, groups)
     errors = [i.error_km for i in images]
-    levels = {}
-    for level in LEVELS:
-        answered = sum(i.answered and i.named[level] for i in images)
-        correct = sum(i.correct[level] for i in images)
-        precision, recall, f1 = m.precision_recall_f1(answered, correct, n)
-        calibrated = [i for i in images if i.answered]
-        levels[level] = LevelStats(
-            top1=interval([i.correct[level] for i in images], np.mean),
-            top3=m.mean([i.top3[level] for i in images]),
-            answer_rate=answered / n if n else math.nan,
-            precision=precision, recall=recall, f1=f1,
-            ece=m.expected_calibration_error([i.confidence[level] for i in calibrated],
-                                             [i.correct[level] for i in calibrated]))
-    failures: dict[str, int] = defaultdict(int)
-    for i in images:
-        if not i.answered:
-            failures[i.status] += 1
-    costs = [i.cost_usd for i in images if i.cost_usd is not None]
+    levels = {level: _level_stats(images, level, boot) for level in LEVELS}
     seconds = [i.seconds for i in images]
     return Summary(
-        images=n, answered=sum(i.answered for i in images), failures=dict(failures),
-        mean_km=interval(errors, np.mean),
-        geometric_mean_km=interval(errors, m.geometric_mean_km),
-        median_km=interval(errors, np.median),
-        within_km={str(t): interval(errors, lambda e, t=t: m.share_within(e, t))
-                   for t in m.DISTANCE_THRESHOLDS_KM},
-        score=interval([i.score for i in images], np.mean),
+        images=n, answered=sum(i.answered for i in images), failures=_failures(images),
+        mean_km=boot.interval(errors, np.mean),
+        geometric_mean_km=boot.interval(errors, m.geometric_mean_km),
+        median_km=boot.interval(errors, np.median),
+        within_km=_within_km(errors, boot),
+        score=boot.interval([i.score for i in images], np.mean),
         levels=levels,
         rva_auc=m.rva_auc([i.area_to_truth_km2 for i in images], total_area_km2),
         latency_p50_s=m.percentile(seconds, 50), latency_p95_s=m.percentile(seconds, 95),
-        model_calls_per_image=m.mean([i.model_calls for i in images]),
-        tool_calls_per_image=m.mean([i.tool_calls for i in images]),
-        tokens_per_image=m.mean([i.tokens for i in images]),
-        cost_usd_per_image=(sum(costs) / n) if costs else None,
-        prior_only_share=m.mean([i.basis == "prior_only" for i in images]),
+        **_usage_per_image(images),
         clusters=len(set(groups)) if groups else None)
 
 
@@ -213,10 +270,11 @@ class LocatabilityStats(BaseModel):
 
 
 def locatability_stats(images: list[ScoredImage]) -> LocatabilityStats | None:
-    scored = [i for i in images if i.locatability is not None]
-    if not scored:
+    pairs = [(i.locatability, i) for i in images if i.locatability is not None]
+    if not pairs:
         return None
-    scores = [i.locatability for i in scored]
+    scores = [score for score, _ in pairs]
+    scored = [i for _, i in pairs]
     return LocatabilityStats(
         images=len(scored), mean_score=round(m.mean(scores), 4),
         spearman_vs_error_km=m.spearman(scores, [i.error_km for i in scored]),

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 
 from sinoloc.eval.datasets import LabelledImage
-from sinoloc.eval.results import ResultRow
+from sinoloc.eval.results import ErrorKind, ResultRow, Status
 from sinoloc.eval.run_config import RunConfig, build_locator
 from sinoloc.tools.images import ImageInputError, copy_image_file
 from sinoloc.tools.secrets import scrub_secrets
@@ -53,7 +53,10 @@ class Evaluator:
 
     def locate(self, item: LabelledImage, attempt: int = 1) -> ResultRow:
         start = time.perf_counter()
-        status, error, kind, prediction = "ok", None, None, None
+        status: Status = "ok"
+        error: str | None = None
+        kind: ErrorKind | None = None
+        prediction: dict | None = None
         path = self.neutral_path(item.image)
         try:
             self.neutral_copy(item.image)
