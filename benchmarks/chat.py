@@ -76,6 +76,7 @@ def bench_cold_start(runs: int, store_dir: Path) -> dict:
         start = time.perf_counter()
         process = subprocess.Popen([str(cli), "chat"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, env=env)
+        assert process.stdout is not None  # stdout=PIPE
         seen = b""
         while PROMPT.encode() not in seen:
             chunk = os.read(process.stdout.fileno(), 4096)

@@ -14,11 +14,16 @@ import csv
 import random
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import phonenumbers
 from pydantic import BaseModel, Field, field_validator
+
+if TYPE_CHECKING:
+    from sinoloc.tools.regions import Region, RegionIndex
 
 PLACES_CSV = Path(__file__).with_name("data") / "probe_places.csv"
 KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town", "village",
@@ -34,6 +39,14 @@ _PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are never issued
 _LANDLINE = re.compile(r"^86(10|2\d|[3-9]\d\d)$")
 _LANDLINE_TYPES = {phonenumbers.PhoneNumberType.FIXED_LINE,
                    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None, what: str) -> _T:
+    """``value``, which the data behind a probe guarantees; a clear error names it if the data changed."""
+    if value is None:
+        raise ValueError(f"probe data: no {what}")
+    return value
 
 
 class Truth(BaseModel):
@@ -89,7 +102,7 @@ def load_places(path: Path = PLACES_CSV) -> list[Place]:
 
 
 # ---------------------------------------------------------------- area codes (phonenumbers)
-def _split_description(description: str, index) -> tuple[object, list[str]] | None:
+def _split_description(description: str, index: RegionIndex) -> tuple[Region, list[str]] | None:
     """'四川省成都市、资阳市、眉山市' → (四川省, ['成都市', '资阳市', '眉山市'])."""
     for province in index.provinces():
         for name in (province.name, province.short):
@@ -118,6 +131,7 @@ def area_codes() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
         if split is None:
             continue
         province, pieces = split
+        cities: Sequence[Region | None]
         if not pieces:  # 北京市: the municipality is its one city
             children = index.children(province)
             cities = children if len(children) == 1 else []
@@ -126,8 +140,9 @@ def area_codes() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
             if not found[0]:  # the first piece is a county or an old name: not a clean truth
                 continue
             cities = [c[0] if c else None for c in found]  # 株州 (sic) stays unresolved
-        if cities:
-            out[cities[0].adcode].append((prefix[2:], tuple(c.adcode if c else "" for c in cities)))
+        first = cities[0] if cities else None  # never None when there are cities: found[0] is checked
+        if first is not None:
+            out[first.adcode].append((prefix[2:], tuple(c.adcode if c else "" for c in cities)))
     return dict(out)
 
 
@@ -222,6 +237,9 @@ class _Context:
     def capital(self, province):
         return self.cities(province)[0]
 
+    def region(self, adcode: str, level: str) -> Region:
+        return _given(self.index.get(adcode, level), f"{level} {adcode} in the region index")
+
     def truth(self, region) -> Truth:
         ix = self.index
         province = ix.province_of(region)
@@ -238,14 +256,22 @@ class _Context:
             codes = [c for c in codes if len(c[1]) == 1]
         return rng.choice(codes) if codes else None
 
+    def area_code(self, city, rng: random.Random, single: bool) -> tuple[str, tuple[str, ...]]:
+        return _given(self.code_of(city, rng, single), f"area code of {city.name}")
+
     def districts(self, city) -> list:
         return sorted((d for d in self.index.children(city) if d.name != city.name), key=lambda d: d.adcode)
 
     def address(self, district, rng: random.Random, with_province: bool) -> str:
         ix = self.index
-        province, city = ix.province_of(district), ix.city_of(district)
+        province = ix.province_of(district)
+        city = _given(ix.city_of(district), f"city of {district.name}")
         head = province.name if with_province and province.name != city.name else ""
         return f"{head}{city.name}{district.name}{rng.choice(self.roads)}{rng.randint(1, 399)}号"
+
+
+def _landline(code: str, rng: random.Random, too_long: bool = False) -> str:
+    return _given(landline_number(code, rng, too_long), f"landline number in 0{code}")
 
 
 def _phone_line(number: str, rng: random.Random) -> str:
@@ -278,9 +304,9 @@ def _probes_for(ctx: _Context, province, kind: str, rng: random.Random) -> list[
             if other is not None:
                 variants.append(("other", other))
         for variant, city in variants:
-            code, covered = ctx.code_of(city, rng, single=variant != "capital")
-            number = landline_number(code, rng, too_long=kind == "landline_long")
-            shared = [ctx.index.get(a, "city").name for a in covered[1:] if a]
+            code, covered = ctx.area_code(city, rng, single=variant != "capital")
+            number = _landline(code, rng, too_long=kind == "landline_long")
+            shared = [ctx.region(a, "city").name for a in covered[1:] if a]
             out.append(dict(variant=variant, sign=[shop, _phone_line(number, rng)], key=f"0{code}",
                             truth=ctx.truth(city),
                             note=f"area code 0{code} also covers {'、'.join(shared)}" if shared else ""))
@@ -307,22 +333,22 @@ def _probes_for(ctx: _Context, province, kind: str, rng: random.Random) -> list[
                         note=f"{place.town}, {place.county}"))
     elif kind == "agree":
         city = _coded_city(ctx, province, rng) or capital
-        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.code_of(city, rng, single=False)
+        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.area_code(city, rng, single=False)
         district = rng.choice(ctx.districts(city))
         out.append(dict(variant="capital" if city == capital else "other",
                         sign=[shop, ctx.address(district, rng, with_province=False),
-                              _phone_line(landline_number(code, rng), rng)],
+                              _phone_line(_landline(code, rng), rng)],
                         key=district.name, truth=ctx.truth(district)))
     elif kind == "conflict":
         city = _coded_city(ctx, province, rng) or capital
-        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.code_of(city, rng, single=False)
+        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.area_code(city, rng, single=False)
         elsewhere = rng.choice([p for p in ctx.provinces if p.adcode != province.adcode])
         prefix, plate_city = rng.choice(ctx.plates[elsewhere.adcode])
         plate = format_plate(prefix, plate_serial(rng), rng)
         out.append(dict(variant="capital" if city == capital else "other",
-                        sign=[shop, _phone_line(landline_number(code, rng), rng)], plate=plate,
+                        sign=[shop, _phone_line(_landline(code, rng), rng)], plate=plate,
                         key=f"0{code}", truth=ctx.truth(city),
-                        note=f"plate {prefix} names {ctx.index.label(ctx.index.get(plate_city, 'city'))}; "
+                        note=f"plate {prefix} names {ctx.index.label(ctx.region(plate_city, 'city'))}; "
                              "the truth is the sign's landline (a business is local, cars travel)"))
     for spec in out:
         spec["id"] = f"{kind}-{short}-{spec['variant'] if kind not in ('town', 'village') else 'x'}"

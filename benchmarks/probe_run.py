@@ -12,12 +12,16 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sinoloc.benchmarks.probe_data import KINDS, Probe
 
+if TYPE_CHECKING:
+    from sinoloc.agent.api import Geolocator
+
 SETTINGS = {"offline": True, "ignore_exif": True}
 LEVELS = ("province", "city", "district")
-_LOCATOR = None
+_LOCATOR: Geolocator | None = None  # this worker's, set by _init_worker
 _TMP: Path | None = None
 
 
@@ -63,6 +67,8 @@ def run_probe(task: tuple[dict, str | None, bool]) -> dict:
     """Render one probe, locate it, return its record (a failure is recorded, not raised)."""
     from sinoloc.benchmarks.probe_render import render_probe
 
+    if _LOCATOR is None or _TMP is None:
+        raise RuntimeError("run_probe runs after _init_worker (in the pool's initializer)")
     spec, background, keep = task
     probe = Probe.model_validate(spec)
     path = _TMP / f"{probe.id}.jpg"
@@ -192,7 +198,8 @@ def compare(old: dict, new: dict) -> str:
             if after[key] is not None and before[key] is not None:
                 lines.append(f"| {kind} | {key} | {before[key]} | {after[key]} | "
                              f"{after[key] - before[key]:+.1f} |")
-    fixed, broken = [], []
+    fixed: list[str] = []
+    broken: list[str] = []
     for prev, record in pairs:
         for level in LEVELS:
             a, b = record["score"][level], prev["score"][level]

@@ -39,6 +39,8 @@ REPLY = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "mod
 class SlowModelServer:
     """``POST …/chat/completions`` answered after ``delay_s``; arrival times kept."""
 
+    HOST = "127.0.0.1"
+
     def __init__(self, delay_s: float):
         self.arrivals: list[float] = []
         lock = threading.Lock()
@@ -62,14 +64,13 @@ class SlowModelServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((self.HOST, 0), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{self.HOST}:{self.httpd.server_port}/v1"
 
     def take(self) -> list[float]:
         arrivals, self.arrivals = sorted(self.arrivals), []

@@ -46,6 +46,7 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str]:
            "SINOLOC_CHAT_DB": str(root / "chat.sqlite")}
     proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.commands.main", "serve", "--port", "0",
                              "--offline"], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None  # stdout=PIPE
     line = proc.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+", line)
     if not match:
@@ -65,6 +66,8 @@ def _stream_times(client, files) -> tuple[float, float]:
                 first = first if first is not None else now
                 if first_graph is None and json.loads(line[5:])["kind"] == "image":
                     first_graph = now
+    if first is None or first_graph is None:
+        raise RuntimeError("the stream ended before its first graph event")
     return first, first_graph
 
 

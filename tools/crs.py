@@ -136,7 +136,7 @@ def wgs84_to_gcj02(lon, lat):
     return _ret(np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat), scalar)
 
 
-def _invert(forward, target_lon, target_lat, lon, lat):
+def _invert(forward, target_lon, target_lat, lon, lat) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``forward(lon, lat) == target`` by fixed-point iteration from a first guess (the
     offsets are small and smooth, so this converges to < 1e-10° in a few steps)."""
     for _ in range(_MAX_ITER):
@@ -182,7 +182,7 @@ def bd09_to_wgs84(lon, lat):
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-def _band_convert(x, y, table):
+def _band_convert(x, y, table) -> tuple[np.ndarray, np.ndarray]:
     x, y = _as_array(x, y)
     c = np.asarray(table, dtype=np.float64)  # (n, 10) per point
     out_x = c[..., 0] + c[..., 1] * np.abs(x)

@@ -19,7 +19,6 @@ class EvidenceKind(str, Enum):
     POI = "poi"
     WEB = "web"
     KNOWLEDGE = "knowledge"
-    MODEL_OBSERVATION = "model_observation"
 
 
 class PointSupport(BaseModel):

@@ -129,11 +129,12 @@ def image_to_path(source: Any) -> Path:
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow is a core dependency
-        Image = None
-    if Image is not None and isinstance(source, Image.Image):
-        buffer = io.BytesIO()
-        image = source if source.mode in ("RGB", "L") else source.convert("RGB")
-        image.save(buffer, format="PNG")  # lossless: what the caller holds is what is located
-        return store_image_bytes(buffer.getvalue())
+        pass
+    else:
+        if isinstance(source, Image.Image):
+            buffer = io.BytesIO()
+            image = source if source.mode in ("RGB", "L") else source.convert("RGB")
+            image.save(buffer, format="PNG")  # lossless: what the caller holds is what is located
+            return store_image_bytes(buffer.getvalue())
     raise ImageInputError(f"cannot read an image from a {type(source).__name__}: give a path, "
                           "bytes, a PIL image, base64 text or a data: URI")

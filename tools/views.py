@@ -48,6 +48,7 @@ def view_for_heading(heading: float, fov: float = 60.0, width: int = 960, height
 @lru_cache(maxsize=32)
 def _remap_tables(pano_w: int, pano_h: int, spec_json: str) -> tuple[np.ndarray, np.ndarray]:
     spec = ViewSpec.model_validate_json(spec_json)
+    assert spec.heading is not None, "a whole-image spec has no view to render (render_view returns it as is)"
     f = 0.5 * spec.width / np.tan(np.radians(spec.fov) / 2)
     xs = np.arange(spec.width, dtype=np.float32) - (spec.width - 1) / 2
     ys = np.arange(spec.height, dtype=np.float32) - (spec.height - 1) / 2

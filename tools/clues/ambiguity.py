@@ -5,7 +5,7 @@ A clue that names several regions at once (029 → 西安 / 咸阳, a plate lett
 A photo is far likelier to be taken where more people live, so the alternatives are weighted by
 population (the proxy of :mod:`sinoloc.tools.places.population`).
 
-Fusion (``agent/fusion.py``) gives every district of a supported region the region's weight
+Fusion (``tools/fusion.py``) gives every district of a supported region the region's weight
 (support = max(weight × mask)), so a region's share of the clue's mass grows with its number of
 districts. To make each alternative's share proportional to its population, its weight is set
 proportional to its population *per district*; the densest alternative keeps the clue's
@@ -62,7 +62,8 @@ def weight_by_population(regions: list[RegionSupport],
     densest = max(known)
     out = list(regions)
     for i in alternatives:
-        share = max(density[i] / densest if density[i] else 0.0, _MIN_SHARE)
+        known_density = density[i]
+        share = max(known_density / densest if known_density else 0.0, _MIN_SHARE)
         floor = max((regions[j].weight for j in range(len(regions)) if contains(j, i)), default=0.0)
         out[i] = regions[i].model_copy(update={"weight": max(top * share, floor)})
     return out

@@ -78,7 +78,8 @@ def find_slips(text: str, gazetteer: Gazetteer) -> list[Slip]:
         region = _anchor_region(gazetteer, anchor.candidates)
         if region is None:
             continue
-        start = _GAP.match(text, anchor.end).end()
+        gap = _GAP.match(text, anchor.end)  # the pattern matches the empty string: never None
+        start = gap.end() if gap else anchor.end
         if any(m.start == start for m in mentions):
             continue  # an exact name follows: nothing to repair
         fits: dict[tuple[str, str], tuple[Region, str]] = {}

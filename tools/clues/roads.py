@@ -30,8 +30,8 @@ def road_clues(text: str, knowledge: Knowledge, span_id: str | None = None) -> l
             clues.append(_clue(road, name, span_id, 0.9))
     for match in _CODE.finditer(text.upper()):
         code = f"G{match.group(1)}"
-        road = knowledge.roads_by_code.get(code)
-        if road is not None and code not in seen:
+        coded = knowledge.roads_by_code.get(code)
+        if coded is not None and code not in seen:
             seen.add(code)
-            clues.append(_clue(road, match.group(0), span_id, 0.75))
+            clues.append(_clue(coded, match.group(0), span_id, 0.75))
     return clues

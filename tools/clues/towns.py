@@ -73,14 +73,14 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
         overlaps_admin = any(m.start < end and start < m.end for m in mentions)
         group = [h for h in _eligible(group, guide)
                  if not inside_admin and (h.kind is NameKind.TOWN or not overlaps_admin)]
-        regions = {}
+        found: dict[tuple[str, str], Region] = {}
         for hit in group:
             for level, adcode in hit.regions:
                 region = index.get(adcode, level)
                 if region is not None:
-                    regions[region.key] = region
-        if regions:
-            candidates.append((group, list(regions.values())))
+                    found[region.key] = region
+        if found:
+            candidates.append((group, list(found.values())))
 
     clues: list[Clue] = []
     for i, (group, regions) in enumerate(candidates):

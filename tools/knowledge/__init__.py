@@ -178,14 +178,14 @@ def build_knowledge(index: RegionIndex) -> Knowledge:
     english: dict[str, Region] = {}
     english_names: dict[str, str] = {}
     for row in read_rows("province_names.csv", ProvinceNameRow):
-        province = index.get(row.adcode, Level.PROVINCE)
-        if province is None:
+        named = index.get(row.adcode, Level.PROVINCE)
+        if named is None:
             raise KnowledgeError(f"province_names.csv: unknown adcode {row.adcode}")
-        abbreviations[row.abbreviation] = province
-        english_names[province.adcode] = f"{row.english} {row.alt_english}".strip()
+        abbreviations[row.abbreviation] = named
+        english_names[named.adcode] = f"{row.english} {row.alt_english}".strip()
         for name in (row.english, row.alt_english):
             if name:
-                english[name.lower().replace(" ", "")] = province
+                english[name.lower().replace(" ", "")] = named
 
     return Knowledge(
         plates=plates, roads_by_code=by_code, roads_by_name=by_name,

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from sinoloc.tools.regions import Region, RegionIndex, get_region_index
 from sinoloc.tools.regions.names import normalize
@@ -150,21 +151,28 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def _region(self, adcode: str) -> Region:
+        """The region of one of the corpus's adcodes (:func:`validate` checked that each exists)."""
+        region = self.index.get(adcode)
+        if region is None:
+            raise KeyError(f"adcode {adcode} is not in the boundary data")
+        return region
+
     def regions(self, entry: ClueEntry) -> list[tuple[Region, float]]:
-        return [(self.index.get(r.adcode), r.weight) for r in entry.regions]
+        return [(self._region(r.adcode), r.weight) for r in entry.regions]
 
     def region_names(self, entry: ClueEntry) -> list[str]:
         return [self.index.label(region) for region, _ in self.regions(entry)]
 
     def excluded_names(self, entry: ClueEntry) -> list[str]:
-        return [self.index.label(self.index.get(adcode)) for adcode in entry.excludes]
+        return [self.index.label(self._region(adcode)) for adcode in entry.excludes]
 
     def conflict(self, entry: ClueEntry, region: Region) -> str | None:
         """Why ``region`` (a hypothesis) is inconsistent with ``entry`` having been observed, or
         None. A region conflicts when it lies in an excluded region, or when the clue is
         exclusive and the region neither lies in nor contains one of the clue's regions."""
         for adcode in entry.excludes:
-            excluded = self.index.get(adcode)
+            excluded = self._region(adcode)
             if self.index.is_within(region, excluded):
                 return f"it does not occur in {self.index.label(excluded)}"
         if entry.exclusive:
@@ -236,7 +244,7 @@ def parse_file(path: Path, errors: list[str] | None = None) -> list[ClueEntry]:
     return entries
 
 
-def _plain(error: dict) -> str:
+def _plain(error: ErrorDetails) -> str:
     """One pydantic error in the words of the file: the column, then what is wrong with it."""
     column = ".".join(map(str, error["loc"]))
     message = error["msg"].removeprefix("Value error, ")

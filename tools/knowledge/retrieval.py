@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -65,7 +66,7 @@ def _jieba():
 class Tokenizer:
     """jieba words + CJK characters + lower-cased, lightly stemmed English words."""
 
-    def __init__(self, vocabulary: set[str] = frozenset()):
+    def __init__(self, vocabulary: Iterable[str] = frozenset()):
         self._jieba = _jieba()
         for word in vocabulary:  # sign texts and region names stay whole
             if _CJK.fullmatch(word) and len(word) >= 2:
@@ -150,7 +151,7 @@ class KnowledgeIndex:
         scope = self._scope(region)
         words = set(self.tokenize.words(query))
         chars = set(tokens) - words
-        hits = []
+        hits: list[Hit] = []
         for position in np.argsort(-scores, kind="stable"):
             if scores[position] <= 0 or len(hits) >= k:
                 break

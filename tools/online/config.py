@@ -89,11 +89,11 @@ def load_config(path: Path | None = None) -> OnlineConfig:
     """The environment over the config file over the defaults."""
     data = read_file(path or config_path())
     online = dict(data.get("online", {}))
-    keys = {k: str(v) for k, v in data.get("keys", {}).items() if v}
+    keys: dict[str, SecretStr] = {k: SecretStr(str(v)) for k, v in data.get("keys", {}).items() if v}
     for provider, names in KEY_ENV.items():
         for name in names:
             if os.environ.get(name):
-                keys[provider] = os.environ[name]
+                keys[provider] = SecretStr(os.environ[name])
                 break
     geocoders = os.environ.get(ENV_GEOCODERS)
     if geocoders is not None:

@@ -51,18 +51,33 @@ class StoreActor:
         return True
 
 
+STORE_ATTEMPTS = 6  # a store being torn down as a new driver starts is retried (~5 s in all)
+
+
 def start_store(path: str | None = None):
     """The cluster's store actor, created on this (the driver's) node if it is not running;
     it lives as long as the driver's job. Needs ``ray.init`` first."""
     import ray
+    from ray.exceptions import RayActorError
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = ray.get_runtime_context().get_node_id()
-    actor = ray.remote(StoreActor).options(
-        name=STORE_ACTOR, namespace=NAMESPACE, get_if_exists=True, num_cpus=0,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(path)
-    ray.get(actor.ping.remote())
-    return actor
+    for attempt in range(STORE_ATTEMPTS):
+        actor = ray.remote(StoreActor).options(
+            name=STORE_ACTOR, namespace=NAMESPACE, get_if_exists=True, num_cpus=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(path)
+        try:
+            # Ray types the handle as ActorHandle | type[StoreActor], so an undecorated method
+            # reads as the plain function; the handle's methods have .remote at run time.
+            ray.get(actor.ping.remote())  # type: ignore[attr-defined]
+            return actor
+        except RayActorError:
+            # the previous driver's store, found by name while it is being torn down (its
+            # job ended): wait for the name to be released, then create a fresh one
+            if attempt == STORE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class RayStore:

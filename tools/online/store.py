@@ -81,7 +81,8 @@ class OnlineStore:
                                     self.clock()))
 
     def count(self, provider: str | None = None) -> int:
-        sql, args = "SELECT COUNT(*) FROM responses", ()
+        sql = "SELECT COUNT(*) FROM responses"
+        args: tuple[str, ...] = ()
         if provider:
             sql, args = sql + " WHERE provider = ?", (provider,)
         return self._connect().execute(sql, args).fetchone()[0]

@@ -230,7 +230,9 @@ def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
         rows.append((d, parts, urban, rural))
     spread_share: dict[str, float] = defaultdict(float)
     for (level, adcode), zone_counties in spread.items():
-        mask = index.district_mask(index.get(adcode, level))
+        zone = index.get(adcode, level)
+        assert zone is not None, f"map_counties keys only regions of this index, not {level} {adcode}"
+        mask = index.district_mask(zone)
         members = [index.districts[i].adcode for i in mask.nonzero()[0]]
         base = {a: proxies.get(a, 0.0) for a in members}
         total = sum(base.values())

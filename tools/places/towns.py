@@ -122,7 +122,7 @@ class TownGazetteer:
         starts = np.zeros(len(keys) + 1, dtype=np.int64)
         np.cumsum([len(p) for p in posting_lists], out=starts[1:])
         postings = np.array([r for p in posting_lists for r in p], dtype=np.int32)
-        regions = sorted(region_ids, key=region_ids.get)
+        regions = sorted(region_ids, key=region_ids.__getitem__)
         return cls(names, kinds, starts, postings, regions, source_sha)
 
     def save(self, path: Path) -> None:

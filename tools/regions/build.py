@@ -124,8 +124,9 @@ def build(root: Path, progress: Callable[[int, int], None] | None = None
             progress(done, len(paths))
 
     province_code: dict[str, str] = {}
-    city_code: dict[tuple[str, str], str] = {}
-    city_paths: dict[tuple[str, str], str] = {}
+    # keyed by (province, city) as the index's rows give them; a province row has no city
+    city_code: dict[tuple[str, str | None], str] = {}
+    city_paths: dict[tuple[str, str | None], str] = {}
     for province, city, _district, rel_path, level in rows:
         if level == "省":
             province_code[province] = geoms[rel_path][0]

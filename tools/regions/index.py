@@ -107,6 +107,14 @@ class RegionIndex:
                 return region
         return None
 
+    def require(self, adcode: str, level: Level | str | None = None) -> Region:
+        """:meth:`get` for an adcode that must exist (one taken from this index's own data):
+        a missing one is a bug, raised as KeyError."""
+        region = self.get(adcode, level)
+        if region is None:
+            raise KeyError(f"no region {adcode} ({level or 'any level'}) in the region data")
+        return region
+
     def province_of(self, region: Region) -> Region:
         return self._by_key[(Level.PROVINCE.value, region.province_adcode)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sinoloc.tools.crs import CRS, wgs84_to_gcj02
+from sinoloc.tools.crs import CRS, from_wgs84
 from sinoloc.tools.online.client import OnlineClient
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 from sinoloc.tools.online.geocoders.base import KeyedGeocoder
@@ -71,7 +71,7 @@ class Amap(KeyedGeocoder):
         return places
 
     def reverse(self, client: OnlineClient, lat: float, lon: float) -> str | None:
-        glon, glat = wgs84_to_gcj02(lon, lat)
+        glon, glat = from_wgs84(lon, lat, CRS.GCJ02)  # the service reads GCJ-02
         params = {"location": f"{glon:.6f},{glat:.6f}", "output": "JSON", "key": self.key}
         data = client.get_json(self.name, REGEO, params, self.validate, self.interval_s)
         return _text((data.get("regeocode") or {}).get("formatted_address")) or None
