@@ -5,14 +5,29 @@ from pathlib import Path
 import pytest
 
 GUARD_DIR = Path(__file__).parent / "netguard"
-sys.path.insert(0, str(GUARD_DIR))
+# the helpers every tier imports by bare name (`from imaging import hangzhou_shop`)
+SUPPORT_DIR = Path(__file__).parent / "support"
+sys.path[:0] = [str(GUARD_DIR), str(SUPPORT_DIR)]
 
 from network_guard import NetworkBlocked, install  # noqa: E402
 
-# every Python subprocess a test starts (the CLI, eval and training workers) loads the guard too
+# every Python subprocess a test starts (the CLI, eval and training workers) loads the guard too,
+# and finds the helpers (a worker importing `python:test_x:factory` imports what test_x imports)
 os.environ["SINOLOC_TEST_NETGUARD"] = "1"
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(GUARD_DIR), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    [str(GUARD_DIR), str(SUPPORT_DIR),
+     *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+
+# tests/unit, tests/graph, tests/e2e: each test is marked with its tier (`-m unit`, `-m "not e2e"`)
+TIERS = ("unit", "graph", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        tier = Path(str(item.path)).parent.name
+        if tier in TIERS:
+            item.add_marker(tier)
+
 
 _LOOPBACK = {"allowed": False}
 install(lambda: _LOOPBACK["allowed"])

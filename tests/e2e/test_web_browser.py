@@ -1,0 +1,167 @@
+"""The web app and the standalone ``--map`` file in a real browser: Debian's headless Chromium
+driven by Playwright, every request that does not go to the test's 127.0.0.1 server aborted and
+counted (none may happen). Screenshots are written to the test's tmp dir;
+``SINOLOC_README_SCREENSHOT=1`` also refreshes docs/serve.png for the README."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from web_server import running_server
+
+from sinoloc.agent.commands.main import demo_image
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve.png"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+pytestmark = [
+    pytest.mark.slow, pytest.mark.loopback,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
+                       "(apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose requests may reach 127.0.0.1, file: and data: only; the rest are aborted and
+    listed in ``page.blocked``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    page = context.new_page()
+    page.blocked = []
+
+    def guard(route):
+        url = urlparse(route.request.url)
+        if url.scheme in ("data", "file", "blob") or url.hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            page.blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page.on("request", lambda r: None if urlparse(r.url).scheme in ("data", "file", "blob")
+            or urlparse(r.url).hostname == "127.0.0.1" else page.blocked.append(r.url))
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+def drop_file(page, name: str, data: bytes, mime: str) -> None:
+    """Drop a file on the drop zone as a person would (a DataTransfer on a drop event)."""
+    page.evaluate("""([name, b64, mime]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, { type: mime }));
+        const drop = new DragEvent("drop", { dataTransfer: dt, bubbles: true });
+        document.getElementById("drop").dispatchEvent(drop);
+    }""", [name, base64.b64encode(data).decode(), mime])
+
+
+def test_page_streams_the_run_and_draws_the_offline_map(page, tmp_path):
+    with running_server(tmp_path) as (url, _):
+        page.goto(url + "/")
+        page.wait_for_selector(".map-label-base")  # the base map, drawn from shipped outlines
+        drop_file(page, "shop.jpg", demo_image().read_bytes(), "image/jpeg")
+        page.wait_for_selector("#answer-place", timeout=120_000)
+        assert page.inner_text("#answer-place") == "浙江省 杭州市 西湖区"
+        steps = page.eval_on_selector_all("#timeline li", "els => els.map(e => e.dataset.kind)")
+        for kind in ("tool_start", "tool_result", "evidence", "verdict", "answer"):
+            assert kind in steps, steps
+        assert "E1" in page.inner_text("#timeline")
+        assert page.locator("#candidates tr").count() == 11  # header + top_k 10
+        assert page.inner_text("#basis") == "basis: evidence"
+        # the map: the claimed district outlined and named, the belief layer and its legend
+        assert page.locator("path.claimed-district").count() >= 1
+        assert page.locator("path.belief-district").count() >= 1
+        assert page.inner_text(".map-label-district") == "西湖区"
+        legend = page.inner_text(".map-legend")
+        assert "belief over districts" in legend and "≥ 30%" in legend
+        page.screenshot(path=str(tmp_path / "serve.png"))
+        if os.environ.get("SINOLOC_README_SCREENSHOT"):  # a 256-colour copy: small in the repo
+            from PIL import Image
+
+            DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+            Image.open(tmp_path / "serve.png").convert("RGB").quantize(256).save(
+                DOCS_SCREENSHOT, optimize=True)
+        # a follow-up question streams its reply into the same timeline
+        page.fill("#question", "why not 江苏?")
+        page.click("#ask button")
+        page.wait_for_selector("#timeline li.reply")
+        # a bad upload: one clear message, nothing else changes
+        drop_file(page, "notes.jpg", b"not a photo at all " * 10, "image/jpeg")
+        page.wait_for_selector("#error:not([hidden])")
+        assert "not an image" in page.inner_text("#error")
+        # the map's GCJ-02 transform (for Amap tiles) is the Python one
+        from sinoloc.tools import crs
+
+        js = page.evaluate("SinolocMap.wgs84ToGcj02(120.15, 30.25)")
+        assert js == pytest.approx(list(crs.wgs84_to_gcj02(120.15, 30.25)), abs=1e-9)
+        back = page.evaluate("SinolocMap.gcj02ToWgs84(...SinolocMap.wgs84ToGcj02(120.15, 30.25))")
+        assert back == pytest.approx([120.15, 30.25], abs=1e-8)
+    assert page.blocked == [] and page.errors == []
+
+
+def test_standalone_map_file_opens_offline_with_legend_labels_and_guess(page, tmp_path):
+    from PIL import Image
+
+    from sinoloc.agent.api import Geolocator
+    from sinoloc.agent.output.mapview import write_map
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (640, 480), (128, 128, 128)).save(blank)
+    geolocator = Geolocator(offline=True)
+    for name, image, guess in (("found", demo_image(), False), ("guess", blank, True)):
+        prediction = geolocator.locate(image)
+        assert (prediction.basis == "prior_only") is guess
+        path = write_map(prediction, tmp_path / f"{name}.html")
+        page.goto(path.as_uri())
+        page.wait_for_selector(".map-legend")
+        assert "belief over districts" in page.inner_text(".map-legend")
+        assert page.locator("path.belief-district").count() >= 1
+        assert page.locator(".map-label-base").count() == 34
+        assert page.locator(".map-guess").count() == int(guess)
+        if not guess:
+            assert page.inner_text(".map-label-district") == "西湖区"
+        page.screenshot(path=str(tmp_path / f"map-{name}.png"))
+    assert page.blocked == [] and page.errors == []
+
+
+def test_runs_page_shows_a_report_its_images_and_an_image_map(page, tmp_path):
+    """``serve --runs``: the run listed, its report's tables and a figure, the image table with
+    thumbnails, and a row's map with its legend."""
+    from eval_data import labelled_set
+
+    from sinoloc.agent.commands.main import main
+    from sinoloc.eval.web_viewer import runs_router
+
+    data = labelled_set(tmp_path / "data", scenes=1)
+    assert main(["eval", "run", str(data), "--out", str(tmp_path / "runs" / "r1"), "--workers", "0"]) == 0
+    with running_server(tmp_path / "serve", routers=[runs_router(tmp_path / "runs")]) as (url, _):
+        page.goto(url + "/runs")
+        page.click("#runs li")
+        page.wait_for_selector("#report h1", timeout=120_000)
+        assert "Eval report: r1" in page.inner_text("#report h1")
+        assert page.locator("#report table").count() >= 3
+        page.wait_for_function("document.querySelector('#report figure img')?.naturalWidth > 0")
+        page.wait_for_function("document.querySelector('#images img.thumb')?.naturalWidth > 0")
+        page.click("#images tr:has-text('shop')")
+        page.wait_for_selector(".belief-district")
+        assert page.locator(".map-legend").count() == 1
+        assert "杭州市" in page.inner_text("#answer")
+        page.screenshot(path=str(tmp_path / "runs.png"))
+    assert page.blocked == [] and page.errors == []

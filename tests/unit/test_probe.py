@@ -1,0 +1,113 @@
+"""The probe generator (coverage, truth, determinism) and the probe benchmark end to end."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+import phonenumbers
+import pytest
+
+from sinoloc.benchmarks.probe_data import KINDS, MAINLAND, generate_probes, load_places
+from sinoloc.benchmarks.probe_render import render_probe
+
+
+@pytest.fixture(scope="module")
+def probes():
+    return generate_probes(seed=5)
+
+
+def test_same_seed_same_probes_and_another_seed_differs(probes):
+    again = generate_probes(seed=5)
+    assert [p.model_dump() for p in again] == [p.model_dump() for p in probes]
+    other = generate_probes(seed=6)
+    assert [p.model_dump() for p in other] != [p.model_dump() for p in probes]
+
+
+def test_every_kind_covers_all_31_mainland_provinces(probes, regions):
+    covered = defaultdict(set)
+    for probe in probes:
+        covered[probe.kind].add(probe.truth.province_adcode)
+    mainland = {p.adcode for p in regions.provinces() if p.kind in ("regular", "municipality")}
+    assert len(mainland) == MAINLAND
+    assert set(covered) == set(KINDS)
+    for kind in KINDS:
+        assert covered[kind] == mainland, kind
+    assert len({p.id for p in probes}) == len(probes)
+    assert len(probes) <= 400  # a full run stays within ~15 min on two shared cores
+
+
+def test_truth_is_a_consistent_admin_chain_with_its_point(probes, regions):
+    for probe in probes:
+        truth = probe.truth
+        finest = truth.district_adcode or truth.city_adcode
+        region = regions.get(finest, truth.level)
+        assert region is not None, probe.id
+        assert region.province_adcode == truth.province_adcode
+        assert (region.lat, region.lon) == (truth.lat, truth.lon)
+        if truth.district_adcode:
+            assert region.city_adcode == truth.city_adcode
+            assert truth.district in "".join(probe.sign) or probe.kind in ("town", "village")
+
+
+def test_landlines_are_valid_for_their_city_and_the_long_ones_are_not(probes):
+    from sinoloc.benchmarks.probe_data import area_codes
+
+    covers = {code: covered for rows in area_codes().values() for code, covered in rows}
+    for probe in probes:
+        if probe.kind not in ("landline", "landline_long", "agree", "conflict"):
+            continue
+        number = re.search(r"0\d{2,3}-\d+", probe.sign[-1]).group(0)
+        parsed = phonenumbers.parse(number, "CN")
+        if probe.kind == "landline_long":
+            assert not phonenumbers.is_valid_number(parsed), number
+            assert len(number.split("-")[1]) in (8, 9)
+            continue
+        assert phonenumbers.is_valid_number(parsed), number
+        assert phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.FIXED_LINE,
+                                                    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        code = number.split("-")[0][1:]
+        assert probe.truth.city_adcode in covers[code], (probe.id, number)
+        assert probe.key == (probe.truth.district if probe.kind == "agree" else f"0{code}")
+        if probe.variant == "other":  # a non-capital city's own code, shared with no other city
+            assert covers[code] == (probe.truth.city_adcode,)
+
+
+def test_plates_name_their_city_and_confusable_serials_carry_o_or_i(probes):
+    from sinoloc.benchmarks.probe_data import plate_prefixes
+
+    by_prefix = {prefix: city for rows in plate_prefixes().values() for prefix, city in rows}
+    for probe in probes:
+        if probe.kind == "plate":
+            assert by_prefix[probe.key] == probe.truth.city_adcode
+            assert not re.search(r"[OI]", probe.plate[2:])
+        if probe.kind == "plate_confusable":
+            assert probe.key.endswith("A") and re.search(r"[OI]", probe.plate[2:]), probe.plate
+        if probe.kind == "conflict":  # the plate names another province than the truth
+            assert by_prefix[probe.plate[:2]][:2] != probe.truth.province_adcode[:2]
+
+
+def test_town_and_village_table_is_sourced_and_unique(regions):
+    places = load_places()
+    assert all("jionlp" in p.source for p in places)
+    assert len({(p.kind, p.name) for p in places}) == len(places)
+    for place in places:
+        county = regions.get(place.county_adcode, "district")
+        assert county is not None and county.name == place.county
+        assert place.name.endswith("村" if place.kind == "village" else ("镇", "乡"))
+
+
+def test_rendering_is_deterministic_and_draws_the_sign(probes):
+    probe = next(p for p in probes if p.kind == "agree")
+    first = np.asarray(render_probe(probe.sign, probe.plate, probe.seed))
+    second = np.asarray(render_probe(probe.sign, probe.plate, probe.seed))
+    blank = np.asarray(render_probe([], None, probe.seed))
+    assert first.shape == (768, 1024, 3)
+    assert np.array_equal(first, second)
+    assert (first != blank).any(axis=2).mean() > 0.02  # the board covers part of the picture
+
+
+def test_generation_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="unknown probe kinds"):
+        generate_probes(seed=0, kinds=["address", "smoke_signal"])
