@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Geolocator": ".agent.api",
     "GeoPrediction": ".agent.schemas",
-    "LocateSettings": ".agent.schemas",
+    "LocateSettings": ".agent.settings",
     "build_graph": ".agent.graph",
     "GeolocateTool": ".agent.toolbox.langchain",
     "get_tools": ".agent.toolbox.langchain",
@@ -32,7 +32,8 @@ __all__ = ["GeoPrediction", "GeolocateTool", "Geolocator", "ImageInputError", "L
 if TYPE_CHECKING:
     from sinoloc.agent.api import Geolocator
     from sinoloc.agent.graph import build_graph
-    from sinoloc.agent.schemas import GeoPrediction, LocateSettings
+    from sinoloc.agent.schemas import GeoPrediction
+    from sinoloc.agent.settings import LocateSettings
     from sinoloc.agent.toolbox.langchain import GeolocateTool, get_tools
     from sinoloc.tools.images import ImageInputError
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sinoloc.agent.graph import build_graph
-from sinoloc.agent.llm import policy_for
+from sinoloc.agent.policies import build_policy
 from sinoloc.agent.policies.deterministic import Policy
-from sinoloc.agent.schemas import GeoPrediction, LocateRequest, LocateSettings
+from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.agent.settings import LocateRequest, LocateSettings
 from sinoloc.tools.image_sources import image_to_path
 from sinoloc.tools.images import ImageInputError, load_image
 
@@ -33,7 +34,9 @@ class Geolocator:
     def __init__(self, policy: Policy | None = None, *, llm: str | None = None,
                  chat_model=None, base_url: str | None = None,
                  settings: LocateSettings | dict | None = None, **request_defaults):
-        self._graph = build_graph(policy_for(policy, llm, chat_model, base_url))
+        chosen = (build_policy(llm, policy=policy, chat_model=chat_model, base_url=base_url)
+                  if any(x is not None for x in (policy, llm, chat_model)) else None)
+        self._graph = build_graph(chosen)
         given = settings.model_dump(exclude_unset=True) if isinstance(settings, LocateSettings) \
             else dict(settings or {})
         self._defaults = LocateSettings.model_validate({**given, **request_defaults}) \
@@ -81,4 +84,4 @@ class Geolocator:
         return self._prediction(result, start)
 
 
-__all__ = ["GeoPrediction", "Geolocator", "ImageInputError", "LocateSettings", "policy_for"]
+__all__ = ["GeoPrediction", "Geolocator", "ImageInputError", "LocateSettings"]

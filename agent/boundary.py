@@ -22,13 +22,13 @@ the server starts (:meth:`ServeBoundary.from_env`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sinoloc.agent.budgets import configured_request
-from sinoloc.agent.schemas import LocateRequest
+from sinoloc.agent.settings import LocateRequest, resolve_request
 from sinoloc.tools.image_sources import (
     decode_base64_image,
     looks_like_base64,
@@ -68,7 +68,7 @@ class ServeBoundary(BaseModel):
     store_max_age_s: float = Field(default=24 * 3600.0, gt=0)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ServeBoundary:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
         """The operator's settings, read once when the server starts."""
         env = os.environ if environ is None else environ
         root = env.get(ENV_IMAGES_ROOT, "").strip()
@@ -126,7 +126,7 @@ class ServeBoundary(BaseModel):
         loaded = load_image(data, label=label)
         loaded = LoadedImage(meta=loaded.meta.model_copy(update={"path": str(path)}),
                              image=loaded.image)
-        admitted = configured_request({**given, "image_path": str(path)}, configurable)
+        admitted = resolve_request({**given, "image_path": str(path)}, configurable)
         return admitted, loaded
 
     def check_image_path(self, path: str | None) -> None:

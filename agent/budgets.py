@@ -1,38 +1,30 @@
-"""Turns of a conversation on one thread: a new image starts a fresh run, a follow-up question
-continues the current image's. Budgets (tool calls, model calls, wall time) count per turn.
-
-Also where a run's configuration comes together: the request in the input, over defaults given
-in the runnable config's ``configurable`` (LangGraph Studio, a parent graph, ``Geolocator``).
+"""Turns and their budgets: a new image on a thread starts a fresh run, a follow-up question
+continues the current image's; the tool-call, model-call and wall-time budgets count per turn.
+(How the request's settings are resolved is :mod:`sinoloc.agent.settings`.)
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, RemoveMessage, ToolMessage
 from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.types import Overwrite
 
-from sinoloc.agent.llm.usage import calls_spent
-from sinoloc.agent.schemas import LocateRequest, TranscriptEntry
+from sinoloc.agent.schemas import TranscriptEntry
+from sinoloc.agent.settings import LocateRequest
 
-LOCATE, CHAT = "locate", "chat"
+LOCATE: Literal["locate"] = "locate"
+CHAT: Literal["chat"] = "chat"
 # per-image channels with reducers: a new image on a thread starts them afresh
 PER_IMAGE_LISTS = ("evidence", "ocr_spans", "ignored_text", "poi_queries", "tool_trace",
                    "warnings", "outbound")
 PER_IMAGE_DICTS = ("timings", "usage")
 
 
-def configured_request(request: Any, configurable: dict | None) -> LocateRequest:
-    """The request: fields given in the input win over ``configurable`` defaults."""
-    given = request.model_dump(exclude_unset=True) if isinstance(request, LocateRequest) \
-        else dict(request or {})
-    defaults = {k: v for k, v in (configurable or {}).items() if k in LocateRequest.model_fields}
-    return LocateRequest.model_validate({**defaults, **given})
-
-
-def is_new_image(state: dict) -> bool:
+def is_new_image(state: Mapping[str, Any]) -> bool:
     """True when the input brought a request ingest has not run on yet."""
     request = state.get("request")
     if isinstance(request, LocateRequest):
@@ -50,17 +42,22 @@ def fresh_image_channels() -> dict:
     return update
 
 
-def turn_base(state: dict) -> dict[str, int]:
+def calls_spent(counts: dict[str, int]) -> int:
+    """Model calls that count against the budget: answered ones and failed ones."""
+    return counts.get("model_calls", 0) + counts.get("model_errors", 0)
+
+
+def turn_base(state: Mapping[str, Any]) -> dict[str, int]:
     """What the thread had spent when this turn began."""
     return {"tool_calls": len(state.get("tool_trace", [])),
             "model_calls": calls_spent(state.get("usage", {}))}
 
 
-def tool_calls_this_turn(state: dict) -> int:
+def tool_calls_this_turn(state: Mapping[str, Any]) -> int:
     return len(state.get("tool_trace", [])) - (state.get("turn_base") or {}).get("tool_calls", 0)
 
 
-def model_budget(state: dict, request) -> int:
+def model_budget(state: Mapping[str, Any], request) -> int:
     """This turn's model-call budget: a new image's depends on its locatability (when
     ``adaptive_budget``); a follow-up question gets the full budget."""
     from sinoloc.agent.reasoning.locatability import model_call_budget
@@ -71,7 +68,7 @@ def model_budget(state: dict, request) -> int:
     return model_call_budget(request.max_model_calls, score, request.adaptive_budget)
 
 
-def model_calls_this_turn(state: dict) -> int:
+def model_calls_this_turn(state: Mapping[str, Any]) -> int:
     return calls_spent(state.get("usage", {})) - (state.get("turn_base") or {}).get(
         "model_calls", 0)
 
@@ -85,5 +82,5 @@ def unanswered_calls(messages: list) -> list[ToolMessage]:
             for c in m.tool_calls if c["id"] not in answered]
 
 
-def entry(kind: str, text: str) -> dict:
+def entry(kind: Literal["image", "question", "answer", "reply"], text: str) -> dict:
     return TranscriptEntry(kind=kind, text=text, at=time.time()).model_dump(mode="json")

@@ -15,8 +15,8 @@ import os
 
 from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.graph import build_graph
-from sinoloc.agent.llm import build_policy
 from sinoloc.agent.llm.spec import ENV_LLM
+from sinoloc.agent.policies import build_policy
 
 
 def build_served_graph(environ: dict[str, str] | None = None, checkpointer=None):

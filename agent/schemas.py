@@ -1,5 +1,5 @@
-"""Typed records at the agent's boundaries: the request, the submitted answer, the verdict, the
-tool trace and the final :class:`GeoPrediction`."""
+"""Typed records at the agent's boundaries: the submitted answer, the verdict, the tool trace and
+the final :class:`GeoPrediction` (the request and its settings are in :mod:`sinoloc.agent.settings`)."""
 
 from __future__ import annotations
 
@@ -10,36 +10,6 @@ from pydantic import BaseModel, Field
 from sinoloc.agent.reasoning.locatability import Locatability
 from sinoloc.tools.evidence import Evidence, IgnoredText
 from sinoloc.tools.online.client import OutboundQuery
-
-
-class LocateSettings(BaseModel):
-    """How images are located: ``Geolocator(settings=...)``, the runnable config's
-    ``configurable`` or the fields of a request (a request's own fields win)."""
-
-    ignore_exif: bool = False
-    top_k: int = Field(default=10, ge=1, le=50)
-    ocr_backend: str = "rapidocr"
-    max_verify_rounds: int = Field(default=3, ge=1, le=10)
-    max_model_calls: int = Field(default=12, ge=1, le=100)
-    max_tool_calls: int = Field(default=24, ge=3, le=200)
-    max_seconds: float = Field(default=300.0, gt=0)
-    disabled_tools: list[str] = Field(default_factory=list, description=(
-        "tools answered 'unavailable' for this run (ablations and baselines)"))
-    verify: bool = Field(default=True, description="False accepts the first submitted answer")
-    offline: bool = Field(default=False, description=(
-        "forbid every network call of the tools (geocoders, web search)"))
-    adaptive_budget: bool = Field(default=True, description=(
-        "scale the model-call budget by the image's locatability (40–100 %, at least 3)"))
-    prior: str | None = Field(default=None, description=(
-        "visual prior checkpoint directory (default $SINOLOC_PRIOR_CHECKPOINT; none: no prior)"))
-
-
-class LocateRequest(LocateSettings):
-    """One image to locate, with its settings."""
-
-    image_path: str = Field(description=(
-        "the image: a local file path, or a data: URI / base64 string (stored in the image "
-        "cache by content hash before the graph reads it)"))
 
 
 class Answer(BaseModel):
@@ -77,11 +47,14 @@ class Verdict(BaseModel):
     round: int = 1
 
 
+ToolStatus = Literal["ok", "no_result", "unavailable", "error"]
+
+
 class ToolTrace(BaseModel):
     call_id: str
     tool: str
     args: dict
-    status: str  # ok | unavailable | error | no_result
+    status: ToolStatus
     summary: str
     seconds: float
     evidence_ids: list[str] = Field(default_factory=list)
@@ -147,7 +120,8 @@ class GeoPrediction(BaseModel):
     coordinate_system: str = "WGS-84"
     confidence: LevelConfidence
     precision_km: float = Field(description="expected distance of the truth from lat/lon")
-    basis: str = Field(description="evidence | prior_only")
+    basis: Literal["evidence", "prior_only"] = Field(description=(
+        "evidence: located by evidence; prior_only: the visual prior alone, or nothing"))
     candidates: list[Candidate]
     province_candidates: list[RegionCandidate] = Field(default_factory=list)
     city_candidates: list[RegionCandidate] = Field(default_factory=list)

@@ -1,7 +1,16 @@
-"""The offline rule, in one place: under ``--offline`` (a request's ``offline``, the CLI flag,
+"""How a run is configured, in one place: the settings every way in shares (the CLI, the Python
+API, ``configurable`` and the graph's context in LangGraph Studio, eval runs), their defaults and
+bounds, how a request's own fields combine with configured defaults, and the offline rule.
+
+Settings come from, lowest first: the field defaults below, the runnable config's
+``configurable`` (or the graph's runtime ``context``), then the request's own fields. The CLI's
+options take their defaults, bounds and help from these fields (:func:`field_default`,
+:func:`field_help`, :func:`bounded`), so they cannot drift apart.
+
+The offline rule: under ``--offline`` (a request's ``offline``, the CLI flag,
 ``configurable["offline"]``, or ``SINOLOC_OFFLINE=1``) no tool makes a network call and no hosted
 model is asked. The tools honour it through their request and configuration
-(``online_tools.services``); the policy is checked here, by every way in: the CLI and eval
+(``toolbox.online.services``); the policy is checked here, by every way in: the CLI and eval
 before any work (a clear error, exit 2), and the graph's policy node before any model call
 (so the Python API, ``build_graph``, ``configurable``, chat and ``langgraph.json``'s entry
 refuse alike).
@@ -15,10 +24,104 @@ its own (Gemini, OpenAI, …) is hosted.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field
 
 from sinoloc.tools.online.config import ENV_OFFLINE, ConfigError, get_config
 from sinoloc.tools.privacy import is_loopback_host
+
+
+class LocateSettings(BaseModel):
+    """How images are located: ``Geolocator(settings=...)``, the runnable config's
+    ``configurable`` or the fields of a request (a request's own fields win)."""
+
+    ignore_exif: bool = Field(default=False, description="do not use the image's EXIF GPS")
+    top_k: int = Field(default=10, ge=1, le=50, description="candidate districts to list")
+    ocr_backend: str = Field(default="rapidocr", description="OCR backend: rapidocr or paddleocr")
+    max_verify_rounds: int = Field(default=3, ge=1, le=10, description=(
+        "times a submitted answer may be sent back before the fused answer is committed"))
+    max_model_calls: int = Field(default=12, ge=1, le=100, description="model-call budget per image")
+    max_tool_calls: int = Field(default=24, ge=3, le=200, description="tool-call budget per image")
+    max_seconds: float = Field(default=300.0, gt=0, description=(
+        "wall-time budget per image (the agent then answers from what it has)"))
+    disabled_tools: list[str] = Field(default_factory=list, description=(
+        "tools answered 'unavailable' for this run (ablations and baselines)"))
+    verify: bool = Field(default=True, description="False accepts the first submitted answer")
+    offline: bool = Field(default=False, description=(
+        "forbid every network call of the tools (geocoders, web search)"))
+    adaptive_budget: bool = Field(default=True, description=(
+        "scale the model-call budget by the image's locatability (40–100 %, at least 3)"))
+    prior: str | None = Field(default=None, description=(
+        "visual prior checkpoint directory (default $SINOLOC_PRIOR_CHECKPOINT; none: no prior)"))
+
+
+class LocateRequest(LocateSettings):
+    """One image to locate, with its settings."""
+
+    image_path: str = Field(description=(
+        "the image: a local file path, or a data: URI / base64 string (stored in the image "
+        "cache by content hash before the graph reads it)"))
+
+
+def field_default(name: str) -> Any:
+    """The default of a setting, for the CLI's options and the eval configuration."""
+    field = LocateSettings.model_fields[name]
+    return field.get_default(call_default_factory=True)
+
+
+def field_help(name: str) -> str:
+    """A setting's description, for the CLI's help."""
+    return LocateSettings.model_fields[name].description or ""
+
+
+def field_bounds(name: str) -> tuple[float | None, float | None]:
+    """A setting's numeric bounds (inclusive low, inclusive high; None where open)."""
+    low = high = None
+    for rule in LocateSettings.model_fields[name].metadata:
+        low = getattr(rule, "ge", None) if getattr(rule, "ge", None) is not None else low
+        low = getattr(rule, "gt", None) if getattr(rule, "gt", None) is not None else low
+        high = getattr(rule, "le", None) if getattr(rule, "le", None) is not None else high
+    return low, high
+
+
+def bounded(name: str):
+    """An argparse ``type`` for a numeric setting: converts and checks the setting's bounds,
+    so ``--top-k 0`` is refused with the same limits the model enforces."""
+    import argparse
+
+    kind = LocateSettings.model_fields[name].annotation
+    convert = int if kind is int else float
+    low, high = field_bounds(name)
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = f"between {low:g} and {high:g}" if low is not None and high is not None \
+                else f"at least {low:g}" if low is not None else f"at most {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {span} (got {text})")
+        return value
+
+    parse.__name__ = convert.__name__  # argparse names the type in its messages
+    return parse
+
+
+def resolve_request(request: Any, configurable: dict | None = None,
+                    context: LocateSettings | dict | None = None) -> LocateRequest:
+    """The request: its own fields win over ``configurable`` and the graph's runtime
+    ``context`` (which win over the defaults)."""
+    given = request.model_dump(exclude_unset=True) if isinstance(request, LocateRequest) \
+        else dict(request or {})
+    if isinstance(context, LocateSettings):
+        context = context.model_dump(exclude_unset=True)
+    defaults = {k: v for k, v in {**(context or {}), **(configurable or {})}.items()
+                if k in LocateRequest.model_fields}
+    return LocateRequest.model_validate({**defaults, **given})
+
 
 # attributes under which LangChain chat models keep the address they send to
 _ADDRESS_ATTRS = ("base_url", "openai_api_base", "api_base", "endpoint_url", "endpoint")
@@ -95,6 +198,22 @@ def check_policy(policy, offline: bool | None) -> None:
         raise OfflineViolation(_refusal(getattr(policy, "name", type(policy).__name__)))
 
 
-__all__ = ["ENV_OFFLINE", "OfflineViolation", "check_policy", "check_spec", "configured_offline",
-           "is_loopback", "is_offline", "model_stays_local", "policy_stays_local",
-           "spec_stays_local"]
+__all__ = [
+    "ENV_OFFLINE",
+    "LocateRequest",
+    "LocateSettings",
+    "OfflineViolation",
+    "bounded",
+    "check_policy",
+    "check_spec",
+    "configured_offline",
+    "field_bounds",
+    "field_default",
+    "field_help",
+    "is_loopback",
+    "is_offline",
+    "model_stays_local",
+    "policy_stays_local",
+    "resolve_request",
+    "spec_stays_local",
+]

@@ -1,19 +1,24 @@
-"""The graph state: JSON-serialisable (dicts of pydantic dumps, LangChain messages), no pixels.
+"""The graph state: JSON-serialisable (dicts of pydantic dumps, LangChain messages), no pixels;
+its reducers; and the typed readers nodes use instead of validating dicts themselves.
 
-Evidence accumulates with stable ids; the belief is recomputed from it when needed, never
-stored beside it.
+Evidence accumulates with stable ids (validated once, when a tool returns it); the belief is
+computed from it when needed (:func:`sinoloc.tools.fusion.belief_of`, cached per evidence),
+never stored beside it.
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from sinoloc.agent.schemas import GeoPrediction, LocateRequest
+from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.agent.settings import LocateRequest
+from sinoloc.tools.evidence import Evidence
 
 
 def merge_dicts(left: dict | None, right: dict | None) -> dict:
@@ -54,7 +59,7 @@ class GeoState(TypedDict, total=False):
     # conversation (sinoloc chat, LangGraph threads): follow-up questions about the image
     ingested_request: dict[str, Any] | None  # the request ingest last ran on
     question: str | None  # input: a follow-up question about the current image
-    mode: str  # "locate" (a new image) | "chat" (a follow-up question)
+    mode: Literal["locate", "chat"]  # a new image | a follow-up question
     turn_base: dict[str, int]  # tool and model calls spent before this turn (budgets are per turn)
     reply: str | None  # the answer to the last follow-up question
     transcript: Annotated[list[dict[str, Any]], operator.add]  # TranscriptEntry, what a person saw
@@ -71,3 +76,21 @@ class GeoOutput(TypedDict, total=False):
     prediction: GeoPrediction | None
     reply: str | None
     warnings: list[str]
+
+
+# ------------------------------------------------------------------ typed readers
+def evidence_id(number: int) -> str:
+    """Evidence is numbered E1, E2, … in the order it was found (ingest's EXIF fix first)."""
+    return f"E{number}"
+
+
+def evidence_in(state: Mapping[str, Any]) -> list[Evidence]:
+    """The run's evidence as typed records: the one place the state's evidence dicts become
+    :class:`Evidence` (a checkpoint written elsewhere is checked here too)."""
+    return [e if isinstance(e, Evidence) else Evidence.model_validate(e)
+            for e in state.get("evidence") or []]
+
+
+def request_of(state: Mapping[str, Any]) -> LocateRequest:
+    """The resolved request ingest stored (its settings and the image path)."""
+    return LocateRequest.model_validate(state["request"])

@@ -38,41 +38,61 @@ def _args(args: dict) -> str:
                      if v is not None)
 
 
-def _node_events(node: str, update: dict) -> list[ChatEvent]:
-    events: list[ChatEvent] = []
+def _image_events(node: str, update: dict) -> list[ChatEvent]:
     image = update.get("image")
-    if node == "ingest" and image:
-        kind = "panorama" if image.get("is_panorama") else "photo"
-        events.append(ChatEvent(kind="image", data=image, text=(
-            f"{kind} {image['width']}×{image['height']}"
-            + (" with camera GPS" if image.get("exif_gps") else ""))))
+    if node != "ingest" or not image:
+        return []
+    kind = "panorama" if image.get("is_panorama") else "photo"
+    return [ChatEvent(kind="image", data=image, text=(
+        f"{kind} {image['width']}×{image['height']}"
+        + (" with camera GPS" if image.get("exif_gps") else "")))]
+
+
+def _submission(args: dict) -> ChatEvent:
+    names = " ".join(str(args[k]) for k in ("province", "city", "district") if args.get(k))
+    confidence = f" confidence {args['confidence']}" if "confidence" in args else ""
+    return ChatEvent(kind="submit", data=args, text=(
+        f"{names} ({args.get('lat')}, {args.get('lon')}){confidence}"))
+
+
+def _model_events(update: dict) -> list[ChatEvent]:
+    """What the model said beside its tool calls, and the answers it submitted."""
+    events: list[ChatEvent] = []
     for message in _value(update.get("messages")) or []:
         if not isinstance(message, AIMessage):
             continue
         if message.text.strip() and message.tool_calls:
             events.append(ChatEvent(kind="model", text=_short(message.text, 300)))
-        for call in message.tool_calls:
-            if call["name"] == SUBMIT_TOOL:
-                a = call.get("args") or {}
-                names = " ".join(str(a[k]) for k in ("province", "city", "district") if a.get(k))
-                confidence = f" confidence {a['confidence']}" if "confidence" in a else ""
-                events.append(ChatEvent(kind="submit", data=a, text=(
-                    f"{names} ({a.get('lat')}, {a.get('lon')}){confidence}")))
-    if update.get("verdict"):
-        v = Verdict.model_validate(update["verdict"])
-        failed = [c.name for c in v.checks if not c.passed]
-        events.append(ChatEvent(kind="verdict", data=update["verdict"], text=(
-            "accepted" if v.accepted else f"sent back ({', '.join(failed) or 'invalid'}): "
-            f"{_short(v.feedback, 200)}")))
-    if update.get("prediction"):
-        p = GeoPrediction.model_validate(update["prediction"])
-        from sinoloc.agent.output.render import headline
+        events += [_submission(call.get("args") or {}) for call in message.tool_calls
+                   if call["name"] == SUBMIT_TOOL]
+    return events
 
-        events.append(ChatEvent(kind="answer", text=headline(p), data={"basis": p.basis}))
+
+def _verdict_event(verdict: dict) -> ChatEvent:
+    v = Verdict.model_validate(verdict)
+    failed = [c.name for c in v.checks if not c.passed]
+    return ChatEvent(kind="verdict", data=verdict, text=(
+        "accepted" if v.accepted else f"sent back ({', '.join(failed) or 'invalid'}): "
+        f"{_short(v.feedback, 200)}"))
+
+
+def _answer_event(prediction: dict) -> ChatEvent:
+    from sinoloc.agent.output.render import headline
+
+    p = GeoPrediction.model_validate(prediction)
+    return ChatEvent(kind="answer", text=headline(p), data={"basis": p.basis})
+
+
+def _node_events(node: str, update: dict) -> list[ChatEvent]:
+    """The events of one node's update, in the order a person reads them."""
+    events = [*_image_events(node, update), *_model_events(update)]
+    if update.get("verdict"):
+        events.append(_verdict_event(update["verdict"]))
+    if update.get("prediction"):
+        events.append(_answer_event(update["prediction"]))
     if update.get("reply"):
         events.append(ChatEvent(kind="reply", text=update["reply"]))
-    for warning in _value(update.get("warnings")) or []:
-        events.append(ChatEvent(kind="warning", text=warning))
+    events += [ChatEvent(kind="warning", text=w) for w in _value(update.get("warnings")) or []]
     return events
 
 

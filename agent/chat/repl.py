@@ -8,7 +8,7 @@ step); at the prompt it only reminds how to leave. Ctrl-D or ``/quit`` ends the 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sinoloc.agent.chat.events import event_line
@@ -189,7 +189,7 @@ class ChatRepl:
             self.write(f"unknown command {name}; /help lists them")
         return True
 
-    def run(self, images: list[str] = ()) -> None:
+    def run(self, images: Sequence[str] = ()) -> None:
         for image in images:
             self.write(f"{PROMPT}{image}")
             self.locate(image)

@@ -28,9 +28,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import BaseModel, Field, model_validator
+
+if TYPE_CHECKING:
+    from sinoloc.agent.schemas import GeoPrediction
 
 IMAGE_SUFFIXES = frozenset((".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff",
                             ".heic", ".heif"))
@@ -123,7 +126,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}"
 
 
-def locate_one(path: Path, locate: Callable[[Path], object]) -> BatchRow:
+def locate_one(path: Path, locate: Callable[[Path], GeoPrediction]) -> BatchRow:
     """``locate(path)`` as a row; any failure (an unreadable file, a crash in a tool) is the
     row's error."""
     try:
@@ -133,7 +136,7 @@ def locate_one(path: Path, locate: Callable[[Path], object]) -> BatchRow:
     return BatchRow(file=str(path), prediction=prediction.model_dump(mode="json"))
 
 
-def locate_many(paths: Iterable[Path], locate: Callable[[Path], object],
+def locate_many(paths: Iterable[Path], locate: Callable[[Path], GeoPrediction],
                 workers: int = 1) -> Iterator[BatchRow]:
     """The in-process engine: one row per path, in input order, ``workers`` images at a time
     (threads sharing the loaded models; OCR and ONNX inference release the GIL). At most
@@ -170,18 +173,19 @@ class BatchSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> BatchSettings:
-        from sinoloc.agent.schemas import LocateSettings
+        from sinoloc.agent.settings import LocateSettings
 
         LocateSettings.model_validate(self.options)  # a typo is an error here, not per image
         return self
 
-    def locate_function(self) -> Callable[[Path], object]:
+    def locate_function(self) -> Callable[[Path], GeoPrediction]:
         """A warm locator for these settings in this process (the one offline rule checked as
         in the driver): ``locate(path) -> GeoPrediction``."""
         from sinoloc.agent.api import Geolocator
         from sinoloc.agent.commands.knowledge import USER_FILES_ENV
         from sinoloc.agent.components import check_components
-        from sinoloc.agent.llm import LlmSpec, build_policy
+        from sinoloc.agent.llm import LlmSpec
+        from sinoloc.agent.policies import build_policy
         from sinoloc.agent.settings import check_policy, check_spec
 
         if self.knowledge_files:

@@ -30,11 +30,13 @@ def _locate_inputs(args: argparse.Namespace) -> tuple[list[Path], bool] | str:
     """The images to locate and whether this is a batch, or the reason the arguments are bad:
     checked before any heavy import, so a typo costs milliseconds, not a model load."""
     from sinoloc.agent.commands.batch import BatchInputError, expand_inputs
+    from sinoloc.agent.settings import field_bounds
 
     if args.demo == bool(args.images):
         return "give IMAGE(s) or --demo (one of them)"
-    if not 1 <= args.top_k <= 50:
-        return "--top-k must be between 1 and 50"
+    low, high = field_bounds("top_k")
+    if not low <= args.top_k <= high:
+        return f"--top-k must be between {low:g} and {high:g}"
     if args.workers < 1:
         return "--workers must be at least 1"
     if args.demo:
@@ -65,7 +67,7 @@ def locate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     prior = _prior(args)
     if args.engine == "local":  # the actors load their own models
-        _start_warm_up(args.ocr, prior)
+        _start_warm_up(args.ocr, prior, text_data=batch, image=None if batch else images[0])
     from sinoloc.agent.api import Geolocator
     from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
     from sinoloc.agent.output.render import render_text
@@ -174,7 +176,7 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=N
 
     from sinoloc.agent.commands.batch import EngineError, RowSink, finished_images, locate_many, output_format
     from sinoloc.agent.output.render import headline
-    from sinoloc.eval.progress import Progress
+    from sinoloc.tools.progress import Progress
 
     fmt = output_format(args.out, args.csv)
     out = Path(args.out) if args.out else None
@@ -202,7 +204,7 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=N
                 from sinoloc.agent.schemas import GeoPrediction
 
                 answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
-                          else f"error: {row.error.removeprefix(row.file + ': ')}")
+                          else f"error: {(row.error or '').removeprefix(row.file + ': ')}")
                 print(f"{row.file}: {answer}", flush=True)
             meter.step("ok" if row.ok else "error")
     except (KeyboardInterrupt, _Terminated) as exc:

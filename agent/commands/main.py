@@ -27,6 +27,8 @@ def demo_image() -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from sinoloc.agent.settings import field_bounds, field_default
+
     parser = argparse.ArgumentParser(prog="sinoloc", description=(
         "Locate a photo or street-view panorama taken in China: province / city / district "
         "and WGS-84 coordinates, with the evidence behind them."))
@@ -61,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="progress line with rate and ETA on stderr for several images "
                              "(default: when stderr is a terminal)")
     locate.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
-    locate.add_argument("--top-k", type=int, default=10, metavar="N",
-                        help="candidate districts to list (1-50)")
+    low, high = field_bounds("top_k")
+    locate.add_argument("--top-k", type=int, default=field_default("top_k"), metavar="N",
+                        help=f"candidate districts to list ({low:g}-{high:g})")
     locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer "
                                                           "(one image only)")
     _add_run_options(locate)
@@ -98,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """OCR, language model, budgets and clue files: shared by locate and chat."""
-    parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
+    from sinoloc.agent.settings import field_default
+
+    parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", field_default("ocr_backend")),
                         choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
     parser.add_argument("--prior", metavar="DIR", default=None, help=(
         "visual prior checkpoint (from `sinoloc prior train` or `prior zero-shot`); default "
@@ -130,9 +135,15 @@ def _version() -> str:
     return f"sinoloc {__version__}"
 
 
-def _warm_up(ocr_backend: str, prior: str | None = None) -> None:
+def _warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
+             image: Path | None = None) -> None:
     """Load the OCR models, the visual prior and the offline data while the main thread imports
-    the graph: model loading and inference release the GIL, so this overlaps for real."""
+    the graph: model loading and inference release the GIL, so this overlaps for real.
+    ``text_data``: also the data only some texts need, the phone geodata and the town tables
+    (0.6 s of CPU: one image loads them only if its text calls for them, but a chat or a batch
+    will likely meet such a text). ``image``: the one image of the run, whose default views are
+    read for the graph's first OCR (:mod:`sinoloc.tools.ocr.speculative`) on a thread of their
+    own, outside the GIL, while this one loads the offline data."""
     try:
         if prior:
             from sinoloc.tools.prior.inference import get_predictor
@@ -140,6 +151,7 @@ def _warm_up(ocr_backend: str, prior: str | None = None) -> None:
             get_predictor(prior)
     except Exception as exc:  # the tool reports it when it runs
         logging.getLogger(__name__).debug("prior warm-up failed: %s", exc)
+    read_ahead = image is not None
     try:
         from sinoloc.tools.ocr import get_engine
 
@@ -147,21 +159,59 @@ def _warm_up(ocr_backend: str, prior: str | None = None) -> None:
         warm = getattr(engine, "warm_up", None)
         if warm is not None:
             warm()
+        if image is not None:
+            _start_thread(_prefetch_ocr, image, engine)
+            read_ahead = False  # handed over
         from sinoloc.tools.clues import extract_text_clues
 
-        extract_text_clues("0571-88886666")  # phone geodata, knowledge files, gazetteer
+        # knowledge files, region index, gazetteer and sign corpus (every text needs them)
+        extract_text_clues("0571-88886666" if text_data else "")
+        if not prior:  # the start of a run without a visual prior: where people live
+            from sinoloc.tools.places.population import district_weights
+            from sinoloc.tools.regions import get_region_index
+
+            district_weights(get_region_index())
     except Exception as exc:
         logging.getLogger(__name__).debug("warm-up failed: %s", exc)
+    finally:
+        if read_ahead:  # the engine failed: the graph's OCR stops waiting for the read ahead
+            from sinoloc.tools.ocr.speculative import abandon
+
+            abandon()
+
+
+def _prefetch_ocr(image: Path, engine) -> None:
+    from sinoloc.tools.ocr.speculative import abandon
+
+    try:
+        from sinoloc.tools.ocr import prefetch_views
+
+        prefetch_views(image, engine)
+    except Exception as exc:  # an unreadable image: the run reports it
+        logging.getLogger(__name__).debug("OCR prefetch failed: %s", exc)
+    finally:
+        abandon()  # after the read has started this changes nothing
 
 
 _WARM_UPS: list = []
 WARM_UP_JOIN_S = 30.0
 
 
-def _start_warm_up(ocr_backend: str, prior: str | None = None) -> None:
+def _start_warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
+                   image: Path | None = None) -> None:
+    if image is not None:  # before the thread starts: the graph's first OCR may not come first
+        from sinoloc.tools.ocr.speculative import open_prefetch
+
+        open_prefetch()
+    _start_thread(_warm_up, ocr_backend, prior, text_data, image)
+
+
+def _start_thread(target, *args) -> None:
+    """A daemon thread that :func:`_finish_warm_ups` waits for (a warm-up may start another
+    before it ends: the wait goes on until none is left)."""
     import threading
 
-    thread = threading.Thread(target=_warm_up, args=(ocr_backend, prior), daemon=True)
+    thread = threading.Thread(target=target, args=args, daemon=True)
     thread.start()
     _WARM_UPS.append(thread)
 
@@ -179,16 +229,20 @@ def _finish_warm_ups() -> None:
 def _policy(args: argparse.Namespace):
     """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here),
     refused when the run is offline and the model is hosted (the one offline rule)."""
-    from sinoloc.agent.llm import build_policy
-    from sinoloc.agent.llm.qwen_local import LocalModelError
+    from sinoloc.agent.policies import build_policy
     from sinoloc.agent.settings import check_policy, check_spec
 
     spec = _spec(args)
     check_spec(spec, args.offline)  # before building: a hosted model needs no key to be refused
     try:
         policy = build_policy(spec)
-    except LocalModelError as exc:
-        raise ValueError(str(exc)) from exc
+    except Exception as exc:
+        # imported here: its module loads LangChain's model classes, which no other policy needs
+        from sinoloc.agent.llm.qwen_local import LocalModelError
+
+        if isinstance(exc, LocalModelError):
+            raise ValueError(str(exc)) from exc
+        raise
     check_policy(policy, args.offline)
     return policy
 
@@ -344,4 +398,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m` runs this file as __main__ while the commands import it by name: run the named
+    # module's main, so that there is one list of warm-up threads and exit waits for them
+    from sinoloc.agent.commands.main import main as named_main
+
+    sys.exit(named_main())

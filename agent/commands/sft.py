@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
 def _make_data(args) -> int:
     from sinoloc.agent.llm import LlmSpec, load_chat_model
     from sinoloc.agent.sft.make_data import make_data
-    from sinoloc.eval.datasets import load_dataset
+    from sinoloc.tools.datasets import load_dataset
     from sinoloc.tools.regions import get_region_index
 
     spec = LlmSpec.parse(args.teacher, args.base_url)

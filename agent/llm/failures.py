@@ -126,7 +126,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if err is None or any(err is s for s in seen):
             continue
         seen.append(err)
-        todo += [err.__cause__, err.__context__]
+        todo += [e for e in (err.__cause__, err.__context__) if e is not None]
     return seen
 
 

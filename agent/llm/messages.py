@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Mapping
 from enum import Enum
 from functools import lru_cache
+from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
 from sinoloc.prompts import load_prompt
-from sinoloc.tools.images import load_image
+from sinoloc.tools.images import run_image
 
 MODEL_IMAGE_MAX_SIDE = 2048  # equirectangular panoramas keep 2048×1024; photos stay sharp
 
@@ -23,7 +25,7 @@ MODEL_IMAGE_MAX_SIDE = 2048  # equirectangular panoramas keep 2048×1024; photos
 @lru_cache(maxsize=8)
 def image_block(path: str, sha256: str, max_side: int = MODEL_IMAGE_MAX_SIDE) -> dict:
     """A base64 JPEG content block of the image (``sha256`` keys the cache on content)."""
-    image = load_image(path).image
+    image = run_image(path, sha256).image
     if max(image.size) > max_side:
         scale = max_side / max(image.size)
         image = image.resize((round(image.width * scale), round(image.height * scale)))
@@ -33,7 +35,7 @@ def image_block(path: str, sha256: str, max_side: int = MODEL_IMAGE_MAX_SIDE) ->
             "mime_type": "image/jpeg"}
 
 
-def model_input(state: dict, with_image: bool = True) -> list[AnyMessage]:
+def model_input(state: Mapping[str, Any], with_image: bool = True) -> list[AnyMessage]:
     """System prompt, then the conversation with the image attached to its first human turn."""
     messages: list[AnyMessage] = [SystemMessage(content=load_prompt("system"))]
     attached = not with_image

@@ -49,7 +49,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[ToolCall], list[InvalidToolCa
                 error = error or "arguments must be a JSON object"
         elif error is None:
             error = "a tool call must be a JSON object with name and arguments"
-        if error is None:
+        if error is None and isinstance(name, str) and isinstance(args, dict):
             calls.append(ToolCall(name=name, args=args, id=_call_id(), type="tool_call"))
         else:
             invalid.append(InvalidToolCall(name=name if isinstance(name, str) else None,
@@ -75,10 +75,10 @@ def recover_calls(reply):
     finish = str(getattr(meta.get("finish_reason"), "value", meta.get("finish_reason")) or "")
     if finish.upper() in _MALFORMED_FINISH:
         message = meta.get("finish_message") or meta.get("finishMessage") or finish
-        invalid = InvalidToolCall(name=None, args=str(message)[:500], id=_call_id(),
-                                  error=f"the API could not parse the tool call ({finish})",
-                                  type="invalid_tool_call")
-        return reply.model_copy(update={"invalid_tool_calls": [invalid]})
+        unparsed = InvalidToolCall(name=None, args=str(message)[:500], id=_call_id(),
+                                   error=f"the API could not parse the tool call ({finish})",
+                                   type="invalid_tool_call")
+        return reply.model_copy(update={"invalid_tool_calls": [unparsed]})
     text = reply.text or ""
     if "<tool_call>" not in text:
         return reply

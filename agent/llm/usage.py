@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
@@ -54,14 +56,9 @@ def price_for(backend: str) -> Price | None:
     return price_table().get((provider, model))
 
 
-def calls_spent(counts: dict[str, int]) -> int:
-    """Model calls that count against the budget: answered ones and failed ones."""
-    return counts.get("model_calls", 0) + counts.get("model_errors", 0)
-
-
 def usage_of(message: AIMessage) -> dict[str, int]:
     """One model call's counts, for the state's ``usage`` reducer."""
-    meta = message.usage_metadata or {}
+    meta: Mapping[str, Any] = message.usage_metadata or {}
     return {"model_calls": 1, "input_tokens": int(meta.get("input_tokens", 0) or 0),
             "output_tokens": int(meta.get("output_tokens", 0) or 0)}
 

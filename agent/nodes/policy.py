@@ -8,14 +8,13 @@ import time
 from functools import lru_cache
 from typing import Optional
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.runnables import RunnableConfig
 
 from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.budgets import CHAT, entry, model_budget, model_calls_this_turn, tool_calls_this_turn
 from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy, PolicyTurn, fused_submission
-from sinoloc.agent.schemas import LocateRequest
-from sinoloc.agent.settings import check_policy
+from sinoloc.agent.settings import LocateRequest, check_policy
 from sinoloc.agent.state import GeoState
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
@@ -45,14 +44,14 @@ def _as_turn(result: AIMessage | PolicyTurn) -> PolicyTurn:
     return result if isinstance(result, PolicyTurn) else PolicyTurn(messages=[result])
 
 
-def _submits(message: AIMessage) -> bool:
-    return any(c["name"] == SUBMIT_TOOL for c in message.tool_calls)
+def _submits(message: AnyMessage) -> bool:
+    return isinstance(message, AIMessage) and any(c["name"] == SUBMIT_TOOL for c in message.tool_calls)
 
 
 @lru_cache(maxsize=4)
 def configured_policy(spec: str) -> Policy:
     """The policy a run's ``configurable["llm"]`` names (built once per process and spec)."""
-    from sinoloc.agent.llm import build_policy
+    from sinoloc.agent.policies import build_policy
 
     return build_policy(spec)
 
@@ -83,7 +82,7 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
         exhausted = budget_exhausted(state, request, uses_model and not failed)
         if exhausted and chat:
             note = f"This turn's budget is spent ({exhausted}); ask again to continue."
-            messages = [AIMessage(content=note)]
+            messages: list[AnyMessage] = [AIMessage(content=note)]
             update["budget_exhausted"] = exhausted
             by = FUSION
         elif exhausted:
@@ -101,7 +100,8 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
             last = turn.messages[-1] if turn.messages else None
             if turn.failure is None and not isinstance(last, AIMessage):
                 turn.failure = RuntimeError("the policy returned no message")
-            elif turn.failure is None and not (last.tool_calls or chat):
+            elif turn.failure is None and isinstance(last, AIMessage) \
+                    and not (last.tool_calls or chat):
                 turn.failure = RuntimeError("the policy returned no tool call")
             if turn.failure is not None and _out_of_time(turn.failure):
                 # the model's call was cut at the run's budget: commit now, as the next
@@ -123,11 +123,12 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
             else:
                 messages, by = turn.messages, policy.name
         update["messages"] = messages
-        if _submits(messages[-1]):
+        last = messages[-1]
+        if _submits(last):
             update["answered_by"] = by
-        elif chat and not messages[-1].tool_calls:  # the answer to the user's question
-            update["reply"] = messages[-1].text
-            update["transcript"] = [entry("reply", messages[-1].text)]
+        elif chat and not (isinstance(last, AIMessage) and last.tool_calls):  # the reply
+            update["reply"] = last.text
+            update["transcript"] = [entry("reply", last.text)]
         update["timings"] = {f"policy_{len(state.get('tool_trace', []))}_"
                              f"{state.get('verify_rounds', 0)}": round(time.perf_counter() - start, 4)}
         return update

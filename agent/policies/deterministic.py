@@ -17,9 +17,8 @@ from langchain_core.messages import AIMessage, AnyMessage
 from sinoloc.agent.budgets import CHAT
 from sinoloc.agent.reasoning.answering import fused_answer
 from sinoloc.agent.schemas import ToolTrace, Verdict
-from sinoloc.agent.state import GeoState
+from sinoloc.agent.state import GeoState, evidence_in
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
-from sinoloc.tools.evidence import Evidence
 from sinoloc.tools.regions import get_region_index
 
 MAX_GEOCODE_CALLS = 5
@@ -54,7 +53,7 @@ def tool_call(name: str, args: dict) -> dict:
 
 def fused_submission(state: GeoState, note: str = "") -> AIMessage:
     """Submit the fusion engine's answer (reflecting on the last verdict, if any)."""
-    evidence = [Evidence.model_validate(e) for e in state.get("evidence", [])]
+    evidence = evidence_in(state)
     verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
     answer, _, _ = fused_answer(evidence, get_region_index(), verdict)
     if note:

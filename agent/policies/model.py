@@ -21,17 +21,18 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from sinoloc.agent.budgets import CHAT, model_budget, model_calls_this_turn
+from sinoloc.agent.budgets import CHAT, calls_spent, model_budget, model_calls_this_turn
 from sinoloc.agent.llm.failures import BackendFailure, FailureKind, classify_error, classify_response
 from sinoloc.agent.llm.messages import for_state, model_input
 from sinoloc.agent.llm.toolcalls import from_api_args, recover_calls
-from sinoloc.agent.llm.usage import calls_spent, usage_of
+from sinoloc.agent.llm.usage import usage_of
 from sinoloc.agent.policies.deterministic import PolicyTurn
-from sinoloc.agent.schemas import LocateRequest
+from sinoloc.agent.settings import LocateRequest
 from sinoloc.agent.toolbox.registry import offered_tools, tool_definitions
 from sinoloc.prompts import load_prompt, render_prompt
 from sinoloc.tools.secrets import scrub_message
@@ -47,7 +48,7 @@ GRACE_S = 2.0  # the SDK's own timeout fires first when it honours it; this catc
 class _Deadline:
     """When the run's time budget ends (``None``: no budget known)."""
 
-    def __init__(self, state: dict, request: LocateRequest):
+    def __init__(self, state: Mapping[str, Any], request: LocateRequest):
         started = state.get("started_at")
         self.at = started + request.max_seconds if started is not None else None
         self.budget = request.max_seconds
@@ -140,7 +141,7 @@ class ChatModelPolicy:
                 turn.usage[key] = turn.usage.get(key, 0) + value
             return recover_calls(reply)
 
-    def __call__(self, state: dict) -> PolicyTurn:
+    def __call__(self, state: Mapping[str, Any]) -> PolicyTurn:
         request = LocateRequest.model_validate(state["request"])
         calls_left = model_budget(state, request) - model_calls_this_turn(state)
         chat = state.get("mode") == CHAT  # a follow-up question: words are an answer

@@ -3,9 +3,9 @@ hypothesis), and describe it in a sentence."""
 
 from __future__ import annotations
 
-from sinoloc.agent.fusion import Belief, Decision, decide, fuse, supports
 from sinoloc.agent.schemas import Answer, Verdict
 from sinoloc.tools.evidence import Evidence
+from sinoloc.tools.fusion import Belief, Decision, decide, fuse, supports
 from sinoloc.tools.regions import Level, RegionIndex
 
 
@@ -22,7 +22,7 @@ def citations(region, evidence: list[Evidence], index: RegionIndex) -> list[str]
 def answer_from_decision(decision: Decision, belief: Belief, evidence: list[Evidence],
                          verdict: Verdict | None = None) -> Answer:
     index = belief.index
-    district = index.get(decision.district_adcode, Level.DISTRICT)
+    district = index.require(decision.district_adcode, Level.DISTRICT)
     city, province = index.city_of(district), index.province_of(district)
     acknowledged = {}
     if verdict is not None and not verdict.accepted:  # reflect: explain what was outweighed
@@ -47,7 +47,7 @@ def answer_from_decision(decision: Decision, belief: Belief, evidence: list[Evid
 
 def describe(decision: Decision, belief: Belief, evidence: list[Evidence]) -> str:
     index = belief.index
-    district = index.get(decision.district_adcode, Level.DISTRICT)
+    district = index.require(decision.district_adcode, Level.DISTRICT)
     label = index.label(district)
     if belief.evidence_count == 0 and belief.visual_prior:
         return (f"No locating evidence beyond the visual prior, so the answer follows the prior "

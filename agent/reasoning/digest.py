@@ -11,7 +11,7 @@ def evidence_digest(evidence: list[dict] | list[Evidence]) -> str:
     rows = []
     for item in evidence:
         e = item if isinstance(item, Evidence) else Evidence.model_validate(item)
-        row = {"id": e.id, "kind": e.kind.value, "text": e.text, "means": e.detail,
+        row: dict[str, object] = {"id": e.id, "kind": e.kind.value, "text": e.text, "means": e.detail,
                "weight": round(e.effective_weight, 3)}
         if e.point is not None:
             row["point"] = [round(e.point.lat, 6), round(e.point.lon, 6)]

@@ -46,10 +46,12 @@ def knowledge_conflicts(answer: Answer, claimed: Region, evidence: list[Evidence
     for item in evidence:
         if item.knowledge_id:
             check(item.knowledge_id, (item.id, item.knowledge_id), f"{item.id} ({item.text})")
-    for observation in answer.observations if match is not None else []:
-        hit = match(observation)
-        if hit is not None:
-            check(hit.entry.id, (hit.entry.id, observation), f"the observation {observation!r}")
+    if match is not None:
+        for observation in answer.observations:
+            hit = match(observation)
+            if hit is not None:
+                check(hit.entry.id, (hit.entry.id, observation),
+                      f"the observation {observation!r}")
     return messages
 
 

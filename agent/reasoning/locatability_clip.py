@@ -60,16 +60,16 @@ def _scorer(path: str) -> ClipScorer:
     return ClipScorer(path)
 
 
-def clip_locatability(image_path: str) -> float | None:
+def clip_locatability(image_path: str, sha256: str | None = None) -> float | None:
     """The CLIP part for ``image_path``, or None when no model is configured (or it fails to
     load or run: locatability then goes on without it, and the log says why)."""
     path = os.environ.get(ENV_CLIP)
     if not path:
         return None
     try:
-        from sinoloc.tools.images import load_image
+        from sinoloc.tools.images import run_image
 
-        return _scorer(path).score(load_image(image_path).image)
+        return _scorer(path).score(run_image(image_path, sha256).image)
     except Exception as exc:  # a missing or broken model never stops a run
         log.warning("locatability CLIP model %s unavailable: %s", path, exc)
         return None

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from sinoloc.agent.nodes.tools import execute_calls
 from sinoloc.agent.policies.deterministic import tool_call
-from sinoloc.agent.schemas import GeoPrediction, LocateRequest, LocateSettings
+from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.agent.settings import LocateRequest, LocateSettings
+from sinoloc.agent.state import evidence_in
 from sinoloc.agent.toolbox.registry import TOOLS
 from sinoloc.tools.evidence import Evidence
 from sinoloc.tools.image_sources import image_to_path
@@ -55,7 +57,7 @@ class ToolSession:
 
     @property
     def evidence(self) -> list[Evidence]:
-        return [Evidence.model_validate(e) for e in self.state["evidence"]]
+        return evidence_in(self.state)
 
     def tools(self, names: list[str] | None = None) -> list[BaseTool]:
         available = [n for n in TOOLS if self.has_image or n not in IMAGE_TOOLS]

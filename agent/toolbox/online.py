@@ -7,9 +7,18 @@ quota: …") and the offline data answers where it can.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
 from sinoloc.tools.clues import extract_text_clues
-from sinoloc.tools.evidence import Evidence, EvidenceKind, IgnoredText, PointSupport, clue_to_evidence
+from sinoloc.tools.evidence import (
+    Evidence,
+    EvidenceKind,
+    IgnoredText,
+    PointSupport,
+    RegionSupport,
+    clue_to_evidence,
+)
 from sinoloc.tools.injection import looks_like_instruction
 from sinoloc.tools.online.config import ConfigError, get_config
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
@@ -25,7 +34,7 @@ INJECTION_REASON = "web text addressed to a model, not a location clue (treated 
 
 def _services(ctx: ToolContext):
     """The online services of this run, or why there are none (offline, bad config)."""
-    if ctx.request.get("offline"):
+    if ctx.request.offline:
         return None, "offline run (--offline): no network call was made"
     try:
         config = get_config()
@@ -62,8 +71,8 @@ def _poi_evidence(query: str, within: str | None, places: list[Place]) -> Eviden
         detail += f"; {len(places)} places in several regions"
     regions = []
     if districts[0] is not None:
-        regions = [{"level": "district", "adcode": districts[0].adcode,
-                    "name": index.label(districts[0]), "weight": 1.0}]
+        regions = [RegionSupport(level="district", adcode=districts[0].adcode,
+                                 name=index.label(districts[0]), weight=1.0)]
     return Evidence(kind=EvidenceKind.POI, text=query, source=f"geocode:{best.provider}",
                     point=PointSupport(lat=best.lat, lon=best.lon, radius_km=POI_RADIUS_KM),
                     regions=regions, weight=weight, confidence=0.8, detail=detail,
@@ -118,7 +127,8 @@ def web_search(query: str, ctx: ToolContext) -> ToolOutput:
     try:
         results = search(services.client, query)
     except ProviderFailure as failure:
-        status = "no_result" if failure.kind is FailureKind.REFUSED else "unavailable"
+        status: Literal["no_result", "unavailable"] = (
+            "no_result" if failure.kind is FailureKind.REFUSED else "unavailable")
         return ToolOutput(status=status, summary=f"web search {failure.kind.value}: "
                           f"{failure.reason}", outbound=services.take_trace())
     out = ToolOutput(status="ok" if results else "no_result", summary="",

@@ -7,7 +7,7 @@ import logging
 
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
 from sinoloc.tools.evidence import Evidence, EvidenceKind, RegionSupport
-from sinoloc.tools.images import ImageInputError, load_image
+from sinoloc.tools.images import ImageInputError, run_image
 from sinoloc.tools.prior import ENV_CHECKPOINT, configured_checkpoint
 from sinoloc.tools.regions import Level, get_region_index
 
@@ -30,7 +30,7 @@ def prior_evidence(result, fusion_weight: float, name: str) -> Evidence:
                if r.probability >= 1e-6]
     index = get_region_index()
     regions += [RegionSupport(level="district", adcode=adcode,
-                              name=index.get(adcode, Level.DISTRICT).name, weight=min(p, 1.0))
+                              name=index.require(adcode, Level.DISTRICT).name, weight=min(p, 1.0))
                 for adcode, p in result.district_probs.items()]
     top = result.provinces[0].probability if result.provinces else 0.5
     return Evidence(
@@ -42,10 +42,10 @@ def prior_evidence(result, fusion_weight: float, name: str) -> Evidence:
 
 
 def run_prior(ctx: ToolContext) -> ToolOutput:
-    path = configured_checkpoint(ctx.request.get("prior"))
+    path = configured_checkpoint(ctx.request.prior)
     if not path:
         return ToolOutput(status="unavailable", summary=NOT_CONFIGURED)
-    earlier = [e["id"] for e in ctx.evidence if e.get("kind") == EvidenceKind.PRIOR.value]
+    earlier = [e.id for e in ctx.evidence if e.kind is EvidenceKind.PRIOR]
     if earlier:
         return ToolOutput(status="ok", summary=f"the visual prior is already in the evidence as "
                           f"{', '.join(earlier)} (not added again)")
@@ -62,7 +62,7 @@ def run_prior(ctx: ToolContext) -> ToolOutput:
     except PriorUnavailable as exc:
         return ToolOutput(status="unavailable", summary=f"visual prior unavailable: {exc}")
     try:
-        loaded = load_image(ctx.request["image_path"])
+        loaded = run_image(ctx.request.image_path, ctx.image_sha256)
         result = predictor.predict(loaded.image, loaded.meta.is_panorama)
     except ImageInputError as exc:
         return ToolOutput(status="error", summary=str(exc))

@@ -189,8 +189,9 @@ def create_app(runner: Runner, *, token: str | None = None,
     def threads() -> list[ThreadInfo]:
         return runner.store.threads()
 
-    @app.get("/api/threads/{thread_id}", summary="a thread's answer, map and transcript")
-    def thread(thread_id: str) -> ThreadView:
+    @app.get("/api/threads/{thread_id}", summary="a thread's answer, map and transcript",
+             response_model=ThreadView)
+    def thread(thread_id: str) -> ThreadView | JSONResponse:
         check_thread_id(thread_id)
         if not runner.store.exists(thread_id):
             return _error(404, f"thread {thread_id}: no such thread")

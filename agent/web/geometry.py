@@ -42,7 +42,7 @@ def _to_wgs84(coords: np.ndarray) -> np.ndarray:
     return np.round(np.column_stack([lon, lat]), DECIMALS)
 
 
-def _geojson(geoms: np.ndarray, tolerance: float) -> list[dict | None]:
+def _geojson(geoms: np.ndarray, tolerance: float) -> list[dict]:
     simple = shapely.simplify(geoms, tolerance, preserve_topology=False)
     # a unit simplified to nothing (a tiny island district) keeps its unsimplified outline
     empty = shapely.is_empty(simple)

@@ -5,7 +5,7 @@ same script (static/map.js): the claimed province / city / district outlines, th
 districts as a choropleth with its legend, the candidate districts, the answer point with its
 precision circle, the point evidence linked to its ids, and a plain mark when the answer is a
 guess (``basis == "prior_only"``). Everything is WGS-84; the belief is recomputed with
-:func:`~sinoloc.agent.fusion.fuse` from the prediction's own evidence, so the map shows the
+:func:`~sinoloc.tools.fusion.fuse` from the prediction's own evidence, so the map shows the
 distribution the decision was made from.
 """
 
@@ -15,10 +15,10 @@ import json
 
 from pydantic import BaseModel, Field
 
-from sinoloc.agent.fusion import fuse
 from sinoloc.agent.output.render import place_names
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.web.geometry import geometry, outline
+from sinoloc.tools.fusion import fuse
 from sinoloc.tools.regions import Level, get_region_index
 
 BASE_TOLERANCE = 0.03  # degrees, the province outlines under every map
@@ -103,7 +103,7 @@ def _feature(region, probability: float | None = None, with_geometry: bool = Tru
 def map_data(prediction: GeoPrediction) -> MapData:
     """The map of ``prediction`` (see the module docstring)."""
     index = get_region_index()
-    claimed = []
+    claimed: list[Feature] = []
     for level, adcode in ((Level.PROVINCE, prediction.province_adcode),
                           (Level.CITY, prediction.city_adcode),
                           (Level.DISTRICT, prediction.district_adcode)):

@@ -24,7 +24,8 @@ from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ClientInputError, Serve
 from sinoloc.agent.chat.events import stream_events
 from sinoloc.agent.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.agent.graph import build_graph
-from sinoloc.agent.schemas import GeoPrediction, LocateSettings
+from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.agent.settings import LocateSettings
 from sinoloc.agent.web.mapdata import map_data
 
 RECURSION_LIMIT = 200
@@ -117,7 +118,7 @@ class Runner:
                             t=round(time.perf_counter() - start, 4))
 
         yield event("thread", thread_id, {"thread_id": thread_id, "policy": self.policy_name})
-        answer, seen = None, set()
+        answer, seen = None, set[str]()
         with self._slots:  # a bounded pool: further requests wait here, in their own thread
             yield event("running", "started", {"waited_s": round(time.perf_counter() - start, 4)})
             try:
