@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 _I = re.IGNORECASE
@@ -212,45 +212,87 @@ def neighbour_pairs(spans: Sequence[SpanLike]) -> list[tuple[int, int]]:
     return pairs
 
 
-def flag_instructions(spans: Sequence[SpanLike]) -> dict[str, str]:
-    """``span_id → cue`` for every span that is (part of) an instruction to a model: on its own,
-    joined with the span that continues it, or pointed into by a flagged neighbour."""
-    flagged: dict[str, str] = {}
-    alone = [instruction_cue(s.text) for s in spans]
-    for span, cue in zip(spans, alone, strict=True):
-        if cue:
-            flagged[span.span_id] = cue
-    for i, j in neighbour_pairs(spans):
-        a, b = spans[i], spans[j]
-        for one, cue in ((a, alone[j]), (b, alone[i])):
-            text = normalise(one.text)
-            if cue and one.span_id not in flagged and (HEADING.search(text) or AUTHORITY.search(
-                    text)):  # "重要提示" / "以此为准" beside an instruction belongs to it
-                flagged[one.span_id] = f"{cue}, part of the same notice"
-        if alone[i] and not alone[j] and (alone[i] == ROLE_CUE or _POINTS_FORWARD.search(
-                normalise(a.text))):  # a fake turn opens with its marker: the next line is its body
-            flagged.setdefault(b.span_id, f"{alone[i]}, continued on the next line")
-        if alone[j] and not alone[i] and _POINTS_BACK.search(normalise(b.text)):
-            flagged.setdefault(a.span_id, f"{alone[j]}, referring to the line before")
-        elif alone[j] and not alone[i] and _POINTS_FORWARD.search(normalise(a.text)):
-            flagged.setdefault(a.span_id, f"{alone[j]}, begun on the line before")
-        if not alone[i] and not alone[j]:
-            joined = instruction_cue(f"{a.text} {b.text}", weak=False)
-            if joined:  # split over two lines or two signs
-                flagged.setdefault(a.span_id, f"{joined}, split over two lines")
-                flagged.setdefault(b.span_id, f"{joined}, split over two lines")
-    # a zoomed re-read (another view) or text a model copies out of a flagged span is no clue
-    # either; spans of the flagged span's own view keep their own reading (a sign beside it)
+Flag = tuple[str, str]  # (span_id, cue): one span marked as part of an instruction
+
+
+def _notice_parts(a: SpanLike, b: SpanLike, cue_a: str | None, cue_b: str | None) -> Iterator[Flag]:
+    """A heading ("重要提示") or an authority line ("以此为准") beside an instruction belongs to
+    it: alone neither says anything, but a notice is read whole."""
+    for one, cue in ((a, cue_b), (b, cue_a)):
+        text = normalise(one.text)
+        if cue and (HEADING.search(text) or AUTHORITY.search(text)):
+            yield one.span_id, f"{cue}, part of the same notice"
+
+
+def _continued(a: SpanLike, b: SpanLike, cue_a: str) -> Iterator[Flag]:
+    """An instruction that points forward ("答案是：") makes the next line its content; a fake
+    turn opens with its marker, so the line after the marker is its body."""
+    if cue_a == ROLE_CUE or _POINTS_FORWARD.search(normalise(a.text)):
+        yield b.span_id, f"{cue_a}, continued on the next line"
+
+
+def _begun(a: SpanLike, b: SpanLike, cue_b: str) -> Iterator[Flag]:
+    """An instruction that points back ("以上为正确答案") makes the line before its content; a
+    line before that points into it ("请将" above "…作为最终答案") is where it begins."""
+    if _POINTS_BACK.search(normalise(b.text)):
+        yield a.span_id, f"{cue_b}, referring to the line before"
+    elif _POINTS_FORWARD.search(normalise(a.text)):
+        yield a.span_id, f"{cue_b}, begun on the line before"
+
+
+def _split(a: SpanLike, b: SpanLike) -> Iterator[Flag]:
+    """Two innocent lines that together make an instruction (split over two lines or two signs);
+    strong cues only, since a notice beside an unrelated sign would pair by chance."""
+    joined = instruction_cue(f"{a.text} {b.text}", weak=False)
+    if joined:
+        yield a.span_id, f"{joined}, split over two lines"
+        yield b.span_id, f"{joined}, split over two lines"
+
+
+def _pair_flags(a: SpanLike, b: SpanLike, cue_a: str | None, cue_b: str | None) -> Iterator[Flag]:
+    """What reading ``b`` right after ``a`` adds, in order (the first reason given for a span is
+    kept): which of the two is an instruction alone decides what the other can be."""
+    yield from _notice_parts(a, b, cue_a, cue_b)
+    if cue_a and not cue_b:
+        yield from _continued(a, b, cue_a)
+    elif cue_b and not cue_a:
+        yield from _begun(a, b, cue_b)
+    elif not cue_a and not cue_b:
+        yield from _split(a, b)
+
+
+def _repeated_source(span: SpanLike, text: str,
+                     sources: list[tuple[SpanLike, str]]) -> SpanLike | None:
+    """The first flagged span of another view whose text contains ``text``: a zoomed re-read
+    of it. Spans of its own view keep their own reading (a sign beside it)."""
+    return next((source for source, source_text in sources
+                 if source.view_id != span.view_id and text in source_text), None)
+
+
+def _with_repeats(spans: Sequence[SpanLike], flagged: dict[str, str]) -> dict[str, str]:
+    """``flagged`` plus every span that repeats a flagged span's text from another view (a
+    zoomed re-read, or text a model copies out of it): such text is no clue either."""
+    flagged = dict(flagged)
     sources = [(s, _compact(s.text)) for s in spans if s.span_id in flagged]
     for span in spans:
         text = _compact(span.text)
         if span.span_id in flagged or len(text) < MIN_REPEAT_CHARS:
             continue
-        for source, source_text in sources:
-            if source.view_id != span.view_id and text in source_text:
-                flagged[span.span_id] = f"repeats text of {source.span_id} ({flagged[source.span_id]})"
-                break
+        source = _repeated_source(span, text, sources)
+        if source is not None:
+            flagged[span.span_id] = f"repeats text of {source.span_id} ({flagged[source.span_id]})"
     return flagged
+
+
+def flag_instructions(spans: Sequence[SpanLike]) -> dict[str, str]:
+    """``span_id → cue`` for every span that is (part of) an instruction to a model: on its own,
+    joined with the span that continues it, or pointed into by a flagged neighbour."""
+    alone = [instruction_cue(s.text) for s in spans]
+    flagged = {span.span_id: cue for span, cue in zip(spans, alone, strict=True) if cue}
+    for i, j in neighbour_pairs(spans):
+        for span_id, cue in _pair_flags(spans[i], spans[j], alone[i], alone[j]):
+            flagged.setdefault(span_id, cue)
+    return _with_repeats(spans, flagged)
 
 
 MIN_REPEAT_CHARS = 4

@@ -51,50 +51,88 @@ def _serial_shape_ok(serial: str) -> bool:
     return any(c.isdigit() for c in serial)
 
 
-def read_plate(match: re.Match, raw: str, knowledge: Knowledge) -> PlateReading | None:
-    """The plate a regex match stands for, or None when the standard rules the reading out."""
-    province, sep1, letter, sep2, serial = match.groups()
-    confusions = knowledge.plate_confusions
-    corrections: list[str] = []
-    penalty = 0.0
-    abbreviations = {p[0] for p in knowledge.plates}
-    if province not in abbreviations:
-        rows = confusions.get(("province", province), ())
-        if len(rows) != 1:
-            return None
-        corrections.append(f"{province}→{rows[0].meant}")
-        province, penalty = rows[0].meant, penalty + PENALTY["province"]
-    if letter not in PLATE_LETTERS:
-        # a digit (or O) where the letter goes: the same-shaped letter, if only one fits this
-        # province, and only in a plate laid out as one (a separator before the serial)
-        fits = [r.meant for r in confusions.get(("letter", letter), ())
-                if province + r.meant in knowledge.plates]
-        if len(fits) != 1 or not sep2:
-            return None
-        corrections.append(f"{letter}→{fits[0]} (letter)")
-        letter, penalty = fits[0], penalty + PENALTY["letter"]
-    fixed = []
+Fix = tuple[str, float]  # a correction as shown to people, and what it takes off the confidence
+
+
+def _fix_province(province: str, knowledge: Knowledge) -> tuple[str, list[Fix]] | None:
+    """The province abbreviation, or the one simplified form a traditional or misread character
+    stands for; None when no single abbreviation fits."""
+    if province in {p[0] for p in knowledge.plates}:
+        return province, []
+    rows = knowledge.plate_confusions.get(("province", province), ())
+    if len(rows) != 1:
+        return None
+    return rows[0].meant, [(f"{province}→{rows[0].meant}", PENALTY["province"])]
+
+
+def _fix_letter(province: str, letter: str, laid_out: bool,
+                knowledge: Knowledge) -> tuple[str, list[Fix]] | None:
+    """The issuing letter. A digit (or O) where the letter goes is the same-shaped letter, if
+    only one fits this province, and only in a plate laid out as one (a separator before the
+    serial): elsewhere it is more likely not a plate at all."""
+    if letter in PLATE_LETTERS:
+        return letter, []
+    fits = [r.meant for r in knowledge.plate_confusions.get(("letter", letter), ())
+            if province + r.meant in knowledge.plates]
+    if len(fits) != 1 or not laid_out:
+        return None
+    return fits[0], [(f"{letter}→{fits[0]} (letter)", PENALTY["letter"])]
+
+
+def _fix_serial(serial: str, knowledge: Knowledge) -> tuple[str, list[Fix]] | None:
+    """The serial with characters the standard rules out read back (O → 0, I → 1); None when
+    one has no single reading or more than ``MAX_SERIAL_CORRECTIONS`` need one, since a
+    reading that far from a plate is guesswork."""
+    fixed: list[str] = []
+    fixes: list[Fix] = []
     for char in serial:
         if char in PLATE_SERIAL_CHARS or char in _SPECIAL:
             fixed.append(char)
             continue
-        rows = confusions.get(("serial", char), ())
+        rows = knowledge.plate_confusions.get(("serial", char), ())
         if len(rows) != 1:
             return None
         fixed.append(rows[0].meant)
-        corrections.append(f"{char}→{rows[0].meant} (serial)")
-        penalty += PENALTY["serial"]
-    if sum("(serial)" in c for c in corrections) > MAX_SERIAL_CORRECTIONS:
+        fixes.append((f"{char}→{rows[0].meant} (serial)", PENALTY["serial"]))
+    if len(fixes) > MAX_SERIAL_CORRECTIONS:
         return None
-    normalised = "".join(fixed)
-    if not _serial_shape_ok(normalised):
+    return "".join(fixed), fixes
+
+
+def _plate_shaped(serial_as_read: str, serial: str, laid_out: bool) -> bool:
+    """Whether the corrected serial has a plate's shape, and the text looked like a plate before
+    correction: letters only as read (京ABOUTS) count only when laid out as a plate, since a
+    plate's digits must be read, or its layout."""
+    if not _serial_shape_ok(serial):
+        return False
+    return any(c.isdigit() for c in serial_as_read) or laid_out
+
+
+def _penalty(fixes: list[Fix]) -> float:
+    """What the corrections take off, added in the order they were made (float sums depend on it)."""
+    penalty = 0.0
+    for _, cost in fixes:
+        penalty += cost
+    return penalty
+
+
+def read_plate(match: re.Match, raw: str, knowledge: Knowledge) -> PlateReading | None:
+    """The plate a regex match stands for, or None when the standard rules the reading out."""
+    province, sep1, letter, sep2, serial = match.groups()
+    read_province = _fix_province(province, knowledge)
+    if read_province is None:
         return None
-    if not any(c.isdigit() for c in serial) and not (sep1 or sep2):
-        return None  # letters only as read (京ABOUTS): a plate's digits must be read, or its layout
+    read_letter = _fix_letter(read_province[0], letter, bool(sep2), knowledge)
+    read_serial = _fix_serial(serial, knowledge)
+    if read_letter is None or read_serial is None:
+        return None
+    if not _plate_shaped(serial, read_serial[0], bool(sep1 or sep2)):
+        return None
+    fixes = read_province[1] + read_letter[1] + read_serial[1]
     if fold_width(raw) != raw or upper_ascii(raw) != raw:
-        corrections.append("full-width or lower-case characters")
-        penalty += PENALTY["fold"]
-    return PlateReading(province + letter, normalised, tuple(corrections), round(CONFIDENCE - penalty, 2))
+        fixes.append(("full-width or lower-case characters", PENALTY["fold"]))
+    return PlateReading(read_province[0] + read_letter[0], read_serial[0],
+                        tuple(c for c, _ in fixes), round(CONFIDENCE - _penalty(fixes), 2))
 
 
 PROVINCE_BACKGROUND = 0.3  # the rest of the province, together, against the plate's cities

@@ -17,11 +17,12 @@ population where every clue is (``clues.ambiguity``). Names inside an administra
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-from sinoloc.tools.clues.gazetteer import Gazetteer
+from sinoloc.tools.clues.gazetteer import Gazetteer, Mention
 from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
 from sinoloc.tools.places.towns import NameKind, PlaceHit, get_towns
-from sinoloc.tools.regions import Level, Region
+from sinoloc.tools.regions import Level, Region, RegionIndex
 
 MAX_REGIONS = 3
 MIN_VILLAGE_CHARS = 3
@@ -54,7 +55,111 @@ def _eligible(group: list[PlaceHit], guide: bool) -> list[PlaceHit]:
             or (h.kind is NameKind.VILLAGE and len(h.text) >= MIN_VILLAGE_CHARS)]
 
 
+class _Reading(NamedTuple):
+    """What a group of hits says: the counties chosen, how strongly, and why (for the detail)."""
+
+    regions: list[Region]
+    strength: float
+    confidence: float
+    how: str
+
+
+def _outside_admin(group: list[PlaceHit], mentions: list[Mention], guide: bool) -> list[PlaceHit]:
+    """The eligible hits of one span the address clue does not already own: nothing inside an
+    administrative name (嘉定 of 嘉定区), and only full town names where one overlaps it."""
+    start, end = group[0].start, group[0].end
+    inside_admin = any(m.start <= start and end <= m.end for m in mentions)
+    overlaps_admin = any(m.start < end and start < m.end for m in mentions)
+    return [h for h in _eligible(group, guide)
+            if not inside_admin and (h.kind is NameKind.TOWN or not overlaps_admin)]
+
+
+def _regions_of(group: list[PlaceHit], index: RegionIndex) -> list[Region]:
+    """The counties the hits name, each once, in the order first named; adcodes the boundary
+    index lacks are left out (no region to support)."""
+    found: dict[tuple[str, str], Region] = {}
+    for hit in group:
+        for level, adcode in hit.regions:
+            region = index.get(adcode, level)
+            if region is not None:
+                found[region.key] = region
+    return list(found.values())
+
+
+def _candidates(hits: list[PlaceHit], mentions: list[Mention], index: RegionIndex,
+                guide: bool) -> list[tuple[list[PlaceHit], list[Region]]]:
+    """Each span's usable hits with the counties they name; spans that name none are dropped."""
+    candidates: list[tuple[list[PlaceHit], list[Region]]] = []
+    for group in _group(hits):
+        group = _outside_admin(group, mentions, guide)
+        regions = _regions_of(group, index)
+        if regions:
+            candidates.append((group, regions))
+    return candidates
+
+
+def _by_kind(group: list[PlaceHit], regions: list[Region]) -> _Reading:
+    """A name standing alone on its line: as strong as its kind (full town name, bare town name
+    on a guide sign, village name)."""
+    kinds = {h.kind for h in group}
+    if NameKind.TOWN in kinds:
+        return _Reading(regions, *_TOWN, "town name")
+    if NameKind.TOWN_BARE in kinds:
+        return _Reading(regions, *_BARE, "town name without suffix on a guide sign")
+    return _Reading(regions, *_VILLAGE, "village name")
+
+
+def _choose(group: list[PlaceHit], regions: list[Region], peers: set[tuple[str, str]],
+            admin: list[Region], named_districts: set[tuple[str, str]],
+            index: RegionIndex) -> _Reading | None:
+    """The strongest rule that applies: the line names a region holding a candidate, another
+    name of the line shares a county with it, else the name by its kind. None where the line
+    names the very districts chosen: the address clue already says so, and a second clue would
+    count the same words twice."""
+    agreed = [r for r in regions if any(index.is_within(r, a) for a in admin)]
+    if agreed:
+        if all(r.key in named_districts for r in agreed):
+            return None
+        return _Reading(agreed, *_AGREED, "the line names its region")
+    shared = [r for r in regions if r.key in peers]
+    if shared:
+        return _Reading(shared, *_PEER, "a town and a village of the line agree")
+    return _by_kind(group, regions)
+
+
+def _peers(candidates: list[tuple[list[PlaceHit], list[Region]]], i: int) -> set[tuple[str, str]]:
+    """The counties the line's other names point to: a town and a village agreeing on one
+    county pick it out of each name's alternatives."""
+    return {r.key for j, (_, other) in enumerate(candidates) if j != i for r in other}
+
+
+def _hedged(reading: _Reading) -> _Reading:
+    """A name shared with other counties is weaker and less sure, as the address clue treats an
+    ambiguous name."""
+    if len(reading.regions) <= 1:
+        return reading
+    return reading._replace(strength=min(reading.strength, 0.8), confidence=reading.confidence * 0.8)
+
+
+def _same_regions(clues: list[Clue], regions: list[Region]) -> Clue | None:
+    """An earlier clue naming exactly these counties (华亭镇 … 北新村): the names agree, so they
+    make one clue, not two that would count the same evidence twice."""
+    keys = {r.key for r in regions}
+    return next((c for c in clues if {(s.level, s.adcode) for s in c.regions} == keys), None)
+
+
+def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None) -> Clue:
+    """The clue of one name; ``(ambiguous)`` tells a reader the mass is split between counties."""
+    supports, label = supports_for(reading.regions, index)
+    ambiguous = " (ambiguous)" if len(reading.regions) > 1 else ""
+    return Clue(
+        kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=reading.confidence,
+        strength=reading.strength, regions=supports,
+        detail=f"{reading.how}: {name} → {label}{ambiguous}", source=SOURCE)
+
+
 def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
+    """The ``place_name`` clues of one line of text (the rules are in the module docstring)."""
     if not _CJK.search(text):
         return []
     hits = get_towns().find(text)
@@ -64,59 +169,18 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
     mentions = gazetteer.mentions(text)
     admin = [r for m in mentions for r in m.candidates]
     named_districts = {r.key for r in admin if r.level is Level.DISTRICT}
-    guide = bool(_GUIDE.search(text))
-
-    candidates: list[tuple[list[PlaceHit], list[Region]]] = []
-    for group in _group(hits):
-        start, end = group[0].start, group[0].end
-        inside_admin = any(m.start <= start and end <= m.end for m in mentions)
-        overlaps_admin = any(m.start < end and start < m.end for m in mentions)
-        group = [h for h in _eligible(group, guide)
-                 if not inside_admin and (h.kind is NameKind.TOWN or not overlaps_admin)]
-        found: dict[tuple[str, str], Region] = {}
-        for hit in group:
-            for level, adcode in hit.regions:
-                region = index.get(adcode, level)
-                if region is not None:
-                    found[region.key] = region
-        if found:
-            candidates.append((group, list(found.values())))
-
+    candidates = _candidates(hits, mentions, index, bool(_GUIDE.search(text)))
     clues: list[Clue] = []
     for i, (group, regions) in enumerate(candidates):
-        peers = {r.key for j, (_, other) in enumerate(candidates) if j != i for r in other}
-        agreed = [r for r in regions if any(index.is_within(r, a) for a in admin)]
-        if agreed:
-            chosen, (strength, confidence), how = agreed, _AGREED, "the line names its region"
-            if all(r.key in named_districts for r in chosen):
-                continue  # the address clue already names this district
-        elif any(r.key in peers for r in regions):
-            chosen, (strength, confidence) = [r for r in regions if r.key in peers], _PEER
-            how = "a town and a village of the line agree"
-        else:
-            kinds = {h.kind for h in group}
-            chosen = regions
-            if NameKind.TOWN in kinds:
-                (strength, confidence), how = _TOWN, "town name"
-            elif NameKind.TOWN_BARE in kinds:
-                (strength, confidence), how = _BARE, "town name without suffix on a guide sign"
-            else:
-                (strength, confidence), how = _VILLAGE, "village name"
-        if len(chosen) > MAX_REGIONS:
-            continue  # a common name: 新村, 城关镇, 和平村
-        if len(chosen) > 1:  # shared with other counties: as the address clue does
-            strength, confidence = min(strength, 0.8), confidence * 0.8
+        reading = _choose(group, regions, _peers(candidates, i), admin, named_districts, index)
+        if reading is None or len(reading.regions) > MAX_REGIONS:
+            continue  # named by the address clue; or a common name: 新村, 城关镇, 和平村
+        reading = _hedged(reading)
         name = group[0].text
-        keys = {r.key for r in chosen}
-        same = next((c for c in clues if {(s.level, s.adcode) for s in c.regions} == keys), None)
-        if same is not None:  # 华亭镇 … 北新村: one clue for the agreeing names, not two
+        same = _same_regions(clues, reading.regions)
+        if same is not None:
             same.text += name
             same.detail += f"、{name}"
             continue
-        supports, label = supports_for(chosen, index)
-        clues.append(Clue(
-            kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=confidence,
-            strength=strength, regions=supports,
-            detail=f"{how}: {name} → {label}" + (" (ambiguous)" if len(chosen) > 1 else ""),
-            source=SOURCE))
+        clues.append(_clue(name, reading, index, span_id))
     return clues
