@@ -15,7 +15,7 @@ from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.budgets import CHAT, entry, model_budget, model_calls_this_turn, tool_calls_this_turn
 from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy, PolicyTurn, fused_submission
 from sinoloc.agent.settings import LocateRequest, check_policy
-from sinoloc.agent.state import GeoState
+from sinoloc.agent.state import GeoState, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
 FUSION = "fusion"
@@ -74,7 +74,7 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
         fallback = policy if isinstance(policy, DeterministicPolicy) else deterministic
         uses_model = policy is not fallback
         chat = state.get("mode") == CHAT
-        request = LocateRequest.model_validate(state["request"])
+        request = request_of(state)
         if uses_model:
             check_policy(policy, request.offline)  # no hosted model in an offline run
         update: dict = {"backend": policy.name, "warnings": [], "usage": {}}

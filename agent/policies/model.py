@@ -33,6 +33,7 @@ from sinoloc.agent.llm.toolcalls import from_api_args, recover_calls
 from sinoloc.agent.llm.usage import usage_of
 from sinoloc.agent.policies.deterministic import PolicyTurn
 from sinoloc.agent.settings import LocateRequest
+from sinoloc.agent.state import request_of
 from sinoloc.agent.toolbox.registry import offered_tools, tool_definitions
 from sinoloc.prompts import load_prompt, render_prompt
 from sinoloc.tools.secrets import scrub_message
@@ -142,7 +143,7 @@ class ChatModelPolicy:
             return recover_calls(reply)
 
     def __call__(self, state: Mapping[str, Any]) -> PolicyTurn:
-        request = LocateRequest.model_validate(state["request"])
+        request = request_of(state)
         calls_left = model_budget(state, request) - model_calls_this_turn(state)
         chat = state.get("mode") == CHAT  # a follow-up question: words are an answer
         conversation = model_input(state, with_image=self.send_image)

@@ -7,10 +7,9 @@ import json
 from sinoloc.tools.evidence import Evidence
 
 
-def evidence_digest(evidence: list[dict] | list[Evidence]) -> str:
+def evidence_digest(evidence: list[Evidence]) -> str:
     rows = []
-    for item in evidence:
-        e = item if isinstance(item, Evidence) else Evidence.model_validate(item)
+    for e in evidence:
         row: dict[str, object] = {"id": e.id, "kind": e.kind.value, "text": e.text, "means": e.detail,
                "weight": round(e.effective_weight, 3)}
         if e.point is not None:

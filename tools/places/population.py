@@ -97,7 +97,7 @@ def load_census_provinces(path: Path = CENSUS_FILE) -> dict[str, int]:
     """The 2020 census resident population of the 31 mainland provinces (adcode → persons).
 
     Not used to build the proxy, so it stays an independent yardstick of the raw proxy
-    (``tests/test_places.py``: a build error that inflates a county shows up as a province far
+    (``tests/unit/test_places.py``: a build error that inflates a county shows up as a province far
     off its census total); at load time it calibrates each province's total
     (:func:`calibrate_to_census`)."""
     out: dict[str, int] = {}
