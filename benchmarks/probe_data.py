@@ -14,10 +14,10 @@ import csv
 import random
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import phonenumbers
 from pydantic import BaseModel, Field, field_validator
@@ -119,7 +119,7 @@ def area_codes() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     phonenumbers' Chinese geocoding prefixes of fixed lines (86 + 10, 2x or a 3-digit code)."""
     from phonenumbers.geodata import GEOCODE_DATA
 
-    from sinoloc.tools.regions import Level, get_region_index
+    from sinoloc.tools.regions import get_region_index
 
     index = get_region_index()
     out: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
@@ -130,20 +130,25 @@ def area_codes() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
         split = _split_description(description, index)
         if split is None:
             continue
-        province, pieces = split
-        cities: Sequence[Region | None]
-        if not pieces:  # 北京市: the municipality is its one city
-            children = index.children(province)
-            cities = children if len(children) == 1 else []
-        else:
-            found = [index.lookup(p, level=Level.CITY, within=province)[:1] for p in pieces]
-            if not found[0]:  # the first piece is a county or an old name: not a clean truth
-                continue
-            cities = [c[0] if c else None for c in found]  # 株州 (sic) stays unresolved
-        first = cities[0] if cities else None  # never None when there are cities: found[0] is checked
+        cities = _described_cities(index, *split)
+        first = cities[0] if cities else None
         if first is not None:
             out[first.adcode].append((prefix[2:], tuple(c.adcode if c else "" for c in cities)))
     return dict(out)
+
+
+def _described_cities(index: RegionIndex, province: Region, pieces: list[str]) -> Sequence[Region | None]:
+    """The cities an area code's description names, in its order (None for a name the index does
+    not know), or none at all where the first name is not a city: then the code has no clean truth."""
+    from sinoloc.tools.regions import Level
+
+    if not pieces:  # 北京市: the municipality is its one city
+        children = index.children(province)
+        return children if len(children) == 1 else []
+    found = [index.lookup(p, level=Level.CITY, within=province)[:1] for p in pieces]
+    if not found[0]:  # the first piece is a county or an old name: not a clean truth
+        return []
+    return [c[0] if c else None for c in found]  # 株州 (sic) stays unresolved
 
 
 def landline_number(code: str, rng: random.Random, too_long: bool = False) -> str | None:
@@ -285,71 +290,125 @@ def _coded_city(ctx: _Context, province, rng: random.Random, exclude: tuple[str,
     return rng.choice(cities) if cities else None
 
 
+class _Ask(NamedTuple):
+    """What every kind's maker gets for one (province, kind): drawn once in :func:`_probes_for`."""
+
+    province: Region
+    capital: Region
+    shop: str
+    kind: str
+
+
+def _variant(city: Region, capital: Region) -> str:
+    return "capital" if city == capital else "other"
+
+
+def _address_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """A full postal address (province, city, district, road): the address resolver's clue."""
+    city = rng.choice([c for c in ctx.cities(ask.province) if ctx.districts(c)])
+    district = rng.choice(ctx.districts(city))
+    return [dict(variant=_variant(city, ask.capital),
+                 sign=[ask.shop, ctx.address(district, rng, with_province=True)],
+                 key=district.name, truth=ctx.truth(district))]
+
+
+def _landline_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """The capital's landline and (``landline`` only) another city's with a code of its own;
+    ``landline_long`` has one digit too many, which phonenumbers rejects."""
+    variants = [("capital", ask.capital)]
+    if ask.kind == "landline":
+        other = _coded_city(ctx, ask.province, rng)
+        if other is not None:
+            variants.append(("other", other))
+    out: list[dict] = []
+    for variant, city in variants:
+        code, covered = ctx.area_code(city, rng, single=variant != "capital")
+        number = _landline(code, rng, too_long=ask.kind == "landline_long")
+        shared = [ctx.region(a, "city").name for a in covered[1:] if a]
+        out.append(dict(variant=variant, sign=[ask.shop, _phone_line(number, rng)], key=f"0{code}",
+                        truth=ctx.truth(city),
+                        note=f"area code 0{code} also covers {'、'.join(shared)}" if shared else ""))
+    return out
+
+
+def _plate_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """The capital's plate (prefix ending in A) and (``plate`` only) another city's; the
+    ``plate_confusable`` serial carries an O or I where OCR misreads 0 or 1."""
+    prefixes = ctx.plates[ask.province.adcode]
+    capital_prefix = next(p for p in prefixes if p[0].endswith("A"))
+    variants = [("capital", capital_prefix)]
+    if ask.kind == "plate":
+        others = [p for p in prefixes if not p[0].endswith("A")]
+        variants.append(("other", rng.choice(others)))
+    out: list[dict] = []
+    for variant, (prefix, city_adcode) in variants:
+        plate = format_plate(prefix, plate_serial(rng, confusable=ask.kind == "plate_confusable"), rng)
+        out.append(dict(variant=variant, plate=plate, key=prefix,
+                        truth=ctx.truth(ctx.index.get(city_adcode, "city"))))
+    return out
+
+
+def _place_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """A town's or village's own sign (government, welcome, direction): the gazetteer's clue,
+    true to the county."""
+    place = rng.choice(ctx.places[(ask.province.adcode, ask.kind)])
+    if ask.kind == "town":
+        sign = rng.choice(([f"{place.name}人民政府"], [f"欢迎来到{place.name}"],
+                           [f"→ {place.name} 5 km"]))
+    else:
+        sign = rng.choice(([f"{place.name}村民委员会"], [f"{place.name}欢迎您"]))
+    return [dict(variant=place.county, sign=sign, key=place.name,
+                 truth=ctx.truth(ctx.index.get(place.county_adcode, "district")),
+                 note=f"{place.town}, {place.county}")]
+
+
+def _local_code(ctx: _Context, ask: _Ask, rng: random.Random) -> tuple[Region, str]:
+    """A city with an area code (another city where one has its own, else the capital) and that
+    code: the landline of the two-clue kinds."""
+    city = _coded_city(ctx, ask.province, rng) or ask.capital
+    code, _ = ctx.code_of(city, rng, single=city != ask.capital) or ctx.area_code(city, rng, single=False)
+    return city, code
+
+
+def _agree_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """An address and a landline of the same city: two clues that agree."""
+    city, code = _local_code(ctx, ask, rng)
+    district = rng.choice(ctx.districts(city))
+    return [dict(variant=_variant(city, ask.capital),
+                 sign=[ask.shop, ctx.address(district, rng, with_province=False),
+                       _phone_line(_landline(code, rng), rng)],
+                 key=district.name, truth=ctx.truth(district))]
+
+
+def _conflict_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """A local landline on the sign and a plate from another province: the truth is the sign's."""
+    city, code = _local_code(ctx, ask, rng)
+    elsewhere = rng.choice([p for p in ctx.provinces if p.adcode != ask.province.adcode])
+    prefix, plate_city = rng.choice(ctx.plates[elsewhere.adcode])
+    plate = format_plate(prefix, plate_serial(rng), rng)
+    return [dict(variant=_variant(city, ask.capital),
+                 sign=[ask.shop, _phone_line(_landline(code, rng), rng)], plate=plate,
+                 key=f"0{code}", truth=ctx.truth(city),
+                 note=f"plate {prefix} names {ctx.index.label(ctx.region(plate_city, 'city'))}; "
+                      "the truth is the sign's landline (a business is local, cars travel)")]
+
+
+_MAKERS: dict[str, Callable[[_Context, _Ask, random.Random], list[dict]]] = {
+    "address": _address_probes, "landline": _landline_probes, "landline_long": _landline_probes,
+    "plate": _plate_probes, "plate_confusable": _plate_probes, "town": _place_probes,
+    "village": _place_probes, "agree": _agree_probes, "conflict": _conflict_probes,
+}
+
+
 def _probes_for(ctx: _Context, province, kind: str, rng: random.Random) -> list[dict]:
-    """Specs (without id and seed) of the probes of one kind in one province."""
+    """Specs (without seed) of the probes of one kind in one province. The shop name is drawn
+    first for every kind (used or not), so each kind's random stream, and with it the probe
+    set of a seed, stays what it has always been."""
     capital = ctx.capital(province)
     shop = rng.choice(ctx.shops)
+    maker = _MAKERS.get(kind)
+    out = maker(ctx, _Ask(province, capital, shop, kind), rng) if maker else []
     short = province.adcode[:2]
-    out: list[dict] = []
-    if kind == "address":
-        city = rng.choice([c for c in ctx.cities(province) if ctx.districts(c)])
-        district = rng.choice(ctx.districts(city))
-        out.append(dict(variant="capital" if city == capital else "other",
-                        sign=[shop, ctx.address(district, rng, with_province=True)],
-                        key=district.name, truth=ctx.truth(district)))
-    elif kind in ("landline", "landline_long"):
-        variants = [("capital", capital)]
-        if kind == "landline":
-            other = _coded_city(ctx, province, rng)
-            if other is not None:
-                variants.append(("other", other))
-        for variant, city in variants:
-            code, covered = ctx.area_code(city, rng, single=variant != "capital")
-            number = _landline(code, rng, too_long=kind == "landline_long")
-            shared = [ctx.region(a, "city").name for a in covered[1:] if a]
-            out.append(dict(variant=variant, sign=[shop, _phone_line(number, rng)], key=f"0{code}",
-                            truth=ctx.truth(city),
-                            note=f"area code 0{code} also covers {'、'.join(shared)}" if shared else ""))
-    elif kind in ("plate", "plate_confusable"):
-        prefixes = ctx.plates[province.adcode]
-        capital_prefix = next(p for p in prefixes if p[0].endswith("A"))
-        variants = [("capital", capital_prefix)]
-        if kind == "plate":
-            others = [p for p in prefixes if not p[0].endswith("A")]
-            variants.append(("other", rng.choice(others)))
-        for variant, (prefix, city_adcode) in variants:
-            plate = format_plate(prefix, plate_serial(rng, confusable=kind == "plate_confusable"), rng)
-            out.append(dict(variant=variant, plate=plate, key=prefix,
-                            truth=ctx.truth(ctx.index.get(city_adcode, "city"))))
-    elif kind in ("town", "village"):
-        place = rng.choice(ctx.places[(province.adcode, kind)])
-        if kind == "town":
-            sign = rng.choice(([f"{place.name}人民政府"], [f"欢迎来到{place.name}"],
-                               [f"→ {place.name} 5 km"]))
-        else:
-            sign = rng.choice(([f"{place.name}村民委员会"], [f"{place.name}欢迎您"]))
-        out.append(dict(variant=place.county, sign=sign, key=place.name,
-                        truth=ctx.truth(ctx.index.get(place.county_adcode, "district")),
-                        note=f"{place.town}, {place.county}"))
-    elif kind == "agree":
-        city = _coded_city(ctx, province, rng) or capital
-        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.area_code(city, rng, single=False)
-        district = rng.choice(ctx.districts(city))
-        out.append(dict(variant="capital" if city == capital else "other",
-                        sign=[shop, ctx.address(district, rng, with_province=False),
-                              _phone_line(_landline(code, rng), rng)],
-                        key=district.name, truth=ctx.truth(district)))
-    elif kind == "conflict":
-        city = _coded_city(ctx, province, rng) or capital
-        code, _ = ctx.code_of(city, rng, single=city != capital) or ctx.area_code(city, rng, single=False)
-        elsewhere = rng.choice([p for p in ctx.provinces if p.adcode != province.adcode])
-        prefix, plate_city = rng.choice(ctx.plates[elsewhere.adcode])
-        plate = format_plate(prefix, plate_serial(rng), rng)
-        out.append(dict(variant="capital" if city == capital else "other",
-                        sign=[shop, _phone_line(_landline(code, rng), rng)], plate=plate,
-                        key=f"0{code}", truth=ctx.truth(city),
-                        note=f"plate {prefix} names {ctx.index.label(ctx.region(plate_city, 'city'))}; "
-                             "the truth is the sign's landline (a business is local, cars travel)"))
     for spec in out:
         spec["id"] = f"{kind}-{short}-{spec['variant'] if kind not in ('town', 'village') else 'x'}"
     return out

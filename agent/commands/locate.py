@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from sinoloc.agent.commands.main import (
     EXIT_BAD_INPUT,
@@ -24,6 +26,10 @@ from sinoloc.agent.commands.main import (
     _start_warm_up,
     demo_image,
 )
+
+if TYPE_CHECKING:
+    from sinoloc.agent.commands.batch import BatchRow
+    from sinoloc.tools.progress import Progress
 
 
 def _locate_inputs(args: argparse.Namespace) -> tuple[list[Path], bool] | str:
@@ -174,8 +180,7 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=N
     exit 2 at the end if any row failed."""
     import signal
 
-    from sinoloc.agent.commands.batch import EngineError, RowSink, finished_images, locate_many, output_format
-    from sinoloc.agent.output.render import headline
+    from sinoloc.agent.commands.batch import EngineError, finished_images, locate_many, output_format
     from sinoloc.tools.progress import Progress
 
     fmt = output_format(args.out, args.csv)
@@ -185,35 +190,17 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=N
     except ValueError as exc:  # --out names a file that is not an earlier run's rows
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    todo = [p for p in images if os.path.abspath(p) not in done]
-    failed_before = sum(not done[k] for k in {os.path.abspath(p) for p in images} & done.keys())
+    todo, failed_before = _pending(images, done)
     meter = Progress(len(images), done=len(images) - len(todo),
                      enabled=sys.stderr.isatty() if args.progress is None else args.progress)
     stream = out.open("a", encoding="utf-8", newline="") if out else sys.stdout
-    text = out is None and not args.json and not args.csv
-    sink = None if text else RowSink(stream, fmt, header=not (out and out.stat().st_size))
-    failed = 0
+    emit = _row_writer(args, out, fmt, stream)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         rows = engine(todo) if engine else locate_many(todo, locate, workers=args.workers)
-        for row in rows:
-            failed += not row.ok
-            if sink is not None:
-                sink.write(row)
-            else:
-                from sinoloc.agent.schemas import GeoPrediction
-
-                answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
-                          else f"error: {(row.error or '').removeprefix(row.file + ': ')}")
-                print(f"{row.file}: {answer}", flush=True)
-            meter.step("ok" if row.ok else "error")
+        failed = _write_rows(rows, emit, meter)
     except (KeyboardInterrupt, _Terminated) as exc:
-        meter.close()
-        how, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
-        resume = " run the same command again to resume" if out else ""
-        print(f"sinoloc: stopped by {how} after {meter.new} new row(s);{resume}".rstrip(";"),
-              file=sys.stderr)
-        return code
+        return _stopped(exc, meter, out)
     except EngineError as exc:
         meter.close()
         print(f"sinoloc: {exc} (after {meter.new} new row(s))", file=sys.stderr)
@@ -223,10 +210,66 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=N
         if out:
             stream.close()
     meter.close()
-    failed += failed_before
+    return _batch_end(len(images), len(todo), meter.new, out, failed + failed_before)
+
+
+def _pending(images: list[Path], done: dict[str, bool]) -> tuple[list[Path], int]:
+    """The images --out does not hold yet, and how many it holds as failed rows (counted in the
+    exit code, so a resumed run that still has failures does not exit 0)."""
+    todo = [p for p in images if os.path.abspath(p) not in done]
+    failed_before = sum(not done[k] for k in {os.path.abspath(p) for p in images} & done.keys())
+    return todo, failed_before
+
+
+def _row_writer(args: argparse.Namespace, out: Path | None, fmt: str, stream: TextIO
+                ) -> Callable[[BatchRow], None]:
+    """How each row is written: JSON lines or CSV through a :class:`.batch.RowSink` (to --out,
+    with a header only for a new file, or stdout), or, for plain stdout, one headline per image."""
+    from sinoloc.agent.commands.batch import RowSink
+
+    if out is None and not args.json and not args.csv:
+        return _print_headline
+    return RowSink(stream, fmt, header=not (out and out.stat().st_size)).write
+
+
+def _print_headline(row: BatchRow) -> None:
+    """``file: headline`` of a located image, ``file: error: …`` of a failed one, flushed at once."""
+    from sinoloc.agent.output.render import headline
+    from sinoloc.agent.schemas import GeoPrediction
+
+    answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
+              else f"error: {(row.error or '').removeprefix(row.file + ': ')}")
+    print(f"{row.file}: {answer}", flush=True)
+
+
+def _write_rows(rows: Iterable[BatchRow], emit: Callable[[BatchRow], None], meter: Progress) -> int:
+    """Write rows as they come, stepping the progress line; returns how many failed."""
+    failed = 0
+    for row in rows:
+        failed += not row.ok
+        emit(row)
+        meter.step("ok" if row.ok else "error")
+    return failed
+
+
+def _stopped(exc: BaseException, meter: Progress, out: Path | None) -> int:
+    """SIGINT or SIGTERM mid-batch: say how many new rows were written (and, with --out, that
+    the same command resumes) and exit 130 or 143 as a shell would."""
+    meter.close()
+    how, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
+    resume = " run the same command again to resume" if out else ""
+    print(f"sinoloc: stopped by {how} after {meter.new} new row(s);{resume}".rstrip(";"),
+          file=sys.stderr)
+    return code
+
+
+def _batch_end(total: int, todo: int, new: int, out: Path | None, failed: int) -> int:
+    """The closing line on stderr (with --out, always: what was new, already there and failed;
+    on stdout, only when rows failed) and the exit code: 2 when any row, earlier ones included,
+    failed."""
     if out:
-        print(f"{len(images)} image(s): {meter.new} located now, {len(images) - len(todo)} "
+        print(f"{total} image(s): {new} located now, {total - todo} "
               f"already in {out}; {failed} failed", file=sys.stderr)
     elif failed:
-        print(f"sinoloc: {failed} of {len(todo)} image(s) failed", file=sys.stderr)
+        print(f"sinoloc: {failed} of {todo} image(s) failed", file=sys.stderr)
     return EXIT_BAD_INPUT if failed else EXIT_OK

@@ -180,68 +180,105 @@ def train(records: list[CotRecord], config: TrainConfig, *, resume: bool = False
           progress: Callable[[str], None] | None = None) -> list[EpochLog]:
     """Fine-tune, writing ``config.out`` (the adapter, checkpoints, the state and a report)."""
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model
 
     if not records:
         raise ValueError("no kept records with an answer to train on")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    state_path = out / STATE_FILE
-    state = json.loads(state_path.read_text()) if resume and state_path.exists() else None
-    if state is not None and {**state["config"], "epochs": config.epochs} != \
-            config.model_dump(mode="json"):
-        raise ValueError(f"{out}: a resume needs the same settings as the interrupted run "
-                         "(only --epochs may grow)")
-    torch.manual_seed(config.seed)
+    state = _resume_state(out, config, resume)
+    torch.manual_seed(config.seed)  # before the adapters are made: their initial weights are drawn
     model, tokenizer, processor, template, device = _load(config)
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
-    if state is not None:
-        model = PeftModel.from_pretrained(model, out / f"checkpoint-{state['epoch']}",
-                                          is_trainable=True)
-    else:
-        model = get_peft_model(model, LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=config.target_modules,
-            modules_to_save=config.modules_to_save or None))
+    model = _with_adapters(model, config, out, state)
     model.to(device).train()
     encode = Encoder(tokenizer, processor, template, system_prompt)
     train_set, val_set = split_by_location(records, config.split_cell_deg, config.val_fraction,
                                            config.seed)
     train_batches = [encode(r, image_root) for r in train_set]
     val_batches = [encode(r, image_root) for r in val_set]
+    optimizer = _optimizer(model, config, out, state)
+    logs = [EpochLog.model_validate(e) for e in (state or {}).get("epochs", [])]
+    for epoch in range(len(logs) + 1, config.epochs + 1):
+        losses = _train_epoch(model, optimizer, train_batches, config, epoch, device, progress)
+        logs.append(EpochLog(epoch=epoch, train_loss=sum(losses) / len(losses),
+                             val_loss=_mean_loss(model, val_batches, device), steps=len(losses)))
+        _save_epoch(model, optimizer, out, config, logs, sizes=(len(train_set), len(val_set)))
+    model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors
+    return logs
+
+
+def _resume_state(out: Path, config: TrainConfig, resume: bool) -> dict | None:
+    """The interrupted run's state to go on from (None: start afresh). Only ``epochs`` may differ
+    from its settings: anything else would make the resumed adapter a different experiment."""
+    state_path = out / STATE_FILE
+    state = json.loads(state_path.read_text()) if resume and state_path.exists() else None
+    if state is not None and {**state["config"], "epochs": config.epochs} != \
+            config.model_dump(mode="json"):
+        raise ValueError(f"{out}: a resume needs the same settings as the interrupted run "
+                         "(only --epochs may grow)")
+    return state
+
+
+def _with_adapters(model, config: TrainConfig, out: Path, state: dict | None):
+    """The base model with trainable LoRA adapters: the last checkpoint's on a resume, new ones
+    otherwise (gradient checkpointing switched on first where asked)."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    if state is not None:
+        return PeftModel.from_pretrained(model, out / f"checkpoint-{state['epoch']}", is_trainable=True)
+    return get_peft_model(model, LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        modules_to_save=config.modules_to_save or None))
+
+
+def _optimizer(model, config: TrainConfig, out: Path, state: dict | None):
+    """AdamW over the trainable parameters, with the checkpoint's moments on a resume."""
+    import torch
+
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate)
     if state is not None:
         optimizer.load_state_dict(torch.load(out / f"checkpoint-{state['epoch']}" /
                                              "optimizer.pt", weights_only=True))
-    logs = [EpochLog.model_validate(e) for e in (state or {}).get("epochs", [])]
-    for epoch in range(len(logs) + 1, config.epochs + 1):
-        order = list(range(len(train_batches)))
-        random.Random(config.seed + epoch).shuffle(order)
-        losses: list[float] = []
-        optimizer.zero_grad()
-        for step, index in enumerate(order, start=1):
-            loss = model(**_to(train_batches[index], model, device)).loss
-            (loss / config.grad_accum).backward()
-            losses.append(float(loss.detach()))
-            if step % config.grad_accum == 0 or step == len(order):
-                optimizer.step()
-                optimizer.zero_grad()
-            if progress is not None:
-                progress(f"epoch {epoch}/{config.epochs} step {step}/{len(order)} "
-                         f"loss {float(loss):.4f}")
-        log = EpochLog(epoch=epoch, train_loss=sum(losses) / len(losses),
-                       val_loss=_mean_loss(model, val_batches, device), steps=len(order))
-        logs.append(log)
-        checkpoint = out / f"checkpoint-{epoch}"
-        model.save_pretrained(checkpoint)
-        torch.save(optimizer.state_dict(), checkpoint / "optimizer.pt")
-        state_path.write_text(json.dumps({"config": config.model_dump(mode="json"),
-                                          "epoch": epoch,
-                                          "epochs": [e.model_dump() for e in logs],
-                                          "train": len(train_set), "val": len(val_set)},
-                                         indent=2))
-    model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors
-    return logs
+    return optimizer
+
+
+def _train_epoch(model, optimizer, batches: list[dict], config: TrainConfig, epoch: int, device,
+                 progress: Callable[[str], None] | None) -> list[float]:
+    """One pass in an order seeded by the epoch (so a resumed run draws the same), stepping every
+    ``grad_accum`` examples and at the end; returns each step's loss."""
+    order = list(range(len(batches)))
+    random.Random(config.seed + epoch).shuffle(order)
+    losses: list[float] = []
+    optimizer.zero_grad()
+    for step, index in enumerate(order, start=1):
+        loss = model(**_to(batches[index], model, device)).loss
+        (loss / config.grad_accum).backward()
+        losses.append(float(loss.detach()))
+        if step % config.grad_accum == 0 or step == len(order):
+            optimizer.step()
+            optimizer.zero_grad()
+        if progress is not None:
+            progress(f"epoch {epoch}/{config.epochs} step {step}/{len(order)} "
+                     f"loss {float(loss):.4f}")
+    return losses
+
+
+def _save_epoch(model, optimizer, out: Path, config: TrainConfig, logs: list[EpochLog],
+                sizes: tuple[int, int]) -> None:
+    """The epoch's checkpoint (adapter and optimizer) and the state a resume reads, written after
+    the checkpoint so the state never names one that is not there."""
+    import torch
+
+    epoch = logs[-1].epoch
+    checkpoint = out / f"checkpoint-{epoch}"
+    model.save_pretrained(checkpoint)
+    torch.save(optimizer.state_dict(), checkpoint / "optimizer.pt")
+    (out / STATE_FILE).write_text(json.dumps({"config": config.model_dump(mode="json"),
+                                              "epoch": epoch,
+                                              "epochs": [e.model_dump() for e in logs],
+                                              "train": sizes[0], "val": sizes[1]},
+                                             indent=2))

