@@ -95,7 +95,7 @@ class ServeBoundary(BaseModel):
     def policy(self, spec: Any):
         """The policy for a client's ``configurable["llm"]``; raises ``LlmSpecError``."""
         from sinoloc.agent.llm.spec import parse_client_spec
-        from sinoloc.agent.nodes.policy import configured_policy
+        from sinoloc.agent.policies import configured_policy
 
         parsed = parse_client_spec(spec, self.allowed_providers)
         return configured_policy("none" if parsed.is_none else f"{parsed.provider}:{parsed.model}")

@@ -7,9 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from sinoloc.agent.reasoning.locatability import Locatability
 from sinoloc.tools.evidence import Evidence, IgnoredText
 from sinoloc.tools.online.client import OutboundQuery
+
+Band = Literal["low", "medium", "high"]
+
+
+class Locatability(BaseModel):
+    """How much an image can be located from what it shows (computed after the prelude)."""
+
+    score: float = Field(ge=0, le=1)
+    band: Band
+    components: dict[str, float] = Field(description="the sources that were measured")
+    features: dict[str, float] = Field(default_factory=dict)
 
 
 class Answer(BaseModel):

@@ -136,7 +136,7 @@ class ChatRepl:
         p = self._prediction()
         if p is None:
             return
-        from sinoloc.agent.output.mapview import write_map
+        from sinoloc.agent.web.mapview import write_map
 
         thread_id = self.session.thread_id
         path = self.map_dir / map_file_name(thread_id, self.session.image_path())

@@ -108,7 +108,7 @@ def locate(args: argparse.Namespace) -> int:
     else:
         print(render_text(prediction, width=_terminal_width()))
     if args.map:
-        from sinoloc.agent.output.mapview import write_map
+        from sinoloc.agent.web.mapview import write_map
 
         path = write_map(prediction, args.map)
         if not args.json:

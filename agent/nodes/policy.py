@@ -5,7 +5,6 @@ model. Routing happens on the returned messages, never by writing state in a rou
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from typing import Optional
 
 from langchain_core.messages import AIMessage, AnyMessage
@@ -13,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.budgets import CHAT, entry, model_budget, model_calls_this_turn, tool_calls_this_turn
+from sinoloc.agent.policies import configured_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy, PolicyTurn, fused_submission
 from sinoloc.agent.settings import LocateRequest, check_policy
 from sinoloc.agent.state import GeoState, request_of
@@ -46,14 +46,6 @@ def _as_turn(result: AIMessage | PolicyTurn) -> PolicyTurn:
 
 def _submits(message: AnyMessage) -> bool:
     return isinstance(message, AIMessage) and any(c["name"] == SUBMIT_TOOL for c in message.tool_calls)
-
-
-@lru_cache(maxsize=4)
-def configured_policy(spec: str) -> Policy:
-    """The policy a run's ``configurable["llm"]`` names (built once per process and spec)."""
-    from sinoloc.agent.policies import build_policy
-
-    return build_policy(spec)
 
 
 def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = None):

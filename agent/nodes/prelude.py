@@ -8,11 +8,11 @@ import time
 
 from langchain_core.messages import HumanMessage
 
-from sinoloc.agent.nodes.tools import execute_calls
 from sinoloc.agent.reasoning.digest import evidence_digest
 from sinoloc.agent.reasoning.locatability import locatability
 from sinoloc.agent.reasoning.locatability_clip import clip_locatability
 from sinoloc.agent.state import GeoState, evidence_in
+from sinoloc.agent.toolbox.runner import execute_calls
 from sinoloc.prompts import render_prompt
 
 PRELUDE = ("cnn_prior", "ocr", "lookup_clues")

@@ -1,110 +1,14 @@
-"""``tools``: the ReAct tools node, and :func:`execute_calls`, which the prelude uses too.
-
-Every call goes through :func:`execute_calls`, which validates arguments, runs the typed tool, numbers
-new evidence (E1, E2, …) and OCR spans, records the trace and answers every call with a
-:class:`ToolMessage` — within the request's tool-call budget.
-"""
+"""``tools``: the ReAct tools node: every call of the policy's last message except
+``submit_answer``, run by :func:`sinoloc.agent.toolbox.runner.execute_calls`."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from langchain_core.messages import ToolMessage
-from langgraph.config import get_stream_writer
-from pydantic import ValidationError
-
-from sinoloc.agent.budgets import tool_calls_this_turn
 from sinoloc.agent.nodes.verify import last_ai_message
-from sinoloc.agent.schemas import ToolStatus, ToolTrace
-from sinoloc.agent.state import GeoState, evidence_id
-from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
-from sinoloc.agent.toolbox.registry import SUBMIT_TOOL, TOOLS
-from sinoloc.tools.secrets import scrub_secrets
-
-
-def tool_message_content(status: str, summary: str, ids: list[str]) -> str:
-    """What the policy reads back: the status, the result and the new evidence ids."""
-    return json.dumps({"status": status, "result": summary, "evidence_ids": ids},
-                      ensure_ascii=False)
-
-
-def _stream_writer():
-    """The graph's custom stream (``stream_mode="custom"``), or a no-op outside a graph run."""
-    try:
-        return get_stream_writer()
-    except (RuntimeError, KeyError):  # no runnable context / a runnable that is not a graph
-        return lambda _event: None
-
-
-def run_call(call: Mapping[str, Any], context: ToolContext,
-             spent: int) -> tuple[ToolStatus, str, ToolOutput | None]:
-    """One call's status and summary, and the tool's output when it ran: refused past the
-    budget, for a switched-off or unknown tool and for bad arguments; a tool that raises never
-    ends the run (its error is the result)."""
-    request = context.request
-    spec = TOOLS.get(call["name"])
-    if spent >= request.max_tool_calls:
-        return "error", (f"not run: the tool-call budget ({request.max_tool_calls}) is spent; "
-                         f"call {SUBMIT_TOOL} with your best answer now"), None
-    if call["name"] in request.disabled_tools:
-        return "unavailable", "switched off for this run (ablation or baseline)", None
-    if spec is None:
-        return "error", f"unknown tool {call['name']!r}; use one of {sorted(TOOLS)}", None
-    try:
-        args = spec.args_model.model_validate(call.get("args") or {})
-    except ValidationError as exc:
-        return "error", f"bad arguments: {exc.errors(include_url=False)}", None
-    try:
-        output = spec.run(args, context)
-    except Exception as exc:  # a tool that raises never ends the run
-        return "error", scrub_secrets(  # a provider may echo its key
-            f"the tool failed: {exc.__class__.__name__}: {exc}"), None
-    return output.status, output.summary, output
-
-
-def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) -> dict:
-    """Run ``calls`` in order (each sees what the earlier ones found) and return the update.
-    Each call is announced on the custom stream when it starts and when it ends, so a viewer
-    sees it as it happens."""
-    write = _stream_writer()
-    context = ToolContext.from_state(state)
-    next_id = len(state.get("evidence", [])) + 1
-    done = len(state.get("tool_trace", []))
-    spent_before = tool_calls_this_turn(state)
-    update: dict = {"messages": [], "evidence": [], "ocr_spans": [], "ignored_text": [],
-                    "poi_queries": [], "tool_trace": [], "timings": {}, "outbound": []}
-    for call in calls:
-        t0 = time.perf_counter()
-        write({"event": "tool_start", "tool": call["name"], "args": call.get("args") or {},
-               "call_id": call["id"]})
-        step = done + len(update["tool_trace"])
-        status, summary, output = run_call(call, context, spent_before + len(update["tool_trace"]))
-        ids: list[str] = []
-        if output is not None:
-            found = [item.model_copy(update={"id": evidence_id(next_id + i)})
-                     for i, item in enumerate(output.evidence)]
-            next_id += len(found)
-            ids = [item.id for item in found]
-            update["evidence"] += [item.model_dump(mode="json") for item in found]
-            update["ocr_spans"] += [s.model_dump(mode="json") for s in output.ocr_spans]
-            update["ignored_text"] += [i.model_dump(mode="json") for i in output.ignored_text]
-            update["poi_queries"] += output.poi_queries
-            update["outbound"] += [q.model_dump(mode="json") for q in output.outbound]
-            context = context.with_found(output.ocr_spans, found)
-        seconds = round(time.perf_counter() - t0, 4)
-        update["timings"][f"tool_{call['name']}_{step}"] = seconds
-        trace = ToolTrace(call_id=call["id"], tool=call["name"], args=call.get("args") or {},
-                          status=status, summary=summary, seconds=seconds,
-                          evidence_ids=ids).model_dump(mode="json")
-        update["tool_trace"].append(trace)
-        write({"event": "tool_end", "trace": trace})
-        update["messages"].append(ToolMessage(
-            content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
-            name=call["name"], status="error" if status == "error" else "success"))
-    return update
+from sinoloc.agent.state import GeoState
+from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
+from sinoloc.agent.toolbox.runner import execute_calls
 
 
 def run_tools(state: GeoState) -> dict:

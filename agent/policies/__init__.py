@@ -6,6 +6,8 @@ eval runs, batch workers)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy, PolicyTurn
 
 
@@ -33,4 +35,10 @@ def build_policy(llm=None, *, policy: Policy | None = None, chat_model=None,
                            **options)
 
 
-__all__ = ["DeterministicPolicy", "Policy", "PolicyTurn", "build_policy"]
+@lru_cache(maxsize=4)
+def configured_policy(spec: str) -> Policy:
+    """The policy a run's ``configurable["llm"]`` names (built once per process and spec)."""
+    return build_policy(spec)
+
+
+__all__ = ["DeterministicPolicy", "Policy", "PolicyTurn", "build_policy", "configured_policy"]

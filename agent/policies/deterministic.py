@@ -8,7 +8,6 @@ language model fills the same slot through :class:`~sinoloc.agent.policies.model
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +18,7 @@ from sinoloc.agent.reasoning.answering import fused_answer
 from sinoloc.agent.schemas import ToolTrace, Verdict
 from sinoloc.agent.state import GeoState, evidence_in
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
+from sinoloc.agent.toolbox.runner import tool_call
 from sinoloc.tools.regions import get_region_index
 
 MAX_GEOCODE_CALLS = 5
@@ -45,10 +45,6 @@ class Policy(Protocol):
     name: str
 
     def __call__(self, state: GeoState) -> AIMessage | PolicyTurn: ...
-
-
-def tool_call(name: str, args: dict) -> dict:
-    return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
 
 
 def fused_submission(state: GeoState, note: str = "") -> AIMessage:

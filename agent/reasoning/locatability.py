@@ -19,24 +19,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
+from sinoloc.agent.schemas import Band, Locatability
 from sinoloc.tools.evidence import Evidence, EvidenceKind
 
 RELIABILITY = {"text": 0.35, "clues": 0.9, "prior": 0.6, "clip": 0.5}
 TEXT_SCALE_CHARS = 24.0  # about two shop signs' worth of characters gives text ≈ 0.63
-Band = Literal["low", "medium", "high"]
 BANDS: tuple[tuple[float, Band], ...] = ((0.2, "low"), (0.6, "medium"), (1.01, "high"))
 _LEGIBLE = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbfA-Za-z0-9]")
-
-
-class Locatability(BaseModel):
-    score: float = Field(ge=0, le=1)
-    band: Band
-    components: dict[str, float] = Field(description="the sources that were measured")
-    features: dict[str, float] = Field(default_factory=dict)
 
 
 def band_of(score: float) -> Band:

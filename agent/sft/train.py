@@ -31,9 +31,9 @@ from sinoloc.agent.llm.qwen_local import (
     to_chat,
     vision_inputs,
 )
-from sinoloc.agent.policies.deterministic import tool_call
 from sinoloc.agent.sft.records import CotRecord
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL, tool_definitions
+from sinoloc.agent.toolbox.runner import tool_call
 from sinoloc.prompts import load_prompt
 
 STATE_FILE = "train_state.json"

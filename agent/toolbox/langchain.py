@@ -15,12 +15,11 @@ from typing import Annotated, Any, Literal
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from sinoloc.agent.nodes.tools import execute_calls
-from sinoloc.agent.policies.deterministic import tool_call
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateRequest, LocateSettings
 from sinoloc.agent.state import evidence_in
 from sinoloc.agent.toolbox.registry import TOOLS
+from sinoloc.agent.toolbox.runner import execute_calls, tool_call
 from sinoloc.tools.evidence import Evidence
 from sinoloc.tools.image_sources import image_to_path
 from sinoloc.tools.images import ImageInputError, load_image

@@ -120,7 +120,7 @@ def test_standalone_map_file_opens_offline_with_legend_labels_and_guess(page, tm
     from PIL import Image
 
     from sinoloc.agent.api import Geolocator
-    from sinoloc.agent.output.mapview import write_map
+    from sinoloc.agent.web.mapview import write_map
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (640, 480), (128, 128, 128)).save(blank)
