@@ -14,7 +14,8 @@ from sinoloc.tools.regions import Level, get_region_index
 log = logging.getLogger(__name__)
 LISTED_PER_LEVEL = 10  # provinces and cities listed in the evidence (districts: the distribution)
 NOT_CONFIGURED = (
-    "no visual prior is configured, so the search starts from every district alike. Train one "
+    "no visual prior is configured, so the search starts from where people live (each "
+    "district's population). Train one "
     "with `sinoloc prior train DATA.csv --backbone ID --out DIR` (or build a zero-shot CLIP prior "
     "with `sinoloc prior zero-shot --backbone CLIP --out DIR`), then pass --prior DIR or set "
     f"{ENV_CHECKPOINT}=DIR")
