@@ -1,10 +1,12 @@
 """``sinoloc eval run``: locate every image of a dataset into a resumable run directory.
 
 ``runs/NAME/run.json`` records the dataset, the config and the code version of every session;
-``runs/NAME/predictions.jsonl`` gets one row per image as it finishes. Workers are separate
-processes (``spawn``), so a hung image is killed at the per-image timeout and its worker is
-replaced; ``workers=0`` runs in this process (no hard timeout; the graph's own time budget
-still applies).
+``runs/NAME/predictions.jsonl`` gets one row per image as it finishes. This module is the run's
+driver (the directory, its record, resume, the rows); the images are located by a pool of worker
+processes (:mod:`.pool`: a hung image is killed at the per-image timeout and its worker is
+replaced), by Ray actors (:mod:`.ray_engine`), or with ``workers=0`` in this process (no hard
+timeout; the graph's own time budget still applies). :class:`RunError` lives in :mod:`.failures`
+with the rows of failed images, and is imported from here too.
 
 One writer per directory: a run holds ``RUN_DIR/.lock`` (:mod:`.rundir_lock`) from before it
 reads anything until its last record is written, and a second run refuses at once. A session's
@@ -17,26 +19,24 @@ to the machine (``error_kind: infrastructure``) so that those images run again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
 import shutil
-import signal
 import sys
 import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from sinoloc.eval.datasets import LabelledImage
+from sinoloc.eval.failures import RunError
 from sinoloc.eval.interrupts import Interrupts, RunInterrupted
-from sinoloc.eval.results import ErrorKind, ResultRow, ResultsLog, SetAside, Status, atomic_write
+from sinoloc.eval.pool import process_pool
+from sinoloc.eval.results import ResultRow, ResultsLog, SetAside, atomic_write
 from sinoloc.eval.run_config import RunConfig, build_locator, code_version
 from sinoloc.eval.rundir_lock import RunDirBusy, RunDirLock
 from sinoloc.eval.worker import Evaluator
@@ -44,16 +44,9 @@ from sinoloc.tools.progress import Progress
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
-WORKER_START_LIMIT_S = 900.0  # loading a local model can take minutes
 CHECKPOINT_S = 5.0  # run.json's rows_written is at most this old while a run is alive
-STOP_GRACE_S = 5.0  # a worker asked to stop is killed after this
 
 Outcome = Literal["running", "complete", "interrupted", "failed", "killed"]
-
-
-class RunError(RuntimeError):
-    """The run cannot start or go on (a config mismatch, a worker that cannot start, a run
-    directory held by another run)."""
 
 
 class Session(BaseModel):
@@ -158,172 +151,6 @@ def prepare(run_dir: Path, dataset: str, dataset_sha256: str, config: RunConfig,
     return record, log, [], {}
 
 
-@contextlib.contextmanager
-def _spawn_without_sigint():
-    """A Ctrl-C is sent to the whole process group: block it while a worker is started, so the
-    child starts with it blocked (it then ignores it) and this process gets it afterwards."""
-    main = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, main)
-
-
-class _Worker:
-    def __init__(self, context, config_json: str, tmp_root: str):
-        from sinoloc.eval.worker import serve
-
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(config_json, child, tmp_root),
-                                       daemon=True)
-        with _spawn_without_sigint():
-            self.process.start()
-        child.close()
-        self.item: LabelledImage | None = None
-        self.attempt = 1
-        self.since = time.monotonic()
-        self.ready = False
-
-    def send(self, item: LabelledImage, attempt: int) -> None:
-        self.item, self.attempt, self.since = item, attempt, time.monotonic()
-        self.conn.send({"item": item.model_dump(mode="json"), "attempt": attempt})
-
-    def stop(self, grace: float = 0.0) -> None:
-        if grace and self.process.is_alive():
-            self.process.join(grace)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(STOP_GRACE_S)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join(STOP_GRACE_S)
-        self.conn.close()
-
-
-class _ProcessPool:
-    """What :func:`_pool` keeps between rounds: the worker processes (spawned, so that a worker
-    starts clean) and what a row is written through; one method per thing that can happen to a
-    worker."""
-
-    def __init__(self, config: RunConfig, count: int, write: Callable[[ResultRow], None],
-                 tmp_root: str):
-        self.context = multiprocessing.get_context("spawn")
-        self.config, self.write, self.tmp_root = config, write, tmp_root
-        self.config_json = config.model_dump_json()
-        self.workers = [self._spawn() for _ in range(count)]
-
-    def _spawn(self) -> _Worker:
-        return _Worker(self.context, self.config_json, self.tmp_root)
-
-    def busy(self) -> bool:
-        return any(w.item for w in self.workers)
-
-    def dispatch(self, items: deque[LabelledImage], attempts: dict[str, int]) -> None:
-        """Every ready, idle worker takes the next image."""
-        for worker in self.workers:
-            if worker.ready and worker.item is None and items:
-                item = items.popleft()
-                worker.send(item, attempts.get(item.id, 1))
-
-    def wait_round(self) -> set:
-        """The pipes and process sentinels that have something to say (within half a second)."""
-        waitables = [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
-        return set(wait(waitables, timeout=0.5))
-
-    def receive(self, worker: _Worker) -> bool:
-        """Read the worker's message (ready, a row, or why it cannot start); True when its pipe
-        is closed (the worker is gone)."""
-        try:
-            message = worker.conn.recv()
-        except (EOFError, OSError):
-            message = None
-        if message is None:
-            return True
-        if "fatal" in message:
-            raise RunError(f"a worker could not start: {message['fatal']}")
-        if "ready" in message:
-            worker.ready = True
-        else:
-            self.write(ResultRow.model_validate(message))
-            worker.item = None
-        return False
-
-    def replace_dead(self, i: int) -> None:
-        """Worker ``i`` died: its image (if any) gets an infrastructure row, retried by
-        ``--resume``; a worker that dies while starting stops the run."""
-        worker = self.workers[i]
-        worker.stop()
-        if worker.item is not None:  # the OS (or a user) killed it mid-image
-            self.write(_failed_row(worker.item, "error", "the worker process died "
-                                   f"(exit code {worker.process.exitcode})",
-                                   time.monotonic() - worker.since, "infrastructure",
-                                   worker.attempt))
-        elif not worker.ready:
-            raise RunError("a worker process died while starting "
-                           f"(exit code {worker.process.exitcode})")
-        self.workers[i] = self._spawn()
-
-    def check_clock(self, i: int) -> None:
-        """Worker ``i`` is alive and quiet: an image past its time gets a timeout row and the
-        worker is replaced; a worker that has not started within the limit stops the run."""
-        worker = self.workers[i]
-        elapsed = time.monotonic() - worker.since
-        if worker.item is not None and elapsed > self.config.timeout_s:
-            self.write(timeout_row(worker.item, self.config, elapsed, worker.attempt))
-            worker.item = None
-            worker.stop()
-            self.workers[i] = self._spawn()
-        elif not worker.ready and elapsed > WORKER_START_LIMIT_S:
-            raise RunError(f"a worker did not start within {WORKER_START_LIMIT_S:g} s")
-
-    def close(self) -> None:
-        """Idle workers are told to finish (and given a second); then every worker is stopped."""
-        for worker in self.workers:
-            if worker.ready and worker.item is None:
-                with contextlib.suppress(OSError):
-                    worker.conn.send(None)
-        for worker in self.workers:
-            worker.stop(grace=1.0 if worker.item is None else 0.0)
-
-
-def _pool(items: deque[LabelledImage], attempts: dict[str, int], config: RunConfig, workers: int,
-          write: Callable[[ResultRow], None], tmp_root: str) -> None:
-    """Worker processes, each sent its next image when it answered the last; a worker that dies
-    or overruns the timeout is replaced."""
-    pool = _ProcessPool(config, min(workers, len(items)), write, tmp_root)
-    try:
-        while items or pool.busy():
-            pool.dispatch(items, attempts)
-            ready = pool.wait_round()
-            for i, worker in enumerate(pool.workers):
-                if worker.conn in ready:
-                    gone = pool.receive(worker)
-                else:
-                    gone = worker.process.sentinel in ready and not worker.process.is_alive()
-                if gone:
-                    pool.replace_dead(i)
-                else:
-                    pool.check_clock(i)
-    finally:
-        pool.close()
-
-
-def _failed_row(item: LabelledImage, status: Status, error: str, seconds: float, kind: ErrorKind,
-                attempt: int) -> ResultRow:
-    return ResultRow(id=item.id, status=status, error=error, error_kind=kind,
-                     seconds=round(seconds, 3), truth=item.truth, attributes=item.attributes,
-                     attempt=attempt)
-
-
-def timeout_row(item: LabelledImage, config: RunConfig, elapsed: float,
-                attempt: int) -> ResultRow:
-    """The row of an image past the hard limit: past the graph's own budget, the machine (or a
-    stuck call) held it, retried; within it, the locator's outcome, kept."""
-    kind: ErrorKind = "infrastructure" if config.timeout_s > config.max_seconds else "locator"
-    return _failed_row(item, "timeout", f"no answer within {config.timeout_s:g} s", elapsed, kind,
-                       attempt)
-
-
 def run(items: list[LabelledImage], run_dir: Path, config: RunConfig, *, dataset: str,
         dataset_sha256: str, workers: int = 1, limit: int | None = None, resume: bool = False,
         locator=None, progress: bool | None = None, lock: RunDirLock | None = None,
@@ -333,7 +160,7 @@ def run(items: list[LabelledImage], run_dir: Path, config: RunConfig, *, dataset
     caller already holds on ``run_dir`` (the CLI takes it before its slow imports, so that a
     second run is refused at once; it is released here); ``engine``, a replacement for the pool
     of worker processes, ``engine(todo, attempts, config, write, tmp_root)`` (the Ray engine,
-    :func:`.ray_engine.ray_pool`; this function still holds the lock and writes every row and
+    :class:`.ray_engine.RayEngine`; this function still holds the lock and writes every row and
     the record). Raises :class:`RunError` when the
     directory is held by another run, and :class:`~.interrupts.RunInterrupted` after a clean
     stop on SIGTERM/SIGINT."""
@@ -396,7 +223,7 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
         elif workers <= 0 or locator is not None:
             _in_process(todo, attempts, config, locator, write, tmp_root)
         else:
-            _pool(todo, attempts, config, workers, write, tmp_root)
+            process_pool(todo, attempts, config, workers, write, tmp_root)
         session.outcome = "complete"
     except RunInterrupted as exc:
         session.outcome, session.interrupted_by = "interrupted", exc.name

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sinoloc.tools.images import MAX_FILE_BYTES, ImageInputError, probe_image, sniff_format
+from sinoloc.tools.image_metadata import sniff_format
+from sinoloc.tools.images import MAX_FILE_BYTES, ImageInputError, probe_image
 from sinoloc.tools.regions.index import default_cache_dir
 from sinoloc.tools.safe_files import MB
 

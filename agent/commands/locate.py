@@ -23,9 +23,9 @@ from sinoloc.agent.commands.main import (
     _policy,
     _prior,
     _spec,
-    _start_warm_up,
     demo_image,
 )
+from sinoloc.agent.commands.warmup import start_warm_up
 
 if TYPE_CHECKING:
     from sinoloc.agent.commands.batch import BatchRow
@@ -73,7 +73,7 @@ def locate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     prior = _prior(args)
     if args.engine == "local":  # the actors load their own models
-        _start_warm_up(args.ocr, prior, text_data=batch, image=None if batch else images[0])
+        start_warm_up(args.ocr, prior, text_data=batch, image=None if batch else images[0])
     from sinoloc.agent.api import Geolocator
     from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
     from sinoloc.agent.output.render import render_text

@@ -135,97 +135,6 @@ def _version() -> str:
     return f"sinoloc {__version__}"
 
 
-def _warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
-             image: Path | None = None) -> None:
-    """Load the OCR models, the visual prior and the offline data while the main thread imports
-    the graph: model loading and inference release the GIL, so this overlaps for real.
-    ``text_data``: also the data only some texts need, the phone geodata and the town tables
-    (0.6 s of CPU: one image loads them only if its text calls for them, but a chat or a batch
-    will likely meet such a text). ``image``: the one image of the run, whose default views are
-    read for the graph's first OCR (:mod:`sinoloc.tools.ocr.speculative`) on a thread of their
-    own, outside the GIL, while this one loads the offline data."""
-    try:
-        if prior:
-            from sinoloc.tools.prior.inference import get_predictor
-
-            get_predictor(prior)
-    except Exception as exc:  # the tool reports it when it runs
-        logging.getLogger(__name__).debug("prior warm-up failed: %s", exc)
-    read_ahead = image is not None
-    try:
-        from sinoloc.tools.ocr import get_engine
-
-        engine = get_engine(ocr_backend)
-        warm = getattr(engine, "warm_up", None)
-        if warm is not None:
-            warm()
-        if image is not None:
-            _start_thread(_prefetch_ocr, image, engine)
-            read_ahead = False  # handed over
-        from sinoloc.tools.clues import extract_text_clues
-
-        # knowledge files, region index, gazetteer and sign corpus (every text needs them)
-        extract_text_clues("0571-88886666" if text_data else "")
-        if not prior:  # the start of a run without a visual prior: where people live
-            from sinoloc.tools.places.population import district_weights
-            from sinoloc.tools.regions import get_region_index
-
-            district_weights(get_region_index())
-    except Exception as exc:
-        logging.getLogger(__name__).debug("warm-up failed: %s", exc)
-    finally:
-        if read_ahead:  # the engine failed: the graph's OCR stops waiting for the read ahead
-            from sinoloc.tools.ocr.speculative import abandon
-
-            abandon()
-
-
-def _prefetch_ocr(image: Path, engine) -> None:
-    from sinoloc.tools.ocr.speculative import abandon
-
-    try:
-        from sinoloc.tools.ocr import prefetch_views
-
-        prefetch_views(image, engine)
-    except Exception as exc:  # an unreadable image: the run reports it
-        logging.getLogger(__name__).debug("OCR prefetch failed: %s", exc)
-    finally:
-        abandon()  # after the read has started this changes nothing
-
-
-_WARM_UPS: list = []
-WARM_UP_JOIN_S = 30.0
-
-
-def _start_warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
-                   image: Path | None = None) -> None:
-    if image is not None:  # before the thread starts: the graph's first OCR may not come first
-        from sinoloc.tools.ocr.speculative import open_prefetch
-
-        open_prefetch()
-    _start_thread(_warm_up, ocr_backend, prior, text_data, image)
-
-
-def _start_thread(target, *args) -> None:
-    """A daemon thread that :func:`_finish_warm_ups` waits for (a warm-up may start another
-    before it ends: the wait goes on until none is left)."""
-    import threading
-
-    thread = threading.Thread(target=target, args=args, daemon=True)
-    thread.start()
-    _WARM_UPS.append(thread)
-
-
-def _finish_warm_ups() -> None:
-    """Let a warm-up still loading models finish before the process exits: onnxruntime aborts
-    ("terminate called …") when its threads are torn down in the middle of a session load."""
-    try:
-        while _WARM_UPS:
-            _WARM_UPS.pop().join(WARM_UP_JOIN_S)
-    except KeyboardInterrupt:  # a second Ctrl-C: leave now
-        pass
-
-
 def _policy(args: argparse.Namespace):
     """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here),
     refused when the run is offline and the model is hosted (the one offline rule)."""
@@ -273,77 +182,6 @@ def _prior(args: argparse.Namespace) -> str | None:
     return configured_checkpoint(args.prior)
 
 
-def _chat(args: argparse.Namespace) -> int:
-    from sinoloc.agent.chat.threads import ThreadStore, check_thread_id, default_db_path
-
-    db = Path(args.db) if args.db else default_db_path()
-    if args.list:
-        if not db.exists():
-            print(f"no threads yet ({db})")
-            return EXIT_OK
-        with ThreadStore(db) as store:
-            _print_threads(store.threads(), db)
-        return EXIT_OK
-
-    from sinoloc.agent.chat.repl import ChatRepl, interactive
-    from sinoloc.agent.chat.session import ChatSession
-    from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
-
-    try:
-        if args.thread:
-            check_thread_id(args.thread)  # the id names files (/map): a bad one is bad input
-        prior = _prior(args)
-        _check_components(args, prior)
-        use_knowledge_files(args.knowledge)
-        policy = _policy(args)
-    except ValueError as exc:
-        print(f"sinoloc: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
-                "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
-                "max_seconds": args.max_seconds, "offline": _offline(args),
-                "prior": prior}
-    with ThreadStore(db) as store:
-        resumed = bool(args.thread) and store.exists(args.thread)
-        session = ChatSession(store, policy, args.thread, defaults)
-        tty = interactive()
-        repl = ChatRepl(session, echo=not tty, open_browser=tty)
-        # OCR models and phone data load while the person types: started after the session
-        # is built, so the first prompt does not wait on the interpreter lock
-        _start_warm_up(args.ocr, prior)
-        if tty:
-            _enable_line_editing()
-        if resumed:
-            print(f"resuming thread {session.thread_id} ({policy.name}); /help lists commands")
-            repl.show_transcript()
-        else:
-            print(f"thread {session.thread_id} ({policy.name}); resume it with "
-                  f"`sinoloc chat --thread {session.thread_id}`; /help lists commands")
-        repl.run(args.images)
-    return EXIT_OK
-
-
-def _print_threads(threads, db: Path) -> None:
-    import time
-
-    if not threads:
-        print(f"no threads yet ({db})")
-    for t in threads:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
-        # the answer beside the image it is about (a store from before last_image: the first)
-        image = t.last_image or (t.first_image if t.images <= 1 else None)
-        about = f"{Path(image).name}: {t.last_answer or '(no answer yet)'}" if image else \
-            (t.last_answer or "-")
-        print(f"{t.thread_id}  {when}  {t.images} image(s), {t.questions} question(s)  {about}")
-
-
-def _enable_line_editing() -> None:
-    import contextlib
-
-    with contextlib.suppress(ImportError):  # Windows without pyreadline
-        import readline  # noqa: F401 - importing it gives input() history and editing
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("SINOLOC_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
@@ -351,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     finally:
-        _finish_warm_ups()
+        from sinoloc.agent.commands.warmup import finish_warm_ups
+
+        finish_warm_ups()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -361,7 +201,9 @@ def _run(args: argparse.Namespace) -> int:
 
             return locate(args)
         if args.command == "chat":
-            return _chat(args)
+            from sinoloc.agent.commands.chat import chat
+
+            return chat(args)
         if args.command == "eval":
             from sinoloc.eval.cli import main as eval_main
 

@@ -80,10 +80,10 @@ def build_runner(args: argparse.Namespace):
 def warm(runner) -> None:
     """Load what the first request would otherwise wait for: OCR, phone data and the region
     index (the CLI's warm-up) and the map's outlines."""
-    from sinoloc.agent.commands.main import _warm_up
+    from sinoloc.agent.commands.warmup import warm_up
     from sinoloc.agent.web.app import _base_json
 
-    _warm_up(runner.defaults.get("ocr_backend", "rapidocr"), os.environ.get("SINOLOC_PRIOR_CHECKPOINT"))
+    warm_up(runner.defaults.get("ocr_backend", "rapidocr"), os.environ.get("SINOLOC_PRIOR_CHECKPOINT"))
     _base_json()
 
 

@@ -90,7 +90,7 @@ def recover_calls(reply):
 def from_api_args(reply):
     """Tool-call arguments back in the tools' own form: fields offered as lists of key/value
     pairs (an API cannot take a free-form object; see ``toolbox.api_schema``) become dicts."""
-    from sinoloc.agent.toolbox.registry import from_api_arguments
+    from sinoloc.agent.toolbox.definitions import from_api_arguments
 
     if not getattr(reply, "tool_calls", None):
         return reply

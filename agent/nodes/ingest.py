@@ -18,8 +18,9 @@ from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.settings import LocateSettings, resolve_request
 from sinoloc.agent.state import GeoState, evidence_id
 from sinoloc.tools.evidence import Evidence, EvidenceKind, PointSupport
+from sinoloc.tools.image_metadata import GpsFix
 from sinoloc.tools.image_sources import image_to_path
-from sinoloc.tools.images import GpsFix, ImageInputError, load_image
+from sinoloc.tools.images import ImageInputError, load_image
 from sinoloc.tools.regions import RegionIndex, get_region_index
 
 EXIF_WEIGHT = 0.999  # EXIF GPS is decisive unless switched off

@@ -34,7 +34,7 @@ from sinoloc.agent.llm.usage import usage_of
 from sinoloc.agent.policies.deterministic import PolicyTurn
 from sinoloc.agent.settings import LocateRequest
 from sinoloc.agent.state import request_of
-from sinoloc.agent.toolbox.registry import offered_tools, tool_definitions
+from sinoloc.agent.toolbox.definitions import offered_tools, tool_definitions
 from sinoloc.prompts import load_prompt, render_prompt
 from sinoloc.tools.secrets import scrub_message
 

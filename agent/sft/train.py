@@ -32,7 +32,8 @@ from sinoloc.agent.llm.qwen_local import (
     vision_inputs,
 )
 from sinoloc.agent.sft.records import CotRecord
-from sinoloc.agent.toolbox.registry import SUBMIT_TOOL, tool_definitions
+from sinoloc.agent.toolbox.definitions import tool_definitions
+from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 from sinoloc.agent.toolbox.runner import tool_call
 from sinoloc.prompts import load_prompt
 

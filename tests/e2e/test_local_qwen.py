@@ -23,7 +23,7 @@ from sinoloc.agent.llm.qwen_local import (
 )
 from sinoloc.agent.llm.toolcalls import parse_tool_calls
 from sinoloc.agent.policies import build_policy
-from sinoloc.agent.toolbox.registry import tool_definitions
+from sinoloc.agent.toolbox.definitions import tool_definitions
 
 
 @pytest.fixture(scope="module", params=["qwen2_vl", "qwen2_5_vl"])

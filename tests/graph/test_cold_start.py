@@ -8,6 +8,7 @@ import json
 from imaging import panorama_with_side_sign
 
 import sinoloc.agent.commands.main as cli
+import sinoloc.agent.commands.warmup as warmup
 import sinoloc.tools.ocr as ocr
 
 
@@ -38,11 +39,11 @@ def test_single_image_run_takes_the_speculative_read(tmp_path, monkeypatch, caps
     answers = []
     for speculative in (True, False):
         if not speculative:  # the same command, reading for itself
-            monkeypatch.setattr(cli, "_prefetch_ocr", lambda image, engine: None)
+            monkeypatch.setattr(warmup, "prefetch_ocr", lambda image, engine: None)
         try:
             assert cli.main(["locate", str(path), "--json"]) == 0
         finally:
-            cli._finish_warm_ups()
+            warmup.finish_warm_ups()
         answers.append(json.loads(capsys.readouterr().out))
     assert taken == [True, False]  # the first run's first OCR was the one read ahead
     for answer in answers:

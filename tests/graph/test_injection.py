@@ -147,7 +147,7 @@ def scene(tmp_path_factory):
 
 def locate_obediently(path, target, monkeypatch=None, lines=None, copy=None, **options):
     if lines is not None:
-        import sinoloc.agent.toolbox.registry as toolbox
+        import sinoloc.agent.toolbox.image as toolbox
 
         monkeypatch.setattr(toolbox, "get_engine", lambda backend: ScriptedOcr(lines))
     model = ScriptedChatModel(script=[ObedientModel(target, copy)], repeat_last=True)

@@ -16,7 +16,8 @@ from sinoloc.agent.llm.failures import FailureKind, classify_error, classify_res
 from sinoloc.agent.llm.messages import json_safe
 from sinoloc.agent.llm.spec import LlmSpec, LlmSpecError
 from sinoloc.agent.llm.usage import cost_usd, price_for, price_table
-from sinoloc.agent.toolbox.registry import TOOLS, tool_definitions
+from sinoloc.agent.toolbox.definitions import tool_definitions
+from sinoloc.agent.toolbox.registry import TOOLS
 from sinoloc.prompts import load_prompt
 from sinoloc.tools.injection import looks_like_instruction
 

@@ -23,7 +23,8 @@ from sinoloc.agent.llm.usage import price_for
 from sinoloc.agent.policies.model import call_within
 from sinoloc.agent.schemas import Answer
 from sinoloc.agent.settings import LocateRequest
-from sinoloc.agent.toolbox.registry import TOOLS, from_api_arguments, offered_tools, tool_definitions
+from sinoloc.agent.toolbox.definitions import from_api_arguments, offered_tools, tool_definitions
+from sinoloc.agent.toolbox.registry import TOOLS
 
 ALL = tool_definitions()
 

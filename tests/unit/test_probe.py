@@ -9,8 +9,9 @@ import numpy as np
 import phonenumbers
 import pytest
 
-from sinoloc.benchmarks.probe_data import KINDS, MAINLAND, generate_probes, load_places
+from sinoloc.benchmarks.probe_data import KINDS, MAINLAND, generate_probes
 from sinoloc.benchmarks.probe_render import render_probe
+from sinoloc.benchmarks.probe_tables import load_places
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_truth_is_a_consistent_admin_chain_with_its_point(probes, regions):
 
 
 def test_landlines_are_valid_for_their_city_and_the_long_ones_are_not(probes):
-    from sinoloc.benchmarks.probe_data import area_codes
+    from sinoloc.benchmarks.probe_tables import area_codes
 
     covers = {code: covered for rows in area_codes().values() for code, covered in rows}
     for probe in probes:
@@ -75,7 +76,7 @@ def test_landlines_are_valid_for_their_city_and_the_long_ones_are_not(probes):
 
 
 def test_plates_name_their_city_and_confusable_serials_carry_o_or_i(probes):
-    from sinoloc.benchmarks.probe_data import plate_prefixes
+    from sinoloc.benchmarks.probe_tables import plate_prefixes
 
     by_prefix = {prefix: city for rows in plate_prefixes().values() for prefix, city in rows}
     for probe in probes:

@@ -114,7 +114,8 @@ def test_a_jpeg_with_tens_of_megabytes_of_metadata_is_read_quickly():
 
 
 def test_a_png_with_a_huge_text_chunk_is_read_without_it():
-    from sinoloc.tools.images import METADATA_CAP_BYTES, load_image, without_bulk_metadata
+    from sinoloc.tools.image_metadata import METADATA_CAP_BYTES, without_bulk_metadata
+    from sinoloc.tools.images import load_image
 
     buffer = io.BytesIO()
     Image.new("RGB", (640, 480), (90, 120, 160)).save(buffer, format="PNG")

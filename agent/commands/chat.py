@@ -1,0 +1,90 @@
+"""``sinoloc chat``: a conversation about one or more images, on threads kept in a SQLite store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sinoloc.agent.commands.main import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    _check_components,
+    _offline,
+    _policy,
+    _prior,
+)
+from sinoloc.agent.commands.warmup import start_warm_up
+
+
+def chat(args: argparse.Namespace) -> int:
+    """``sinoloc chat``: list threads, or open one (new or resumed) and talk about its images."""
+    from sinoloc.agent.chat.threads import ThreadStore, check_thread_id, default_db_path
+
+    db = Path(args.db) if args.db else default_db_path()
+    if args.list:
+        if not db.exists():
+            print(f"no threads yet ({db})")
+            return EXIT_OK
+        with ThreadStore(db) as store:
+            print_threads(store.threads(), db)
+        return EXIT_OK
+
+    from sinoloc.agent.chat.repl import ChatRepl, interactive
+    from sinoloc.agent.chat.session import ChatSession
+    from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
+
+    try:
+        if args.thread:
+            check_thread_id(args.thread)  # the id names files (/map): a bad one is bad input
+        prior = _prior(args)
+        _check_components(args, prior)
+        use_knowledge_files(args.knowledge)
+        policy = _policy(args)
+    except ValueError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
+                "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
+                "max_seconds": args.max_seconds, "offline": _offline(args),
+                "prior": prior}
+    with ThreadStore(db) as store:
+        resumed = bool(args.thread) and store.exists(args.thread)
+        session = ChatSession(store, policy, args.thread, defaults)
+        tty = interactive()
+        repl = ChatRepl(session, echo=not tty, open_browser=tty)
+        # OCR models and phone data load while the person types: started after the session
+        # is built, so the first prompt does not wait on the interpreter lock
+        start_warm_up(args.ocr, prior)
+        if tty:
+            enable_line_editing()
+        if resumed:
+            print(f"resuming thread {session.thread_id} ({policy.name}); /help lists commands")
+            repl.show_transcript()
+        else:
+            print(f"thread {session.thread_id} ({policy.name}); resume it with "
+                  f"`sinoloc chat --thread {session.thread_id}`; /help lists commands")
+        repl.run(args.images)
+    return EXIT_OK
+
+
+def print_threads(threads, db: Path) -> None:
+    """One line per thread: its id, when, how many images and questions, the last answer."""
+    import time
+
+    if not threads:
+        print(f"no threads yet ({db})")
+    for t in threads:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
+        # the answer beside the image it is about (a store from before last_image: the first)
+        image = t.last_image or (t.first_image if t.images <= 1 else None)
+        about = f"{Path(image).name}: {t.last_answer or '(no answer yet)'}" if image else \
+            (t.last_answer or "-")
+        print(f"{t.thread_id}  {when}  {t.images} image(s), {t.questions} question(s)  {about}")
+
+
+def enable_line_editing() -> None:
+    import contextlib
+
+    with contextlib.suppress(ImportError):  # Windows without pyreadline
+        import readline  # noqa: F401 - importing it gives input() history and editing
