@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from sinoloc.tools.prior.labels import LabelSpace
 from sinoloc.tools.regions import haversine_km
 
 
@@ -152,11 +151,6 @@ def class_weights(labels: list[int], classes: int, power: float) -> np.ndarray:
     weights = np.ones(classes)
     weights[seen] = np.clip((counts[seen] / counts[seen].mean()) ** -power, 0.1, 10.0)
     return weights
-
-
-def encoded_labels(examples: list[PriorExample], space: LabelSpace
-                   ) -> list[tuple[int, int, int] | None]:
-    return [space.encode(e.district_adcode) for e in examples]
 
 
 def coverage_note(train: list[PriorExample], validation: list[PriorExample]) -> str:
