@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sinoloc.agent.settings import LocateRequest, resolve_request
+from sinoloc.agent.settings import LocateRequest, request_fields, resolve_request
 from sinoloc.tools.image_sources import (
     decode_base64_image,
     looks_like_base64,
@@ -104,8 +104,7 @@ class ServeBoundary(BaseModel):
     def admit(self, request: Any, configurable: dict | None) -> tuple[LocateRequest, LoadedImage]:
         """The client's request with its image resolved and decoded, or a one-line refusal."""
         configurable = dict(configurable or {})
-        given = request.model_dump(exclude_unset=True) if isinstance(request, LocateRequest) \
-            else dict(request or {})
+        given = request_fields(request)
         for name in OPERATOR_ONLY_FIELDS:
             if given.get(name) is not None or configurable.get(name) is not None:
                 raise ClientInputError(f"{name}: set by the server's operator, not by a client")

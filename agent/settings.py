@@ -80,9 +80,9 @@ def field_bounds(name: str) -> tuple[float | None, float | None]:
     """A setting's numeric bounds (inclusive low, inclusive high; None where open)."""
     low = high = None
     for rule in LocateSettings.model_fields[name].metadata:
-        low = getattr(rule, "ge", None) if getattr(rule, "ge", None) is not None else low
-        low = getattr(rule, "gt", None) if getattr(rule, "gt", None) is not None else low
-        high = getattr(rule, "le", None) if getattr(rule, "le", None) is not None else high
+        for attr in ("ge", "gt"):
+            low = low if getattr(rule, attr, None) is None else getattr(rule, attr)
+        high = high if getattr(rule, "le", None) is None else rule.le
     return low, high
 
 
@@ -110,17 +110,28 @@ def bounded(name: str):
     return parse
 
 
+def request_fields(request: Any) -> dict[str, Any]:
+    """The fields a request gives itself (a :class:`LocateRequest` or a dict)."""
+    return request.model_dump(exclude_unset=True) if isinstance(request, LocateRequest) \
+        else dict(request or {})
+
+
+def configured_defaults(configurable: dict | None = None,
+                        context: LocateSettings | dict | None = None) -> dict[str, Any]:
+    """Configured defaults: the graph's runtime ``context`` under the runnable config's
+    ``configurable`` (both optional; other keys, such as ``thread_id``, are kept)."""
+    if isinstance(context, LocateSettings):
+        context = context.model_dump(exclude_unset=True)
+    return {**(context or {}), **(configurable or {})}
+
+
 def resolve_request(request: Any, configurable: dict | None = None,
                     context: LocateSettings | dict | None = None) -> LocateRequest:
     """The request: its own fields win over ``configurable`` and the graph's runtime
     ``context`` (which win over the defaults)."""
-    given = request.model_dump(exclude_unset=True) if isinstance(request, LocateRequest) \
-        else dict(request or {})
-    if isinstance(context, LocateSettings):
-        context = context.model_dump(exclude_unset=True)
-    defaults = {k: v for k, v in {**(context or {}), **(configurable or {})}.items()
+    defaults = {k: v for k, v in configured_defaults(configurable, context).items()
                 if k in LocateRequest.model_fields}
-    return LocateRequest.model_validate({**defaults, **given})
+    return LocateRequest.model_validate({**defaults, **request_fields(request)})
 
 
 # attributes under which LangChain chat models keep the address they send to

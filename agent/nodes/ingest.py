@@ -5,7 +5,7 @@ image, that image's findings and conversation are cleared first."""
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Optional
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
@@ -15,7 +15,7 @@ from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.budgets import entry, fresh_image_channels
 from sinoloc.agent.components import check_components
 from sinoloc.agent.nodes.timing import timed
-from sinoloc.agent.settings import LocateSettings, resolve_request
+from sinoloc.agent.settings import configured_defaults, resolve_request
 from sinoloc.agent.state import GeoState, evidence_id
 from sinoloc.tools.evidence import Evidence, EvidenceKind, PointSupport
 from sinoloc.tools.image_metadata import GpsFix
@@ -40,15 +40,6 @@ def exif_evidence(gps: GpsFix, index: RegionIndex, number: int = 1) -> Evidence:
         trace="EXIF GPSInfo")
 
 
-def configured(config: RunnableConfig | None, runtime: Runtime | None) -> dict[str, Any]:
-    """Configured defaults: the graph's runtime ``context`` under the runnable config's
-    ``configurable`` (both optional)."""
-    context = getattr(runtime, "context", None)
-    if isinstance(context, LocateSettings):
-        context = context.model_dump(exclude_unset=True)
-    return {**(context or {}), **((config or {}).get("configurable") or {})}
-
-
 def ingest(state: GeoState, config: Optional[RunnableConfig] = None,  # noqa: UP045
            runtime: Optional[Runtime] = None, *,  # noqa: UP045 (LangGraph reads the annotations)
            boundary: ServeBoundary | None = None) -> dict:
@@ -57,7 +48,8 @@ def ingest(state: GeoState, config: Optional[RunnableConfig] = None,  # noqa: UP
     start = time.perf_counter()
     if state.get("request") is None:
         raise ImageInputError(NO_REQUEST)
-    defaults = configured(config, runtime)
+    defaults = configured_defaults((config or {}).get("configurable"),
+                                   getattr(runtime, "context", None))
     if boundary is not None:
         request, loaded = boundary.admit(state["request"], defaults)
     else:
