@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -220,28 +220,32 @@ def decode(data: bytes, label: str = "image") -> tuple[Image.Image, ImageMeta]:
     return img, meta
 
 
-@lru_cache(maxsize=8)
-def _decode_cached(data: bytes, label: str) -> tuple[Image.Image, ImageMeta]:
-    return decode(data, label)
-
-
-# decoded images by content hash: a run decodes its image once (ingest) and every later reader
-# (OCR, the visual prior, CLIP, the model's message builder) takes it from here by the hash the
-# state holds, without reading the file again
+# decoded images by content hash, one cache for every reader: a run decodes its image once
+# (ingest) and every later reader (OCR, the visual prior, CLIP, the model's message builder) takes
+# it from here by the hash the state holds, without reading the file again
 _BY_HASH: OrderedDict[str, LoadedImage] = OrderedDict()
 _BY_HASH_SIZE = 8
+_BY_HASH_LOCK = threading.Lock()  # the CLI's warm-up thread reads ahead beside the graph
 
 
 def load_image(source: str | Path | bytes, *, label: str | None = None) -> LoadedImage:
     """Read and decode a path or bytes. Raises :class:`ImageInputError` with a clear reason,
-    naming ``label`` (default: the path) rather than the path when given."""
+    naming ``label`` (default: the path) rather than the path when given. Bytes decoded before
+    (the same content, from any path) come from the cache."""
     data, path = _read_bytes(source, label)
-    img, meta = _decode_cached(data, label or path or "image bytes")
+    sha = hashlib.sha256(data).hexdigest()
+    with _BY_HASH_LOCK:
+        cached = _BY_HASH.get(sha)
+    if cached is None:
+        img, meta = decode(data, label or path or "image bytes")
+    else:
+        img, meta = cached.image, cached.meta
     loaded = LoadedImage(meta=meta.model_copy(update={"path": path}), image=img)
-    _BY_HASH[meta.sha256] = loaded
-    _BY_HASH.move_to_end(meta.sha256)
-    while len(_BY_HASH) > _BY_HASH_SIZE:
-        _BY_HASH.popitem(last=False)
+    with _BY_HASH_LOCK:
+        _BY_HASH[sha] = loaded
+        _BY_HASH.move_to_end(sha)
+        while len(_BY_HASH) > _BY_HASH_SIZE:
+            _BY_HASH.popitem(last=False)
     return loaded
 
 
@@ -249,8 +253,10 @@ def run_image(path: str | Path, sha256: str | None) -> LoadedImage:
     """The image of a run: the one decoded at ingest, found by its content hash (``sha256``
     from the state's image metadata); read and decoded again only when it is not cached (a
     resumed thread in a new process), and then checked against the hash."""
-    if sha256 and sha256 in _BY_HASH:
-        return _BY_HASH[sha256]
+    with _BY_HASH_LOCK:
+        cached = _BY_HASH.get(sha256) if sha256 else None
+    if cached is not None:
+        return cached
     loaded = load_image(path)
     if sha256 and loaded.meta.sha256 != sha256:
         raise ImageInputError(f"{path}: the file changed since it was ingested")
