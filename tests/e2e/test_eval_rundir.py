@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from eval_data import labelled_set
+from eval_data import labelled_set, wait_for_rows
 from langchain_core.messages import AIMessage
 from scripted_model import ScriptedChatModel
 
@@ -82,17 +82,6 @@ def _env(tmp: Path, **extra) -> dict:
 
 def _text(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
-
-
-def _wait_for_rows(process, log: Path, rows: int, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and log.read_bytes().count(b"\n") >= rows:
-            return
-        if process.poll() is not None:
-            pytest.fail("the run ended too early: " + process.stderr.read().decode())
-        time.sleep(0.05)
-    pytest.fail(f"no {rows} row(s) within {timeout} s")
 
 
 # ------------------------------------------------------------------ one writer
@@ -167,7 +156,7 @@ def test_sigterm_stops_a_cli_run_cleanly_and_resume_finishes_it(tmp_path):
     env = _env(tmp, **{GATE: str(gate), "SINOLOC_TEST_DELAY": "0.5"})
     process = subprocess.Popen(_cli(data, out, "--workers", "2", *GATED), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for_rows(process, out / PREDICTIONS, 1)
+    wait_for_rows(process, out / PREDICTIONS, 1)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr.decode()

@@ -6,10 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from eval_data import labelled_set
+from eval_data import labelled_set, wait_for_rows
 
 from sinoloc.eval.datasets import dataset_fingerprint, load_dataset
 from sinoloc.eval.run_config import RunConfig
@@ -30,14 +29,7 @@ def test_a_killed_cli_run_resumes_with_every_image_exactly_once(tmp_path):
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     log = out / PREDICTIONS
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if log.exists() and log.read_bytes().count(b"\n") >= 2:
-            break
-        if process.poll() is not None:
-            pytest.fail("the run ended before it could be killed: "
-                        + process.stderr.read().decode())
-        time.sleep(0.05)
+    wait_for_rows(process, log, 2, timeout=120)
     os.killpg(process.pid, signal.SIGKILL)  # the runner and its worker, no clean-up at all
     process.wait()
     before = [json.loads(x)["id"] for x in log.read_text(encoding="utf-8").splitlines()]

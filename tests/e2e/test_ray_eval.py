@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from eval_data import labelled_set
+from eval_data import labelled_set, wait_for_rows
 from scripted_model import ScriptedChatModel, reply
 
 from sinoloc.eval.datasets import dataset_fingerprint, load_dataset
@@ -134,13 +134,7 @@ def test_a_killed_driver_resumes_on_the_cluster_with_every_image_exactly_once(tm
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     log = out / PREDICTIONS
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if log.exists() and log.read_bytes().count(b"\n") >= 1:
-            break
-        if process.poll() is not None:
-            pytest.fail("the run ended before it could be killed: " + process.stderr.read().decode())
-        time.sleep(0.05)
+    wait_for_rows(process, log, 1, timeout=120)
     os.killpg(process.pid, signal.SIGKILL)  # the driver, no clean-up at all
     process.wait()
     before = [json.loads(x)["id"] for x in log.read_text(encoding="utf-8").splitlines()]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from imaging import hangzhou_shop, street_scene
 
 WEST_LAKE = (30.2741, 120.1247)
@@ -25,3 +27,16 @@ def labelled_set(folder: Path, scenes: int = 3, extra_columns: str = "") -> Path
     path = folder / "set.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+def wait_for_rows(process, log: Path, rows: int, timeout: float = 180) -> None:
+    """Wait until a run started as ``process`` has written ``rows`` lines to ``log`` (fails the
+    test when the run ends first, or after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_bytes().count(b"\n") >= rows:
+            return
+        if process.poll() is not None:
+            pytest.fail("the run ended too early: " + process.stderr.read().decode())
+        time.sleep(0.05)
+    pytest.fail(f"no {rows} row(s) within {timeout} s")
