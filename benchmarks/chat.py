@@ -33,9 +33,9 @@ def _panorama(path: Path, seed: int) -> Path:
 
 
 def bench_turns(images: list[Path], store_dir: Path) -> dict:
-    from sinoloc.agent.chat.repl import ChatRepl
-    from sinoloc.agent.chat.session import ChatSession
-    from sinoloc.agent.chat.threads import ThreadStore
+    from sinoloc.app.chat.repl import ChatRepl
+    from sinoloc.app.chat.session import ChatSession
+    from sinoloc.app.chat.threads import ThreadStore
 
     with ThreadStore(store_dir / "bench.sqlite") as store:
         session = ChatSession(store)
@@ -67,7 +67,7 @@ def bench_turns(images: list[Path], store_dir: Path) -> dict:
 
 def bench_cold_start(runs: int, store_dir: Path) -> dict:
     """Process start to the first prompt on stdout (then ``/quit``), against bare Python."""
-    from sinoloc.agent.chat.repl import PROMPT
+    from sinoloc.app.chat.repl import PROMPT
 
     cli = Path(sys.executable).with_name("sinoloc")
     env = {**os.environ, "SINOLOC_CHAT_DB": str(store_dir / "cold.sqlite")}

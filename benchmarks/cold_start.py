@@ -40,7 +40,7 @@ def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float
 
 
 def cold_start(panorama: Path, runs: int, pycache: Path | None = None) -> dict:
-    cli = [sys.executable, "-m", "sinoloc.agent.commands.main", "locate", str(panorama), "--json"]
+    cli = [sys.executable, "-m", "sinoloc.app.cli.main", "locate", str(panorama), "--json"]
     bare = [sys.executable, "-c", "pass"]
     env = None
     if pycache is not None:

@@ -94,7 +94,7 @@ def bench_reverse(runs: int) -> dict:
 
 def bench_cold_start(image: Path, runs: int) -> dict:
     def cli():
-        subprocess.run([sys.executable, "-m", "sinoloc.agent.commands.main", "locate", str(image), "--json"],
+        subprocess.run([sys.executable, "-m", "sinoloc.app.cli.main", "locate", str(image), "--json"],
                        check=True, capture_output=True)
 
     def bare():

@@ -99,7 +99,7 @@ def busiest(arrivals: list[float], window_s: float) -> int:
 
 
 def run_eval(data: Path, out: Path, url: str, extra: list[str]) -> dict:
-    command = [sys.executable, "-m", "sinoloc.agent.commands.main", "eval", "run", str(data), "--out",
+    command = [sys.executable, "-m", "sinoloc.app.cli.main", "eval", "run", str(data), "--out",
                str(out), "--llm", "openai:bench", "--base-url", url, "--max-model-calls", "1",
                "--disable", "ocr", "--disable", "cnn_prior", "--offline", "--no-progress", *extra]
     env = {**os.environ, "OPENAI_API_KEY": "sk-loopback-bench"}

@@ -44,7 +44,7 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str]:
     """``sinoloc serve --offline`` on a free loopback port; its URL once it listens."""
     env = {**os.environ, "SINOLOC_UPLOAD_DIR": str(root / "uploads"),
            "SINOLOC_CHAT_DB": str(root / "chat.sqlite")}
-    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.commands.main", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.app.cli.main", "serve", "--port", "0",
                              "--offline"], stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None  # stdout=PIPE
     line = proc.stdout.readline()

@@ -3,7 +3,8 @@
 ``datasets`` (load and validate CSV / JSONL sets) → ``runner`` (resumable, multi-process runs;
 ``worker`` locates one image behind the leak guards; ``results`` is the append-only row log) →
 ``scoring`` and ``metrics`` (per-image scores, summaries, bootstrap intervals, slices) →
-``report`` and ``plots`` (Markdown, JSON and PNG; comparisons). ``cli`` is ``sinoloc eval``.
+``report`` and ``plots`` (Markdown, JSON and PNG; comparisons). ``sinoloc eval`` is
+:mod:`sinoloc.app.cli.eval`.
 
 The names below are imported lazily so that ``sinoloc``'s command line stays quick to start.
 """

@@ -208,11 +208,11 @@ def _run_on_ray(items: deque, attempts: dict[str, int], config: RunConfig, write
 
 class LocateActor:
     """One warm locator for ``sinoloc locate --engine ray``: built from the driver's
-    :class:`~sinoloc.agent.commands.batch.BatchSettings`, so every image is located as the local engine
-    would, and answering :class:`~sinoloc.agent.commands.batch.BatchRow` dicts."""
+    :class:`~sinoloc.agent.batch.BatchSettings`, so every image is located as the local engine
+    would, and answering :class:`~sinoloc.agent.batch.BatchRow` dicts."""
 
     def __init__(self, settings_json: str, store_actor):
-        from sinoloc.agent.commands.batch import BatchSettings
+        from sinoloc.agent.batch import BatchSettings
         from sinoloc.tools.online.ray_store import RayStore
         from sinoloc.tools.online.services import use_store
 
@@ -223,7 +223,7 @@ class LocateActor:
         return True
 
     def locate(self, path: str, attempt: int) -> dict:
-        from sinoloc.agent.commands.batch import locate_one
+        from sinoloc.agent.batch import locate_one
 
         return locate_one(Path(path), self._locate).model_dump(mode="json")
 
@@ -232,7 +232,7 @@ class LocateActor:
 
 
 def ray_locate_many(paths: list[Path], settings_json: str, options: RayOptions) -> Iterator[dict]:
-    """``sinoloc locate --engine ray``: one :class:`~sinoloc.agent.commands.batch.BatchRow` dict per path,
+    """``sinoloc locate --engine ray``: one :class:`~sinoloc.agent.batch.BatchRow` dict per path,
     in input order (answers that come early wait for those before them), from ``options.actors``
     actors that each keep a warm locator. An image whose actor is lost runs again on another, up
     to :data:`~.results.MAX_ATTEMPTS` losses, then is an error row; the caller writes the rows."""

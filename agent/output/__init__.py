@@ -1,3 +1,3 @@
-"""What a user reads as text: the prediction, its candidates and evidence, wrapped to the
-terminal (the HTML map is :mod:`sinoloc.agent.web.mapview`, beside the web app whose assets it
-shares)."""
+"""What a user reads: the prediction, its candidates and evidence as text wrapped to the terminal
+(``render.py``), and the offline map's data (``mapdata.py`` over ``geometry.py``) that the web app
+and the standalone HTML map (:mod:`sinoloc.app.web.mapview`) draw."""

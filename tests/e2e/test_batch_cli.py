@@ -14,7 +14,7 @@ def test_cli_batch_on_real_images_jsonl_and_exit_2(tmp_path):
     good = tmp_path / "shop.jpg"
     hangzhou_shop(good)
     (tmp_path / "broken.jpg").write_text("not an image")
-    out = subprocess.run([sys.executable, "-m", "sinoloc.agent.commands.main", "locate", str(good),
+    out = subprocess.run([sys.executable, "-m", "sinoloc.app.cli.main", "locate", str(good),
                           str(tmp_path / "broken.jpg"), "--json"],
                          capture_output=True, text=True, timeout=180)
     assert out.returncode == 2, out.stderr
@@ -33,7 +33,7 @@ def test_cli_batch_on_real_images_jsonl_and_exit_2(tmp_path):
     (["locate", "--demo", "--workers", "0"], "--workers must be at least 1"),
 ])
 def test_argument_errors_come_before_heavy_imports(tmp_path, argv, message):
-    code = ("import sys; from sinoloc.agent.commands.main import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from sinoloc.app.cli.main import main; rc = main(sys.argv[1:]); "
             "heavy = [m for m in ('langgraph', 'rapidocr', 'onnxruntime', 'shapely') "
             "if m in sys.modules]; print(rc, heavy)")
     out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,

@@ -10,7 +10,7 @@ from PIL import Image
 
 
 def run(*args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "sinoloc.agent.commands.main", *args],
+    return subprocess.run([sys.executable, "-m", "sinoloc.app.cli.main", *args],
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -68,7 +68,7 @@ def _ids(out: Path) -> list[str]:
 
 
 def _cli(data: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "sinoloc.agent.commands.main", "eval", "run", str(data), "--out",
+    return [sys.executable, "-m", "sinoloc.app.cli.main", "eval", "run", str(data), "--out",
             str(out), "--no-progress", *extra]
 
 

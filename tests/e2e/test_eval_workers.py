@@ -24,7 +24,7 @@ def _run(data, out, regions, config=None, **kw):
 def test_a_killed_cli_run_resumes_with_every_image_exactly_once(tmp_path):
     data = labelled_set(tmp_path / "set", scenes=6)
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "sinoloc.agent.commands.main", "eval", "run", str(data), "--out",
+    command = [sys.executable, "-m", "sinoloc.app.cli.main", "eval", "run", str(data), "--out",
                str(out), "--workers", "1", "--no-progress"]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)

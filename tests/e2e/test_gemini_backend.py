@@ -105,8 +105,8 @@ def test_blocked_prompt_falls_back(gemini, server, shop):
 
 
 def test_cli_with_llm_prints_backend_and_trace(monkeypatch, server, shop, capsys):
-    from sinoloc.agent.commands.main import main
     from sinoloc.agent.schemas import GeoPrediction
+    from sinoloc.app.cli.main import main
 
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
     for _ in range(2):

@@ -9,7 +9,7 @@ import pytest
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "sinoloc.agent.commands.main", *args],
+    return subprocess.run([sys.executable, "-m", "sinoloc.app.cli.main", *args],
                           capture_output=True, text=True, timeout=180, env=env)
 
 
@@ -46,11 +46,11 @@ def test_locate_refuses_a_bad_clue_file_before_any_work(tmp_path):
 
 
 def test_building_the_cli_parser_imports_nothing_heavy():
-    from sinoloc.agent.commands.knowledge import USER_FILES_ENV as spelled
+    from sinoloc.app.cli.knowledge import USER_FILES_ENV as spelled
     from sinoloc.tools.knowledge.corpus import USER_FILES_ENV
 
     assert spelled == USER_FILES_ENV
-    probe = ("import sys; from sinoloc.agent.commands.main import _parser; _parser(); "
+    probe = ("import sys; from sinoloc.app.cli.main import _parser; _parser(); "
              "print(sorted(m for m in ('sinoloc.tools.regions', 'sinoloc.tools.knowledge', "
              "'sinoloc.agent.toolbox.registry', 'sinoloc.eval.run_config') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

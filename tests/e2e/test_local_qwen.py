@@ -125,8 +125,8 @@ def test_parse_tool_calls(text, names, invalid):
 
 
 def test_cli_with_a_local_model(tiny, tmp_path, capsys):
-    from sinoloc.agent.commands.main import main
     from sinoloc.agent.schemas import GeoPrediction
+    from sinoloc.app.cli.main import main
 
     path = tmp_path / "shop.jpg"
     hangzhou_shop(path)

@@ -25,9 +25,9 @@ pytest.importorskip("langchain_openai")
 pytest.importorskip("langchain_ollama")
 pytestmark = pytest.mark.loopback
 
-from sinoloc.agent.commands.main import main  # noqa: E402
 from sinoloc.agent.policies import model as policy_module  # noqa: E402
 from sinoloc.agent.schemas import GeoPrediction  # noqa: E402
+from sinoloc.app.cli.main import main  # noqa: E402
 
 ROWS: list[dict] = []
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from imaging import draw_sign, hangzhou_shop, street_scene
 
-from sinoloc.agent.commands.main import main
+from sinoloc.app.cli.main import main
 
 
 def _images(folder):

@@ -127,7 +127,7 @@ def test_an_image_past_the_timeout_gets_its_row_and_its_actor_is_replaced(tmp_pa
 def test_a_killed_driver_resumes_on_the_cluster_with_every_image_exactly_once(tmp_path, cluster):
     data = labelled_set(tmp_path / "set", scenes=5)
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "sinoloc.agent.commands.main", "eval", "run", str(data), "--out",
+    command = [sys.executable, "-m", "sinoloc.app.cli.main", "eval", "run", str(data), "--out",
                str(out), "--engine", "ray", "--ray-address", cluster, "--actors", "2",
                "--llm", "python:test_ray_eval:slow_model", "--max-model-calls", "2",
                "--no-progress"]

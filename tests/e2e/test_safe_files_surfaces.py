@@ -41,8 +41,8 @@ _SURFACES = textwrap.dedent("""
     timed("eval_run_copy", lambda: evaluator.neutral_copy(target))
     evaluator.close()
 
-    from sinoloc.agent.commands.main import _parser, _run
-    from sinoloc.agent.commands.warmup import finish_warm_ups
+    from sinoloc.app.cli.main import _parser, _run
+    from sinoloc.app.cli.warmup import finish_warm_ups
     err = io.StringIO()
     with contextlib.redirect_stderr(err):  # main() without the wait for the OCR warm-up
         timed("cli_locate", lambda: _run(_parser().parse_args(["locate", target, "--offline"])))

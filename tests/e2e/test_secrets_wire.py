@@ -83,9 +83,9 @@ def test_a_401_that_echoes_the_key_leaves_no_trace(echoing_server, shop, monkeyp
 def test_cli_stdout_and_the_chat_database_hold_no_key(echoing_server, shop, monkeypatch,
                                                        capsys, tmp_path):
     pytest.importorskip("langchain_openai")
-    from sinoloc.agent.chat.threads import ThreadStore
-    from sinoloc.agent.commands.main import main
     from sinoloc.agent.graph import build_graph
+    from sinoloc.app.chat.threads import ThreadStore
+    from sinoloc.app.cli.main import main
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("SINOLOC_LLM_BASE_URL", echoing_server)

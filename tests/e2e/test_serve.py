@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 from web_server import running_server
 
-from sinoloc.agent.commands.main import demo_image
 from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.app.cli.main import demo_image
 
 pytestmark = pytest.mark.loopback
 DEMO = demo_image().read_bytes()  # a shop sign in 杭州市西湖区 with an address, a phone and a plate
@@ -179,7 +179,7 @@ def test_page_static_files_and_openapi_are_served(client):
 
 
 def test_token_is_required_beyond_loopback(tmp_path):
-    from sinoloc.agent.commands.serve import server_token
+    from sinoloc.app.cli.serve import server_token
 
     assert server_token("127.0.0.1", None) == (None, False)
     assert server_token("::1", None) == (None, False)
@@ -198,7 +198,7 @@ def test_token_is_required_beyond_loopback(tmp_path):
 def test_without_a_token_only_loopback_host_names_are_answered(server):
     # a page elsewhere that rebinds its own name to 127.0.0.1 sends its name as the Host
     app = server[1]
-    from sinoloc.agent.web.app import create_app
+    from sinoloc.app.web.app import create_app
 
     with TestClient(create_app(app), base_url="http://evil.example") as c:
         assert c.get("/api/threads").status_code == 400
@@ -212,11 +212,11 @@ def test_every_static_file_ships_in_the_wheel():
     import tomllib
     from pathlib import Path
 
-    from sinoloc.agent.web import static_dir
+    from sinoloc.app.web import static_dir
 
     root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["sinoloc.agent.web"]
+    patterns = config["tool"]["setuptools"]["package-data"]["sinoloc.app.web"]
     web = static_dir().parent
     files = [p.relative_to(web).as_posix() for p in static_dir().rglob("*") if p.is_file()]
     assert {"static/index.html", "static/app.js", "static/map.js",
@@ -233,7 +233,7 @@ def test_serve_command_starts_on_loopback_and_answers(tmp_path):
 
     env = {**os.environ, "SINOLOC_UPLOAD_DIR": str(tmp_path / "up"),
            "SINOLOC_CHAT_DB": str(tmp_path / "chat.sqlite")}
-    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.agent.commands.main", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.app.cli.main", "serve", "--port", "0",
                              "--offline"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
@@ -250,7 +250,7 @@ def test_serve_command_starts_on_loopback_and_answers(tmp_path):
 def test_map_outlines_are_simplified_wgs84_of_the_region_data(regions):
     import shapely
 
-    from sinoloc.agent.web.geometry import TOLERANCE, outline
+    from sinoloc.agent.output.geometry import TOLERANCE, outline
     from sinoloc.tools.regions import Level
 
     for adcode in ("330106", "110105", "441900"):  # 西湖区, 朝阳区 (北京), 东莞 (no districts)

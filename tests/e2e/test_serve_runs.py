@@ -12,8 +12,8 @@ import pytest
 from eval_data import labelled_set
 from web_server import running_server
 
-from sinoloc.agent.commands.main import EXIT_BAD_INPUT, main
-from sinoloc.eval.web_viewer import markdown_html, runs_router
+from sinoloc.app.cli.main import EXIT_BAD_INPUT, main
+from sinoloc.app.web.runs import markdown_html, runs_router
 
 pytestmark = pytest.mark.loopback
 

@@ -118,7 +118,7 @@ def test_a_leaking_prompt_is_refused(regions, tmp_path):
 
 
 def test_make_data_cli(tmp_path, monkeypatch, server, capsys):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
     monkeypatch.setenv("SINOLOC_ONLINE_DB", str(tmp_path / "cache.sqlite"))
@@ -209,7 +209,7 @@ def test_lora_training_loss_falls_resumes_and_answers(tiny_base, tmp_path):
 def test_train_cli_without_the_local_extra_says_how_to_get_it(monkeypatch, capsys, tmp_path):
     import sys
 
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     monkeypatch.setitem(sys.modules, "peft", None)  # as if sinoloc[local] were not installed
     code = main(["sft", "train", str(tmp_path / "cot.jsonl"), "--base", "b", "--out", "o"])

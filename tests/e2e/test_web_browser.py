@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import pytest
 from web_server import running_server
 
-from sinoloc.agent.commands.main import demo_image
+from sinoloc.app.cli.main import demo_image
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -120,7 +120,7 @@ def test_standalone_map_file_opens_offline_with_legend_labels_and_guess(page, tm
     from PIL import Image
 
     from sinoloc.agent.api import Geolocator
-    from sinoloc.agent.web.mapview import write_map
+    from sinoloc.app.web.mapview import write_map
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (640, 480), (128, 128, 128)).save(blank)
@@ -146,8 +146,8 @@ def test_runs_page_shows_a_report_its_images_and_an_image_map(page, tmp_path):
     thumbnails, and a row's map with its legend."""
     from eval_data import labelled_set
 
-    from sinoloc.agent.commands.main import main
-    from sinoloc.eval.web_viewer import runs_router
+    from sinoloc.app.cli.main import main
+    from sinoloc.app.web.runs import runs_router
 
     data = labelled_set(tmp_path / "data", scenes=1)
     assert main(["eval", "run", str(data), "--out", str(tmp_path / "runs" / "r1"), "--workers", "0"]) == 0

@@ -218,7 +218,7 @@ def test_get_tools_session_numbers_evidence_across_calls(shop):
     assert "ocr" not in {t.name for t in get_tools()}  # no image: no pixel tools
     with pytest.raises(ValueError, match="unknown tools"):
         get_tools(names=["teleport"])
-    assert sinoloc.tools.get_tools is get_tools
+    assert sinoloc.get_tools is get_tools
 
 
 # ------------------------------------------------------------------ ecosystem

@@ -9,7 +9,7 @@ import pytest
 from chat_images import chat_images
 from scripted_model import ScriptedChatModel, call, reply
 
-from sinoloc.agent.commands.main import main
+from sinoloc.app.cli.main import main
 
 HANGZHOU = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741,
             "lon": 120.1247, "province_evidence": ["E1", "E2", "E3"],

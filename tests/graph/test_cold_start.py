@@ -7,8 +7,8 @@ import json
 
 from imaging import panorama_with_side_sign
 
-import sinoloc.agent.commands.main as cli
-import sinoloc.agent.commands.warmup as warmup
+import sinoloc.app.cli.main as cli
+import sinoloc.app.cli.warmup as warmup
 import sinoloc.tools.ocr as ocr
 
 

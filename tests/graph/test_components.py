@@ -36,7 +36,7 @@ def one_line_error(capsys) -> str:
 
 
 def test_missing_paddleocr_is_exit_2(photo, capsys, no_paddle):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     assert main(["locate", str(photo), "--ocr", "paddleocr"]) == 2
     err = one_line_error(capsys)
@@ -44,7 +44,7 @@ def test_missing_paddleocr_is_exit_2(photo, capsys, no_paddle):
 
 
 def test_missing_prior_is_exit_2(photo, capsys, tmp_path):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     assert main(["locate", str(photo), "--prior", str(tmp_path / "nonexistent")]) == 2
     err = one_line_error(capsys)
@@ -52,7 +52,7 @@ def test_missing_prior_is_exit_2(photo, capsys, tmp_path):
 
 
 def test_a_prior_from_the_environment_is_checked_too(photo, capsys, tmp_path, monkeypatch):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     monkeypatch.setenv("SINOLOC_PRIOR_CHECKPOINT", str(tmp_path / "gone"))
     assert main(["locate", str(photo)]) == 2
@@ -78,8 +78,8 @@ def test_prior_with_an_unreachable_hub_backbone(tmp_path, monkeypatch, offline):
 
 
 def test_missing_knowledge_file_is_exit_2(photo, capsys, tmp_path, monkeypatch):
-    from sinoloc.agent.commands.knowledge import USER_FILES_ENV
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.knowledge import USER_FILES_ENV
+    from sinoloc.app.cli.main import main
 
     monkeypatch.setenv(USER_FILES_ENV, "")  # --knowledge adds to it: restored after the test
 
@@ -88,7 +88,7 @@ def test_missing_knowledge_file_is_exit_2(photo, capsys, tmp_path, monkeypatch):
 
 
 def test_missing_local_model_is_exit_2(photo, capsys, tmp_path):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     assert main(["locate", str(photo), "--llm", f"local:{tmp_path / 'no-model'}"]) == 2
     assert "no config.json" in one_line_error(capsys)
@@ -107,7 +107,7 @@ def test_the_api_and_the_graph_raise_before_work(photo, no_paddle):
 def test_eval_run_refuses_before_any_image(tmp_path, capsys, no_paddle):
     from eval_data import labelled_set
 
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     data = labelled_set(tmp_path / "set", scenes=1)
     out = tmp_path / "run"
@@ -121,7 +121,7 @@ def test_eval_run_refuses_a_missing_local_model_before_any_image(tmp_path, capsy
     their own): one line, exit 2, no row."""
     from eval_data import labelled_set
 
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     data = labelled_set(tmp_path / "set", scenes=1)
     out = tmp_path / "run"

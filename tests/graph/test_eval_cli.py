@@ -6,7 +6,7 @@ import json
 import pytest
 from eval_data import labelled_set
 
-from sinoloc.agent.commands.main import main
+from sinoloc.app.cli.main import main
 from sinoloc.eval.runner import PREDICTIONS
 
 

@@ -38,7 +38,7 @@ def test_which_models_stay_local():
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_cli_locate_refuses_a_hosted_model(photo, capsys, monkeypatch, how):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     args = ["locate", str(photo), "--llm", HOSTED]
     if how == "flag":
@@ -51,7 +51,7 @@ def test_cli_locate_refuses_a_hosted_model(photo, capsys, monkeypatch, how):
 
 
 def test_cli_chat_refuses_a_hosted_model(photo, capsys, tmp_path):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     assert main(["chat", "--offline", "--llm", HOSTED, "--db", str(tmp_path / "c.sqlite")]) == 2
     assert "offline run" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pytest
 from imaging import hangzhou_shop
 from socket_guard import SocketGuard
 
-from sinoloc.agent.commands.main import main
+from sinoloc.app.cli.main import main
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sinoloc.agent.boundary import ServeBoundary
-from sinoloc.agent.chat.threads import ThreadStore
-from sinoloc.agent.web.app import create_app
-from sinoloc.agent.web.runner import Runner
+from sinoloc.app.chat.threads import ThreadStore
+from sinoloc.app.web.app import create_app
+from sinoloc.app.web.runner import Runner
 
 
 @contextmanager

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from sinoloc.agent.commands import locate as locate_cli
-from sinoloc.agent.commands.batch import (
+from sinoloc.agent.batch import (
     BatchInputError,
     RowSink,
     expand_inputs,
     finished_images,
     locate_many,
 )
+from sinoloc.app.cli import locate as locate_cli
 from sinoloc.tools.images import ImageInputError
 
 
@@ -45,7 +45,7 @@ def _files(folder, names):
 
 
 def test_row_key_is_not_a_geoprediction_field():
-    from sinoloc.agent.commands.batch import ROW_KEY
+    from sinoloc.agent.batch import ROW_KEY
     from sinoloc.agent.schemas import GeoPrediction
 
     assert ROW_KEY not in GeoPrediction.model_fields and "error" not in GeoPrediction.model_fields

@@ -3,9 +3,9 @@ the thread store's listing."""
 
 import pytest
 
-from sinoloc.agent.chat.events import ChatEvent, event_line, stream_events
-from sinoloc.agent.chat.repl import command_of, looks_like_image_path
-from sinoloc.agent.chat.threads import ThreadStore
+from sinoloc.app.chat.events import ChatEvent, event_line, stream_events
+from sinoloc.app.chat.repl import command_of, looks_like_image_path
+from sinoloc.app.chat.threads import ThreadStore
 
 
 # ------------------------------------------------------------------ units

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sinoloc.agent.commands.main import main
+from sinoloc.app.cli.main import main
 from sinoloc.eval.datasets import Truth
 from sinoloc.eval.report import references, write_comparison, write_report
 from sinoloc.eval.results import ResultRow, ResultsLog
@@ -145,7 +145,7 @@ def test_eval_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):
 def test_cli_names_match_the_run_config():
     import argparse
 
-    from sinoloc.eval.cli import BASELINE_NAMES, add_parser
+    from sinoloc.app.cli.eval import BASELINE_NAMES, add_parser
     from sinoloc.eval.run_config import ALL_TOOLS, BASELINES
 
     assert set(BASELINE_NAMES) == set(BASELINES)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sinoloc.agent.commands.help import walk_parsers
-from sinoloc.agent.commands.main import _parser
+from sinoloc.app.cli.help import walk_parsers
+from sinoloc.app.cli.main import _parser
 from sinoloc.eval.datasets import IMAGE_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,9 +1,9 @@
-"""Layers never import upward (issue 19): tools < agent < eval < benchmarks, prompts a leaf.
+"""Layers never import upward (issues 19, 29): tools < agent < eval < app < benchmarks, prompts a leaf.
 
 The same rules as the import-linter contract in pyproject.toml (``lint-imports`` in CI), checked
 here by walking every module's ``ast`` (imports inside functions included), so the unit tier
-catches an upward import without import-linter. The named exceptions must stay lazy: each one is
-imported inside a function (or only for type checkers), never when its module loads.
+catches an upward import without import-linter. There are no named exceptions: what two layers
+share lives in the lower one.
 """
 
 from __future__ import annotations
@@ -12,23 +12,11 @@ import ast
 import tomllib
 from pathlib import Path
 
-import pytest
-
 import sinoloc
 
 ROOT = Path(sinoloc.__file__).resolve().parent  # the repository root is the `sinoloc` package
-RANK = {"tools": 0, "agent": 1, "eval": 2, "benchmarks": 3}  # each may import only lower ranks
+RANK = {"tools": 0, "agent": 1, "eval": 2, "app": 3, "benchmarks": 4}  # each may import only lower ranks
 LEAF = "prompts"  # anyone may import it; it imports no other layer
-
-# (importer, imported): the only upward imports, each lazy; the same pairs as `ignore_imports`.
-EXCEPTIONS = {
-    ("sinoloc.tools", "sinoloc.agent.toolbox.langchain"),  # the sinoloc.tools.get_tools facade
-    ("sinoloc.agent.commands.main", "sinoloc.eval.cli"),  # the CLI's eval commands
-    ("sinoloc.agent.commands.locate", "sinoloc.eval.ray_engine"),  # locate --engine ray
-    ("sinoloc.agent.commands.locate", "sinoloc.eval.runner"),  # the RunError that Ray batch raises
-    ("sinoloc.agent.commands.serve", "sinoloc.eval.web_viewer"),  # serve --runs
-}
-
 
 class Import:
     def __init__(self, importer: str, imported: str, path: Path, line: int, lazy: bool):
@@ -98,40 +86,17 @@ def _upward(item: Import) -> bool:
     return target in RANK and RANK[target] > RANK[source]
 
 
-def _exception(item: Import) -> tuple[str, str] | None:
-    """The named exception this import is (import-linter's ignore rule: the very pair), or None."""
-    pair = (item.importer, item.imported)
-    return pair if pair in EXCEPTIONS else None
+def test_no_import_runs_up_a_layer():
+    upward = [str(i) for i in _all_imports() if _upward(i)]
+    assert not upward, "imports that run up a layer (move the shared code down instead):\n" \
+        + "\n".join(upward)
 
 
-@pytest.fixture(scope="module")
-def upward() -> list[Import]:
-    return [i for i in _all_imports() if _upward(i)]
-
-
-def test_no_upward_import_beyond_the_named_exceptions(upward):
-    unexpected = [str(i) for i in upward if _exception(i) is None]
-    assert not unexpected, "imports that run up a layer (move the shared code down instead):\n" \
-        + "\n".join(unexpected)
-
-
-def test_the_named_exceptions_stay_lazy(upward):
-    eager = [str(i) for i in upward if _exception(i) is not None and not i.lazy]
-    assert not eager, "a named exception must be imported inside a function:\n" + "\n".join(eager)
-
-
-def test_every_named_exception_is_still_needed(upward):
-    used = {_exception(i) for i in upward}
-    assert used >= EXCEPTIONS, f"no longer imported, drop from EXCEPTIONS and pyproject's " \
-        f"ignore_imports: {sorted(EXCEPTIONS - used)}"
-
-
-def test_import_linter_is_given_the_same_exceptions():
+def test_import_linter_is_given_the_same_layers_and_no_exceptions():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     [layers] = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
     assert layers["layers"] == [f"sinoloc.{name}" for name in sorted(RANK, key=RANK.get, reverse=True)]
-    ignored = {tuple(part.strip() for part in rule.split("->")) for rule in layers["ignore_imports"]}
-    assert ignored == EXCEPTIONS
+    assert not layers.get("ignore_imports")
 
 
 def test_the_walk_sees_function_level_and_relative_imports(tmp_path):

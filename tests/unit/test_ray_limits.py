@@ -7,8 +7,8 @@ import pytest
 from langchain_core.messages import HumanMessage
 from scripted_model import ScriptedChatModel, reply
 
-from sinoloc.agent.commands.main import main
 from sinoloc.agent.llm.rate_limit import ModelRateLimit
+from sinoloc.app.cli.main import main
 from sinoloc.eval.ray_engine import INSTALL_HINT, require_ray
 from sinoloc.eval.runner import RunError
 from sinoloc.tools.online.store import OnlineStore

@@ -140,7 +140,7 @@ def test_a_png_with_a_huge_text_chunk_is_read_without_it():
 @pytest.mark.parametrize("thread_id", ["../../x", "../x", "a/b", ".hidden", "", "x" * 65,
                                        "trip 1", "a\\b", "名字", "x\x00y"])
 def test_unsafe_thread_ids_are_refused(thread_id):
-    from sinoloc.agent.chat.threads import ThreadIdError, check_thread_id
+    from sinoloc.app.chat.threads import ThreadIdError, check_thread_id
 
     with pytest.raises(ThreadIdError, match="A-Z a-z 0-9"):
         check_thread_id(thread_id)
@@ -148,14 +148,14 @@ def test_unsafe_thread_ids_are_refused(thread_id):
 
 @pytest.mark.parametrize("thread_id", ["trip-1", "20261130-101112-ab12", "a.b_c-D", "x" * 64])
 def test_safe_thread_ids_pass(thread_id):
-    from sinoloc.agent.chat.threads import check_thread_id
+    from sinoloc.app.chat.threads import check_thread_id
 
     assert check_thread_id(thread_id) == thread_id
 
 
 def test_cli_chat_refuses_a_path_like_thread_id_before_anything_is_written(monkeypatch, capsys,
                                                                           tmp_path):
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.cli.main import main
 
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)

@@ -39,7 +39,7 @@ def test_bounded_type_refuses_what_the_model_refuses():
 
 
 def test_cli_and_eval_defaults_are_the_settings_defaults():
-    from sinoloc.agent.commands.main import _parser
+    from sinoloc.app.cli.main import _parser
     from sinoloc.eval.run_config import RunConfig
 
     args = _parser().parse_args(["locate", "x.jpg"])

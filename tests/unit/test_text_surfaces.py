@@ -8,12 +8,12 @@ import sqlite3
 
 import pytest
 
-from sinoloc.agent.chat.repl import map_file_name
-from sinoloc.agent.commands.knowledge import main as knowledge_main
-from sinoloc.agent.commands.knowledge import stats_lines
 from sinoloc.agent.output.render import _cells, render_text, wrap
 from sinoloc.agent.policies.deterministic import NEEDS_A_MODEL
 from sinoloc.agent.schemas import GeoPrediction
+from sinoloc.app.chat.repl import map_file_name
+from sinoloc.app.cli.knowledge import main as knowledge_main
+from sinoloc.app.cli.knowledge import stats_lines
 from sinoloc.tools.regions.build import BuildProgress, build
 
 OCR_SUMMARY = ('2 text line(s):\nT1 [full, 0.93] "厚实"\n'
@@ -64,8 +64,8 @@ def test_chat_map_files_are_one_per_image():
 
 
 def test_thread_list_pairs_the_answer_with_its_image(tmp_path, capsys):
-    from sinoloc.agent.chat.threads import ThreadStore
-    from sinoloc.agent.commands.main import main
+    from sinoloc.app.chat.threads import ThreadStore
+    from sinoloc.app.cli.main import main
 
     db = tmp_path / "t.sqlite"
     with ThreadStore(db) as store:
@@ -79,7 +79,7 @@ def test_thread_list_pairs_the_answer_with_its_image(tmp_path, capsys):
 
 
 def test_thread_store_from_before_last_image_is_upgraded(tmp_path):
-    from sinoloc.agent.chat.threads import ThreadStore
+    from sinoloc.app.chat.threads import ThreadStore
 
     db = tmp_path / "old.sqlite"
     with sqlite3.connect(db) as con:  # the table as it was
@@ -113,7 +113,7 @@ def test_search_matches_whole_words_not_single_characters(capsys):
 
 
 def test_search_takes_the_users_clue_files(tmp_path, capsys, monkeypatch):
-    from sinoloc.agent.commands.knowledge import USER_FILES_ENV
+    from sinoloc.app.cli.knowledge import USER_FILES_ENV
 
     monkeypatch.setenv(USER_FILES_ENV, "")  # --knowledge sets it: put it back after the test
     mine = tmp_path / "mine.csv"

@@ -80,21 +80,21 @@ def _parser() -> argparse.ArgumentParser:
                       "or chat.sqlite in the user data directory)")
     chat.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
     _add_run_options(chat)
-    from sinoloc.agent.commands.knowledge import add_parser as add_knowledge_parser
-    from sinoloc.eval.cli import add_parser as add_eval_parser
+    from sinoloc.app.cli.eval import add_parser as add_eval_parser
+    from sinoloc.app.cli.knowledge import add_parser as add_knowledge_parser
 
     add_eval_parser(sub)
     add_knowledge_parser(sub)
-    from sinoloc.agent.commands.sft import add_parser as add_sft_parser
+    from sinoloc.app.cli.sft import add_parser as add_sft_parser
 
     add_sft_parser(sub)
-    from sinoloc.agent.commands.prior import add_parser as add_prior_parser
+    from sinoloc.app.cli.prior import add_parser as add_prior_parser
 
     add_prior_parser(sub)
-    from sinoloc.agent.commands.serve import add_parser as add_serve_parser
+    from sinoloc.app.cli.serve import add_parser as add_serve_parser
 
     add_serve_parser(sub)
-    from sinoloc.agent.commands.help import finish_help
+    from sinoloc.app.cli.help import finish_help
 
     return finish_help(parser)
 
@@ -119,12 +119,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "default $SINOLOC_LLM or none"))
     llm.add_argument("--base-url", default=None, metavar="URL", help=(
         "OpenAI-compatible server URL (vLLM, …); default $SINOLOC_LLM_BASE_URL"))
-    from sinoloc.agent.commands.options import add_budget_options
+    from sinoloc.app.cli.options import add_budget_options
 
     add_budget_options(llm)
     llm.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",
                      help="limit on one model call (within --max-seconds)")
-    from sinoloc.agent.commands.knowledge import add_files_argument
+    from sinoloc.app.cli.knowledge import add_files_argument
 
     add_files_argument(parser)
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     finally:
-        from sinoloc.agent.commands.warmup import finish_warm_ups
+        from sinoloc.app.cli.warmup import finish_warm_ups
 
         finish_warm_ups()
 
@@ -197,31 +197,31 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "locate":
-            from sinoloc.agent.commands.locate import locate
+            from sinoloc.app.cli.locate import locate
 
             return locate(args)
         if args.command == "chat":
-            from sinoloc.agent.commands.chat import chat
+            from sinoloc.app.cli.chat import chat
 
             return chat(args)
         if args.command == "eval":
-            from sinoloc.eval.cli import main as eval_main
+            from sinoloc.app.cli.eval import main as eval_main
 
             return eval_main(args)
         if args.command == "sft":
-            from sinoloc.agent.commands.sft import main as sft_main
+            from sinoloc.app.cli.sft import main as sft_main
 
             return sft_main(args)
         if args.command == "knowledge":
-            from sinoloc.agent.commands.knowledge import main as knowledge_main
+            from sinoloc.app.cli.knowledge import main as knowledge_main
 
             return knowledge_main(args)
         if args.command == "prior":
-            from sinoloc.agent.commands.prior import main as prior_main
+            from sinoloc.app.cli.prior import main as prior_main
 
             return prior_main(args)
         if args.command == "serve":
-            from sinoloc.agent.commands.serve import main as serve_main
+            from sinoloc.app.cli.serve import main as serve_main
 
             return serve_main(args)
     except KeyboardInterrupt:
@@ -242,6 +242,6 @@ def _run(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     # `python -m` runs this file as __main__ while the commands import it by name: run the named
     # module's main, so that there is one list of warm-up threads and exit waits for them
-    from sinoloc.agent.commands.main import main as named_main
+    from sinoloc.app.cli.main import main as named_main
 
     sys.exit(named_main())

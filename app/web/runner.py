@@ -2,10 +2,10 @@
 :class:`~sinoloc.agent.boundary.ServeBoundary`) that every request runs on, a bounded number of
 runs at a time, and each run turned into the events a page shows.
 
-Events are the chat's (:func:`~sinoloc.agent.chat.events.stream_events`: tool calls, model
+Events are the chat's (:func:`~sinoloc.app.chat.events.stream_events`: tool calls, model
 reasoning, submissions, verdicts, the answer, warnings) plus three the page needs: ``thread`` (first,
 as soon as the upload is admitted), ``evidence`` (each item with its id as it is recorded) and
-``result`` (the ``GeoPrediction`` and its :class:`~sinoloc.agent.web.mapdata.MapData`). A
+``result`` (the ``GeoPrediction`` and its :class:`~sinoloc.agent.output.mapdata.MapData`). A
 request's settings travel in its own run's ``configurable``, so no request can change another's.
 """
 
@@ -21,12 +21,12 @@ from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ClientInputError, ServeBoundary
-from sinoloc.agent.chat.events import stream_events
-from sinoloc.agent.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.agent.graph import build_graph
+from sinoloc.agent.output.mapdata import map_data
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
-from sinoloc.agent.web.mapdata import map_data
+from sinoloc.app.chat.events import stream_events
+from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 
 RECURSION_LIMIT = 200
 

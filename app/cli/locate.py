@@ -2,7 +2,7 @@
 warm process (batch rows, resumable ``--out``, progress, the local or the Ray engine).
 
 The parser and the helpers every command shares (the policy, the offline rule, requested
-components, the warm-up) live in :mod:`sinoloc.agent.commands.main`; this module is the command itself.
+components, the warm-up) live in :mod:`sinoloc.app.cli.main`; this module is the command itself.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sinoloc.agent.commands.main import (
+from sinoloc.app.cli.main import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
     EXIT_OK,
@@ -25,17 +25,17 @@ from sinoloc.agent.commands.main import (
     _spec,
     demo_image,
 )
-from sinoloc.agent.commands.warmup import start_warm_up
+from sinoloc.app.cli.warmup import start_warm_up
 
 if TYPE_CHECKING:
-    from sinoloc.agent.commands.batch import BatchRow
+    from sinoloc.agent.batch import BatchRow
     from sinoloc.tools.progress import Progress
 
 
 def _locate_inputs(args: argparse.Namespace) -> tuple[list[Path], bool] | str:
     """The images to locate and whether this is a batch, or the reason the arguments are bad:
     checked before any heavy import, so a typo costs milliseconds, not a model load."""
-    from sinoloc.agent.commands.batch import BatchInputError, expand_inputs
+    from sinoloc.agent.batch import BatchInputError, expand_inputs
     from sinoloc.agent.settings import field_bounds
 
     if args.demo == bool(args.images):
@@ -75,8 +75,8 @@ def locate(args: argparse.Namespace) -> int:
     if args.engine == "local":  # the actors load their own models
         start_warm_up(args.ocr, prior, text_data=batch, image=None if batch else images[0])
     from sinoloc.agent.api import Geolocator
-    from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
     from sinoloc.agent.output.render import render_text
+    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
     from sinoloc.tools.images import ImageInputError
 
     try:
@@ -108,7 +108,7 @@ def locate(args: argparse.Namespace) -> int:
     else:
         print(render_text(prediction, width=_terminal_width()))
     if args.map:
-        from sinoloc.agent.web.mapview import write_map
+        from sinoloc.app.web.mapview import write_map
 
         path = write_map(prediction, args.map)
         if not args.json:
@@ -140,8 +140,8 @@ def _engine_problem(args: argparse.Namespace, batch: bool) -> str | None:
 def _ray_rows(args: argparse.Namespace, options: dict):
     """``--engine ray``: the batch's rows from eval's actor pool, each actor building its
     locator from the settings resolved here (so the rows are those of the local engine)."""
-    from sinoloc.agent.commands.batch import BatchRow, BatchSettings, EngineError
-    from sinoloc.agent.commands.knowledge import USER_FILES_ENV
+    from sinoloc.agent.batch import BatchRow, BatchSettings, EngineError
+    from sinoloc.app.cli.knowledge import USER_FILES_ENV
     from sinoloc.eval.ray_engine import RayOptions, ray_locate_many
     from sinoloc.eval.runner import RunError
 
@@ -180,7 +180,7 @@ def _locate_batch(args: argparse.Namespace, images: list[Path], locate, engine=N
     exit 2 at the end if any row failed."""
     import signal
 
-    from sinoloc.agent.commands.batch import EngineError, finished_images, locate_many, output_format
+    from sinoloc.agent.batch import EngineError, finished_images, locate_many, output_format
     from sinoloc.tools.progress import Progress
 
     fmt = output_format(args.out, args.csv)
@@ -225,7 +225,7 @@ def _row_writer(args: argparse.Namespace, out: Path | None, fmt: str, stream: Te
                 ) -> Callable[[BatchRow], None]:
     """How each row is written: JSON lines or CSV through a :class:`.batch.RowSink` (to --out,
     with a header only for a new file, or stdout), or, for plain stdout, one headline per image."""
-    from sinoloc.agent.commands.batch import RowSink
+    from sinoloc.agent.batch import RowSink
 
     if out is None and not args.json and not args.csv:
         return _print_headline

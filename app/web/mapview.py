@@ -49,14 +49,14 @@ SinolocMap.draw(document.getElementById("map"), DATA, BASE);
 
 
 def _static(name: str) -> str:
-    from sinoloc.agent.web import static_dir
+    from sinoloc.app.web import static_dir
 
     return (static_dir() / name).read_text(encoding="utf-8")
 
 
 def _inline_images(css: str) -> str:
     """Leaflet's ``url(images/x.png)`` as data: URIs (a lone file has no images folder)."""
-    from sinoloc.agent.web import static_dir
+    from sinoloc.app.web import static_dir
 
     folder = static_dir() / "vendor" / "leaflet"
 
@@ -74,7 +74,7 @@ def _script_safe(text: str) -> str:
 
 def map_html(prediction: GeoPrediction) -> str:
     """The standalone page (see the module docstring)."""
-    from sinoloc.agent.web.mapdata import base_layer, map_data
+    from sinoloc.agent.output.mapdata import base_layer, map_data
 
     guess = prediction.basis == "prior_only"
     head = (f"<b>{html.escape(place_names(prediction))}</b> &nbsp; {prediction.lat:.5f}, "

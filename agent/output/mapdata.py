@@ -15,9 +15,9 @@ import json
 
 from pydantic import BaseModel, Field
 
+from sinoloc.agent.output.geometry import geometry, outline
 from sinoloc.agent.output.render import place_names
 from sinoloc.agent.schemas import GeoPrediction
-from sinoloc.agent.web.geometry import geometry, outline
 from sinoloc.tools.fusion import fuse
 from sinoloc.tools.regions import Level, get_region_index
 

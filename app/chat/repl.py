@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sinoloc.agent.chat.events import event_line
-from sinoloc.agent.chat.session import ChatSession
-from sinoloc.agent.chat.threads import THREAD_ID
 from sinoloc.agent.output.render import candidate_lines, evidence_lines, headline
+from sinoloc.app.chat.events import event_line
+from sinoloc.app.chat.session import ChatSession
+from sinoloc.app.chat.threads import THREAD_ID
 from sinoloc.tools.images import ImageInputError
 
 PROMPT = "sinoloc› "
@@ -136,7 +136,7 @@ class ChatRepl:
         p = self._prediction()
         if p is None:
             return
-        from sinoloc.agent.web.mapview import write_map
+        from sinoloc.app.web.mapview import write_map
 
         thread_id = self.session.thread_id
         path = self.map_dir / map_file_name(thread_id, self.session.image_path())

@@ -1,4 +1,4 @@
-"""``sinoloc serve``: the local web app (agent/web/) in one process that keeps the graph, the OCR
+"""``sinoloc serve``: the local web app (app/web/) in one process that keeps the graph, the OCR
 models, the region index and the knowledge warm.
 
 It binds 127.0.0.1 by default. Any other ``--host`` needs a token (``--token``, or one generated
@@ -18,12 +18,12 @@ import secrets
 import sys
 from pathlib import Path
 
-from sinoloc.agent.commands.main import EXIT_BAD_INPUT, EXIT_OK
+from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
 
 
 def add_parser(sub) -> None:
-    from sinoloc.agent.commands.main import _add_run_options
+    from sinoloc.app.cli.main import _add_run_options
 
     serve = sub.add_parser("serve", help="a local web app: drop a photo, watch the agent, see the map",
                            description=__doc__.split("\n\n")[0])
@@ -54,10 +54,10 @@ def server_token(host: str, given: str | None) -> tuple[str | None, bool]:
 def build_runner(args: argparse.Namespace):
     """The warm runner for ``args`` (policy, boundary, store); raises ValueError on bad input."""
     from sinoloc.agent.boundary import ServeBoundary
-    from sinoloc.agent.chat.threads import ThreadStore, default_db_path
-    from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
-    from sinoloc.agent.commands.main import _check_components, _offline, _policy, _prior
-    from sinoloc.agent.web.runner import Runner
+    from sinoloc.app.chat.threads import ThreadStore, default_db_path
+    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
+    from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
+    from sinoloc.app.web.runner import Runner
 
     prior = _prior(args)
     _check_components(args, prior)
@@ -80,8 +80,8 @@ def build_runner(args: argparse.Namespace):
 def warm(runner) -> None:
     """Load what the first request would otherwise wait for: OCR, phone data and the region
     index (the CLI's warm-up) and the map's outlines."""
-    from sinoloc.agent.commands.warmup import warm_up
-    from sinoloc.agent.web.app import _base_json
+    from sinoloc.app.cli.warmup import warm_up
+    from sinoloc.app.web.app import _base_json
 
     warm_up(runner.defaults.get("ocr_backend", "rapidocr"), os.environ.get("SINOLOC_PRIOR_CHECKPOINT"))
     _base_json()
@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from sinoloc.agent.web.app import create_app
+        from sinoloc.app.web.app import create_app
     except ImportError as exc:
         print(f"sinoloc: serve needs the web extra: pip install 'sinoloc[serve]' ({exc.name} is "
               "missing)", file=sys.stderr)
@@ -102,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
     token, generated = server_token(args.host, args.token)
     routers = []
     if args.runs:  # the eval report viewer lives in eval/: imported only when asked for
-        from sinoloc.eval.web_viewer import runs_router
+        from sinoloc.app.web.runs import runs_router
 
         try:
             routers.append(runs_router(Path(args.runs)))

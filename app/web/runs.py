@@ -1,8 +1,8 @@
 """The eval report viewer of ``sinoloc serve --runs DIR``: the runs in one folder, a run's report
 (its tables and figures) and its per-image table with each image, its answer and its map.
 
-It lives in eval/ (it reads runs and writes reports) and is mounted on the agent's app by
-agent/commands/serve.py only when ``--runs`` is given, so agent/ never imports eval/ at module level.
+It lives in app/web/ beside the web app (it reads eval's runs and reports) and is mounted on the app by
+app/cli/serve.py only when ``--runs`` is given.
 
 What it may read, and why no request can name a host file:
 
@@ -33,10 +33,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from sinoloc.agent.output.mapdata import MapData, map_data
 from sinoloc.agent.output.render import place_names
 from sinoloc.agent.schemas import GeoPrediction
-from sinoloc.agent.web import static_dir
-from sinoloc.agent.web.mapdata import MapData, map_data
+from sinoloc.app.web import static_dir
 from sinoloc.eval.datasets import load_dataset
 from sinoloc.eval.results import ResultRow
 from sinoloc.eval.runner import PREDICTIONS, RUN_FILE, RunError, load_record, rows_of

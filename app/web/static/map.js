@@ -1,4 +1,4 @@
-/* The offline map of one answer (agent/web/mapdata.py's MapData), drawn with the vendored
+/* The offline map of one answer (agent/output/mapdata.py's MapData), drawn with the vendored
  * Leaflet: province outlines as the base (no tiles), the belief over districts as a choropleth
  * with its legend, the claimed outlines with their names, the candidates, the answer with its
  * precision circle and the point evidence linked to its ids. Used by the page and by the

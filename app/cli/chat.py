@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sinoloc.agent.commands.main import (
+from sinoloc.app.cli.main import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     _check_components,
@@ -14,12 +14,12 @@ from sinoloc.agent.commands.main import (
     _policy,
     _prior,
 )
-from sinoloc.agent.commands.warmup import start_warm_up
+from sinoloc.app.cli.warmup import start_warm_up
 
 
 def chat(args: argparse.Namespace) -> int:
     """``sinoloc chat``: list threads, or open one (new or resumed) and talk about its images."""
-    from sinoloc.agent.chat.threads import ThreadStore, check_thread_id, default_db_path
+    from sinoloc.app.chat.threads import ThreadStore, check_thread_id, default_db_path
 
     db = Path(args.db) if args.db else default_db_path()
     if args.list:
@@ -30,9 +30,9 @@ def chat(args: argparse.Namespace) -> int:
             print_threads(store.threads(), db)
         return EXIT_OK
 
-    from sinoloc.agent.chat.repl import ChatRepl, interactive
-    from sinoloc.agent.chat.session import ChatSession
-    from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
+    from sinoloc.app.chat.repl import ChatRepl, interactive
+    from sinoloc.app.chat.session import ChatSession
+    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
 
     try:
         if args.thread:

@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
                      help="as for locate; default $SINOLOC_LLM or none")
     run.add_argument("--base-url", default=None, metavar="URL",
                      help="OpenAI-compatible server URL for --llm openai:MODEL")
-    from sinoloc.agent.commands.options import add_budget_options
+    from sinoloc.app.cli.options import add_budget_options
 
     add_budget_options(run)
     run.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",

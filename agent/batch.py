@@ -182,11 +182,11 @@ class BatchSettings(BaseModel):
         """A warm locator for these settings in this process (the one offline rule checked as
         in the driver): ``locate(path) -> GeoPrediction``."""
         from sinoloc.agent.api import Geolocator
-        from sinoloc.agent.commands.knowledge import USER_FILES_ENV
         from sinoloc.agent.components import check_components
         from sinoloc.agent.llm import LlmSpec
         from sinoloc.agent.policies import build_policy
         from sinoloc.agent.settings import check_policy, check_spec
+        from sinoloc.tools.knowledge.corpus import USER_FILES_ENV
 
         if self.knowledge_files:
             os.environ[USER_FILES_ENV] = self.knowledge_files

@@ -6,7 +6,7 @@ Routes: ``GET /`` the page; ``GET /static/…`` its scripts, styles and the vend
 "data:…", "settings": {…}}``) → the ``GeoPrediction``; ``POST /api/locate/stream`` → the run's
 events; ``GET /api/threads``; ``GET /api/threads/{id}`` (prediction, map, transcript);
 ``POST /api/threads/{id}/ask`` → events; ``GET /api/map/base`` the province outlines; with
-``--runs`` the eval report viewer (eval/web_viewer.py: ``/runs``, ``/api/runs…``);
+``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``);
 ``GET /openapi.json`` and ``GET /docs`` (a local page: FastAPI's own docs load from a CDN).
 
 Errors are ``{"error": "one line"}`` with a 4xx status. With a token (required beyond
@@ -30,11 +30,11 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from sinoloc.agent.chat.threads import ThreadIdError, ThreadInfo, check_thread_id
 from sinoloc.agent.llm.spec import LlmSpecError
-from sinoloc.agent.web import static_dir
-from sinoloc.agent.web.mapdata import base_layer, map_data
-from sinoloc.agent.web.runner import Runner, WebEvent, as_upload_text
+from sinoloc.agent.output.mapdata import base_layer, map_data
+from sinoloc.app.chat.threads import ThreadIdError, ThreadInfo, check_thread_id
+from sinoloc.app.web import static_dir
+from sinoloc.app.web.runner import Runner, WebEvent, as_upload_text
 from sinoloc.tools.images import ImageInputError
 from sinoloc.tools.privacy import is_loopback_host
 

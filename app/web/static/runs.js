@@ -1,4 +1,4 @@
-/* The eval report viewer (eval/web_viewer.py, `sinoloc serve --runs DIR`): the runs, a run's
+/* The eval report viewer (app/web/runs.py, `sinoloc serve --runs DIR`): the runs, a run's
  * report as the server renders it, and its images; picking an image draws its answer's map. */
 (function () {
   "use strict";
