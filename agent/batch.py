@@ -179,31 +179,14 @@ class BatchSettings(BaseModel):
         return self
 
     def locate_function(self) -> Callable[[Path], GeoPrediction]:
-        """A warm locator for these settings in this process (the one offline rule checked as
-        in the driver): ``locate(path) -> GeoPrediction``."""
-        from sinoloc.agent.api import Geolocator
-        from sinoloc.agent.components import check_components
+        """A warm locator for these settings in this process (built and checked by the one
+        builder, as in the driver): ``locate(path) -> GeoPrediction``."""
+        from sinoloc.agent.build import build_locator
         from sinoloc.agent.llm import LlmSpec
-        from sinoloc.agent.policies import build_policy
-        from sinoloc.agent.settings import check_policy, check_spec
-        from sinoloc.tools.knowledge.corpus import USER_FILES_ENV
 
-        if self.knowledge_files:
-            os.environ[USER_FILES_ENV] = self.knowledge_files
-        offline = bool(self.options.get("offline"))
-        check_components(self.options.get("ocr_backend", "rapidocr"), self.options.get("prior"),
-                         offline)
-        spec = LlmSpec.model_validate(self.llm)
-        check_spec(spec, offline)
-        policy = build_policy(spec)
-        check_policy(policy, offline)
-        locator = Geolocator(policy)
-        options = dict(self.options)
-
-        def locate(path: Path):
-            return locator.locate(path, **options)
-
-        return locate
+        files = [p for p in self.knowledge_files.split(os.pathsep) if p] or None
+        return build_locator(self.options, LlmSpec.model_validate(self.llm),
+                             knowledge_files=files).geolocator().locate
 
 
 def output_format(out: str | None, csv_wanted: bool) -> str:

@@ -13,7 +13,8 @@ served graph is built with a :class:`ServeBoundary`, which decides what a client
   refused path gets the same message, which says nothing about the host (whether the path
   exists, what it is, where the server keeps its files);
 - **settings**: any ``LocateSettings`` field except ``prior`` (a checkpoint directory on the
-  server: the operator's ``SINOLOC_PRIOR_CHECKPOINT`` applies).
+  server: the operator's :attr:`ServeBoundary.prior`, else ``SINOLOC_PRIOR_CHECKPOINT``, applies);
+  an operator's :attr:`ServeBoundary.offline` holds whatever a client sends.
 
 Errors raised here name only what the client sent. The boundary reads the environment once, when
 the server starts (:meth:`ServeBoundary.from_env`).
@@ -66,17 +67,24 @@ class ServeBoundary(BaseModel):
     upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1, le=MAX_FILE_BYTES)
     store_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
     store_max_age_s: float = Field(default=24 * 3600.0, gt=0)
+    prior: str | None = Field(default=None, description=(
+        "the operator's prior checkpoint for every run (None: the configured one, if any)"))
+    offline: bool = Field(default=False, description="the operator's offline rule: every run is offline")
+    base_url: str | None = Field(default=None, description=(
+        "the operator's OpenAI-compatible server, for the models clients pick"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
         """The operator's settings, read once when the server starts."""
+        from sinoloc.agent.settings import Environment
+
         env = os.environ if environ is None else environ
         root = env.get(ENV_IMAGES_ROOT, "").strip()
         providers = env.get(ENV_PROVIDERS)
         fields: dict[str, Any] = {
             "images_root": Path(root).expanduser().resolve() if root else None,
             "upload_dir": Path(env[ENV_UPLOAD_DIR]) if env.get(ENV_UPLOAD_DIR)
-            else default_cache_dir() / "uploads"}
+            else default_cache_dir() / "uploads", "base_url": Environment.read(env).base_url}
         if providers is not None:
             fields["allowed_providers"] = frozenset(
                 p.strip().lower() for p in providers.split(",") if p.strip())
@@ -98,7 +106,8 @@ class ServeBoundary(BaseModel):
         from sinoloc.agent.policies import configured_policy
 
         parsed = parse_client_spec(spec, self.allowed_providers)
-        return configured_policy("none" if parsed.is_none else f"{parsed.provider}:{parsed.model}")
+        return configured_policy("none" if parsed.is_none else f"{parsed.provider}:{parsed.model}",
+                                 self.base_url)
 
     # ------------------------------------------------------------------ requests and images
     def admit(self, request: Any, configurable: dict | None) -> tuple[LocateRequest, LoadedImage]:
@@ -126,7 +135,17 @@ class ServeBoundary(BaseModel):
         loaded = LoadedImage(meta=loaded.meta.model_copy(update={"path": str(path)}),
                              image=loaded.image)
         admitted = resolve_request({**given, "image_path": str(path)}, configurable)
-        return admitted, loaded
+        return admitted.model_copy(update=self._operator_fields(admitted)), loaded
+
+    def _operator_fields(self, request: LocateRequest) -> dict[str, Any]:
+        """What the operator's settings make of a client's request: the operator's prior, and
+        offline when the operator is."""
+        fields: dict[str, Any] = {}
+        if self.prior:
+            fields["prior"] = self.prior
+        if self.offline and not request.offline:
+            fields["offline"] = True
+        return fields
 
     def check_image_path(self, path: str | None) -> None:
         """Refuse a thread whose stored request names a file outside the upload store and the

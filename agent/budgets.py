@@ -73,6 +73,31 @@ def model_calls_this_turn(state: Mapping[str, Any]) -> int:
         "model_calls", 0)
 
 
+def time_budget(request: LocateRequest) -> str:
+    return f"the time budget ({request.max_seconds:g} s)"
+
+
+def budget_exhausted(state: Mapping[str, Any], request: LocateRequest, uses_model: bool) -> str | None:
+    """Which budget of this turn is spent, if any: model calls (when the turn would ask a
+    model), tool calls or wall time."""
+    calls = model_budget(state, request)
+    if uses_model and model_calls_this_turn(state) >= calls:
+        return f"the model-call budget ({calls})"
+    if tool_calls_this_turn(state) >= request.max_tool_calls:
+        return f"the tool-call budget ({request.max_tool_calls})"
+    started = state.get("started_at")
+    if started is not None and time.time() - started >= request.max_seconds:
+        return time_budget(request)
+    return None
+
+
+def out_of_time(failure: BaseException) -> bool:
+    """A model call cut at the run's time budget (the run commits rather than falls back)."""
+    from sinoloc.agent.llm.failures import BackendFailure, FailureKind
+
+    return isinstance(failure, BackendFailure) and failure.kind is FailureKind.BUDGET
+
+
 def unanswered_calls(messages: list) -> list[ToolMessage]:
     """Answers for tool calls a cancelled turn left open (providers reject such histories)."""
     answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}

@@ -31,13 +31,14 @@ from sinoloc.agent.nodes.ingest import ingest
 from sinoloc.agent.nodes.policy import make_policy_node
 from sinoloc.agent.nodes.prelude import prelude
 from sinoloc.agent.nodes.tools import run_tools
-from sinoloc.agent.nodes.verify import last_ai_message, verify_node
+from sinoloc.agent.nodes.verify import verify_node
 from sinoloc.agent.policies import Policy, build_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy
 from sinoloc.agent.settings import LocateSettings
-from sinoloc.agent.state import GeoInput, GeoOutput, GeoState, request_of
+from sinoloc.agent.state import GeoInput, GeoOutput, GeoState, last_ai_message, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
+RECURSION_LIMIT = 200  # graph steps per run: every caller's recursion_limit (far above the budgets')
 
 # ------------------------------------------------------------------ routing (pure)
 def route_start(state: GeoState) -> Literal["ingest", "followup"]:
@@ -84,7 +85,8 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     The policy is one of ``policy``, an ``llm`` spec (``"google_genai:gemini-2.5-flash"``) or
     a LangChain ``chat_model``; none gives the deterministic offline policy. A run's
     ``configurable`` may set ``llm`` and any :class:`LocateSettings` field (so may its ``context``). Give a
-    ``checkpointer`` for threads (follow-up questions, resuming). A served graph gives a
+    ``checkpointer`` for threads (follow-up questions, resuming). ``base_url`` also serves the
+    models a run's ``configurable["llm"]`` names. A served graph gives a
     ``boundary`` (agent/boundary.py): its clients' requests and ``configurable`` are untrusted."""
     if llm is not None or chat_model is not None:
         policy = build_policy(llm, policy=policy, chat_model=chat_model, base_url=base_url)
@@ -93,7 +95,7 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     graph.add_node("ingest", partial(ingest, boundary=boundary) if boundary else ingest)
     graph.add_node("followup", followup)
     graph.add_node("prelude", prelude)
-    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary))
+    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary, base_url))
     graph.add_node("tools", run_tools)
     graph.add_node("verify", verify_node)
     graph.add_node("commit", commit)
@@ -108,5 +110,5 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     return graph.compile(checkpointer=checkpointer, name="sinoloc")
 
 
-__all__ = ["NO_IMAGE_YET", "build_graph", "route_after_followup", "route_after_policy",
+__all__ = ["NO_IMAGE_YET", "RECURSION_LIMIT", "build_graph", "route_after_followup", "route_after_policy",
            "route_after_tools", "route_after_verify", "route_start"]

@@ -11,19 +11,18 @@ names under ``SINOLOC_IMAGES_ROOT`` (unset: no path is accepted). The server sup
 checkpointer, so threads and follow-up questions work there too.
 """
 
-import os
-
 from sinoloc.agent.boundary import ServeBoundary
+from sinoloc.agent.build import checked_policy
 from sinoloc.agent.graph import build_graph
-from sinoloc.agent.llm.spec import ENV_LLM
-from sinoloc.agent.policies import build_policy
+from sinoloc.agent.settings import Environment
 
 
 def build_served_graph(environ: dict[str, str] | None = None, checkpointer=None):
-    """The graph a server runs: the operator's policy, the clients behind the boundary."""
-    env = os.environ if environ is None else environ
-    return build_graph(build_policy(env.get(ENV_LLM, "none")), checkpointer,
-                       boundary=ServeBoundary.from_env(env))
+    """The graph a server runs: the operator's policy (built by the one builder from the
+    environment, read once here), the clients behind the boundary."""
+    boundary = ServeBoundary.from_env(environ)
+    spec = Environment.read(environ).spec()
+    return build_graph(checked_policy(spec, boundary.offline), checkpointer, boundary=boundary)
 
 
 graph = build_served_graph()

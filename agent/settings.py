@@ -24,6 +24,8 @@ its own (Gemini, OpenAI, …) is hosted.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -134,6 +136,38 @@ def resolve_request(request: Any, configurable: dict | None = None,
     return LocateRequest.model_validate({**defaults, **request_fields(request)})
 
 
+ENV_LLM = "SINOLOC_LLM"
+ENV_BASE_URL = "SINOLOC_LLM_BASE_URL"
+ENV_OCR = "SINOLOC_OCR"
+
+
+class Environment(BaseModel):
+    """The locator's choices the environment makes (``SINOLOC_LLM``, ``SINOLOC_LLM_BASE_URL``,
+    ``SINOLOC_OCR``), read once at the edge (the CLI, eval, ``Geolocator()``, the served graph's
+    entry) by :meth:`read` and passed on explicitly from there. This module is the only one that
+    reads these variables."""
+
+    llm: str | None = Field(default=None, description="the --llm spec, when SINOLOC_LLM names one")
+    base_url: str | None = Field(default=None, description="an OpenAI-compatible server's URL")
+    ocr_backend: str = Field(default_factory=lambda: field_default("ocr_backend"))
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        env = os.environ if environ is None else environ
+        fields: dict[str, Any] = {"llm": env.get(ENV_LLM) or None, "base_url": env.get(ENV_BASE_URL) or None}
+        if env.get(ENV_OCR):
+            fields["ocr_backend"] = env[ENV_OCR]
+        return cls(**fields)
+
+    def spec(self, llm: str | None = None, base_url: str | None = None, **options):
+        """The model spec: ``llm`` / ``base_url`` as given, else the environment's (a spec
+        string given here wins; ``none`` is the deterministic policy)."""
+        from sinoloc.agent.llm.spec import LlmSpec
+
+        return LlmSpec.parse(llm if llm is not None else (self.llm or "none"),
+                             base_url or self.base_url, **options)
+
+
 # attributes under which LangChain chat models keep the address they send to
 _ADDRESS_ATTRS = ("base_url", "openai_api_base", "api_base", "endpoint_url", "endpoint")
 
@@ -210,7 +244,11 @@ def check_policy(policy, offline: bool | None) -> None:
 
 
 __all__ = [
+    "ENV_BASE_URL",
+    "ENV_LLM",
+    "ENV_OCR",
     "ENV_OFFLINE",
+    "Environment",
     "LocateRequest",
     "LocateSettings",
     "OfflineViolation",

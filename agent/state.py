@@ -2,7 +2,7 @@
 its reducers; and the typed readers nodes use instead of validating dicts themselves.
 
 Evidence accumulates with stable ids (validated once, when a tool returns it); the belief is
-computed from it when needed (:func:`sinoloc.tools.fusion.belief_of`, cached per evidence),
+computed from it when needed (:func:`sinoloc.tools.fusion.fuse`, cached per evidence),
 never stored beside it.
 """
 
@@ -12,7 +12,7 @@ import operator
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
@@ -78,7 +78,15 @@ class GeoOutput(TypedDict, total=False):
     warnings: list[str]
 
 
+FUSION = "fusion"  # ``answered_by`` when the fusion engine's answer was submitted
+
+
 # ------------------------------------------------------------------ typed readers
+def last_ai_message(state: Mapping[str, Any]) -> AIMessage:
+    """The policy's last message (the tool calls the tools and verify nodes act on)."""
+    return next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
+
+
 def evidence_id(number: int) -> str:
     """Evidence is numbered E1, E2, … in the order it was found (ingest's EXIF fix first)."""
     return f"E{number}"

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from sinoloc.agent.llm.spec import DEFAULT_TIMEOUT_S
 from sinoloc.agent.settings import field_default
 from sinoloc.agent.toolbox.registry import TOOLS
 
@@ -45,7 +46,7 @@ class RunConfig(BaseModel):
     max_model_calls: int = field_default("max_model_calls")
     max_tool_calls: int = field_default("max_tool_calls")
     max_seconds: float = field_default("max_seconds")
-    model_timeout_s: float = Field(default=60.0, gt=0, description="limit on one model call")
+    model_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, description="limit on one model call")
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
     offline: bool = Field(default=False, description="no network call by the tools")
     prior: str | None = Field(default=None, description="visual prior checkpoint directory")
@@ -73,6 +74,19 @@ class RunConfig(BaseModel):
                 "max_seconds": self.max_seconds, "disabled_tools": self.switched_off,
                 "verify": self.verify, "offline": self.offline, "prior": self.prior}
 
+    def locator_settings(self):
+        """The :class:`~sinoloc.agent.settings.LocateSettings` every image is located with."""
+        from sinoloc.agent.settings import LocateSettings
+
+        return LocateSettings(**self.request_options())
+
+    def model_spec(self):
+        """The run's :class:`~sinoloc.agent.llm.LlmSpec`."""
+        from sinoloc.agent.llm import LlmSpec
+
+        return LlmSpec.parse(self.llm or "none", self.base_url, max_tokens=self.max_tokens,
+                             timeout_s=self.model_timeout_s)
+
     def label(self) -> str:
         """A short name for tables: backend, baseline and ablations."""
         parts = [(self.baseline and f"baseline:{self.baseline}") or self.llm or "deterministic"]
@@ -91,31 +105,21 @@ class RunConfig(BaseModel):
 
 def check_locator(config: RunConfig):
     """What the driver checks before any image, without loading a model (the workers load
-    their own): the OCR backend and prior, the model spec under the offline rule, and a
-    ``local:`` model directory. Returns the parsed spec; raises ValueError / LocalModelError."""
-    from sinoloc.agent.components import check_components
-    from sinoloc.agent.llm import LlmSpec
-    from sinoloc.agent.llm.qwen_local import check_model_dir
-    from sinoloc.agent.settings import check_spec
+    their own): :func:`sinoloc.agent.build.check_locator` over the run's settings and spec.
+    Returns the spec; raises ValueError."""
+    from sinoloc.agent.build import check_locator as check
 
-    check_components(config.ocr_backend, config.prior, config.offline)
-    spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens,
-                         timeout_s=config.model_timeout_s)
-    check_spec(spec, config.offline)
-    if spec.provider == "local":
-        check_model_dir(spec.model)
+    spec = config.model_spec()
+    check(config.locator_settings(), spec)
     return spec
 
 
 def build_locator(config: RunConfig):
-    """The :class:`Geolocator` a worker uses for ``config``."""
-    from sinoloc.agent.api import Geolocator
-    from sinoloc.agent.policies import build_policy
-    from sinoloc.agent.settings import check_policy
+    """The :class:`Geolocator` a worker uses for ``config`` (the one builder,
+    :func:`sinoloc.agent.build.build_locator`: the offline rule in the driver and each worker)."""
+    from sinoloc.agent.build import build_locator as build
 
-    policy = build_policy(check_locator(config))
-    check_policy(policy, config.offline)  # the one offline rule, in the driver and each worker
-    return Geolocator(policy)
+    return build(config.locator_settings(), config.model_spec()).geolocator()
 
 
 _THIS = Path(__file__).parent.name + "/" + Path(__file__).name  # eval/run_config.py

@@ -8,8 +8,9 @@ for a chat model your own code builds (``name`` is a model object or a factory c
 arguments), so any LangChain chat model can drive the CLI.
 
 ``python:`` and ``local:`` run code or read files on this machine: they are for the operator
-(``--llm``, ``SINOLOC_LLM``), never for a served graph's clients, whose ``configurable.llm`` goes
-through :func:`parse_client_spec` (an allow-list of providers, a plain model name).
+(``--llm``, ``SINOLOC_LLM`` read by :class:`~sinoloc.agent.settings.Environment`), never for a
+served graph's clients, whose ``configurable.llm`` goes through :func:`parse_client_spec` (an
+allow-list of providers, a plain model name).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import re
 
 from pydantic import BaseModel, Field
 
-ENV_LLM = "SINOLOC_LLM"
-ENV_BASE_URL = "SINOLOC_LLM_BASE_URL"
+DEFAULT_TIMEOUT_S = 60.0  # one model call (--model-timeout); the one place this default is written
 OPERATOR_ONLY = frozenset({"python", "local"})  # import code / read model files on the server
 _NONE_WORDS = ("", "none", "off", "deterministic")
 _CLIENT_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
@@ -36,20 +36,13 @@ class LlmSpec(BaseModel):
     lora: str | None = None
     base_url: str | None = None
     temperature: float = 0.0
-    timeout_s: float = Field(default=60.0, gt=0, description="per-call timeout (--model-timeout)")
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0,
+                             description="per-call timeout (--model-timeout)")
     max_tokens: int | None = Field(default=None, ge=1, description="cap on generated tokens")
 
     @property
     def is_none(self) -> bool:
         return self.provider == "none"
-
-    @property
-    def stays_local(self) -> bool:
-        """True when calls never leave this machine, by the one offline rule
-        (:func:`sinoloc.agent.settings.spec_stays_local`)."""
-        from sinoloc.agent.settings import spec_stays_local
-
-        return spec_stays_local(self)
 
     @property
     def label(self) -> str:
@@ -62,9 +55,10 @@ class LlmSpec(BaseModel):
 
     @classmethod
     def parse(cls, text: str | None, base_url: str | None = None, **options) -> LlmSpec:
-        """Parse an ``--llm`` value; ``None`` reads ``SINOLOC_LLM`` (default ``none``)."""
-        text = (text if text is not None else os.environ.get(ENV_LLM, "none")).strip()
-        base_url = base_url or os.environ.get(ENV_BASE_URL) or None
+        """Parse an ``--llm`` value (``None``: ``none``, the deterministic policy; the
+        environment's ``SINOLOC_LLM`` is read at the edge, :class:`~sinoloc.agent.settings.Environment`)."""
+        text = (text if text is not None else "none").strip()
+        base_url = base_url or None
         if text.lower() in _NONE_WORDS:
             return cls(provider="none", **options)
         provider, sep, rest = text.partition(":")

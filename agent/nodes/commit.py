@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 
 from sinoloc.agent.budgets import CHAT, entry
-from sinoloc.agent.nodes.policy import FUSION
 from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.output.render import headline
 from sinoloc.agent.reasoning.answering import fused_answer
 from sinoloc.agent.reasoning.prediction import build_prediction
-from sinoloc.agent.state import GeoState, evidence_in
+from sinoloc.agent.state import FUSION, GeoState, evidence_in
 from sinoloc.tools.regions import get_region_index
 
 NEVER_PASSED = ("the submitted answer never passed verification: committed the fusion engine's "

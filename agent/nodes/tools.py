@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 
-from sinoloc.agent.nodes.verify import last_ai_message
-from sinoloc.agent.state import GeoState
+from sinoloc.agent.state import GeoState, last_ai_message
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 from sinoloc.agent.toolbox.runner import execute_calls
 

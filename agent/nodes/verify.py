@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import time
 
-from langchain_core.messages import AIMessage, ToolCall, ToolMessage
+from langchain_core.messages import ToolCall, ToolMessage
 from pydantic import ValidationError
 
 from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.reasoning.verify import verify
 from sinoloc.agent.schemas import Answer, Verdict
-from sinoloc.agent.state import GeoState, evidence_in, request_of
+from sinoloc.agent.state import GeoState, evidence_in, last_ai_message, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 from sinoloc.tools.regions import get_region_index
 
 SWITCHED_OFF = "verification is switched off for this run"
-
-
-def last_ai_message(state: GeoState) -> AIMessage:
-    return next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
 
 
 def submitted_call(state: GeoState) -> ToolCall:

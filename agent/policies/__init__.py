@@ -15,9 +15,8 @@ def build_policy(llm=None, *, policy: Policy | None = None, chat_model=None,
                  base_url: str | None = None, max_tokens: int | None = None,
                  **options) -> Policy:
     """The policy from at most one of: a ``policy`` (used as it is), a LangChain
-    ``chat_model``, or ``llm`` (an ``--llm`` spec string or a parsed ``LlmSpec``; None reads
-    ``SINOLOC_LLM``, and ``none`` is the deterministic policy). ``options`` go to the model
-    policy."""
+    ``chat_model``, or ``llm`` (an ``--llm`` spec string or a parsed ``LlmSpec``; None and
+    ``none`` are the deterministic policy). ``options`` go to the model policy."""
     if sum(x is not None for x in (policy, llm, chat_model)) > 1:
         raise ValueError("give at most one of policy, llm and chat_model")
     if policy is not None:
@@ -36,9 +35,10 @@ def build_policy(llm=None, *, policy: Policy | None = None, chat_model=None,
 
 
 @lru_cache(maxsize=4)
-def configured_policy(spec: str) -> Policy:
-    """The policy a run's ``configurable["llm"]`` names (built once per process and spec)."""
-    return build_policy(spec)
+def configured_policy(spec: str, base_url: str | None = None) -> Policy:
+    """The policy a run's ``configurable["llm"]`` names (built once per process, spec and
+    server address)."""
+    return build_policy(spec, base_url=base_url)
 
 
 __all__ = ["DeterministicPolicy", "Policy", "PolicyTurn", "build_policy", "configured_policy"]

@@ -29,6 +29,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from sinoloc.agent.budgets import CHAT, calls_spent, model_budget, model_calls_this_turn
 from sinoloc.agent.llm.failures import BackendFailure, FailureKind, classify_error, classify_response
 from sinoloc.agent.llm.messages import for_state, model_input
+from sinoloc.agent.llm.spec import DEFAULT_TIMEOUT_S
 from sinoloc.agent.llm.toolcalls import from_api_args, recover_calls
 from sinoloc.agent.llm.usage import usage_of
 from sinoloc.agent.policies.deterministic import PolicyTurn
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_NUDGES = 2
 pause = time.sleep  # the wait before a retry (looked up at each wait: a test can record it)
-DEFAULT_TIMEOUT_S = 60.0
+
 GRACE_S = 2.0  # the SDK's own timeout fires first when it honours it; this catches it when not
 
 

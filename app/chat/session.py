@@ -7,13 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sinoloc.agent.graph import build_graph
+from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
 from sinoloc.agent.schemas import GeoPrediction, TranscriptEntry
 from sinoloc.app.chat.events import ChatEvent, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.tools.images import load_image
-
-RECURSION_LIMIT = 200
 
 
 class ChatSession:

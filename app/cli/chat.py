@@ -6,14 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from sinoloc.app.cli.main import (
-    EXIT_BAD_INPUT,
-    EXIT_OK,
-    _check_components,
-    _offline,
-    _policy,
-    _prior,
-)
+from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_OK
+from sinoloc.app.cli.locator import build_from_args, run_settings
 from sinoloc.app.cli.warmup import start_warm_up
 
 
@@ -32,25 +26,18 @@ def chat(args: argparse.Namespace) -> int:
 
     from sinoloc.app.chat.repl import ChatRepl, interactive
     from sinoloc.app.chat.session import ChatSession
-    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
 
     try:
         if args.thread:
             check_thread_id(args.thread)  # the id names files (/map): a bad one is bad input
-        prior = _prior(args)
-        _check_components(args, prior)
-        use_knowledge_files(args.knowledge)
-        policy = _policy(args)
+        built = build_from_args(args, run_settings(args, ignore_exif=args.ignore_exif))
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
-                "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
-                "max_seconds": args.max_seconds, "offline": _offline(args),
-                "prior": prior}
+    policy, prior = built.policy, built.settings.prior
     with ThreadStore(db) as store:
         resumed = bool(args.thread) and store.exists(args.thread)
-        session = ChatSession(store, policy, args.thread, defaults)
+        session = ChatSession(store, policy, args.thread, built.defaults)
         tty = interactive()
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
         # OCR models and phone data load while the person types: started after the session

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_OK
+
 # kept here so that building the parser imports nothing heavy (RunConfig checks both again)
 BASELINE_NAMES = ("constant", "prior", "ocr")
 
 
-def add_parser(sub) -> None:
+def add_parser(sub, env=None) -> None:
+    """``env``: the :class:`~sinoloc.agent.settings.Environment` that gives --llm, --base-url
+    and --ocr their defaults."""
+    from sinoloc.agent.settings import Environment
+
+    env = env or Environment.read()
     parser = sub.add_parser("eval", help="evaluate on a labelled set (validate, run, report, "
                                          "compare)")
     commands = parser.add_subparsers(dest="eval_command", required=True)
@@ -50,16 +55,15 @@ def add_parser(sub) -> None:
                      "(geocoders, web search), whatever is configured")
     run.add_argument("--prior", metavar="DIR", default=None, help="visual prior checkpoint "
                      "(default $SINOLOC_PRIOR_CHECKPOINT); with --baseline prior: the prior alone")
-    run.add_argument("--llm", default=None, metavar="SPEC",
+    run.add_argument("--llm", default=env.llm, metavar="SPEC",
                      help="as for locate; default $SINOLOC_LLM or none")
-    run.add_argument("--base-url", default=None, metavar="URL",
+    run.add_argument("--base-url", default=env.base_url, metavar="URL",
                      help="OpenAI-compatible server URL for --llm openai:MODEL")
-    from sinoloc.app.cli.options import add_budget_options
+    from sinoloc.app.cli.options import add_budget_options, add_model_timeout
 
     add_budget_options(run)
-    run.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",
-                     help="limit on one model call (within --max-seconds)")
-    run.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", "rapidocr"),
+    add_model_timeout(run)
+    run.add_argument("--ocr", default=env.ocr_backend,
                      choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress line on stderr (default: when stderr is a terminal)")
@@ -146,7 +150,7 @@ def _run_locked(args, lock) -> int:
     from sinoloc.eval.runner import rows_of, run, summary_line
     from sinoloc.tools.regions import get_region_index
 
-    llm = args.llm if args.llm is not None else os.environ.get("SINOLOC_LLM")
+    llm = args.llm
     spec = LlmSpec.parse(llm or "none", args.base_url)
     prior, prior_id = _prior_checkpoint(args)
     if args.baseline == "prior" and prior is None:

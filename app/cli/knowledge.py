@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
-# the name is also ..tools.knowledge.corpus.USER_FILES_ENV (a test keeps them equal); it is
-# spelled here so that building the parser does not import the corpus
+# for the help text only (the corpus module reads it): spelled here so that building the parser
+# does not import the corpus; the name is ..tools.knowledge.corpus.USER_FILES_ENV (a test keeps them equal)
 USER_FILES_ENV = "SINOLOC_KNOWLEDGE_FILES"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -49,18 +49,15 @@ def add_files_argument(parser: argparse.ArgumentParser) -> None:
                              f"also ${USER_FILES_ENV}")
 
 
-def use_files(files: list[str]) -> None:
-    """Add ``files`` to the setting every process of this run reads (eval workers included)
-    and, when the user has clue files, load the merged corpus now, so a bad file fails before
-    any work starts. The shipped corpus alone is checked by the tests: it loads on first use
-    (``locate``'s warm-up thread), not a second time here on the start-up path."""
-    if files:
-        current = [p for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep) if p]
-        os.environ[USER_FILES_ENV] = os.pathsep.join(current + [os.path.abspath(f) for f in files])
-    if os.environ.get(USER_FILES_ENV, "").strip():
-        from sinoloc.tools.knowledge.corpus import get_corpus
+def knowledge_files(files: list[str]) -> list[str] | None:
+    """The clue files of this run: ``--knowledge`` files added to the environment's
+    (``SINOLOC_KNOWLEDGE_FILES``), as absolute paths; None when no ``--knowledge`` was given (the
+    environment's stand). :func:`sinoloc.agent.build.build_locator` takes them."""
+    if not files:
+        return None
+    from sinoloc.tools.knowledge.corpus import user_file_key
 
-        get_corpus()
+    return [*user_file_key(), *(os.path.abspath(f) for f in files)]
 
 
 def _entry_dict(entry, corpus) -> dict:
@@ -119,12 +116,13 @@ def _validate(files: list[str]) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sinoloc.agent.build import use_knowledge_files
     from sinoloc.tools.knowledge.corpus import CorpusError, get_corpus
 
     try:
         if args.knowledge_command == "validate":
             return _validate(args.files)
-        use_files(args.knowledge)
+        use_knowledge_files(knowledge_files(args.knowledge))
         corpus = get_corpus()
     except CorpusError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)

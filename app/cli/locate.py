@@ -1,8 +1,9 @@
 """``sinoloc locate``: one image (the full answer, text or JSON, and ``--map``) or many in one
 warm process (batch rows, resumable ``--out``, progress, the local or the Ray engine).
 
-The parser and the helpers every command shares (the policy, the offline rule, requested
-components, the warm-up) live in :mod:`sinoloc.app.cli.main`; this module is the command itself.
+The parser lives in :mod:`sinoloc.app.cli.main`, the run options' locator in
+:mod:`sinoloc.app.cli.locator` (over :func:`sinoloc.agent.build.build_locator`), the warm-up in
+:mod:`sinoloc.app.cli.warmup`; this module is the command itself.
 """
 
 from __future__ import annotations
@@ -14,21 +15,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sinoloc.app.cli.main import (
-    EXIT_BAD_INPUT,
-    EXIT_ERROR,
-    EXIT_OK,
-    _check_components,
-    _offline,
-    _policy,
-    _prior,
-    _spec,
-    demo_image,
-)
+from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, demo_image
+from sinoloc.app.cli.locator import build_from_args, run_prior, run_settings
 from sinoloc.app.cli.warmup import start_warm_up
 
 if TYPE_CHECKING:
     from sinoloc.agent.batch import BatchRow
+    from sinoloc.agent.build import Locator
     from sinoloc.tools.progress import Progress
 
 
@@ -71,30 +64,20 @@ def locate(args: argparse.Namespace) -> int:
     if problem:
         print(f"sinoloc: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    prior = _prior(args)
     if args.engine == "local":  # the actors load their own models
-        start_warm_up(args.ocr, prior, text_data=batch, image=None if batch else images[0])
-    from sinoloc.agent.api import Geolocator
+        start_warm_up(args.ocr, run_prior(args), text_data=batch, image=None if batch else images[0])
     from sinoloc.agent.output.render import render_text
-    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
     from sinoloc.tools.images import ImageInputError
 
     try:
-        _check_components(args, prior)
-        use_knowledge_files(args.knowledge)
-        policy = _policy(args)
+        built = build_from_args(args, run_settings(args, ignore_exif=args.ignore_exif,
+                                                   top_k=args.top_k))
     except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    options = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif, "top_k": args.top_k,
-               "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
-               "max_seconds": args.max_seconds, "offline": _offline(args), "prior": prior}
     if args.engine == "ray":
-        return _locate_batch(args, images, None, engine=_ray_rows(args, options))
-    locator = Geolocator(policy, ocr_backend=args.ocr)
-
-    def locate(image: Path):
-        return locator.locate(image, **options)
+        return _locate_batch(args, images, None, engine=_ray_rows(args, built))
+    locate = built.geolocator().locate
 
     if batch:
         return _locate_batch(args, images, locate)
@@ -137,16 +120,17 @@ def _engine_problem(args: argparse.Namespace, batch: bool) -> str | None:
     return None
 
 
-def _ray_rows(args: argparse.Namespace, options: dict):
+def _ray_rows(args: argparse.Namespace, built: Locator):
     """``--engine ray``: the batch's rows from eval's actor pool, each actor building its
     locator from the settings resolved here (so the rows are those of the local engine)."""
     from sinoloc.agent.batch import BatchRow, BatchSettings, EngineError
-    from sinoloc.app.cli.knowledge import USER_FILES_ENV
+    from sinoloc.app.cli.locator import model_spec
     from sinoloc.eval.ray_engine import RayOptions, ray_locate_many
     from sinoloc.eval.runner import RunError
+    from sinoloc.tools.knowledge.corpus import user_file_key
 
-    settings = BatchSettings(llm=_spec(args).model_dump(), options=options,
-                             knowledge_files=os.environ.get(USER_FILES_ENV, "")).model_dump_json()
+    settings = BatchSettings(llm=model_spec(args).model_dump(), options=built.defaults,
+                             knowledge_files=os.pathsep.join(user_file_key())).model_dump_json()
     ray_options = RayOptions(address=args.ray_address, actors=args.actors or 2)
 
     def rows(paths: list[Path]):

@@ -6,11 +6,8 @@ import argparse
 import logging
 import os
 import sys
-from importlib import resources
-from pathlib import Path
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
-
+from sinoloc.app.cli.common import EXIT_ERROR, EXIT_OK
 
 LOCATE_DESCRIPTION = (
     "Locate photos or street-view panoramas taken in China: province / city / district and "
@@ -21,13 +18,13 @@ LOCATE_DESCRIPTION = (
     "130 / 143 stopped by SIGINT / SIGTERM (with --out, run it again to resume).")
 
 
-def demo_image() -> Path:
-    """The demo photo shipped with the package (rendered by the project: a shop sign in 杭州)."""
-    return Path(str(resources.files("sinoloc.tools").joinpath("assets", "demo_hangzhou.jpg")))
+def _parser(env=None) -> argparse.ArgumentParser:
+    """The parser; ``env`` (:class:`~sinoloc.agent.settings.Environment`, read here when not
+    given) supplies the defaults the environment sets."""
+    from sinoloc.agent.settings import Environment, field_bounds, field_default
+    from sinoloc.app.cli.options import add_run_options
 
-
-def _parser() -> argparse.ArgumentParser:
-    from sinoloc.agent.settings import field_bounds, field_default
+    env = env or Environment.read()
 
     parser = argparse.ArgumentParser(prog="sinoloc", description=(
         "Locate a photo or street-view panorama taken in China: province / city / district "
@@ -68,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"candidate districts to list ({low:g}-{high:g})")
     locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer "
                                                           "(one image only)")
-    _add_run_options(locate)
+    add_run_options(locate, env)
     chat = sub.add_parser("chat", help="a conversation about one or more images, with threads",
                           description=(
                               "Locate images and ask about the answers; every step streams as "
@@ -79,11 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--db", metavar="PATH", help="the thread store (default $SINOLOC_CHAT_DB "
                       "or chat.sqlite in the user data directory)")
     chat.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
-    _add_run_options(chat)
+    add_run_options(chat, env)
     from sinoloc.app.cli.eval import add_parser as add_eval_parser
     from sinoloc.app.cli.knowledge import add_parser as add_knowledge_parser
 
-    add_eval_parser(sub)
+    add_eval_parser(sub, env)
     add_knowledge_parser(sub)
     from sinoloc.app.cli.sft import add_parser as add_sft_parser
 
@@ -93,93 +90,16 @@ def _parser() -> argparse.ArgumentParser:
     add_prior_parser(sub)
     from sinoloc.app.cli.serve import add_parser as add_serve_parser
 
-    add_serve_parser(sub)
+    add_serve_parser(sub, env)
     from sinoloc.app.cli.help import finish_help
 
     return finish_help(parser)
-
-
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    """OCR, language model, budgets and clue files: shared by locate and chat."""
-    from sinoloc.agent.settings import field_default
-
-    parser.add_argument("--ocr", default=os.environ.get("SINOLOC_OCR", field_default("ocr_backend")),
-                        choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
-    parser.add_argument("--prior", metavar="DIR", default=None, help=(
-        "visual prior checkpoint (from `sinoloc prior train` or `prior zero-shot`); default "
-        "$SINOLOC_PRIOR_CHECKPOINT"))
-    parser.add_argument("--offline", action="store_true", help=(
-        "no network call at all: geocoders and web search answer from offline data only, and a "
-        "hosted --llm is refused (also SINOLOC_OFFLINE=1)"))
-    llm = parser.add_argument_group("language model (default: the deterministic offline policy)")
-    llm.add_argument("--llm", default=None, metavar="SPEC", help=(
-        "none | provider:model (google_genai:gemini-2.5-flash, ollama:qwen2.5vl:7b, "
-        "openai:MODEL with --base-url) | local:/path/to/qwen-vl[+/path/to/lora] | "
-        "python:package.module:factory (your own LangChain chat model); "
-        "default $SINOLOC_LLM or none"))
-    llm.add_argument("--base-url", default=None, metavar="URL", help=(
-        "OpenAI-compatible server URL (vLLM, …); default $SINOLOC_LLM_BASE_URL"))
-    from sinoloc.app.cli.options import add_budget_options
-
-    add_budget_options(llm)
-    llm.add_argument("--model-timeout", type=float, default=60.0, metavar="SECONDS",
-                     help="limit on one model call (within --max-seconds)")
-    from sinoloc.app.cli.knowledge import add_files_argument
-
-    add_files_argument(parser)
 
 
 def _version() -> str:
     from sinoloc import __version__
 
     return f"sinoloc {__version__}"
-
-
-def _policy(args: argparse.Namespace):
-    """The policy named by --llm / $SINOLOC_LLM (heavy backends are imported only here),
-    refused when the run is offline and the model is hosted (the one offline rule)."""
-    from sinoloc.agent.policies import build_policy
-    from sinoloc.agent.settings import check_policy, check_spec
-
-    spec = _spec(args)
-    check_spec(spec, args.offline)  # before building: a hosted model needs no key to be refused
-    try:
-        policy = build_policy(spec)
-    except Exception as exc:
-        # imported here: its module loads LangChain's model classes, which no other policy needs
-        from sinoloc.agent.llm.qwen_local import LocalModelError
-
-        if isinstance(exc, LocalModelError):
-            raise ValueError(str(exc)) from exc
-        raise
-    check_policy(policy, args.offline)
-    return policy
-
-
-def _spec(args: argparse.Namespace):
-    from sinoloc.agent.llm import LlmSpec
-
-    return LlmSpec.parse(args.llm, args.base_url, max_tokens=args.max_tokens,
-                         timeout_s=args.model_timeout)
-
-
-def _offline(args: argparse.Namespace) -> bool:
-    from sinoloc.agent.settings import is_offline
-
-    return is_offline(args.offline)
-
-
-def _check_components(args: argparse.Namespace, prior: str | None) -> None:
-    """The OCR backend and prior asked for can load (before any work; ValueError if not)."""
-    from sinoloc.agent.components import check_components
-
-    check_components(args.ocr, prior, args.offline)
-
-
-def _prior(args: argparse.Namespace) -> str | None:
-    from sinoloc.tools.prior import configured_checkpoint
-
-    return configured_checkpoint(args.prior)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,4 +19,37 @@ def add_budget_options(parser) -> None:
                             default=field_default(name), metavar=metavar, help=field_help(name))
 
 
-__all__ = ["add_budget_options"]
+def add_model_timeout(parser) -> None:
+    from sinoloc.agent.llm.spec import DEFAULT_TIMEOUT_S
+
+    parser.add_argument("--model-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help="limit on one model call (within --max-seconds)")
+
+
+def add_run_options(parser, env) -> None:
+    """OCR, language model, budgets and clue files: shared by locate, chat and serve. ``env``
+    (:class:`~sinoloc.agent.settings.Environment`) gives the defaults the environment sets."""
+    parser.add_argument("--ocr", default=env.ocr_backend,
+                        choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
+    parser.add_argument("--prior", metavar="DIR", default=None, help=(
+        "visual prior checkpoint (from `sinoloc prior train` or `prior zero-shot`); default "
+        "$SINOLOC_PRIOR_CHECKPOINT"))
+    parser.add_argument("--offline", action="store_true", help=(
+        "no network call at all: geocoders and web search answer from offline data only, and a "
+        "hosted --llm is refused (also SINOLOC_OFFLINE=1)"))
+    llm = parser.add_argument_group("language model (default: the deterministic offline policy)")
+    llm.add_argument("--llm", default=env.llm, metavar="SPEC", help=(
+        "none | provider:model (google_genai:gemini-2.5-flash, ollama:qwen2.5vl:7b, "
+        "openai:MODEL with --base-url) | local:/path/to/qwen-vl[+/path/to/lora] | "
+        "python:package.module:factory (your own LangChain chat model); "
+        "default $SINOLOC_LLM or none"))
+    llm.add_argument("--base-url", default=env.base_url, metavar="URL", help=(
+        "OpenAI-compatible server URL (vLLM, …); default $SINOLOC_LLM_BASE_URL"))
+    add_budget_options(llm)
+    add_model_timeout(llm)
+    from sinoloc.app.cli.knowledge import add_files_argument
+
+    add_files_argument(parser)
+
+
+__all__ = ["add_budget_options", "add_model_timeout", "add_run_options"]

@@ -18,13 +18,15 @@ import secrets
 import sys
 from pathlib import Path
 
-from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
+from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
 
 
-def add_parser(sub) -> None:
-    from sinoloc.app.cli.main import _add_run_options
+def add_parser(sub, env=None) -> None:
+    from sinoloc.agent.settings import Environment
+    from sinoloc.app.cli.options import add_run_options
 
+    env = env or Environment.read()
     serve = sub.add_parser("serve", help="a local web app: drop a photo, watch the agent, see the map",
                            description=__doc__.split("\n\n")[0])
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
@@ -40,7 +42,7 @@ def add_parser(sub) -> None:
                        "images in (default $SINOLOC_IMAGES_ROOT; none: uploads only)")
     serve.add_argument("--runs", metavar="DIR", default=None, help="also show the eval runs in DIR "
                        "(folders written by 'sinoloc eval run'): their reports and per-image maps at /runs")
-    _add_run_options(serve)
+    add_run_options(serve, env)
 
 
 def server_token(host: str, given: str | None) -> tuple[str | None, bool]:
@@ -52,29 +54,24 @@ def server_token(host: str, given: str | None) -> tuple[str | None, bool]:
 
 
 def build_runner(args: argparse.Namespace):
-    """The warm runner for ``args`` (policy, boundary, store); raises ValueError on bad input."""
-    from sinoloc.agent.boundary import ServeBoundary
+    """The warm runner for ``args`` (the checked locator, the boundary with the operator's
+    prior and offline rule, the thread store); raises ValueError on bad input."""
+    from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ServeBoundary
     from sinoloc.app.chat.threads import ThreadStore, default_db_path
-    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
-    from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
+    from sinoloc.app.cli.locator import build_from_args, run_settings
     from sinoloc.app.web.runner import Runner
 
-    prior = _prior(args)
-    _check_components(args, prior)
-    use_knowledge_files(args.knowledge)
-    policy = _policy(args)
-    if prior:  # the operator's checkpoint: clients may not name one (boundary.OPERATOR_ONLY_FIELDS)
-        os.environ["SINOLOC_PRIOR_CHECKPOINT"] = prior
-    if _offline(args):  # the offline rule for every run, whatever a client sends
-        os.environ["SINOLOC_OFFLINE"] = "1"
+    built = build_from_args(args, run_settings(args))
     boundary = ServeBoundary.from_env()
+    # the operator's checkpoint (clients may not name one) and offline rule hold for every run
+    operator: dict = {"prior": built.settings.prior, "offline": built.settings.offline}
     if args.images:
-        boundary = boundary.model_copy(update={"images_root": Path(args.images).expanduser().resolve()})
+        operator["images_root"] = Path(args.images).expanduser().resolve()
+    boundary = boundary.model_copy(update=operator)
     store = ThreadStore(Path(args.db) if args.db else default_db_path())
-    defaults = {"ocr_backend": args.ocr, "max_model_calls": args.max_model_calls,
-                "max_tool_calls": args.max_tool_calls, "max_seconds": args.max_seconds,
-                "offline": _offline(args)}
-    return Runner(store, policy, boundary=boundary, defaults=defaults, workers=args.workers), prior
+    defaults = {k: v for k, v in built.defaults.items() if k not in OPERATOR_ONLY_FIELDS}
+    return Runner(store, built.policy, boundary=boundary, defaults=defaults,
+                  workers=args.workers), built.settings.prior
 
 
 def warm(runner) -> None:
@@ -83,7 +80,7 @@ def warm(runner) -> None:
     from sinoloc.app.cli.warmup import warm_up
     from sinoloc.app.web.app import _base_json
 
-    warm_up(runner.defaults.get("ocr_backend", "rapidocr"), os.environ.get("SINOLOC_PRIOR_CHECKPOINT"))
+    warm_up(runner.defaults.get("ocr_backend", "rapidocr"), runner.boundary.prior)
     _base_json()
 
 
@@ -101,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     token, generated = server_token(args.host, args.token)
     routers = []
-    if args.runs:  # the eval report viewer lives in eval/: imported only when asked for
+    if args.runs:  # the eval report viewer: imported only when asked for
         from sinoloc.app.web.runs import runs_router
 
         try:

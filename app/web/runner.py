@@ -21,14 +21,12 @@ from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ClientInputError, ServeBoundary
-from sinoloc.agent.graph import build_graph
+from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
 from sinoloc.agent.output.mapdata import map_data
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
 from sinoloc.app.chat.events import stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
-
-RECURSION_LIMIT = 200
 
 
 class WebEvent(BaseModel):

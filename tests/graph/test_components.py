@@ -78,10 +78,10 @@ def test_prior_with_an_unreachable_hub_backbone(tmp_path, monkeypatch, offline):
 
 
 def test_missing_knowledge_file_is_exit_2(photo, capsys, tmp_path, monkeypatch):
-    from sinoloc.app.cli.knowledge import USER_FILES_ENV
+    from sinoloc.tools.knowledge import corpus
     from sinoloc.app.cli.main import main
 
-    monkeypatch.setenv(USER_FILES_ENV, "")  # --knowledge adds to it: restored after the test
+    monkeypatch.setattr(corpus, "_chosen_files", None)  # --knowledge sets it: restored after the test
 
     assert main(["locate", str(photo), "--knowledge", str(tmp_path / "none.csv")]) == 2
     assert one_line_error(capsys).startswith("sinoloc: ")

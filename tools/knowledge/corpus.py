@@ -272,7 +272,21 @@ def shipped_files() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".csv"))
 
 
+_chosen_files: tuple[str, ...] | None = None  # set by use_user_files; None: the environment's
+
+
+def use_user_files(files: Iterable[str | Path]) -> None:
+    """Make ``files`` the user's clue files of this process (in place of ``SINOLOC_KNOWLEDGE_FILES``):
+    how the CLI's ``--knowledge`` and a batch's workers pass them, without writing the environment."""
+    global _chosen_files
+    _chosen_files = tuple(str(Path(p).expanduser()) for p in files if str(p).strip())
+
+
 def user_files() -> list[Path]:
+    """The user's clue files: those given to :func:`use_user_files`, else the files named in
+    ``SINOLOC_KNOWLEDGE_FILES`` (this module is the one that reads it)."""
+    if _chosen_files is not None:
+        return [Path(p) for p in _chosen_files]
     return [Path(p).expanduser() for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep)
             if p.strip()]
 
@@ -349,5 +363,5 @@ def get_corpus() -> Corpus:
 __all__ = [
     "USER_FILES_ENV", "ClueEntry", "Corpus", "CorpusError", "KnowledgeKind", "RegionWeight",
     "check_files", "corpus_for", "get_corpus", "load_corpus", "parse_file", "problems",
-    "shipped_files", "user_file_key", "user_files", "validate",
+    "shipped_files", "use_user_files", "user_file_key", "user_files", "validate",
 ]
