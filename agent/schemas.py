@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from sinoloc.tools.evidence import Evidence, IgnoredText
 from sinoloc.tools.online.client import OutboundQuery
@@ -48,6 +48,16 @@ class Check(BaseModel):
     name: str
     passed: bool
     message: str = ""
+    evidence_ids: list[str] = Field(default_factory=list, description=(
+        "the evidence the result is about (e.g. the items a contradiction names); written out "
+        "only when there is some"))
+
+    @model_serializer(mode="wrap")
+    def _omit_no_ids(self, handler):
+        data = handler(self)
+        if not self.evidence_ids:
+            data.pop("evidence_ids", None)
+        return data
 
 
 class Verdict(BaseModel):

@@ -27,10 +27,10 @@ def answer_from_decision(decision: Decision, belief: Belief, evidence: list[Evid
     acknowledged = {}
     if verdict is not None and not verdict.accepted:  # reflect: explain what was outweighed
         mass = belief.mass(district)
+        contradicting = {i for c in verdict.checks if c.name == "no_unexplained_contradiction"
+                         for i in c.evidence_ids}
         for item in evidence:
-            check = next((c for c in verdict.checks if c.name == "no_unexplained_contradiction"),
-                         None)
-            if check and f"{item.id} (" in check.message:
+            if item.id in contradicting:
                 acknowledged[item.id] = (
                     f"outweighed: the fused evidence puts {mass:.0%} of the belief in "
                     f"{index.label(district)}")

@@ -150,7 +150,7 @@ def no_unexplained_contradiction(claim: Claim) -> Check:
     """Strong evidence pointing elsewhere must be acknowledged, by an answer with evidence of
     its own, and outweighed in the belief."""
     deepest, index, belief = claim.deepest, claim.index, claim.belief
-    conflicts = []
+    conflicts: dict[str, str] = {}  # evidence id -> what is wrong
     if deepest is not None and belief is not None:
         backed = claim.backed
         for item in claim.locating:
@@ -158,10 +158,10 @@ def no_unexplained_contradiction(claim: Claim) -> Check:
                 continue
             why = _unexplained(item, claim, deepest, belief, backed)
             if why is not None:
-                conflicts.append(f"{item.id} ({item.kind.value}: {item.detail or item.text}) "
-                                 f"contradicts {index.label(deepest)}" + why)
+                conflicts[item.id] = (f"{item.id} ({item.kind.value}: {item.detail or item.text}) "
+                                      f"contradicts {index.label(deepest)}" + why)
     return Check(name="no_unexplained_contradiction", passed=not conflicts,
-                 message="; ".join(conflicts))
+                 message="; ".join(conflicts.values()), evidence_ids=list(conflicts))
 
 
 def _unexplained(item: Evidence, claim: Claim, deepest: Region, belief: Belief,

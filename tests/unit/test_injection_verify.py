@@ -34,6 +34,28 @@ def test_a_weak_item_does_not_carry_an_acknowledged_conflict(regions):
     assert "江苏省" in failed["claim_not_ruled_out"] and "%" in failed["claim_not_ruled_out"]
 
 
+def test_a_contradiction_carries_its_evidence_ids_and_the_fused_answer_reads_them(regions):
+    """The ids travel as data (not searched for in the message text): the fused answer
+    acknowledges exactly the items the check names, and a dump without ids stays as it was."""
+    from sinoloc.agent.reasoning.answering import fused_answer
+    from sinoloc.agent.schemas import Check, Verdict
+
+    evidence = [ev(1, EvidenceKind.OCR_ADDRESS, "320106", "district", 0.92),
+                ev(2, EvidenceKind.PHONE, "320100", "city", 0.88),
+                ev(3, EvidenceKind.OCR_ADDRESS, "110101", "district", 0.49)]
+    verdict = verify(dongcheng_answer(["E3"], []), evidence, regions)
+    check = next(c for c in verdict.checks if c.name == "no_unexplained_contradiction")
+    assert check.evidence_ids == ["E1", "E2"]
+    assert Verdict.model_validate(verdict.model_dump(mode="json")) == verdict  # through the state
+    # a message that merely mentions an id is not a contradiction of it
+    decoy = Verdict(accepted=False, round=1, checks=[Check(
+        name="no_unexplained_contradiction", passed=False, message="E2 (phone) E3 (ocr)",
+        evidence_ids=["E1"])])
+    answer, _, _ = fused_answer(evidence, regions, decoy)
+    assert set(answer.acknowledged_conflicts) == {"E1"}
+    assert "evidence_ids" not in Check(name="x", passed=True).model_dump()
+
+
 def test_an_acknowledged_conflict_passes_when_the_claim_outweighs_it(regions):
     evidence = [ev(1, EvidenceKind.OCR_ADDRESS, "110101", "district", 0.97),
                 ev(2, EvidenceKind.EXIF_GPS, "110101", "district", 0.95),
