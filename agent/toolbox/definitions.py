@@ -18,22 +18,15 @@ class Offered(BaseModel):
 
 def offered_tools(request) -> Offered:
     """Tools switched off for the run (``disabled_tools``) or that cannot run in its
-    configuration: ``cnn_prior`` without a prior checkpoint (it could only say "unavailable"),
-    ``web_search`` when the run is offline or web search is off. Offering a tool that can only
-    fail spends model calls and invites the model to lean on it."""
-    from sinoloc.tools.online.config import ConfigError, get_config
-    from sinoloc.tools.prior import configured_checkpoint
-
+    configuration (each tool's :attr:`~sinoloc.agent.toolbox.registry.ToolSpec.unavailable`:
+    ``cnn_prior`` without a prior checkpoint, ``web_search`` when the run is offline or web
+    search is off). Offering a tool that can only fail spends model calls and invites the model
+    to lean on it."""
     reasons = {name: "switched off for this run" for name in request.disabled_tools}
-    if configured_checkpoint(request.prior) is None:
-        reasons.setdefault("cnn_prior", "no visual prior is configured")
-    try:
-        config = get_config()
-        search_off = request.offline or config.offline or not config.web_search
-    except ConfigError:
-        search_off = True
-    if search_off:
-        reasons.setdefault("web_search", "web search is off or the run is offline")
+    for name, spec in TOOLS.items():
+        why = spec.unavailable(request) if spec.unavailable and name not in reasons else None
+        if why:
+            reasons[name] = why
     return Offered(excluded=frozenset(reasons), reasons=reasons)
 
 

@@ -25,6 +25,13 @@ class OcrArgs(BaseModel):
                                     "the image to zoom into", min_length=4, max_length=4)
 
 
+def no_prior(request) -> str | None:
+    """Why ``cnn_prior`` cannot run for ``request``: no checkpoint is configured."""
+    from sinoloc.tools.prior import configured_checkpoint
+
+    return "no visual prior is configured" if configured_checkpoint(request.prior) is None else None
+
+
 def cnn_prior(args: NoArgs, ctx: ToolContext) -> ToolOutput:
     from sinoloc.agent.toolbox.prior import run_prior
 

@@ -18,13 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateRequest, LocateSettings
 from sinoloc.agent.state import evidence_in
-from sinoloc.agent.toolbox.registry import TOOLS
+from sinoloc.agent.toolbox.registry import IMAGE_TOOLS, TOOLS
 from sinoloc.agent.toolbox.runner import execute_calls, tool_call
 from sinoloc.tools.evidence import Evidence
 from sinoloc.tools.image_sources import image_to_path
 from sinoloc.tools.images import ImageInputError, load_image
 
-IMAGE_TOOLS = frozenset({"cnn_prior", "ocr"})  # tools that read the image itself
 SUMMARY_CANDIDATES = 3
 
 

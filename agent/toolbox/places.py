@@ -24,6 +24,19 @@ class WebSearchArgs(BaseModel):
     query: str
 
 
+def no_web_search(request) -> str | None:
+    """Why ``web_search`` cannot run for ``request``: the run is offline, or web search is off
+    (or the online configuration is broken)."""
+    from sinoloc.tools.online.config import ConfigError, get_config
+
+    try:
+        config = get_config()
+        off = request.offline or config.offline or not config.web_search
+    except ConfigError:
+        off = True
+    return "web search is off or the run is offline" if off else None
+
+
 def _gazetteer_answer(args: GeocodeArgs) -> ToolOutput:
     """Offline: admin names in the query resolve to regions; street-level names need an
     online provider."""

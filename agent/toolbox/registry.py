@@ -18,12 +18,13 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
-from sinoloc.agent.toolbox.image import NoArgs, OcrArgs, cnn_prior, ocr
+from sinoloc.agent.toolbox.image import NoArgs, OcrArgs, cnn_prior, no_prior, ocr
 from sinoloc.agent.toolbox.places import (
     GeocodeArgs,
     ReverseArgs,
     WebSearchArgs,
     geocode_poi,
+    no_web_search,
     reverse_geocode,
     web_search,
 )
@@ -34,29 +35,37 @@ A = TypeVar("A", bound=BaseModel)
 
 @dataclass(frozen=True)
 class ToolSpec(Generic[A]):
-    """A tool: its name and description for the policy, its arguments' schema, and the function
-    that runs it on validated arguments."""
+    """A tool, described once: its name and description for the policy, its arguments' schema,
+    the function that runs it on validated arguments, whether it reads the image's pixels (not
+    offered without an image), whether it runs in every image's prelude (in registry order), and
+    why it cannot run in a request's configuration (``unavailable(request)``: a reason, or None;
+    such a tool is not offered to a model)."""
 
     name: str
     description: str
     args_model: type[A]
     run: Callable[[A, ToolContext], ToolOutput]
+    reads_image: bool = False
+    in_prelude: bool = False
+    unavailable: Callable[[Any], str | None] | None = None
 
 
 TOOLS: dict[str, ToolSpec[Any]] = {spec.name: spec for spec in (
     ToolSpec("cnn_prior", "Visual prior: the most probable provinces, cities and districts "
              "from the image's appearance alone (a trained classifier or zero-shot CLIP), "
-             "calibrated; fusion starts from it.", NoArgs, cnn_prior),
+             "calibrated; fusion starts from it.", NoArgs, cnn_prior, reads_image=True,
+             in_prelude=True, unavailable=no_prior),
     ToolSpec("ocr", "Read text in the image: all views, one panorama heading, or a zoomed box.",
-             OcrArgs, ocr),
+             OcrArgs, ocr, reads_image=True, in_prelude=True),
     ToolSpec("lookup_clues", "Find addresses, town and village names, phone numbers, licence "
              "plates and road codes in OCR spans or given text; returns evidence ids.", CluesArgs,
-             lookup_clues),
+             lookup_clues, in_prelude=True),
     ToolSpec("geocode_poi", "Geocode a shop, road, landmark or address.", GeocodeArgs,
              geocode_poi),
     ToolSpec("reverse_geocode", "Province / city / district of a WGS-84 point.", ReverseArgs,
              reverse_geocode),
-    ToolSpec("web_search", "Search the web for a name or slogan.", WebSearchArgs, web_search),
+    ToolSpec("web_search", "Search the web for a name or slogan.", WebSearchArgs, web_search,
+             unavailable=no_web_search),
     ToolSpec("lookup_knowledge", "Look up the China clue knowledge base (scripts, plates, "
              "signs, bollards, poles, architecture, vegetation, soil, climate, landmarks, "
              "chains, dialect words): cited entries with the regions they point to; with "
@@ -66,3 +75,5 @@ TOOLS: dict[str, ToolSpec[Any]] = {spec.name: spec for spec in (
 
 
 SUBMIT_TOOL = "submit_answer"
+IMAGE_TOOLS = frozenset(name for name, spec in TOOLS.items() if spec.reads_image)
+PRELUDE = tuple(name for name, spec in TOOLS.items() if spec.in_prelude)

@@ -78,8 +78,8 @@ def test_prior_with_an_unreachable_hub_backbone(tmp_path, monkeypatch, offline):
 
 
 def test_missing_knowledge_file_is_exit_2(photo, capsys, tmp_path, monkeypatch):
-    from sinoloc.tools.knowledge import corpus
     from sinoloc.app.cli.main import main
+    from sinoloc.tools.knowledge import corpus
 
     monkeypatch.setattr(corpus, "_chosen_files", None)  # --knowledge sets it: restored after the test
 
