@@ -14,6 +14,7 @@ checkpointer, so threads and follow-up questions work there too.
 from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.build import checked_policy
 from sinoloc.agent.graph import build_graph
+from sinoloc.agent.llm.spec import environment_spec
 from sinoloc.agent.settings import Environment
 
 
@@ -21,7 +22,7 @@ def build_served_graph(environ: dict[str, str] | None = None, checkpointer=None)
     """The graph a server runs: the operator's policy (built by the one builder from the
     environment, read once here), the clients behind the boundary."""
     boundary = ServeBoundary.from_env(environ)
-    spec = Environment.read(environ).spec()
+    spec = environment_spec(Environment.read(environ))
     return build_graph(checked_policy(spec, boundary.offline), checkpointer, boundary=boundary)
 
 

@@ -159,14 +159,6 @@ class Environment(BaseModel):
             fields["ocr_backend"] = env[ENV_OCR]
         return cls(**fields)
 
-    def spec(self, llm: str | None = None, base_url: str | None = None, **options):
-        """The model spec: ``llm`` / ``base_url`` as given, else the environment's (a spec
-        string given here wins; ``none`` is the deterministic policy)."""
-        from sinoloc.agent.llm.spec import LlmSpec
-
-        return LlmSpec.parse(llm if llm is not None else (self.llm or "none"),
-                             base_url or self.base_url, **options)
-
 
 # attributes under which LangChain chat models keep the address they send to
 _ADDRESS_ATTRS = ("base_url", "openai_api_base", "api_base", "endpoint_url", "endpoint")

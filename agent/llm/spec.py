@@ -74,6 +74,15 @@ class LlmSpec(BaseModel):
         return cls(provider=provider, model=rest, base_url=base_url, **options)
 
 
+def environment_spec(env, llm: str | None = None, base_url: str | None = None,
+                     **options) -> LlmSpec:
+    """The model spec: ``llm`` / ``base_url`` as given, else those of ``env`` (an
+    :class:`~sinoloc.agent.settings.Environment`, read at the edge); ``none`` is the
+    deterministic policy."""
+    return LlmSpec.parse(llm if llm is not None else (env.llm or "none"), base_url or env.base_url,
+                         **options)
+
+
 def parse_client_spec(text: str, allowed_providers: frozenset[str]) -> LlmSpec:
     """A model spec sent by an untrusted client: ``none`` or ``provider:model`` with the
     provider on ``allowed_providers`` (never ``python:`` or ``local:``) and a plain model name.

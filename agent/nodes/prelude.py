@@ -10,11 +10,11 @@ from langchain_core.messages import HumanMessage
 
 from sinoloc.agent.reasoning.digest import evidence_digest
 from sinoloc.agent.reasoning.locatability import locatability
-from sinoloc.agent.reasoning.locatability_clip import clip_locatability
 from sinoloc.agent.state import GeoState, evidence_in
 from sinoloc.agent.toolbox.registry import PRELUDE
 from sinoloc.agent.toolbox.runner import execute_calls
 from sinoloc.prompts import render_prompt
+from sinoloc.tools.locatability_clip import clip_locatability
 
 
 def prelude(state: GeoState) -> dict:

@@ -9,7 +9,7 @@ Each source is a component in [0, 1] that would locate the image on its own with
   that at least one clue is right);
 - ``prior``: the visual prior's mass on its top province, when a prior ran;
 - ``clip``: a CLIP-type model's image-text score of "locatable scene" against "hopeless scene"
-  prompts, when such a model is configured (:mod:`.locatability_clip`).
+  prompts, when such a model is configured (:mod:`sinoloc.tools.locatability_clip`).
 
 The score is a noisy-or of the components, each scaled by how reliably that source locates an
 image by itself (``RELIABILITY``); absent sources do not count for or against.

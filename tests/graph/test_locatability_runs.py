@@ -49,7 +49,7 @@ def save_tiny_clip(directory):
     and scoring code runs offline (the scores themselves mean nothing)."""
     from prior_data import save_tiny_clip as save_clip
 
-    from sinoloc.agent.reasoning.locatability_clip import clip_prompts
+    from sinoloc.tools.locatability_clip import clip_prompts
 
     positive, negative = clip_prompts()
     return save_clip(directory, (positive + negative) * 5)
@@ -57,7 +57,7 @@ def save_tiny_clip(directory):
 
 @pytest.mark.slow
 def test_clip_part_runs_end_to_end(tmp_path, monkeypatch, blank):
-    from sinoloc.agent.reasoning import locatability_clip
+    from sinoloc.tools import locatability_clip
 
     clip_dir = save_tiny_clip(tmp_path / "clip")
     monkeypatch.setenv(locatability_clip.ENV_CLIP, str(clip_dir))

@@ -19,8 +19,10 @@ RANK = {"tools": 0, "agent": 1, "eval": 2, "app": 3, "benchmarks": 4}  # each ma
 LEAF = "prompts"  # anyone may import it; it imports no other layer
 
 class Import:
-    def __init__(self, importer: str, imported: str, path: Path, line: int, lazy: bool):
+    def __init__(self, importer: str, imported: str, path: Path, line: int, lazy: bool,
+                 type_only: bool = False):
         self.importer, self.imported, self.path, self.line, self.lazy = importer, imported, path, line, lazy
+        self.type_only = type_only  # inside ``if TYPE_CHECKING:``: never runs
 
     def __str__(self) -> str:
         return f"{self.path.name}:{self.line}: {self.importer} -> {self.imported}"
@@ -46,10 +48,11 @@ def _imports(path: Path, root: Path = ROOT) -> list[Import]:
     package = importer.split(".") if path.name == "__init__.py" else importer.split(".")[:-1]
     found: list[Import] = []
 
-    def visit(node: ast.AST, lazy: bool) -> None:
+    def visit(node: ast.AST, lazy: bool, type_only: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) \
-                or (isinstance(child, ast.If) and _is_type_checking(child))
+            typing_block = isinstance(child, ast.If) and _is_type_checking(child)
+            inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) or typing_block
+            only_typing = type_only or typing_block
             names: list[str] = []
             if isinstance(child, ast.Import):
                 names = [a.name for a in child.names]
@@ -60,11 +63,11 @@ def _imports(path: Path, root: Path = ROOT) -> list[Import]:
                 folder = root.joinpath(*module.split(".")[1:])
                 names = [f"{module}.{a.name}" if (folder / f"{a.name}.py").exists()
                          or (folder / a.name).is_dir() else module for a in child.names]
-            found.extend(Import(importer, n, path, child.lineno, inner) for n in dict.fromkeys(names)
-                         if n.startswith("sinoloc."))
-            visit(child, inner)
+            found.extend(Import(importer, n, path, child.lineno, inner, only_typing)
+                         for n in dict.fromkeys(names) if n.startswith("sinoloc."))
+            visit(child, inner, only_typing)
 
-    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    visit(ast.parse(path.read_text(encoding="utf-8")), False, False)
     return found
 
 
@@ -112,3 +115,53 @@ def test_the_walk_sees_function_level_and_relative_imports(tmp_path):
     found = {(i.imported, i.lazy, _upward(i)) for i in _imports(fake, tmp_path)}
     assert found == {("sinoloc.tools", False, False), ("sinoloc.eval.metrics", True, True),
                      ("sinoloc.agent.graph", False, True)}
+
+
+def import_cycles(imports: list[Import]) -> list[list[str]]:
+    """The import cycles among modules (Tarjan's strongly connected components of more than one
+    module), counting every import that runs, at module level or inside a function; an import
+    only for type checkers never runs and does not count."""
+    edges: dict[str, set[str]] = {}
+    for item in imports:
+        if not item.type_only and item.importer != item.imported:
+            edges.setdefault(item.importer, set()).add(item.imported)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            connect(node)
+    return cycles
+
+
+def test_no_import_cycles():
+    cycles = import_cycles(_all_imports())
+    assert not cycles, "modules that import each other (directly or round a loop; move what " \
+        "they share into one of them or below both):\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_finder_finds_loops_and_skips_type_only_imports(tmp_path):
+    def imp(a: str, b: str, type_only: bool = False) -> Import:
+        return Import(f"sinoloc.{a}", f"sinoloc.{b}", tmp_path, 1, lazy=False, type_only=type_only)
+
+    loop = [imp("a", "b"), imp("b", "c"), imp("c", "a"), imp("c", "d")]
+    assert import_cycles(loop) == [["sinoloc.a", "sinoloc.b", "sinoloc.c"]]
+    assert import_cycles([imp("a", "b"), imp("b", "a", type_only=True)]) == []

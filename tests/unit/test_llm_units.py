@@ -37,14 +37,15 @@ def test_llm_spec_parse(text, provider, model, lora, label):
 
 def test_llm_spec_env_and_errors(monkeypatch):
     """The environment is read at the edge (Environment), never by the parser itself."""
+    from sinoloc.agent.llm.spec import environment_spec
     from sinoloc.agent.settings import Environment
 
     monkeypatch.setenv("SINOLOC_LLM", "openai:qwen2.5-vl-7b")
     monkeypatch.setenv("SINOLOC_LLM_BASE_URL", "http://gpu:8000/v1")
-    spec = Environment.read().spec()
+    spec = environment_spec(Environment.read())
     assert spec.label == "openai:qwen2.5-vl-7b" and spec.base_url == "http://gpu:8000/v1"
     assert LlmSpec.parse(None).is_none and LlmSpec.parse(None).base_url is None
-    assert Environment.read().spec("none").is_none  # a spec given wins over the environment
+    assert environment_spec(Environment.read(), "none").is_none  # a spec given wins over it
     for bad in ("gemini", "local:", ":model"):
         with pytest.raises(LlmSpecError):
             LlmSpec.parse(bad)
