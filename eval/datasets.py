@@ -42,11 +42,23 @@ class ValidationReport(BaseModel):
         return [i for i in self.issues if i.severity == "error"]
 
 
+def _image_issue(item: LabelledImage) -> tuple[str | None, bytes]:
+    """(what is wrong with the item's image file or None, its bytes)."""
+    from sinoloc.tools.images import ImageInputError, MissingImageError, load_image, read_image_file
+
+    name = Path(item.image).name
+    try:  # a regular file only, its magic bytes before the rest: a FIFO or 1 GB of text
+        data = read_image_file(item.image, label=name)  # costs one stat or one small read
+        load_image(data, label=name)
+    except ImageInputError as exc:
+        return (f"image {item.image} is missing" if isinstance(exc, MissingImageError)
+                else f"image {name} is not an image sinoloc can read: {exc}"), b""
+    return None, data
+
+
 def validate(items: list[LabelledImage], check_images: bool = True) -> ValidationReport:
     """Unreadable images, coordinates outside China, labels that do not resolve or disagree,
     duplicate ids, files and image contents."""
-    from sinoloc.tools.images import ImageInputError, MissingImageError, load_image, read_image_file
-
     issues: list[ValidationIssue] = []
     for item in items:
         issues += [ValidationIssue(id=item.id, **p.model_dump()) for p in item.problems]
@@ -59,14 +71,9 @@ def validate(items: list[LabelledImage], check_images: bool = True) -> Validatio
         by_file[item.image].append(item.id)
         if not check_images:
             continue
-        name = Path(item.image).name
-        try:  # a regular file only, its magic bytes before the rest: a FIFO or 1 GB of text
-            data = read_image_file(item.image, label=name)  # costs one stat or one small read
-            load_image(data, label=name)
-        except ImageInputError as exc:
-            message = f"image {item.image} is missing" if isinstance(exc, MissingImageError) \
-                else f"image {name} is not an image sinoloc can read: {exc}"
-            issues.append(ValidationIssue(id=item.id, severity="error", message=message))
+        problem, data = _image_issue(item)
+        if problem is not None:
+            issues.append(ValidationIssue(id=item.id, severity="error", message=problem))
             continue
         by_content[hashlib.sha256(data).hexdigest()].append(item.id)
     for groups, what in ((by_file, "the same image file"), (by_content, "identical images")):

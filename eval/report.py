@@ -315,6 +315,27 @@ def _extra_row(name: str, s: Summary) -> list[str]:
             _pct(s.answered / s.images)]
 
 
+def _comparison_tables(runs: list[ScoredRun], shared: dict[str, list], common: int, area: float,
+                       cluster: str | None) -> list[str]:
+    """The comparison's heading and its two tables, each run scored on the ``common`` images
+    all of them have (``shared``, by run)."""
+    rows: list[list[str]] = []
+    extra: list[list[str]] = []
+    warnings: list[str] = []
+    for r in runs:
+        s = summarize(shared[r.name], area, cluster=cluster)
+        warnings = warnings or cluster_warning(s, cluster)
+        rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
+        extra.append(_extra_row(r.name, s))
+    dropped = {r.name: len(r.images) - common for r in runs if len(r.images) > common}
+    return ["# Comparison", "",
+            f"Scored on the {common} images every run has"
+            + (f" (left out: {dropped})" if dropped else "") + ".", *warnings, "",
+            *_table(HEADLINE, [*rows, *_reference_rows()]), "",
+            *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
+                     "answered"], extra)]
+
+
 def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
                      plots: bool = True, cluster: str | None = None) -> Path:
     """Side-by-side table of several runs, scored on the images all of them have."""
@@ -325,21 +346,7 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
     area = total_area(index)
     out_dir.mkdir(parents=True, exist_ok=True)
     shared = {r.name: [i for i in r.images if i.id in common] for r in runs}
-    rows: list[list[str]] = []
-    extra: list[list[str]] = []
-    warnings: list[str] = []
-    for r in runs:
-        s = summarize(shared[r.name], area, cluster=cluster)
-        warnings = warnings or cluster_warning(s, cluster)
-        rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
-        extra.append(_extra_row(r.name, s))
-    dropped = {r.name: len(r.images) - len(common) for r in runs if len(r.images) > len(common)}
-    lines = ["# Comparison", "",
-             f"Scored on the {len(common)} images every run has"
-             + (f" (left out: {dropped})" if dropped else "") + ".", *warnings, "",
-             *_table(HEADLINE, [*rows, *_reference_rows()]), "",
-             *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
-                      "answered"], extra)]
+    lines = _comparison_tables(runs, shared, len(common), area, cluster)
     if len(runs) > 1:
         lines += _paired_lines([r.name for r in runs], shared, cluster)
     if plots:

@@ -52,12 +52,14 @@ _JPEG_KEEP = ((0xE0, b"JFIF\x00"), (0xE1, b"Exif\x00\x00II*\x00"), (0xE1, b"Exif
 _PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"iCCP"}
 
 
-def _jpeg_without_bulk_metadata(data: bytes) -> bytes:
-    """JPEG bytes with APPn/COM segments dropped when they exceed ``METADATA_CAP_BYTES`` in all
-    (the first JFIF, well-formed EXIF and Adobe segments, 64 KB at most each, are kept:
-    orientation, GPS and the colour transform live there)."""
+def _is_metadata(marker: int) -> bool:
+    return 0xE0 <= marker <= 0xEF or marker == 0xFE  # APPn or COM
+
+
+def _jpeg_segments(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
+    """The (marker, start, end) segments before the first scan, and where the rest begins."""
     pos, n = 2, len(data)
-    segments: list[tuple[int, int, int]] = []  # (marker, start, end) before the first scan
+    segments: list[tuple[int, int, int]] = []
     while pos + 4 <= n and data[pos] == 0xFF:
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
@@ -72,12 +74,19 @@ def _jpeg_without_bulk_metadata(data: bytes) -> bytes:
         end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
         segments.append((marker, pos, end))
         pos = end
-    metadata = sum(e - s for m, s, e in segments if 0xE0 <= m <= 0xEF or m == 0xFE)
-    if metadata <= METADATA_CAP_BYTES:
+    return segments, pos
+
+
+def _jpeg_without_bulk_metadata(data: bytes) -> bytes:
+    """JPEG bytes with APPn/COM segments dropped when they exceed ``METADATA_CAP_BYTES`` in all
+    (the first JFIF, well-formed EXIF and Adobe segments, 64 KB at most each, are kept:
+    orientation, GPS and the colour transform live there)."""
+    segments, pos = _jpeg_segments(data)
+    if sum(e - s for m, s, e in segments if _is_metadata(m)) <= METADATA_CAP_BYTES:
         return data
     kept, seen = [data[:2]], set()
     for marker, start, end in segments:
-        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+        if _is_metadata(marker):
             keep = next((k for k in _JPEG_KEEP if marker == k[0]
                          and data[start + 4:start + 4 + len(k[1])] == k[1]), None)
             if keep is None or keep[0] in seen:

@@ -196,6 +196,18 @@ def _quota_kind(text: str, wait: float | None) -> FailureKind:
     return FailureKind.RATE_LIMITED
 
 
+def _by_status(exc: BaseException, status: int | None, short: str) -> BackendFailure:
+    """What the provider's answer says, once the wire is ruled out: a server error, a request
+    it rejects, or another API error."""
+    if isinstance(exc, ModelAPIError) or (status is not None and status >= 500):
+        return BackendFailure(FailureKind.SERVER_ERROR, short)
+    if isinstance(exc, ModelNotFoundError | ContextOverflowError) or status in (400, 404, 413, 422):
+        return BackendFailure(FailureKind.BAD_REQUEST, short)
+    if isinstance(exc, ModelError):
+        return BackendFailure(FailureKind.API_ERROR, short)
+    return BackendFailure(FailureKind.API_ERROR, f"{exc.__class__.__name__}: {short}")
+
+
 def classify_error(exc: BaseException) -> BackendFailure:
     """Map an exception raised by a chat model to a :class:`BackendFailure`."""
     if isinstance(exc, BackendFailure):
@@ -216,13 +228,7 @@ def classify_error(exc: BaseException) -> BackendFailure:
         return BackendFailure(wire, short if detail in short else f"{short} ({detail})")
     if isinstance(exc, ModelConnectionError) or "Connect" in type(exc).__name__:
         return BackendFailure(FailureKind.CONNECTION, short)
-    if isinstance(exc, ModelAPIError) or (status is not None and status >= 500):
-        return BackendFailure(FailureKind.SERVER_ERROR, short)
-    if isinstance(exc, ModelNotFoundError | ContextOverflowError) or status in (400, 404, 413, 422):
-        return BackendFailure(FailureKind.BAD_REQUEST, short)
-    if isinstance(exc, ModelError):
-        return BackendFailure(FailureKind.API_ERROR, short)
-    return BackendFailure(FailureKind.API_ERROR, f"{exc.__class__.__name__}: {short}")
+    return _by_status(exc, status, short)
 
 
 _SAFETY_REASONS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION",

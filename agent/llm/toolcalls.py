@@ -17,6 +17,29 @@ def _call_id() -> str:
     return f"call_{uuid.uuid4().hex[:12]}"
 
 
+def _read_block(raw: str) -> tuple[object, object, str | None]:
+    """One block's (name, arguments, what is wrong or None)."""
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, None, f"not valid JSON ({exc.msg} at character {exc.pos})"
+    if not isinstance(payload, dict):
+        return None, None, "a tool call must be a JSON object with name and arguments"
+    error = None
+    name = payload.get("name")
+    args = payload.get("arguments", payload.get("parameters", {}))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError:
+            error = "arguments is a string that is not JSON"
+    if not isinstance(name, str) or not name:
+        error = error or "no tool name"
+    elif not isinstance(args, dict):
+        error = error or "arguments must be a JSON object"
+    return name, args, error
+
+
 def parse_tool_calls(text: str) -> tuple[str, list[ToolCall], list[InvalidToolCall]]:
     """Split generated text into (prose, valid calls, malformed calls).
 
@@ -29,26 +52,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[ToolCall], list[InvalidToolCa
     invalid: list[InvalidToolCall] = []
     for match in _BLOCK.finditer(text):
         raw = _FENCE.sub("", match.group(1).strip())
-        error = None
-        try:
-            payload = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            payload, error = None, f"not valid JSON ({exc.msg} at character {exc.pos})"
-        name, args = None, None
-        if isinstance(payload, dict):
-            name = payload.get("name")
-            args = payload.get("arguments", payload.get("parameters", {}))
-            if isinstance(args, str):
-                try:
-                    args = json.loads(args) if args.strip() else {}
-                except json.JSONDecodeError:
-                    error = "arguments is a string that is not JSON"
-            if not isinstance(name, str) or not name:
-                error = error or "no tool name"
-            elif not isinstance(args, dict):
-                error = error or "arguments must be a JSON object"
-        elif error is None:
-            error = "a tool call must be a JSON object with name and arguments"
+        name, args, error = _read_block(raw)
         if error is None and isinstance(name, str) and isinstance(args, dict):
             calls.append(ToolCall(name=name, args=args, id=_call_id(), type="tool_call"))
         else:

@@ -84,6 +84,36 @@ def tool_lines(i: int, t: ToolTrace) -> list[str]:
             *(TOOL_INDENT + line for line in summary[int(inline):])]
 
 
+def outbound_lines(p: GeoPrediction) -> list[str]:
+    """What was asked of online providers (and whether it was sent)."""
+    if not p.outbound_queries:
+        return []
+    lines = ["online queries:"]
+    for q in p.outbound_queries:
+        params = ", ".join(f"{k}={v}" for k, v in q.params.items())
+        how = ("answered from the cache, not sent" if q.cached
+               else f"sent: {q.status}, {q.seconds:.2f} s")
+        lines.append(f"  {q.provider} {q.endpoint} ({params}) [{how}]")
+    return lines
+
+
+def run_lines(p: GeoPrediction) -> list[str]:
+    """The backend, the model's usage and cost, and the run's time."""
+    backend = f"backend: {p.backend}, answered by {p.answered_by}"
+    if p.backend_fallback:
+        backend += f" (fell back to the deterministic policy: {p.backend_fallback})"
+    lines = [backend]
+    u = p.usage
+    if u.model_calls or u.model_errors:
+        cost = f", ${u.cost_usd:.4f}" if u.cost_usd is not None else ", cost unknown"
+        lines.append(f"model: {u.model_calls} calls ({u.model_errors} failed), "
+                     f"{u.input_tokens} input + {u.output_tokens} output tokens{cost}")
+    total = p.timings.get("total")
+    if total is not None:
+        lines.append(f"time: {total:.2f} s ({u.tool_calls} tool calls)")
+    return lines
+
+
 def render_text(p: GeoPrediction, max_candidates: int = 5, width: int | None = None) -> str:
     """The answer for people; ``width`` (the terminal's) wraps long lines at spaces."""
     lines = [
@@ -107,23 +137,5 @@ def render_text(p: GeoPrediction, max_candidates: int = 5, width: int | None = N
     lines.append("tool calls:")
     for i, t in enumerate(p.tool_calls, start=1):
         lines += tool_lines(i, t)
-    if p.outbound_queries:
-        lines.append("online queries:")
-        for q in p.outbound_queries:
-            params = ", ".join(f"{k}={v}" for k, v in q.params.items())
-            how = ("answered from the cache, not sent" if q.cached
-                   else f"sent: {q.status}, {q.seconds:.2f} s")
-            lines.append(f"  {q.provider} {q.endpoint} ({params}) [{how}]")
-    backend = f"backend: {p.backend}, answered by {p.answered_by}"
-    if p.backend_fallback:
-        backend += f" (fell back to the deterministic policy: {p.backend_fallback})"
-    lines.append(backend)
-    u = p.usage
-    if u.model_calls or u.model_errors:
-        cost = f", ${u.cost_usd:.4f}" if u.cost_usd is not None else ", cost unknown"
-        lines.append(f"model: {u.model_calls} calls ({u.model_errors} failed), "
-                     f"{u.input_tokens} input + {u.output_tokens} output tokens{cost}")
-    total = p.timings.get("total")
-    if total is not None:
-        lines.append(f"time: {total:.2f} s ({u.tool_calls} tool calls)")
+    lines += outbound_lines(p) + run_lines(p)
     return "\n".join(out for line in lines for out in wrap(line, width))

@@ -33,34 +33,52 @@ def band_of(score: float) -> Band:
     return next(name for limit, name in BANDS if score < limit)
 
 
-def locatability(evidence: list[Evidence], ocr_spans: list[dict],
-                 clip: float | None = None) -> Locatability:
+def legible_text(ocr_spans: list[dict]) -> tuple[int, float, float]:
+    """(distinct lines, legible characters, the same weighted by OCR confidence): the same line
+    read in two overlapping views counts once."""
     seen: set[str] = set()
     chars = weighted = 0.0
     for span in ocr_spans:
         text = span.get("text", "")
-        if text in seen:  # the same line read in two overlapping views counts once
+        if text in seen:
             continue
         seen.add(text)
         legible = len(_LEGIBLE.findall(text))
         chars += legible
         weighted += legible * float(span.get("score", 1.0))
+    return len(seen), chars, weighted
+
+
+def _unit(value: float) -> float:
+    return float(min(max(value, 0.0), 1.0))
+
+
+def prior_component(evidence: list[Evidence]) -> float | None:
+    """The visual prior's mass on its top province, when a prior ran."""
+    priors = [e for e in evidence if e.kind is EvidenceKind.PRIOR]
+    if not priors:
+        return None
+    return _unit(max((r.weight for e in priors for r in e.regions if r.level == "province"),
+                     default=0.0))
+
+
+def locatability(evidence: list[Evidence], ocr_spans: list[dict],
+                 clip: float | None = None) -> Locatability:
+    lines, chars, weighted = legible_text(ocr_spans)
     components = {"text": 1.0 - math.exp(-weighted / TEXT_SCALE_CHARS)}
     locating = [e for e in evidence if e.kind is not EvidenceKind.PRIOR and e.effective_weight > 0]
     components["clues"] = 1.0 - math.prod(1.0 - min(e.effective_weight, 1.0) for e in locating)
-    priors = [e for e in evidence if e.kind is EvidenceKind.PRIOR]
-    if priors:
-        top = max((r.weight for e in priors for r in e.regions if r.level == "province"),
-                  default=0.0)
-        components["prior"] = float(min(max(top, 0.0), 1.0))
+    prior = prior_component(evidence)
+    if prior is not None:
+        components["prior"] = prior
     if clip is not None:
-        components["clip"] = float(min(max(clip, 0.0), 1.0))
+        components["clip"] = _unit(clip)
     score = 1.0 - math.prod(1.0 - RELIABILITY[name] * value for name, value in components.items())
-    score = round(min(max(score, 0.0), 1.0), 4)
+    score = round(_unit(score), 4)
     return Locatability(
         score=score, band=band_of(score),
         components={k: round(v, 4) for k, v in components.items()},
-        features={"ocr_lines": float(len(seen)), "legible_chars": chars,
+        features={"ocr_lines": float(lines), "legible_chars": chars,
                   "locating_evidence": float(len(locating))})
 
 

@@ -85,24 +85,36 @@ def read_file(path: Path) -> dict:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def load_config(path: Path | None = None) -> OnlineConfig:
-    """The environment over the config file over the defaults."""
-    data = read_file(path or config_path())
-    online = dict(data.get("online", {}))
+def _keys(data: dict) -> dict[str, SecretStr]:
+    """The providers' keys: the environment's over the config file's ``[keys]``."""
     keys: dict[str, SecretStr] = {k: SecretStr(str(v)) for k, v in data.get("keys", {}).items() if v}
     for provider, names in KEY_ENV.items():
         for name in names:
             if os.environ.get(name):
                 keys[provider] = SecretStr(os.environ[name])
                 break
+    return keys
+
+
+def _geocoders(online: dict, keys: dict[str, SecretStr]) -> list[str]:
+    """The geocoder chain: ``SINOLOC_GEOCODERS``, else the file's, else the keyed providers."""
     geocoders = os.environ.get(ENV_GEOCODERS)
     if geocoders is not None:
-        online["geocoders"] = [g.strip().lower() for g in geocoders.split(",") if g.strip()]
-    elif "geocoders" not in online:
-        online["geocoders"] = [p for p in KEYED if p in keys]
-    unknown = set(online["geocoders"]) - set(GEOCODERS)
+        chain = [g.strip().lower() for g in geocoders.split(",") if g.strip()]
+    else:
+        chain = online.get("geocoders", [p for p in KEYED if p in keys])
+    unknown = set(chain) - set(GEOCODERS)
     if unknown:
         raise ConfigError(f"unknown geocoders {sorted(unknown)}; choose from {list(GEOCODERS)}")
+    return chain
+
+
+def load_config(path: Path | None = None) -> OnlineConfig:
+    """The environment over the config file over the defaults."""
+    data = read_file(path or config_path())
+    online = dict(data.get("online", {}))
+    keys = _keys(data)
+    online["geocoders"] = _geocoders(online, keys)
     for env, field in ((ENV_OFFLINE, "offline"), (ENV_WEB_SEARCH, "web_search"),
                        (ENV_ALLOW_NUMBERS, "allow_personal_numbers")):
         value = env_flag(env)

@@ -104,6 +104,20 @@ class TrainingRun:
         self.backbone = backbone
         self.examples = examples
         self.features: dict | None = None
+        self._choose_examples(examples)
+        self._build_model(backbone)
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.start_epoch = 0
+        if self.saved is not None:
+            self._restore(self.saved)
+        else:
+            self._standardise()
+
+    def _choose_examples(self, examples: list[PriorExample]) -> None:
+        """The readable images (scanned once: a resumed run reuses its scan) and their split
+        into training and validation by location."""
+        opts = self.opts
         if self.saved is not None:
             self.scan = _Scan.model_validate(self.saved["scan"])
         else:
@@ -121,6 +135,11 @@ class TrainingRun:
         by_id = {e.id: e for e in self.examples}
         self.train = [by_id[i] for i in self.split.train]
         self.validation = [by_id[i] for i in self.split.validation]
+
+    def _build_model(self, backbone) -> None:
+        """The label space of the training districts, the heads on the backbone, the optimiser
+        and the class weights of each level."""
+        torch, opts = self.torch, self.opts
         self.space = LabelSpace.from_districts((e.district_adcode for e in self.train),
                                                self.index)
         self.labels = _positions(self.space, self.train)
@@ -137,13 +156,6 @@ class TrainingRun:
                                                          opts.balance), dtype=torch.float32,
                                            device=self.device)
                               for i, n in enumerate(self.space.sizes)]
-        self.history: list[dict] = []
-        self.best: dict | None = None
-        self.start_epoch = 0
-        if self.saved is not None:
-            self._restore(self.saved)
-        else:
-            self._standardise()
 
     def _standardise(self, sample: int = 256) -> None:
         """Feature statistics for the heads: every cached training view (frozen), or the
