@@ -34,6 +34,24 @@ def population_density(support: RegionSupport, index: RegionIndex) -> float | No
     return float(district_population(index)[mask].sum()) / count if count else None
 
 
+def _reweighted(regions: list[RegionSupport], alternatives: list[int], top: float, contains,
+                index: RegionIndex) -> list[RegionSupport]:
+    """The alternatives at ``top`` weighted by population density against the densest (never
+    below a region of the clue that contains them); unchanged when no density is known."""
+    density = {i: population_density(regions[i], index) for i in alternatives}
+    known = [d for d in density.values() if d]
+    if not known:
+        return regions
+    densest = max(known)
+    out = list(regions)
+    for i in alternatives:
+        known_density = density[i]
+        share = max(known_density / densest if known_density else 0.0, _MIN_SHARE)
+        floor = max((regions[j].weight for j in range(len(regions)) if contains(j, i)), default=0.0)
+        out[i] = regions[i].model_copy(update={"weight": max(top * share, floor)})
+    return out
+
+
 def weight_by_population(regions: list[RegionSupport],
                          index: RegionIndex | None = None) -> list[RegionSupport]:
     """The same regions, the alternatives at the clue's top weight re-weighted by population
@@ -55,15 +73,4 @@ def weight_by_population(regions: list[RegionSupport],
                     and not any(contains(i, j) for j in range(len(regions)))]
     if len(alternatives) < 2:
         return regions
-    density = {i: population_density(regions[i], index) for i in alternatives}
-    known = [d for d in density.values() if d]
-    if not known:
-        return regions
-    densest = max(known)
-    out = list(regions)
-    for i in alternatives:
-        known_density = density[i]
-        share = max(known_density / densest if known_density else 0.0, _MIN_SHARE)
-        floor = max((regions[j].weight for j in range(len(regions)) if contains(j, i)), default=0.0)
-        out[i] = regions[i].model_copy(update={"weight": max(top * share, floor)})
-    return out
+    return _reweighted(regions, alternatives, top, contains, index)

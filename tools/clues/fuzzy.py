@@ -70,6 +70,27 @@ def _one_slip(read: str, name: str) -> bool:
     return len(diffs) == 1 and bool(_HAN.match(read[diffs[0]]))
 
 
+def _fits(text: str, start: int, region: Region, mentions, gazetteer: Gazetteer
+          ) -> dict[tuple[str, str], tuple[Region, str]]:
+    """The names under ``region`` that the text at ``start`` reads with one slip (not where an
+    exact mention stands, not a generic word or another region's own name)."""
+    fits: dict[tuple[str, str], tuple[Region, str]] = {}
+    for inner in _subtree(gazetteer, region):
+        name = inner.name
+        if len(name) < _MIN_NAME:
+            continue
+        end = start + len(name)
+        read = text[start:end]
+        if end > len(text) or not _one_slip(read, name):
+            continue
+        if any(m.start < end and start < m.end for m in mentions):
+            continue
+        if read in _GENERIC or gazetteer.index.lookup(read):
+            continue
+        fits[inner.key] = (inner, read)
+    return fits
+
+
 def find_slips(text: str, gazetteer: Gazetteer) -> list[Slip]:
     """The one-character slip in ``text`` that its anchor makes unique, or [] (pure)."""
     mentions = gazetteer.mentions(text)
@@ -82,20 +103,7 @@ def find_slips(text: str, gazetteer: Gazetteer) -> list[Slip]:
         start = gap.end() if gap else anchor.end
         if any(m.start == start for m in mentions):
             continue  # an exact name follows: nothing to repair
-        fits: dict[tuple[str, str], tuple[Region, str]] = {}
-        for inner in _subtree(gazetteer, region):
-            name = inner.name
-            if len(name) < _MIN_NAME:
-                continue
-            end = start + len(name)
-            read = text[start:end]
-            if end > len(text) or not _one_slip(read, name):
-                continue
-            if any(m.start < end and start < m.end for m in mentions):
-                continue
-            if read in _GENERIC or gazetteer.index.lookup(read):
-                continue
-            fits[inner.key] = (inner, read)
+        fits = _fits(text, start, region, mentions, gazetteer)
         if len(fits) == 1:
             meant, read = next(iter(fits.values()))
             found.append(Slip(read, meant, start, start + len(read), region))

@@ -88,6 +88,16 @@ class Gazetteer:
                     extra.append(Mention(short, s, e, local, full=False))
         return sorted(found + extra, key=lambda m: m.start)
 
+    def _ranked(self, region: Region, mentions: list[Mention]) -> tuple[tuple, tuple] | None:
+        """``region``'s score (mentions agreeing with it, full names among them, depth) and the
+        agreeing mentions; None when no mention names the region itself."""
+        agreeing = tuple(m for m in mentions
+                         if any(self.index.is_within(region, c) for c in m.candidates))
+        if not any(region in m.candidates for m in agreeing):
+            return None
+        depth = {Level.PROVINCE: 0, Level.CITY: 1, Level.DISTRICT: 2}[region.level]
+        return (len(agreeing), sum(m.full for m in agreeing), depth), agreeing
+
     def resolve(self, text: str) -> Resolution | None:
         mentions = self.mentions(text)
         if not mentions:
@@ -95,12 +105,10 @@ class Gazetteer:
         best: tuple | None = None
         candidates = {r.key: r for m in mentions for r in m.candidates}
         for region in candidates.values():
-            agreeing = tuple(m for m in mentions
-                             if any(self.index.is_within(region, c) for c in m.candidates))
-            if not any(region in m.candidates for m in agreeing):
+            ranked = self._ranked(region, mentions)
+            if ranked is None:
                 continue
-            depth = {Level.PROVINCE: 0, Level.CITY: 1, Level.DISTRICT: 2}[region.level]
-            score = (len(agreeing), sum(m.full for m in agreeing), depth)
+            score, agreeing = ranked
             if best is None or score > best[0]:
                 best = (score, region, agreeing, [region])
             elif score == best[0]:

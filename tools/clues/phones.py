@@ -170,17 +170,22 @@ def read_landline(candidate: str, phone_words: bool) -> LandlineReading | None:
             return None  # a bare run of digits (an order or ID number) is not a phone
         digits = code + "".join(groups)
         splits = [(a, [digits[1 + k:]]) for k in (2, 3) if (a := area_code(digits[1:1 + k]))]
-    readings = []
-    for area, parts in splits:
-        subscriber = "".join(parts)
-        fit = _fits(area, subscriber)
-        if fit and fit != "valid":
-            readings.append(LandlineReading(area, subscriber, "", WRONG_LENGTH_CONFIDENCE, fit))
-        elif fit is None and len(parts) >= 2 and len(parts[-1]) <= 4 \
-                and _fits(area, "".join(parts[:-1])) == "valid":
-            readings.append(LandlineReading(area, "".join(parts[:-1]), parts[-1], EXTENSION_CONFIDENCE,
-                                            f"extension {parts[-1]}"))
+    readings = [r for area, parts in splits if (r := _reading(area, parts)) is not None]
     return readings[0] if len(readings) == 1 else None
+
+
+def _reading(area, parts: list[str]) -> LandlineReading | None:
+    """The subscriber groups ``parts`` after ``area`` as a number one digit off, or a valid
+    number with a short extension; None when neither."""
+    subscriber = "".join(parts)
+    fit = _fits(area, subscriber)
+    if fit and fit != "valid":
+        return LandlineReading(area, subscriber, "", WRONG_LENGTH_CONFIDENCE, fit)
+    if fit is None and len(parts) >= 2 and len(parts[-1]) <= 4 \
+            and _fits(area, "".join(parts[:-1])) == "valid":
+        return LandlineReading(area, "".join(parts[:-1]), parts[-1], EXTENSION_CONFIDENCE,
+                               f"extension {parts[-1]}")
+    return None
 
 
 def _misread_landline_clues(text: str, gazetteer: Gazetteer, span_id: str | None) -> list[Clue]:
