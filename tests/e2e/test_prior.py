@@ -334,7 +334,7 @@ def test_prior_alone_decides_and_text_overrules_it(trained, workspace, tmp_path)
         expected.provinces[0].probability, abs=1e-3)
 
     # the demo photo's sign (杭州 address, phone) outweighs a prior that points elsewhere
-    from sinoloc.app.cli.main import demo_image
+    from sinoloc.app.cli.common import demo_image
 
     demo = Geolocator().locate(demo_image(), prior=str(trained["out"]))
     assert demo.district == "西湖区" and demo.basis == "evidence"
@@ -357,7 +357,7 @@ def test_locate_cli_shows_the_priors_top_provinces(trained, workspace, capsys):
 def test_locate_with_a_missing_prior_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
     """A prior asked for by name (--prior or $SINOLOC_PRIOR_CHECKPOINT) that cannot load is one
     line and exit 2, not a run that quietly goes on without it (it used to exit 0)."""
-    from sinoloc.app.cli.main import demo_image
+    from sinoloc.app.cli.common import demo_image
 
     assert main(["locate", str(demo_image()), "--prior", str(tmp_path / "nowhere")]) == 2
     captured = capsys.readouterr()

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from web_server import running_server
 
 from sinoloc.agent.schemas import GeoPrediction
-from sinoloc.app.cli.main import demo_image
+from sinoloc.app.cli.common import demo_image
 
 pytestmark = pytest.mark.loopback
 DEMO = demo_image().read_bytes()  # a shop sign in 杭州市西湖区 with an address, a phone and a plate

@@ -12,7 +12,8 @@ import pytest
 from eval_data import labelled_set
 from web_server import running_server
 
-from sinoloc.app.cli.main import EXIT_BAD_INPUT, main
+from sinoloc.app.cli.common import EXIT_BAD_INPUT
+from sinoloc.app.cli.main import main
 from sinoloc.app.web.runs import markdown_html, runs_router
 
 pytestmark = pytest.mark.loopback

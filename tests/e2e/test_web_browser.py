@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import pytest
 from web_server import running_server
 
-from sinoloc.app.cli.main import demo_image
+from sinoloc.app.cli.common import demo_image
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -260,3 +260,25 @@ def test_in_process_graph_keeps_paths_and_python_specs(tmp_path, monkeypatch, re
     out = build_graph().invoke({"request": {"image_path": str(image)}},
                                {"configurable": {"llm": "none"}})
     assert out["prediction"]["province"]
+
+
+def test_the_operators_prior_and_offline_rule_hold_whatever_a_client_sends(tmp_path):
+    """``sinoloc serve --prior DIR --offline`` passes its choices in the boundary (not through
+    the environment): every admitted request carries them, a client's ``offline: false`` too."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from sinoloc.agent.boundary import ServeBoundary
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buffer, "PNG")
+    upload = "data:;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    prior = str(tmp_path / "prior")
+    operator = ServeBoundary(upload_dir=tmp_path / "uploads", prior=prior, offline=True)
+    request, _ = operator.admit({"image_path": upload, "offline": False}, {})
+    assert request.prior == prior and request.offline
+    open_server = ServeBoundary(upload_dir=tmp_path / "uploads")
+    request, _ = open_server.admit({"image_path": upload, "offline": False}, {})
+    assert request.prior is None and not request.offline
