@@ -8,6 +8,7 @@ import time
 
 from langchain_core.messages import HumanMessage
 
+from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.reasoning.digest import evidence_digest
 from sinoloc.agent.reasoning.locatability import locatability
 from sinoloc.agent.state import GeoState, evidence_in
@@ -38,5 +39,5 @@ def prelude(state: GeoState) -> dict:
         locatability=f"{located.score:.2f} ({located.band}; "
                      + ", ".join(f"{k} {v:.2f}" for k, v in located.components.items()) + ")")
     update["messages"] = [HumanMessage(content=text)]
-    update["timings"]["prelude"] = round(time.perf_counter() - start, 4)
+    update["timings"].update(timed("prelude", start)["timings"])
     return update
