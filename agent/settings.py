@@ -34,6 +34,8 @@ from pydantic import BaseModel, Field
 from sinoloc.tools.online.config import ENV_OFFLINE, ConfigError, get_config
 from sinoloc.tools.privacy import is_loopback_host
 
+OCR_BACKENDS = ("rapidocr", "paddleocr")  # the choices of --ocr / ocr_backend
+
 
 class LocateSettings(BaseModel):
     """How images are located: ``Geolocator(settings=...)``, the runnable config's
@@ -240,6 +242,7 @@ __all__ = [
     "ENV_LLM",
     "ENV_OCR",
     "ENV_OFFLINE",
+    "OCR_BACKENDS",
     "Environment",
     "LocateRequest",
     "LocateSettings",

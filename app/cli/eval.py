@@ -16,7 +16,7 @@ BASELINE_NAMES = ("constant", "prior", "ocr")
 def add_parser(sub, env=None) -> None:
     """``env``: the :class:`~sinoloc.agent.settings.Environment` that gives --llm, --base-url
     and --ocr their defaults."""
-    from sinoloc.agent.settings import Environment
+    from sinoloc.agent.settings import OCR_BACKENDS, Environment
 
     env = env or Environment.read()
     parser = sub.add_parser("eval", help="evaluate on a labelled set (validate, run, report, "
@@ -64,7 +64,7 @@ def add_parser(sub, env=None) -> None:
     add_budget_options(run)
     add_model_timeout(run)
     run.add_argument("--ocr", default=env.ocr_backend,
-                     choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
+                     choices=OCR_BACKENDS, help="OCR backend ($SINOLOC_OCR)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress line on stderr (default: when stderr is a terminal)")
     run.add_argument("--engine", choices=["local", "ray"], default="local",

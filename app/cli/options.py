@@ -29,8 +29,10 @@ def add_model_timeout(parser) -> None:
 def add_run_options(parser, env) -> None:
     """OCR, language model, budgets and clue files: shared by locate, chat and serve. ``env``
     (:class:`~sinoloc.agent.settings.Environment`) gives the defaults the environment sets."""
+    from sinoloc.agent.settings import OCR_BACKENDS
+
     parser.add_argument("--ocr", default=env.ocr_backend,
-                        choices=["rapidocr", "paddleocr"], help="OCR backend ($SINOLOC_OCR)")
+                        choices=OCR_BACKENDS, help="OCR backend ($SINOLOC_OCR)")
     parser.add_argument("--prior", metavar="DIR", default=None, help=(
         "visual prior checkpoint (from `sinoloc prior train` or `prior zero-shot`); default "
         "$SINOLOC_PRIOR_CHECKPOINT"))

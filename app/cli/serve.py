@@ -77,10 +77,11 @@ def build_runner(args: argparse.Namespace):
 def warm(runner) -> None:
     """Load what the first request would otherwise wait for: OCR, phone data and the region
     index (the CLI's warm-up) and the map's outlines."""
+    from sinoloc.agent.settings import field_default
     from sinoloc.app.cli.warmup import warm_up
     from sinoloc.app.web.app import _base_json
 
-    warm_up(runner.defaults.get("ocr_backend", "rapidocr"), runner.boundary.prior)
+    warm_up(runner.defaults.get("ocr_backend", field_default("ocr_backend")), runner.boundary.prior)
     _base_json()
 
 

@@ -57,3 +57,17 @@ def test_request_fields_win_over_configurable_over_context():
                              context=LocateSettings(top_k=7, max_tool_calls=11, verify=False))
     assert isinstance(merged, LocateRequest)
     assert (merged.top_k, merged.max_tool_calls, merged.verify) == (2, 9, False)
+
+
+def test_the_ocr_choices_are_written_once():
+    """--ocr's choices (locate, chat, serve, eval run) are the backends the component check
+    knows how to install and load."""
+    from sinoloc.agent import components
+    from sinoloc.agent.settings import OCR_BACKENDS, field_default
+    from sinoloc.app.cli.main import _parser
+
+    assert set(OCR_BACKENDS) == set(components._OCR_PACKAGES) and field_default("ocr_backend") in OCR_BACKENDS
+    parser = _parser()
+    for command in (["locate", "x.jpg"], ["chat"], ["serve"], ["eval", "run", "d.csv", "--out", "o"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--ocr", "tesseract"])
