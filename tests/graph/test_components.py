@@ -129,3 +129,16 @@ def test_eval_run_refuses_a_missing_local_model_before_any_image(tmp_path, capsy
                  "--llm", f"local:{tmp_path / 'no-model'}"]) == 2
     assert "no config.json" in one_line_error(capsys)
     assert not (out / "predictions.jsonl").exists()
+
+
+def test_the_api_reads_the_environment_like_the_cli(photo, no_paddle, monkeypatch):
+    """Geolocator() takes SINOLOC_OCR (and SINOLOC_LLM) from the environment as the CLI does;
+    a setting given in code wins."""
+    from sinoloc import Geolocator
+    from sinoloc.agent.settings import Environment
+
+    monkeypatch.setenv("SINOLOC_OCR", "paddleocr")
+    with pytest.raises(ComponentUnavailable, match="paddleocr"):
+        Geolocator().locate(photo)
+    assert Geolocator(ocr_backend="rapidocr")._defaults["ocr_backend"] == "rapidocr"
+    assert "ocr_backend" not in Geolocator(environment=Environment())._defaults
