@@ -34,7 +34,7 @@ from sinoloc.agent.nodes.tools import run_tools
 from sinoloc.agent.nodes.verify import verify_node
 from sinoloc.agent.policies import Policy, build_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy
-from sinoloc.agent.settings import LocateSettings
+from sinoloc.agent.settings import Environment, LocateSettings
 from sinoloc.agent.state import GeoInput, GeoOutput, GeoState, last_ai_message, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
@@ -85,9 +85,12 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     The policy is one of ``policy``, an ``llm`` spec (``"google_genai:gemini-2.5-flash"``) or
     a LangChain ``chat_model``; none gives the deterministic offline policy. A run's
     ``configurable`` may set ``llm`` and any :class:`LocateSettings` field (so may its ``context``). Give a
-    ``checkpointer`` for threads (follow-up questions, resuming). ``base_url`` also serves the
-    models a run's ``configurable["llm"]`` names. A served graph gives a
+    ``checkpointer`` for threads (follow-up questions, resuming). ``base_url`` (default
+    ``SINOLOC_LLM_BASE_URL``) also serves the models a run's ``configurable["llm"]`` names. A
+    served graph gives a
     ``boundary`` (agent/boundary.py): its clients' requests and ``configurable`` are untrusted."""
+    if base_url is None:  # as for Geolocator(): the environment's server, read here at the edge
+        base_url = Environment.read().base_url
     if llm is not None or chat_model is not None:
         policy = build_policy(llm, policy=policy, chat_model=chat_model, base_url=base_url)
     graph = StateGraph(GeoState, context_schema=LocateSettings, input_schema=GeoInput,

@@ -145,9 +145,9 @@ ENV_OCR = "SINOLOC_OCR"
 
 class Environment(BaseModel):
     """The locator's choices the environment makes (``SINOLOC_LLM``, ``SINOLOC_LLM_BASE_URL``,
-    ``SINOLOC_OCR``), read once at the edge (the CLI, eval, ``Geolocator()``, the served graph's
-    entry) by :meth:`read` and passed on explicitly from there. This module is the only one that
-    reads these variables."""
+    ``SINOLOC_OCR``), read once at the edge (the CLI, eval, ``Geolocator()`` and ``build_graph()``,
+    the served graph's entry) by :meth:`read` and passed on explicitly from there. This module is
+    the only one that reads these variables."""
 
     llm: str | None = Field(default=None, description="the --llm spec, when SINOLOC_LLM names one")
     base_url: str | None = Field(default=None, description="an OpenAI-compatible server's URL")
