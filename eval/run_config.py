@@ -9,13 +9,14 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from copy import copy
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from sinoloc.agent.llm.spec import DEFAULT_TIMEOUT_S
-from sinoloc.agent.settings import field_default
+from sinoloc.agent.llm.spec import LlmSpec
+from sinoloc.agent.settings import LocateSettings
 from sinoloc.agent.toolbox.registry import TOOLS
 
 ALL_TOOLS = tuple(TOOLS)
@@ -32,24 +33,30 @@ BASELINES: dict[str, dict] = {
 }
 
 
+def _field(owner: type[BaseModel], name: str) -> Any:
+    """A field of the locator's settings or of the model spec, reused as it is (its default,
+    bounds and description are written once, there)."""
+    return copy(owner.model_fields[name])
+
+
 class RunConfig(BaseModel):
     """Everything that changes what a run predicts (EXIF is always ignored in eval)."""
 
     llm: str | None = Field(default=None, description="--llm spec; None: the deterministic policy")
-    base_url: str | None = None
-    max_tokens: int | None = None
-    ocr_backend: str = field_default("ocr_backend")
+    base_url: str | None = _field(LlmSpec, "base_url")
+    max_tokens: int | None = _field(LlmSpec, "max_tokens")
+    ocr_backend: str = _field(LocateSettings, "ocr_backend")
     baseline: Literal["constant", "prior", "ocr"] | None = None
-    disabled_tools: list[str] = Field(default_factory=list)
-    verify: bool = True
+    disabled_tools: list[str] = _field(LocateSettings, "disabled_tools")
+    verify: bool = _field(LocateSettings, "verify")
     top_k: int = Field(default=50, ge=1, le=50)  # eval scores top-k: it lists every candidate
-    max_model_calls: int = field_default("max_model_calls")
-    max_tool_calls: int = field_default("max_tool_calls")
-    max_seconds: float = field_default("max_seconds")
-    model_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, description="limit on one model call")
+    max_model_calls: int = _field(LocateSettings, "max_model_calls")
+    max_tool_calls: int = _field(LocateSettings, "max_tool_calls")
+    max_seconds: float = _field(LocateSettings, "max_seconds")
+    model_timeout_s: float = _field(LlmSpec, "timeout_s")
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
-    offline: bool = Field(default=False, description="no network call by the tools")
-    prior: str | None = Field(default=None, description="visual prior checkpoint directory")
+    offline: bool = _field(LocateSettings, "offline")
+    prior: str | None = _field(LocateSettings, "prior")
     prior_id: str | None = Field(default=None, description=(
         "fingerprint of that checkpoint: a retrained prior in the same directory is another run"))
 
