@@ -37,10 +37,6 @@ class Locator:
         """The settings given (not the field defaults): a graph run's ``configurable``."""
         return self.settings.model_dump(exclude_unset=True)
 
-    @property
-    def policy_name(self) -> str:
-        return getattr(self.policy, "name", type(self.policy).__name__)
-
     def geolocator(self):
         """A :class:`~sinoloc.agent.api.Geolocator` over this policy and these settings."""
         from sinoloc.agent.api import Geolocator

@@ -12,18 +12,19 @@ checkpointer, so threads and follow-up questions work there too.
 """
 
 from sinoloc.agent.boundary import ServeBoundary
-from sinoloc.agent.build import checked_policy
-from sinoloc.agent.graph import build_graph
+from sinoloc.agent.build import build_locator
 from sinoloc.agent.llm.spec import environment_spec
-from sinoloc.agent.settings import Environment
+from sinoloc.agent.settings import Environment, LocateSettings
 
 
 def build_served_graph(environ: dict[str, str] | None = None, checkpointer=None):
-    """The graph a server runs: the operator's policy (built by the one builder from the
-    environment, read once here), the clients behind the boundary."""
+    """The graph a server runs: the operator's locator (built by the one builder, its model
+    from the environment read once here; the model and the default components checked before
+    the first request), the clients behind the boundary (each request's own settings)."""
     boundary = ServeBoundary.from_env(environ)
-    spec = environment_spec(Environment.read(environ))
-    return build_graph(checked_policy(spec, boundary.offline), checkpointer, boundary=boundary)
+    locator = build_locator(LocateSettings(offline=boundary.offline),
+                            environment_spec(Environment.read(environ)))
+    return locator.graph(checkpointer, boundary)
 
 
 graph = build_served_graph()
