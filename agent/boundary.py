@@ -22,12 +22,15 @@ the server starts (:meth:`ServeBoundary.from_env`).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from sinoloc.agent.settings import LocateRequest, request_fields, resolve_request
 from sinoloc.tools.image_sources import (
@@ -51,6 +54,7 @@ OPERATOR_ONLY_FIELDS = ("prior",)
 REFUSED_PATH = ("image_path: not an image this server can read; send the image itself (base64 or "
                 "a data: URI) or the name of a file in the server's images folder")
 UPLOAD_LABEL = "uploaded image"
+STORED_REMEMBERED = 64  # uploads whose stored file a second admission finds without decoding
 
 
 class ClientInputError(ImageInputError):
@@ -72,6 +76,11 @@ class ServeBoundary(BaseModel):
     offline: bool = Field(default=False, description="the operator's offline rule: every run is offline")
     base_url: str | None = Field(default=None, description=(
         "the operator's OpenAI-compatible server, for the models clients pick"))
+    # uploads stored lately, by the hash of the text sent: the web app admits a request before
+    # its run and the run's ingest admits it again; the second finds the file instead of
+    # decoding, checking, storing and pruning it again
+    _stored: OrderedDict[str, Path] = PrivateAttr(default_factory=OrderedDict)
+    _stored_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
@@ -157,6 +166,19 @@ class ServeBoundary(BaseModel):
         return [d for d in (self.upload_dir, self.images_root) if d is not None]
 
     def _store_upload(self, text: str) -> Path:
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._stored_lock:
+            known = self._stored.get(key)
+        if known is not None and known.is_file():
+            return known
+        path = self._decode_and_store(text)
+        with self._stored_lock:
+            self._stored[key] = path
+            while len(self._stored) > STORED_REMEMBERED:
+                self._stored.popitem(last=False)
+        return path
+
+    def _decode_and_store(self, text: str) -> Path:
         data = decode_base64_image(text, max_bytes=self.upload_max_bytes)
         path = store_image_bytes(data, self.upload_dir, max_bytes=self.upload_max_bytes,
                                  label=UPLOAD_LABEL)

@@ -84,7 +84,7 @@ class Runner:
         """Check the image and the settings before any run: the ``configurable`` the run will
         use. Raises :class:`ImageInputError` / :class:`ClientInputError` (one line each)."""
         configurable = {**self.defaults, **client_settings(settings)}
-        self.boundary.admit({"image_path": image}, configurable)  # the image is stored once here
+        self.boundary.admit({"image_path": image}, configurable)  # stored here; the run finds it
         return configurable
 
     def _config(self, thread_id: str, configurable: dict) -> dict:

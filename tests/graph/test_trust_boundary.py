@@ -265,9 +265,6 @@ def test_in_process_graph_keeps_paths_and_python_specs(tmp_path, monkeypatch, re
 def test_the_operators_prior_and_offline_rule_hold_whatever_a_client_sends(tmp_path):
     """``sinoloc serve --prior DIR --offline`` passes its choices in the boundary (not through
     the environment): every admitted request carries them, a client's ``offline: false`` too."""
-    import base64
-    import io
-
     from PIL import Image
 
     from sinoloc.agent.boundary import ServeBoundary
@@ -282,3 +279,27 @@ def test_the_operators_prior_and_offline_rule_hold_whatever_a_client_sends(tmp_p
     open_server = ServeBoundary(upload_dir=tmp_path / "uploads")
     request, _ = open_server.admit({"image_path": upload, "offline": False}, {})
     assert request.prior is None and not request.offline
+
+
+def test_an_upload_admitted_twice_is_decoded_and_stored_once(tmp_path, monkeypatch):
+    """The web app admits a request before its run, and the run's ingest admits it again: the
+    second admission finds the stored file (a pruned one is stored again)."""
+    from PIL import Image
+
+    from sinoloc.agent import boundary as boundary_module
+    from sinoloc.agent.boundary import ServeBoundary
+
+    decoded = []
+    real = boundary_module.decode_base64_image
+    monkeypatch.setattr(boundary_module, "decode_base64_image",
+                        lambda text, **kw: decoded.append(1) or real(text, **kw))
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buffer, "PNG")
+    upload = "data:;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    gate = ServeBoundary(upload_dir=tmp_path / "uploads")
+    first, _ = gate.admit({"image_path": upload}, {})
+    second, _ = gate.admit({"image_path": upload}, {})
+    assert first.image_path == second.image_path and len(decoded) == 1
+    Path(first.image_path).unlink()  # pruned meanwhile: stored again
+    third, _ = gate.admit({"image_path": upload}, {})
+    assert Path(third.image_path).is_file() and len(decoded) == 2
