@@ -65,6 +65,9 @@ _CLUE_TO_EVIDENCE = {
     ClueKind.PLATE: EvidenceKind.PLATE,
     ClueKind.ROAD: EvidenceKind.ROAD,
     ClueKind.KNOWLEDGE: EvidenceKind.KNOWLEDGE,
+    ClueKind.INSTITUTION: EvidenceKind.KNOWLEDGE,  # cited tables: the MoE list, postcodes
+    ClueKind.POSTCODE: EvidenceKind.KNOWLEDGE,
+    ClueKind.WELCOME: EvidenceKind.OCR_ADDRESS,  # an admin name read where the sign stands
 }
 
 

@@ -17,6 +17,9 @@ class ClueKind(str, Enum):
     WATERMARK = "watermark"  # provider watermark: recognised and ignored
     MISLEADING = "misleading_name"  # a place name that does not locate (兰州拉面, 沙县小吃)
     KNOWLEDGE = "knowledge"  # a sign text that identifies a knowledge-corpus clue (汉口银行)
+    INSTITUTION = "institution"  # a university's or college's name → its campus city (中山大学 → 广州)
+    POSTCODE = "postcode"  # six digits after 邮编 → the post office's city
+    WELCOME = "welcome_sign"  # "XX欢迎您" → the place it welcomes you to
 
 
 class RegionSupport(BaseModel):
