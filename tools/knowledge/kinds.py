@@ -9,7 +9,7 @@ file and line (``universities.csv:17: …``). How the derived files were made: `
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 from pydantic import field_validator
@@ -108,10 +108,13 @@ def _resolve(index: RegionIndex, name: str, level: Level, within: Region | None,
     return found[0]
 
 
-def _universities(index: RegionIndex) -> dict[str, Institution]:
+Texts = dict[str, str]  # file name → text that replaces the shipped file (tests break a row)
+
+
+def _universities(index: RegionIndex, texts: Texts) -> dict[str, Institution]:
     out: dict[str, Institution] = {}
     codes: set[str] = set()
-    for line, row in enumerate(read_rows(UNIVERSITIES, UniversityRow), start=2):
+    for line, row in enumerate(read_rows(UNIVERSITIES, UniversityRow, texts.get(UNIVERSITIES)), start=2):
         where = f"{UNIVERSITIES}:{line}"
         if row.name in out or row.code in codes:
             raise KnowledgeError(f"{where}: duplicate university {row.name} ({row.code})")
@@ -140,21 +143,28 @@ def _weighted_cities(index: RegionIndex, text: str, where: str) -> tuple[tuple[R
     return tuple(regions)
 
 
-def _named(index: RegionIndex, universities: dict[str, Institution]) -> dict[str, Institution]:
+def _half_width(name: str) -> str:
+    """山东大学(威海) as signs and OCR also write 山东大学（威海）."""
+    return name.replace("（", "(").replace("）", ")")
+
+
+def _named(index: RegionIndex, universities: dict[str, Institution],
+           texts: Texts) -> dict[str, Institution]:
     """The shared base of bracketed names (中国石油大学 of （北京） and （华东）) where it names no
     institution of its own, then the campus and short-name rows of university_names.csv."""
     out = dict(universities)
     bases: dict[str, list[Institution]] = {}
     for name, institution in universities.items():
         if "（" in name:
-            out[name.replace("（", "(").replace("）", ")")] = institution
+            out[_half_width(name)] = replace(institution, pattern=_half_width(name))
             bases.setdefault(name.split("（")[0], []).append(institution)
     for base, shared in bases.items():
         if base not in universities and len(shared) > 1:
             out[base] = Institution(base, base, tuple(r for i in shared for r in i.regions),
                                     False, "; ".join(dict.fromkeys(i.source for i in shared)))
     seen: set[str] = set()
-    for line, row in enumerate(read_rows(UNIVERSITY_NAMES, UniversityNameRow), start=2):
+    for line, row in enumerate(read_rows(UNIVERSITY_NAMES, UniversityNameRow,
+                                                  texts.get(UNIVERSITY_NAMES)), start=2):
         where = f"{UNIVERSITY_NAMES}:{line}"
         if row.pattern in seen:
             raise KnowledgeError(f"{where}: duplicate pattern {row.pattern}")
@@ -164,14 +174,15 @@ def _named(index: RegionIndex, universities: dict[str, Institution]) -> dict[str
             raise KnowledgeError(f"{where}: {row.university!r} is not in {UNIVERSITIES}")
         regions = (_weighted_cities(index, row.cities, where) if row.cities
                    else university.regions)
-        out[row.pattern] = Institution(row.pattern, row.university, regions, row.kind == "short",
-                                       row.source)
+        named = Institution(row.pattern, row.university, regions, row.kind == "short", row.source)
+        out[row.pattern] = named
+        out[_half_width(row.pattern)] = replace(named, pattern=_half_width(row.pattern))
     return out
 
 
-def _postcodes(index: RegionIndex) -> dict[str, tuple[tuple[Region, float], ...]]:
+def _postcodes(index: RegionIndex, texts: Texts) -> dict[str, tuple[tuple[Region, float], ...]]:
     table: dict[str, list[tuple[Region, float]]] = {}
-    for line, row in enumerate(read_rows(POSTCODES, PostcodeRow), start=2):
+    for line, row in enumerate(read_rows(POSTCODES, PostcodeRow, texts.get(POSTCODES)), start=2):
         where = f"{POSTCODES}:{line}"
         if not 0 < row.share <= 1:
             raise KnowledgeError(f"{where}: share {row.share} must be in (0, 1]")
@@ -193,8 +204,10 @@ def _postcodes(index: RegionIndex) -> dict[str, tuple[tuple[Region, float], ...]
     return {prefix: tuple(entries) for prefix, entries in table.items()}
 
 
-def build_kinds(index: RegionIndex) -> Kinds:
-    return Kinds(institutions=_named(index, _universities(index)), postcodes=_postcodes(index))
+def build_kinds(index: RegionIndex, texts: Texts | None = None) -> Kinds:
+    texts = texts or {}
+    return Kinds(institutions=_named(index, _universities(index, texts), texts),
+                 postcodes=_postcodes(index, texts))
 
 
 @lru_cache(maxsize=1)
