@@ -70,7 +70,8 @@ def test_a_broken_row_stops_the_load_naming_file_and_line(regions, name, line_no
 def test_a_four_digit_prefix_must_lie_in_its_provinces_prefix(regions):
     text = _shipped(POSTCODES)
     line_no = next(i for i, row in enumerate(text.splitlines(), start=1) if row.startswith("1000,"))
-    broken = _with_line(POSTCODES, line_no, lambda row: row.replace("1000,北京市,北京市", "1000,天津市,天津市"))
+    broken = _with_line(POSTCODES, line_no,
+                        lambda row: row.replace("1000,北京市,北京市", "1000,天津市,天津市"))
     with pytest.raises(KnowledgeError, match=rf"{POSTCODES}:{line_no}: prefix 10 is not 天津市's"):
         build_kinds(regions, {POSTCODES: broken})
 
