@@ -201,3 +201,30 @@ def test_an_ambiguous_welcome_splits_by_population_and_a_shop_greeting_is_no_wel
     assert weights["北京市朝阳区"] == max(weights.values())
     assert not _kinds_of("欢迎光临杭州大酒店", ClueKind.WELCOME)
     assert not _kinds_of("欢迎光临本店", ClueKind.WELCOME)
+
+
+# ------------------------------------------------------------------ the knowledge CLI's truth
+def test_how_locate_reads_a_dish_a_watermark_and_a_university():
+    from sinoloc.tools.clues.reading import how_locate_reads
+
+    dish = how_locate_reads("兰州拉面")
+    assert [c.kind for c in dish.ignored] == [ClueKind.MISLEADING] and not dish.used
+    assert dish.rest == "" and "restaurant chain" in dish.why
+    assert dish.lines() == [f"locate ignores '兰州拉面': {dish.ignored[0].detail}"]
+    assert how_locate_reads("百度地图").rest == ""
+    university = how_locate_reads("中山大学")
+    assert [c.kind for c in university.used] == [ClueKind.INSTITUTION] and university.rest == ""
+    assert "广东省广州市" in university.lines()[0]
+    plain = how_locate_reads("汉口银行")
+    assert plain.rest == "汉口银行" and plain.why == ""
+
+
+def test_a_search_hit_through_an_ignored_phrase_is_not_kept():
+    from sinoloc.tools.clues.reading import how_locate_reads
+    from sinoloc.tools.knowledge.retrieval import get_knowledge_index
+
+    index = get_knowledge_index()
+    hits = index.search("兰州拉面", k=3)
+    assert hits and any(r.name == "兰州市" for h in hits for r, _ in index.corpus.regions(h.entry))
+    reading = how_locate_reads("兰州拉面")
+    assert not index.search(reading.rest, k=3)  # every hit came through the dish's name
