@@ -41,7 +41,7 @@ def universities(moe_json: Path, out: Path) -> int:
 
     index = get_region_index()
     rows = json.loads(moe_json.read_text(encoding="utf-8"))
-    section = None
+    section = ""
     written = []
     for row in rows:
         head = row.get("附件1：")
@@ -103,11 +103,11 @@ def postcodes(region_csv: Path, out: Path) -> int:
     for prefix in sorted(by_prefix):
         home = {name for name, _ in _kept(provinces[prefix[:2]])}
         for city_name, share in _kept(by_prefix[prefix]):
-            province = next((index.province_of(c) for c in index.lookup(city_name, level="city")
-                             if index.province_of(c).name in home), None)
-            if province is None:
+            owner = next((index.province_of(c) for c in index.lookup(city_name, level="city")
+                          if index.province_of(c).name in home), None)
+            if owner is None:
                 continue  # a county whose code contradicts its province: a slip in the source
-            written.append({"prefix": prefix, "province": province.name, "city": city_name,
+            written.append({"prefix": prefix, "province": owner.name, "city": city_name,
                             "share": share, "counties": ";".join(counties[(prefix, city_name)]),
                             "source": POSTCODE_SOURCE})
     _write(out, written)
