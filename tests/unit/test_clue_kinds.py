@@ -103,6 +103,17 @@ def test_a_campus_name_points_to_that_campus_alone(text, city):
     assert set(_names(clue)) == {city}
 
 
+@pytest.mark.parametrize("text, kind, place", [
+    ("哈尔滨工业大学威海", ClueKind.INSTITUTION, "山东省威海市"),  # a campus without brackets
+    ("山东大学青岛", ClueKind.INSTITUTION, "山东省青岛市"),
+    ("北京大学深圳医院", ClueKind.ADDRESS, "广东省深圳市"),  # a branch where it has no campus
+    ("浙江大学宁波", ClueKind.ADDRESS, "浙江省宁波市"),
+])
+def test_a_place_after_the_name_is_its_campus_or_branch(text, kind, place):
+    clue, = [c for c in extract_text_clues(text) if c.kind in (ClueKind.INSTITUTION, ClueKind.ADDRESS)]
+    assert clue.kind is kind and set(_names(clue)) == {place}
+
+
 def test_a_base_name_shared_by_two_institutions_points_to_both():
     clue, = _kinds_of("中国石油大学", ClueKind.INSTITUTION)
     assert set(_names(clue)) == {"北京市", "山东省青岛市"}

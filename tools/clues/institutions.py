@@ -5,14 +5,18 @@ A university's name names where it is, not the place in its name: 中山大学 i
 address clue does not read the place inside it again. A name whose campuses lie in several
 cities (山东大学: 济南, 青岛, 威海) supports all of them, the main campus first; a campus's own
 name (山东大学（威海）) its city alone. Short names (浙大) only where they are unambiguous, and
-weaker: a short name inside a longer admin name (南开 of 南开区) is the admin name's.
+weaker: a short name inside a longer admin name (南开 of 南开区) is the admin name's. A place
+right after the name names a campus or branch (北京大学深圳医院, 哈尔滨工业大学威海): one of its
+campuses there narrows the clue to it; a branch where it has no campus is that place's, read by
+the address clue, and the university adds nothing.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from sinoloc.tools.clues.gazetteer import Gazetteer
+from sinoloc.tools.clues.gazetteer import Gazetteer, Mention
 from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
 from sinoloc.tools.knowledge.kinds import Institution, Kinds
 
@@ -45,18 +49,37 @@ def _clue(found: Institution, gazetteer: Gazetteer, span_id: str | None) -> Clue
                 source=f"{SOURCE}: {found.source}")
 
 
+def _branch(found: Institution, end: int, text: str, mentions: list[Mention],
+            gazetteer: Gazetteer) -> tuple[Institution | None, int]:
+    """``found`` as the place named right after it reads it (the campuses there, or None for a
+    branch where it has no campus; ``found`` itself when no place follows), and where the
+    name ends: through a campus's place, which says no more than the clue."""
+    start = end + 1 if text[end:end + 1] in ("（", "(") else end
+    after = next((m for m in mentions if m.start == start and m.end > start), None)
+    if after is None:
+        return found, end
+    index = gazetteer.index
+    there = tuple((region, 1.0) for region, _ in found.regions
+                  if any(index.is_within(c, region) or index.is_within(region, c)
+                         for c in after.candidates))
+    return (replace(found, regions=there), after.end) if there else (None, end)
+
+
 def institution_clues(text: str, kinds: Kinds, gazetteer: Gazetteer,
                       span_id: str | None = None) -> tuple[str, list[Clue]]:
     """One clue per institution named in ``text``, and ``text`` with the names masked."""
-    mentions = [(m.start, m.end) for m in gazetteer.mentions(text)]
+    mentions = gazetteer.mentions(text)
+    spans = [(m.start, m.end) for m in mentions]
     clues: dict[str, Clue] = {}
     for found in _patterns(kinds):
         start = text.find(found.pattern)
         while start >= 0:
             end = start + len(found.pattern)
-            inside_admin = any(s <= start and end <= e and e - s > end - start for s, e in mentions)
+            inside_admin = any(s <= start and end <= e and e - s > end - start for s, e in spans)
             if not inside_admin and not (found.short and _NOT_AFTER.match(text[end:])):
-                clues.setdefault(found.name, _clue(found, gazetteer, span_id))
+                campus, end = _branch(found, end, text, mentions, gazetteer)
+                if campus is not None:
+                    clues.setdefault(found.name, _clue(campus, gazetteer, span_id))
                 text = text[:start] + MASK * (end - start) + text[end:]
             start = text.find(found.pattern, start + 1)
     return text, list(clues.values())
