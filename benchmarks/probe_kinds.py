@@ -75,37 +75,36 @@ def _postcode_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]
                  note=f"prefix {prefix} also serves {'、'.join(shared)}" if shared else "")]
 
 
-def _corpus_rows(prefix: str, province: Region):
+def _corpus_row(prefix: str, province: Region, rng: random.Random):
+    """A cited corpus row (an ETC card, a bank) whose main region lies in ``province``, with
+    that region; None where the province has none."""
     from sinoloc.tools.knowledge.corpus import get_corpus
 
     corpus = get_corpus()
-    for entry in corpus.entries:
-        if entry.id.startswith(prefix) and entry.patterns:
-            top = _top(corpus.regions(entry))
-            if corpus.index.province_of(top).adcode == province.adcode:
-                yield entry, top
+    rows = [(entry, _top(corpus.regions(entry))) for entry in corpus.entries
+            if entry.id.startswith(prefix) and entry.patterns]
+    rows = [(e, top) for e, top in rows if corpus.index.province_of(top).adcode == province.adcode]
+    return rng.choice(rows) if rows else None
 
 
 def _etc_card_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
-    cards = list(_corpus_rows("etc-card-", ask.province))
-    if not cards:
+    row = _corpus_row("etc-card-", ask.province, rng)
+    if row is None:
         return []
-    entry, province = rng.choice(cards)
-    card = rng.choice(entry.patterns)
+    card = rng.choice(row[0].patterns)
     return [dict(variant="card", sign=[rng.choice(_CARD_SIGNS).format(card)], key=card,
-                 truth=ctx.truth(province), note=f"{entry.id}: {entry.source}")]
+                 truth=ctx.truth(row[1]), note=f"{row[0].id}: {row[0].source}")]
 
 
 def _bank_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
-    banks = list(_corpus_rows("bank-", ask.province))
-    if not banks:
+    row = _corpus_row("bank-", ask.province, rng)
+    if row is None:
         return []
-    entry, home = rng.choice(banks)
-    name = rng.choice(entry.patterns)
+    name = rng.choice(row[0].patterns)
     name = name if "银行" in name or "銀行" in name else f"{name}银行"
     branch = rng.choice(_BANK_BRANCHES).format(rng.choice(ctx.roads).removesuffix("路"))
-    return [dict(variant="bank", sign=[name, branch], key=name[:4], truth=ctx.truth(home),
-                 note=f"{entry.id}: {entry.source}")]
+    return [dict(variant="bank", sign=[name, branch], key=name[:4], truth=ctx.truth(row[1]),
+                 note=f"{row[0].id}: {row[0].source}")]
 
 
 def _welcome_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:

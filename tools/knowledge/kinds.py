@@ -8,11 +8,10 @@ file and line (``universities.csv:17: …``). How the derived files were made: `
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from sinoloc.tools.knowledge import KnowledgeError, _Row, read_rows
 from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
@@ -22,20 +21,13 @@ UNIVERSITIES, UNIVERSITY_NAMES, POSTCODES = ("universities.csv", "university_nam
 
 
 class UniversityRow(_Row):
-    code: str  # 学校标识码
+    code: str = Field(pattern=r"^\d{10}$")  # 学校标识码
     name: str
     province: str
     city: str
     district: str = ""  # a county-level city as 所在地 (昆山杜克大学: 昆山市)
     level: str  # 本科 | 专科
     note: str = ""
-
-    @field_validator("code")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        if not re.fullmatch(r"\d{10}", value):
-            raise ValueError(f"学校标识码 must be 10 digits, not {value!r}")
-        return value
 
     @field_validator("level")
     @classmethod
@@ -62,18 +54,11 @@ class UniversityNameRow(_Row):
 
 
 class PostcodeRow(_Row):
-    prefix: str
+    prefix: str = Field(pattern=r"^(\d{2}|\d{4})$")  # a province's two digits, a city's four
     province: str
     city: str = ""
     share: float
     counties: str = ""
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not re.fullmatch(r"\d{2}|\d{4}", value):
-            raise ValueError(f"prefix must be 2 or 4 digits, not {value!r}")
-        return value
 
 
 @dataclass(frozen=True)
