@@ -85,8 +85,8 @@ def postcodes(region_csv: Path, out: Path) -> int:
         for row in csv.DictReader(handle):
             code = row["zipCode"].strip().zfill(6)
             found = index.lookup(row["province"], level="province")
-            if not found or not re.fullmatch(r"\d{6}", code) or code.endswith("0000"):
-                continue  # a province's or municipality's own row names no post office
+            if not found or not re.fullmatch(r"\d{6}", code):
+                continue
             province = found[0]
             cities = index.lookup(row["city"], level="city", within=province)
             if len(cities) != 1:
