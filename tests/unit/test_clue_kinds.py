@@ -141,6 +141,8 @@ def test_a_short_name_inside_an_admin_name_is_the_admin_name():
 @pytest.mark.parametrize("text, city", [
     ("邮编：310012", "浙江省杭州市"), ("邮政编码 518000", "广东省深圳市"),
     ("地址：某路1号 邮编100089", "北京市"), ("郵編:610041", "四川省成都市"),
+    ("邮编 030000", "山西省太原市"), ("邮编 850000", "西藏自治区拉萨市"),  # capitals' own offices
+    ("邮编 830000", "新疆维吾尔自治区乌鲁木齐市"), ("邮编 200000", "上海市"),
 ])
 def test_a_postcode_points_to_its_post_offices_city(text, city):
     clue, = _kinds_of(text, ClueKind.POSTCODE)
