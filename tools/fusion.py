@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel
 
-from sinoloc.tools.evidence import Evidence, EvidenceKind
+from sinoloc.tools.evidence import Evidence, EvidenceKind, PlacePoint, PointSupport, Ring
 from sinoloc.tools.prior.distribution import index_vector
 from sinoloc.tools.regions import Level, Region, RegionIndex, haversine_km
 
@@ -110,6 +110,28 @@ def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
         radius = item.point.radius_km
         for position, dist in index.districts_near(item.point.lon, item.point.lat, 3 * radius):
             support[position] = max(support[position], float(np.exp(-0.5 * (dist / radius) ** 2)))
+    for ring in item.rings:  # alternatives (a place name shared by a few regions): the best
+        np.maximum(support, ring_support(ring, index), out=support)
+    return support
+
+
+def ring_support(ring: Ring, index: RegionIndex) -> np.ndarray:
+    """A guide sign's "N km from PLACE": each district supported by the area of the ring it
+    holds, scaled so the district holding most has 1 — a photo anywhere on the ring is likelier
+    in a district that holds more of it (so a small city district wholly inside a 5 km disc
+    does not outrank the county around the place). Cached: verify asks again for every claim."""
+    return _ring_support(ring.lon, ring.lat, ring.inner_km, ring.outer_km, index)
+
+
+@lru_cache(maxsize=64)
+def _ring_support(lon: float, lat: float, inner_km: float, outer_km: float,
+                  index: RegionIndex) -> np.ndarray:
+    support = np.zeros(len(index.districts))
+    for position, overlap_km2 in index.districts_in_ring(lon, lat, inner_km, outer_km):
+        support[position] = overlap_km2
+    if support.max() > 0:
+        support /= support.max()
+    support.setflags(write=False)
     return support
 
 
@@ -256,25 +278,35 @@ class Decision(BaseModel):
     distance_optimal: PointEstimate | None = None
 
 
+def anchor_point(item: Evidence) -> PointSupport | PlacePoint | None:
+    """Where an item puts the answer: its point (EXIF, a geocoded POI), else the point of the
+    place it names (a town), which is not support but says where in its district to answer."""
+    return item.point if item.point is not None else item.place_point
+
+
 def _best_point_in(district: Region, evidence: list[Evidence], index: RegionIndex):
-    best = None
+    """The strongest item whose point (or named place's point) lies in the claimed district;
+    a measured point outranks a named place's."""
+    best, best_key = None, None
     for item in evidence:
-        if item.point is None:
+        point = anchor_point(item)
+        if point is None or not index.contains(district, point.lon, point.lat):
             continue
-        inside = index.contains(district, item.point.lon, item.point.lat)
-        if inside and (best is None or item.effective_weight > best.effective_weight):
-            best = item
+        key = (item.point is not None, item.effective_weight)
+        if best_key is None or key > best_key:
+            best, best_key = point, key
     return best
 
 
 def precision_km(belief: Belief, lon: float, lat: float, evidence: list[Evidence]) -> float:
     """How far the truth is expected to be from (lon, lat): the radius of a point evidence item
-    placed exactly there (EXIF, a geocoded POI), else the expected distance under the belief."""
+    placed exactly there (EXIF, a geocoded POI, a named town's point), else the expected
+    distance under the belief."""
     index = belief.index
     for item in evidence:
-        if item.point is not None and haversine_km(
-                item.point.lon, item.point.lat, lon, lat) < 1e-3:
-            return round(max(item.point.radius_km, 0.05), 3)
+        point = anchor_point(item)
+        if point is not None and haversine_km(point.lon, point.lat, lon, lat) < 1e-3:
+            return round(max(point.radius_km, 0.05), 3)
     dist = haversine_km(index.district_lon, index.district_lat, lon, lat)
     spread = np.sqrt(index.district_area / np.pi) / 2
     return round(max(float(np.sum(belief.probs * np.hypot(dist, spread))), 0.05), 3)
@@ -322,9 +354,9 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
         anchor = region
 
     overall = _median(belief, None)
-    point_item = _best_point_in(district, evidence, index)
-    if point_item is not None:
-        lon, lat = point_item.point.lon, point_item.point.lat
+    anchor_at = _best_point_in(district, evidence, index)
+    if anchor_at is not None:
+        lon, lat = anchor_at.lon, anchor_at.lat
     else:
         # the expected-distance point of the whole belief, or of the belief within the claimed
         # province or city, whichever lies inside the claimed district and is expected nearest

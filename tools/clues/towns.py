@@ -20,7 +20,8 @@ import re
 from typing import NamedTuple
 
 from sinoloc.tools.clues.gazetteer import Gazetteer, Mention
-from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
+from sinoloc.tools.clues.schema import Clue, ClueKind, PlacePoint, supports_for
+from sinoloc.tools.places.town_points import get_town_points
 from sinoloc.tools.places.towns import NameKind, PlaceHit, get_towns
 from sinoloc.tools.regions import Level, Region, RegionIndex
 
@@ -148,18 +149,49 @@ def _same_regions(clues: list[Clue], regions: list[Region]) -> Clue | None:
     return next((c for c in clues if {(s.level, s.adcode) for s in c.regions} == keys), None)
 
 
-def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None) -> Clue:
+def town_point(group: list[PlaceHit], regions: list[Region]) -> PlacePoint | None:
+    """The GeoNames point of the town a name decides: one county, a town (not a village) of that
+    name in it, and a point for that town (:mod:`sinoloc.tools.places.town_points`)."""
+    if len(regions) != 1 or not any(h.kind in (NameKind.TOWN, NameKind.TOWN_BARE) for h in group):
+        return None
+    found = get_town_points().find(regions[0].adcode, group[0].text)
+    if found is None:
+        return None
+    return PlacePoint(name=found.label, lat=found.lat, lon=found.lon, radius_km=found.radius_km)
+
+
+def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None,
+          point: PlacePoint | None) -> Clue:
     """The clue of one name; ``(ambiguous)`` tells a reader the mass is split between counties."""
     supports, label = supports_for(reading.regions, index)
     ambiguous = " (ambiguous)" if len(reading.regions) > 1 else ""
+    at = f"; town point {point.name}" if point is not None else ""
     return Clue(
         kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=reading.confidence,
         strength=reading.strength, regions=supports,
-        detail=f"{reading.how}: {name} → {label}{ambiguous}", source=SOURCE)
+        detail=f"{reading.how}: {name} → {label}{ambiguous}{at}", source=SOURCE, place_point=point)
 
 
-def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
-    """The ``place_name`` clues of one line of text (the rules are in the module docstring)."""
+def _point_the_address(group: list[PlaceHit], regions: list[Region], admin: list[Region],
+                       addresses: list[Clue]) -> None:
+    """A town the address clue's district already names (嘉定区华亭镇) adds no mass, but its
+    point tells the answer where in the district: it goes on that address clue."""
+    named = [r for r in regions if any(r.key == a.key for a in admin)]
+    point = town_point(group, named)
+    if point is None:
+        return
+    for clue in addresses:
+        if clue.place_point is None and any(
+                (s.level, s.adcode) == named[0].key for s in clue.regions):
+            clue.place_point = point
+            clue.detail += f"; town point {point.name}"
+
+
+def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
+               addresses: list[Clue] | None = None) -> list[Clue]:
+    """The ``place_name`` clues of one line of text (the rules are in the module docstring).
+    A town that decides a county brings its point; where the line's ``addresses`` already name
+    the county, the point goes on that address clue."""
     if not _CJK.search(text):
         return []
     hits = get_towns().find(text)
@@ -173,8 +205,11 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
     clues: list[Clue] = []
     for i, (group, regions) in enumerate(candidates):
         reading = _choose(group, regions, _peers(candidates, i), admin, named_districts, index)
-        if reading is None or len(reading.regions) > MAX_REGIONS:
-            continue  # named by the address clue; or a common name: 新村, 城关镇, 和平村
+        if reading is None:  # named by the address clue
+            _point_the_address(group, regions, admin, addresses or [])
+            continue
+        if len(reading.regions) > MAX_REGIONS:
+            continue  # a common name: 新村, 城关镇, 和平村
         reading = _hedged(reading)
         name = group[0].text
         same = _same_regions(clues, reading.regions)
@@ -182,5 +217,5 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
             same.text += name
             same.detail += f"、{name}"
             continue
-        clues.append(_clue(name, reading, index, span_id))
+        clues.append(_clue(name, reading, index, span_id, town_point(group, reading.regions)))
     return clues
