@@ -28,8 +28,8 @@ from sinoloc.benchmarks.probe_tables import (
 if TYPE_CHECKING:
     from sinoloc.tools.regions import Region
 
-KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town", "village",
-         "agree", "conflict")
+KINDS: tuple[str, ...] = ("address", "landline", "landline_long", "plate", "plate_confusable",
+                          "town", "village", "agree", "conflict")
 MAINLAND = 31
 # Neutral words for shop names and roads (filtered against region names at generation time, so a
 # word that happens to be a place name never becomes an unintended clue).

@@ -62,7 +62,8 @@ def _towns_by_province() -> dict[str, list[TownPoint]]:
     from sinoloc.tools.places.town_points import get_town_points
     from sinoloc.tools.regions import get_region_index
 
-    index, out = get_region_index(), {}
+    index = get_region_index()
+    out: dict[str, list[TownPoint]] = {}
     for point in get_town_points().points:
         district = index.get(point.adcode, "district") if point.level == "district" else None
         if district is not None and district.city_adcode:
@@ -147,9 +148,9 @@ def guide_sign_probes(ctx, ask, rng: random.Random) -> list[dict]:
     index = ctx.index
     towns = _towns_by_province().get(ask.province.adcode, [])
     for town in rng.sample(towns, min(len(towns), 40)):
-        exits = [(t, _exit_name(t, index)) for t in towns if t is not town
-                 and EXIT_KM[0] <= _km(town.lon, town.lat, t.lon, t.lat) <= EXIT_KM[1]]
-        exits = [(t, name) for t, name in exits if name]
+        near = [t for t in towns if t is not town
+                and EXIT_KM[0] <= _km(town.lon, town.lat, t.lon, t.lat) <= EXIT_KM[1]]
+        exits = [(t, name) for t in near for name in [_exit_name(t, index)] if name is not None]
         if not exits:
             continue
         exit_town, exit_name = rng.choice(exits)
