@@ -35,7 +35,8 @@ class Evidence(BaseModel):
     source: str  # tool + provider / data
     regions: list[RegionSupport] = Field(default_factory=list)
     point: PointSupport | None = None
-    place_point: PlacePoint | None = None  # the named place's point: where the answer goes
+    # the named place's point in each region it may be in: where the answer goes (not support)
+    place_points: list[PlacePoint] = Field(default_factory=list)
     rings: list[Ring] = Field(default_factory=list)  # "N km from PLACE": alternatives (max)
     weight: float = Field(gt=0, lt=1, description=(
         "probability that the truth lies in the supported area if this item were the only "
@@ -84,7 +85,7 @@ def clue_to_evidence(clue: Clue, trace: str) -> Evidence | IgnoredText | None:
     return Evidence(kind=_CLUE_TO_EVIDENCE[clue.kind], text=clue.text, source=f"clues:{clue.source}",
                     regions=clue.regions, weight=clue.strength, confidence=clue.confidence,
                     detail=clue.detail, trace=trace, span_id=clue.span_id,
-                    knowledge_id=clue.knowledge_id, place_point=clue.place_point,
+                    knowledge_id=clue.knowledge_id, place_points=clue.place_points,
                     rings=clue.rings)
 
 

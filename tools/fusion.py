@@ -278,10 +278,11 @@ class Decision(BaseModel):
     distance_optimal: PointEstimate | None = None
 
 
-def anchor_point(item: Evidence) -> PointSupport | PlacePoint | None:
-    """Where an item puts the answer: its point (EXIF, a geocoded POI), else the point of the
-    place it names (a town), which is not support but says where in its district to answer."""
-    return item.point if item.point is not None else item.place_point
+def anchor_points(item: Evidence) -> list[PointSupport | PlacePoint]:
+    """Where an item may put the answer: its point (EXIF, a geocoded POI), else the points of
+    the place it names (a town, one per region it may be in), which are not support but say
+    where in the claimed district to answer."""
+    return [item.point] if item.point is not None else list(item.place_points)
 
 
 def _best_point_in(district: Region, evidence: list[Evidence], index: RegionIndex):
@@ -289,12 +290,12 @@ def _best_point_in(district: Region, evidence: list[Evidence], index: RegionInde
     a measured point outranks a named place's."""
     best, best_key = None, None
     for item in evidence:
-        point = anchor_point(item)
-        if point is None or not index.contains(district, point.lon, point.lat):
-            continue
-        key = (item.point is not None, item.effective_weight)
-        if best_key is None or key > best_key:
-            best, best_key = point, key
+        for point in anchor_points(item):
+            if not index.contains(district, point.lon, point.lat):
+                continue
+            key = (item.point is not None, item.effective_weight)
+            if best_key is None or key > best_key:
+                best, best_key = point, key
     return best
 
 
@@ -304,9 +305,9 @@ def precision_km(belief: Belief, lon: float, lat: float, evidence: list[Evidence
     distance under the belief."""
     index = belief.index
     for item in evidence:
-        point = anchor_point(item)
-        if point is not None and haversine_km(point.lon, point.lat, lon, lat) < 1e-3:
-            return round(max(point.radius_km, 0.05), 3)
+        for point in anchor_points(item):
+            if haversine_km(point.lon, point.lat, lon, lat) < 1e-3:
+                return round(max(point.radius_km, 0.05), 3)
     dist = haversine_km(index.district_lon, index.district_lat, lon, lat)
     spread = np.sqrt(index.district_area / np.pi) / 2
     return round(max(float(np.sum(belief.probs * np.hypot(dist, spread))), 0.05), 3)

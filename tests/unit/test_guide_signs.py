@@ -71,9 +71,10 @@ def test_a_decided_town_puts_the_answer_at_its_point(regions):
 
 def test_a_town_alone_brings_its_point_and_a_district_alone_does_not(regions):
     [town] = [e for e in evidence_of("南翔镇人民政府") if e.kind is EvidenceKind.OCR_ADDRESS]
-    assert town.place_point is not None and "南翔镇" in town.place_point.name
+    [point] = town.place_points
+    assert "南翔镇" in point.name
     [district] = evidence_of("上海市嘉定区")
-    assert district.place_point is None
+    assert not district.place_points
     decision = decide(fuse([district], regions), [district])
     assert decision.precision_km > 5  # the district's spread, not a town's radius
 
@@ -151,3 +152,14 @@ def test_a_sign_with_a_distance_no_longer_answers_the_place_itself(regions):
     seat = _seat(regions.lookup("杭州市")[0], regions)
     assert decision.district_adcode != seat.adcode
     assert 60 < haversine_km(seat.lon, seat.lat, decision.lon, decision.lat) < 140
+
+
+def test_a_town_shared_by_counties_takes_the_point_in_the_decided_one(regions):
+    # 华亭镇 alone: 嘉定 and 莆田 both have one; with 嘉定区 read on another line the answer is
+    # at 嘉定's 华亭镇, not the district's centre
+    evidence = evidence_of("华亭镇", "嘉定区")
+    [town] = [e for e in evidence if e.text == "华亭镇"]
+    assert len(town.place_points) == 2
+    decision = decide(fuse(evidence, regions), evidence)
+    at = town_points.get_town_points().find("310114", "华亭镇")
+    assert decision.district_adcode == "310114" and (decision.lat, decision.lon) == (at.lat, at.lon)

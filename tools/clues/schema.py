@@ -84,5 +84,5 @@ class Clue(BaseModel):
     detail: str = ""  # one line for people: what it means
     source: str = ""  # the data it was matched against
     knowledge_id: str | None = None  # the knowledge-corpus entry, for KNOWLEDGE clues
-    place_point: PlacePoint | None = None  # the named town's point (not support)
+    place_points: list[PlacePoint] = Field(default_factory=list)  # the named town's (per region)
     rings: list[Ring] = Field(default_factory=list)  # guide-sign distances: alternatives (max)

@@ -149,27 +149,28 @@ def _same_regions(clues: list[Clue], regions: list[Region]) -> Clue | None:
     return next((c for c in clues if {(s.level, s.adcode) for s in c.regions} == keys), None)
 
 
-def town_point(group: list[PlaceHit], regions: list[Region]) -> PlacePoint | None:
-    """The GeoNames point of the town a name decides: one county, a town (not a village) of that
-    name in it, and a point for that town (:mod:`sinoloc.tools.places.town_points`)."""
-    if len(regions) != 1 or not any(h.kind in (NameKind.TOWN, NameKind.TOWN_BARE) for h in group):
-        return None
-    found = get_town_points().find(regions[0].adcode, group[0].text)
-    if found is None:
-        return None
-    return PlacePoint(name=found.label, lat=found.lat, lon=found.lon, radius_km=found.radius_km)
+def town_points(group: list[PlaceHit], regions: list[Region]) -> list[PlacePoint]:
+    """The GeoNames points of the town a name may be, one per region that has a town (not a
+    village) of that name with a point (:mod:`sinoloc.tools.places.town_points`): the answer
+    takes the one in the district the belief decides."""
+    if not any(h.kind in (NameKind.TOWN, NameKind.TOWN_BARE) for h in group):
+        return []
+    found = [get_town_points().find(r.adcode, group[0].text) for r in regions]
+    return [PlacePoint(name=f.label, lat=f.lat, lon=f.lon, radius_km=f.radius_km)
+            for f in found if f is not None]
 
 
 def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None,
-          point: PlacePoint | None) -> Clue:
+          points: list[PlacePoint]) -> Clue:
     """The clue of one name; ``(ambiguous)`` tells a reader the mass is split between counties."""
     supports, label = supports_for(reading.regions, index)
     ambiguous = " (ambiguous)" if len(reading.regions) > 1 else ""
-    at = f"; town point {point.name}" if point is not None else ""
+    at = f"; town point {'、'.join(p.name for p in points)}" if points else ""
     return Clue(
         kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=reading.confidence,
         strength=reading.strength, regions=supports,
-        detail=f"{reading.how}: {name} → {label}{ambiguous}{at}", source=SOURCE, place_point=point)
+        detail=f"{reading.how}: {name} → {label}{ambiguous}{at}", source=SOURCE,
+        place_points=points)
 
 
 def _point_the_address(group: list[PlaceHit], regions: list[Region], admin: list[Region],
@@ -177,14 +178,13 @@ def _point_the_address(group: list[PlaceHit], regions: list[Region], admin: list
     """A town the address clue's district already names (嘉定区华亭镇) adds no mass, but its
     point tells the answer where in the district: it goes on that address clue."""
     named = [r for r in regions if any(r.key == a.key for a in admin)]
-    point = town_point(group, named)
-    if point is None:
+    points = town_points(group, named)
+    if len(points) != 1:
         return
     for clue in addresses:
-        if clue.place_point is None and any(
-                (s.level, s.adcode) == named[0].key for s in clue.regions):
-            clue.place_point = point
-            clue.detail += f"; town point {point.name}"
+        if not clue.place_points and any((s.level, s.adcode) == named[0].key for s in clue.regions):
+            clue.place_points = points
+            clue.detail += f"; town point {points[0].name}"
 
 
 def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
@@ -217,5 +217,5 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
             same.text += name
             same.detail += f"、{name}"
             continue
-        clues.append(_clue(name, reading, index, span_id, town_point(group, reading.regions)))
+        clues.append(_clue(name, reading, index, span_id, town_points(group, reading.regions)))
     return clues
