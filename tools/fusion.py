@@ -34,9 +34,10 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel
 
-from sinoloc.tools.evidence import Evidence, EvidenceKind, PlacePoint, PointSupport, Ring
+from sinoloc.tools.evidence import Evidence, EvidenceKind, PlacePoint, PointSupport
 from sinoloc.tools.prior.distribution import index_vector
 from sinoloc.tools.regions import Level, Region, RegionIndex, haversine_km
+from sinoloc.tools.rings import ring_point, ring_support
 
 ANCHOR_THRESHOLD = 0.5  # a level counts as decided by evidence when its mass reaches this
 # The population start is tempered, p(d) ∝ population(d) ** POPULATION_EXPONENT: 1 would be "a
@@ -112,26 +113,6 @@ def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
             support[position] = max(support[position], float(np.exp(-0.5 * (dist / radius) ** 2)))
     for ring in item.rings:  # alternatives (a place name shared by a few regions): the best
         np.maximum(support, ring_support(ring, index), out=support)
-    return support
-
-
-def ring_support(ring: Ring, index: RegionIndex) -> np.ndarray:
-    """A guide sign's "N km from PLACE": each district supported by the area of the ring it
-    holds, scaled so the district holding most has 1 — a photo anywhere on the ring is likelier
-    in a district that holds more of it (so a small city district wholly inside a 5 km disc
-    does not outrank the county around the place). Cached: verify asks again for every claim."""
-    return _ring_support(ring.lon, ring.lat, ring.inner_km, ring.outer_km, index)
-
-
-@lru_cache(maxsize=64)
-def _ring_support(lon: float, lat: float, inner_km: float, outer_km: float,
-                  index: RegionIndex) -> np.ndarray:
-    support = np.zeros(len(index.districts))
-    for position, overlap_km2 in index.districts_in_ring(lon, lat, inner_km, outer_km):
-        support[position] = overlap_km2
-    if support.max() > 0:
-        support /= support.max()
-    support.setflags(write=False)
     return support
 
 
@@ -367,6 +348,8 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
             lon, lat = min(inside, key=lambda pt: expected_km(belief, *pt))
         else:
             lon, lat = district.lon, district.lat
+        # guide-sign rings say where in the district: the point there that lies in most of them
+        lon, lat = ring_point(district, evidence, index, (lon, lat)) or (lon, lat)
 
     optimal = None
     if overall is not None and haversine_km(overall[0], overall[1], lon, lat) >= 1e-3:

@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from sinoloc.tools.clues import extract_text_clues
 from sinoloc.tools.clues.schema import ClueKind, Ring
 from sinoloc.tools.evidence import Evidence, EvidenceKind, clue_to_evidence
-from sinoloc.tools.fusion import decide, fuse, ring_support
+from sinoloc.tools.fusion import decide, fuse
 from sinoloc.tools.places import town_points
 from sinoloc.tools.regions import haversine_km
+from sinoloc.tools.rings import ring_support
 
 
 def evidence_of(*lines: str) -> list[Evidence]:
