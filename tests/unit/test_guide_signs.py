@@ -164,3 +164,10 @@ def test_a_town_shared_by_counties_takes_the_point_in_the_decided_one(regions):
     decision = decide(fuse(evidence, regions), evidence)
     at = town_points.get_town_points().find("310114", "华亭镇")
     assert decision.district_adcode == "310114" and (decision.lat, decision.lon) == (at.lat, at.lon)
+
+
+def test_a_county_name_does_not_hide_the_town_after_it(regions):
+    # 宁化县河龙乡: the bare town name 县河 (elsewhere) must not swallow 河龙乡
+    [address] = [e for e in evidence_of("宁化县河龙乡健康路25号") if e.regions]
+    [point] = address.place_points
+    assert "河龙乡" in point.name

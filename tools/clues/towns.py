@@ -194,11 +194,15 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
     the county, the point goes on that address clue."""
     if not _CJK.search(text):
         return []
-    hits = get_towns().find(text)
+    mentions = gazetteer.mentions(text)
+    # a full admin name (宁化县) is no part of a town's name: masked, it cannot start a bare
+    # town name that hides the real one behind it (宁化县河龙乡: 县河 would hide 河龙乡)
+    masked = "".join("□" if any(m.full and m.start <= i < m.end for m in mentions) else ch
+                     for i, ch in enumerate(text))
+    hits = get_towns().find(masked)
     if not hits:
         return []
     index = gazetteer.index
-    mentions = gazetteer.mentions(text)
     admin = [r for m in mentions for r in m.candidates]
     named_districts = {r.key for r in admin if r.level is Level.DISTRICT}
     candidates = _candidates(hits, mentions, index, bool(_GUIDE.search(text)))
