@@ -171,3 +171,24 @@ def test_a_county_name_does_not_hide_the_town_after_it(regions):
     [address] = [e for e in evidence_of("宁化县河龙乡健康路25号") if e.regions]
     [point] = address.place_points
     assert "河龙乡" in point.name
+
+
+def test_a_geonames_place_joins_a_town_only_inside_its_district(regions):
+    from sinoloc.tools.places.build_town_points import match
+
+    towns = [("district", "310114", "南翔镇"), ("district", "350302", "华亭镇"),
+             ("district", "310114", "华亭镇")]
+
+    def place(gid, names, lat, lon):
+        return {"geonameid": gid, "alternatenames": names, "latitude": lat, "longitude": lon,
+                "population": 0}
+
+    matched, tally = match([
+        place(1, ["Nanxiang", "南翔镇"], 31.2998, 121.3118),  # in 嘉定: joins
+        place(2, ["南翔"], 39.90, 116.40),  # a 南翔 in Beijing: no 南翔镇 there
+        place(3, ["华亭"], 25.3816, 118.8879),  # bare name, in 莆田 城厢: that 华亭镇 only
+    ], towns, regions)
+    assert {town: p["geonameid"] for town, (p, _) in matched.items()} == {
+        ("district", "310114", "南翔镇"): 1, ("district", "350302", "华亭镇"): 3}
+    assert matched[("district", "350302", "华亭镇")][1] == "bare"
+    assert tally["named towns all outside the point's county"] == 1
