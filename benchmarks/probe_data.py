@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 LITERAL_KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town",
                  "village", "agree", "conflict")
-KINDS = LITERAL_KINDS + READ_KINDS
+KINDS: tuple[str, ...] = LITERAL_KINDS + READ_KINDS
 MAINLAND = 31
 # Neutral words for shop names and roads (filtered against region names at generation time, so a
 # word that happens to be a place name never becomes an unintended clue).
@@ -280,9 +280,11 @@ def _probes_for(ctx: _Context, province, kind: str, rng: random.Random) -> list[
     return out
 
 
-def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] = KINDS) -> list[Probe]:
-    """Every kind for every mainland province, interleaved (kind by kind, provinces in a seeded
-    order) so that the first N probes of the list cover all kinds and many provinces."""
+def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] | None = None) -> list[Probe]:
+    """Every kind (default: all of KINDS, the registered ones included) for every mainland
+    province, interleaved (kind by kind, provinces in a seeded order) so that the first N probes
+    of the list cover all kinds and many provinces."""
+    kinds = KINDS if kinds is None else kinds
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown probe kinds: {sorted(unknown)}")
@@ -301,3 +303,10 @@ def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] = KINDS) -
     for i in range(max((len(v) for v in by_kind.values()), default=0)):
         interleaved.extend(v[i] for v in by_kind.values() if i < len(v))
     return interleaved
+
+
+# kinds of other modules, registered last: their makers take the context above
+from sinoloc.benchmarks.probe_guide import MAKERS as _GUIDE  # noqa: E402
+
+KINDS += tuple(_GUIDE)
+_MAKERS.update(_GUIDE)

@@ -7,6 +7,7 @@ from sinoloc.tools.clues.ambiguity import weight_by_population
 from sinoloc.tools.clues.filters import mask_misleading, watermark_clue
 from sinoloc.tools.clues.fuzzy import address_clue_with_slips
 from sinoloc.tools.clues.gazetteer import get_gazetteer
+from sinoloc.tools.clues.guide_signs import guide_sign_clues
 from sinoloc.tools.clues.institutions import institution_clues
 from sinoloc.tools.clues.phones import phone_clues
 from sinoloc.tools.clues.plates import plate_clues
@@ -42,10 +43,11 @@ def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
     plates = plate_clues(masked, knowledge, index, span_id)
     for plate in plates:
         masked = masked.replace(plate.text, "□" * len(plate.text))
+    masked, guides = guide_sign_clues(masked, gazetteer, span_id)  # "PLACE N km" is not here
     masked, signs = sign_clues(masked, get_corpus(), gazetteer, span_id)
-    clues += phones + plates + signs + road_clues(masked, knowledge, span_id)
-    clues += address_clue_with_slips(masked, gazetteer, span_id)
-    clues += town_clues(masked, gazetteer, span_id)
+    clues += phones + plates + signs + guides + road_clues(masked, knowledge, span_id)
+    addresses = address_clue_with_slips(masked, gazetteer, span_id)
+    clues += addresses + town_clues(masked, gazetteer, span_id, addresses)
     # one place for every kind: alternatives a clue cannot tell apart are weighted by population
     return [c.model_copy(update={"regions": weight_by_population(c.regions, index)})
             if len(c.regions) > 1 else c for c in clues]

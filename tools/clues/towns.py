@@ -20,7 +20,8 @@ import re
 from typing import NamedTuple
 
 from sinoloc.tools.clues.gazetteer import Gazetteer, Mention
-from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
+from sinoloc.tools.clues.schema import Clue, ClueKind, PlacePoint, supports_for
+from sinoloc.tools.places.town_points import get_town_points
 from sinoloc.tools.places.towns import NameKind, PlaceHit, get_towns
 from sinoloc.tools.regions import Level, Region, RegionIndex
 
@@ -148,33 +149,71 @@ def _same_regions(clues: list[Clue], regions: list[Region]) -> Clue | None:
     return next((c for c in clues if {(s.level, s.adcode) for s in c.regions} == keys), None)
 
 
-def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None) -> Clue:
+def town_points(group: list[PlaceHit], regions: list[Region]) -> list[PlacePoint]:
+    """The GeoNames points of the town a name may be, one per region that has a town (not a
+    village) of that name with a point (:mod:`sinoloc.tools.places.town_points`): the answer
+    takes the one in the district the belief decides."""
+    if not any(h.kind in (NameKind.TOWN, NameKind.TOWN_BARE) for h in group):
+        return []
+    found = [get_town_points().find(r.adcode, group[0].text) for r in regions]
+    return [PlacePoint(name=f.label, lat=f.lat, lon=f.lon, radius_km=f.radius_km)
+            for f in found if f is not None]
+
+
+def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None,
+          points: list[PlacePoint]) -> Clue:
     """The clue of one name; ``(ambiguous)`` tells a reader the mass is split between counties."""
     supports, label = supports_for(reading.regions, index)
     ambiguous = " (ambiguous)" if len(reading.regions) > 1 else ""
+    at = f"; town point {'、'.join(p.name for p in points)}" if points else ""
     return Clue(
         kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=reading.confidence,
         strength=reading.strength, regions=supports,
-        detail=f"{reading.how}: {name} → {label}{ambiguous}", source=SOURCE)
+        detail=f"{reading.how}: {name} → {label}{ambiguous}{at}", source=SOURCE,
+        place_points=points)
 
 
-def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
-    """The ``place_name`` clues of one line of text (the rules are in the module docstring)."""
+def _point_the_address(group: list[PlaceHit], regions: list[Region], admin: list[Region],
+                       addresses: list[Clue]) -> None:
+    """A town the address clue's district already names (嘉定区华亭镇) adds no mass, but its
+    point tells the answer where in the district: it goes on that address clue."""
+    named = [r for r in regions if any(r.key == a.key for a in admin)]
+    points = town_points(group, named)
+    if len(points) != 1:
+        return
+    for clue in addresses:
+        if not clue.place_points and any((s.level, s.adcode) == named[0].key for s in clue.regions):
+            clue.place_points = points
+            clue.detail += f"; town point {points[0].name}"
+
+
+def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
+               addresses: list[Clue] | None = None) -> list[Clue]:
+    """The ``place_name`` clues of one line of text (the rules are in the module docstring).
+    A town that decides a county brings its point; where the line's ``addresses`` already name
+    the county, the point goes on that address clue."""
     if not _CJK.search(text):
         return []
-    hits = get_towns().find(text)
+    mentions = gazetteer.mentions(text)
+    # a full admin name (宁化县) is no part of a town's name: masked, it cannot start a bare
+    # town name that hides the real one behind it (宁化县河龙乡: 县河 would hide 河龙乡)
+    masked = "".join("□" if any(m.full and m.start <= i < m.end for m in mentions) else ch
+                     for i, ch in enumerate(text))
+    hits = get_towns().find(masked)
     if not hits:
         return []
     index = gazetteer.index
-    mentions = gazetteer.mentions(text)
     admin = [r for m in mentions for r in m.candidates]
     named_districts = {r.key for r in admin if r.level is Level.DISTRICT}
     candidates = _candidates(hits, mentions, index, bool(_GUIDE.search(text)))
     clues: list[Clue] = []
     for i, (group, regions) in enumerate(candidates):
         reading = _choose(group, regions, _peers(candidates, i), admin, named_districts, index)
-        if reading is None or len(reading.regions) > MAX_REGIONS:
-            continue  # named by the address clue; or a common name: 新村, 城关镇, 和平村
+        if reading is None:  # named by the address clue
+            _point_the_address(group, regions, admin, addresses or [])
+            continue
+        if len(reading.regions) > MAX_REGIONS:
+            continue  # a common name: 新村, 城关镇, 和平村
         reading = _hedged(reading)
         name = group[0].text
         same = _same_regions(clues, reading.regions)
@@ -182,5 +221,5 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
             same.text += name
             same.detail += f"、{name}"
             continue
-        clues.append(_clue(name, reading, index, span_id))
+        clues.append(_clue(name, reading, index, span_id, town_points(group, reading.regions)))
     return clues
