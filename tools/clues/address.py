@@ -39,12 +39,16 @@ def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) ->
         regions = [res.region, *res.alternatives]
         matched = "".join(m.text for m in res.mentions)
         supports, label = supports_for(regions, index)
+        changes = [m.change.describe() for m in res.mentions if m.change is not None]
         clues.append(Clue(
             kind=ClueKind.ADDRESS, text=matched, span_id=span_id, confidence=confidence,
             strength=strength, regions=supports,
             detail=(f"place names {'、'.join(m.text for m in res.mentions)} → {label}"
-                    + (" (ambiguous)" if res.alternatives else "")),
-            source=SOURCE))
+                    + (" (ambiguous)" if res.alternatives else "")
+                    + "".join(f"; old name {c}" for c in changes)),
+            source=SOURCE + ("; admin changes: " + "; ".join(
+                f"{m.change.announcement}, {m.change.source}" for m in res.mentions if m.change)
+                if changes else "")))
         leftover = res.leftover
     else:
         leftover = text
