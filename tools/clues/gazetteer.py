@@ -107,7 +107,8 @@ class Gazetteer:
 
     def _ends_name(self, text: str, i: int) -> bool:
         """Whether a known name ends at position ``i`` (香港|北区)."""
-        return any(text[j:i] in self._names or text[j:i] in self._old for j in range(max(0, i - _MAX_NAME), i - 1))
+        return any(text[j:i] in self._names or text[j:i] in self._old
+                   for j in range(max(0, i - _MAX_NAME), i - 1))
 
     def mentions(self, text: str) -> list[Mention]:
         """Longest-first, non-overlapping admin names in ``text``."""

@@ -60,7 +60,8 @@ def jionlp_rows(text: str, index: RegionIndex) -> list[dict[str, str]]:
     for r in parsed:
         old = r["old"] or r["old_city"]
         province = index.lookup(r["province"], level=Level.PROVINCE)
-        city = [c for c in index.lookup(r["new_city"], level=Level.CITY, within=province[0] if province else None)
+        within = province[0] if province else None
+        city = [c for c in index.lookup(r["new_city"], level=Level.CITY, within=within)
                 if c.name == r["new_city"]]
         if not province or not city or not old.endswith(("县", "区", "市", "旗")):
             continue  # a new city later than the boundaries; 西沙群岛, 行政委员会: not a region's name
