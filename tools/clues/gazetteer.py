@@ -20,6 +20,7 @@ street-level query. A name counts only where the text segments it as that name:
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,7 +59,10 @@ class Gazetteer:
         self.index = index
         self._names: dict[str, list[tuple[Region, bool]]] = {}
         self._district_short: dict[str, list[Region]] = {}
+        self._generic: dict[str, list[Region]] = defaultdict(list)
         for full, region in index.names():
+            if full in _GENERIC and region.level is Level.DISTRICT and full == region.name:
+                self._generic[full].append(region)  # 城区, 市中区: only next to their city
             if full in _GENERIC or len(full) < 2:
                 continue
             self._names.setdefault(full, []).append((region, True))
@@ -128,7 +132,8 @@ class Gazetteer:
         return self._add_local_names(text, found)
 
     def _add_local_names(self, text: str, found: list[Mention]) -> list[Mention]:
-        """西湖 counts as 西湖区 only when the line names its city; so do old names that are
+        """西湖 counts as 西湖区 only when the line names its city, and so do 城区 and 市中区 (a
+        city's own); so do old names that are
         short (白下) or also a current name elsewhere (邢台's 桥东区), which then replace it."""
         cities = {r.adcode for m in found for r in m.candidates if r.level is Level.CITY}
         cities |= {r.city_adcode for m in found for r in m.candidates if r.level is Level.DISTRICT}
@@ -139,6 +144,10 @@ class Gazetteer:
             near = tuple(r for r in regions if r.city_adcode in cities)
             if near:
                 local.append((short, near, False, None))
+        for name, regions in self._generic.items():
+            near = tuple(r for r in regions if r.city_adcode in cities)
+            if near:
+                local.append((name, near, True, None))
         for name, changes in self._old_local.items():
             for change, full in changes:
                 if change.scope.adcode in cities:
