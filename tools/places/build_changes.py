@@ -31,7 +31,9 @@ ANNOUNCEMENT = "民政部 {year}年县级以上行政区划变更情况"
 
 
 def _kind(old: str, new: str, merged: bool) -> str:
-    if merged:
+    """The change's kind. A district whose name went (港闸区 → 崇川区, 下城区 → 拱墅区) was in most
+    such lines folded into a neighbour that kept its name: "merged"."""
+    if merged or (old.endswith("区") and new.endswith("区")):
         return "merged"
     pairs = {("县", "区"): "county_to_district", ("市", "区"): "city_to_district",
              ("县", "市"): "county_to_city", ("区", "县"): "district_to_county"}
@@ -92,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         with args.out.open(encoding="utf-8", newline="") as handle:
             kept = [r for r in csv.DictReader(handle) if not r["source"].startswith("jionlp")]
-    have = {r["old_name"] for r in kept}
-    rows = kept + [r for r in new if r["old_name"] not in have]
+    have = {(r["old_name"], r["new_city"]) for r in kept}
+    rows = kept + [r for r in new if (r["old_name"], r["new_city"]) not in have]
     rows.sort(key=lambda r: (int(r["year"]), r["province"], r["new_city"], r["old_name"]))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
