@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
+from sinoloc.benchmarks.probe_names import NAME_KINDS, NAME_MAKERS
 from sinoloc.benchmarks.probe_tables import (
     Place,
     area_codes,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from sinoloc.tools.regions import Region
 
 KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town", "village",
-         "agree", "conflict")
+         "agree", "conflict", *NAME_KINDS)
 MAINLAND = 31
 # Neutral words for shop names and roads (filtered against region names at generation time, so a
 # word that happens to be a place name never becomes an unintended clue).
@@ -260,7 +261,7 @@ def _conflict_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]
 _MAKERS: dict[str, Callable[[_Context, _Ask, random.Random], list[dict]]] = {
     "address": _address_probes, "landline": _landline_probes, "landline_long": _landline_probes,
     "plate": _plate_probes, "plate_confusable": _plate_probes, "town": _place_probes,
-    "village": _place_probes, "agree": _agree_probes, "conflict": _conflict_probes,
+    "village": _place_probes, "agree": _agree_probes, "conflict": _conflict_probes, **NAME_MAKERS,
 }
 
 

@@ -20,7 +20,7 @@ street-level query. A name counts only where the text segments it as that name:
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,7 +30,8 @@ from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
 _STREET_AFTER = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九十\d]{0,3}"
                            r"(路|街|大街|大道|道|巷|胡同|弄|桥|里)")
 # a short name before these words names an institution, a park or a memorial, not the region
-_INSTITUTION_AFTER = re.compile(r"^(大学|学院|公园|陵|纪念堂|纪念馆|医院|舰|号)")
+_INSTITUTION_AFTER = re.compile(
+    r"^(公园|陵|纪念堂|纪念馆|医院|舰|号|[^\s市区县省州路街道号]{0,6}?(大学|学院))")
 _GENERIC = {"城区", "郊区", "矿区", "新区", "市中区", "市辖区", "开发区", "高新区"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _MAX_NAME = 24
@@ -72,15 +73,19 @@ class Gazetteer:
                     self._district_short.setdefault(short, []).append(region)
                 else:
                     self._names.setdefault(short, []).append((region, False))
-        # old names: read anywhere when unmistakable, else only next to today's city
+        # old names: read anywhere when unmistakable, else only next to today's city; one that
+        # is also a current name elsewhere (广州's 东山区, 鹤岗's 东山区) is both, weighed alike
         self._old: dict[str, AdminChange] = {}
+        self._old_shared: dict[str, AdminChange] = {}
         self._old_local: dict[str, list[tuple[AdminChange, bool]]] = {}
+        named = Counter(c.old_name for c in changes)
         for change in changes:
             name = change.old_name
-            if len(name) >= 3 and name not in self._names and name not in _GENERIC:
+            if name not in self._names and name not in _GENERIC and named[name] == 1:
                 self._old[name] = change
-            else:
-                self._old_local.setdefault(name, []).append((change, True))
+            elif len(name) >= 3 and name in self._names and named[name] == 1 and name not in _GENERIC:
+                self._old_shared[name] = change
+            self._old_local.setdefault(name, []).append((change, True))
             short = _short_old(change, index)
             if short and short not in self._names:
                 self._old_local.setdefault(short, []).append((change, False))
@@ -91,18 +96,22 @@ class Gazetteer:
         if _STREET_AFTER.match(after) and not self._starts_name(after):
             return None
         change = self._old.get(piece)
+        entries = self._names.get(piece)
+        if change is None and not entries:
+            return None
+        if len(piece) == 2 and i > 0 and _HAN.match(text[i - 1]) and not self._ends_name(text, i) \
+                and (change is not None or entries[0][0].level is Level.DISTRICT):
+            return None  # 北区 of 闸北区: the tail of a longer name
         if change is not None:
             return Mention(piece, i, i + len(piece), change.regions, full=True, change=change)
-        entries = self._names.get(piece)
-        if not entries:
-            return None
         full = all(f for _, f in entries)
         if not full and _INSTITUTION_AFTER.match(after):
             return None  # 中山大学, 中山公园: an institution's name, not the city
-        if full and len(piece) == 2 and i > 0 and _HAN.match(text[i - 1]) \
-                and entries[0][0].level is Level.DISTRICT and not self._ends_name(text, i):
-            return None  # 北区 of 闸北区: the tail of a longer name
-        return Mention(piece, i, i + len(piece), tuple(r for r, _ in entries), full=full)
+        candidates = tuple(r for r, _ in entries)
+        shared = self._old_shared.get(piece)
+        if shared is not None:
+            candidates += tuple(r for r in shared.regions if r not in candidates)
+        return Mention(piece, i, i + len(piece), candidates, full=full, change=shared)
 
     def _starts_name(self, text: str) -> bool:
         """Whether ``text`` begins with a known full name (石家庄市|桥东区: not a street)."""
