@@ -87,6 +87,7 @@ HARD_CASES = [
     # a name only its street separates from the next name
     ("石家庄市桥西区中华北大街", "河北省石家庄市桥西区"),
     ("张家口市桥东区", "河北省张家口市桥东区"),
+    ("迪庆藏族自治州香格里拉市里山彝族乡", "云南省迪庆藏族自治州香格里拉市"),  # 里 begins the town's name
 ]
 
 

@@ -29,6 +29,9 @@ from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
 
 _STREET_AFTER = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九十\d]{0,3}"
                            r"(路|街|大街|大道|道|巷|胡同|弄|桥|里)")
+# after a full name (香格里拉市, 北京市) only a road word makes it a road's name: 里 and 桥 begin
+# the next name there (香格里拉市里山乡)
+_ROAD_AFTER_FULL = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九十\d]{0,3}(路|街|大街|大道|巷|胡同|弄)")
 # a short name before these words names an institution, a park or a memorial, not the region
 _INSTITUTION_AFTER = re.compile(
     r"^(公园|陵|纪念堂|纪念馆|医院|舰|号|[^\s市区县省州路街道号]{0,6}?(大学|学院))")
@@ -93,18 +96,18 @@ class Gazetteer:
     def _exact(self, text: str, i: int, piece: str) -> Mention | None:
         """The mention ``piece`` makes at ``i``, if the text segments it as that name."""
         after = text[i + len(piece):]
-        if _STREET_AFTER.match(after) and not self._starts_name(after):
-            return None
         change = self._old.get(piece)
         entries = self._names.get(piece)
         if change is None and not entries:
+            return None
+        full = change is not None or all(f for _, f in entries)
+        if (_ROAD_AFTER_FULL if full else _STREET_AFTER).match(after) and not self._starts_name(after):
             return None
         if len(piece) == 2 and i > 0 and _HAN.match(text[i - 1]) and not self._ends_name(text, i) \
                 and (change is not None or entries[0][0].level is Level.DISTRICT):
             return None  # 北区 of 闸北区: the tail of a longer name
         if change is not None:
             return Mention(piece, i, i + len(piece), change.regions, full=True, change=change)
-        full = all(f for _, f in entries)
         if not full and _INSTITUTION_AFTER.match(after):
             return None  # 中山大学, 中山公园: an institution's name, not the city
         candidates = tuple(r for r, _ in entries)
