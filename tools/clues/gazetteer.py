@@ -89,15 +89,15 @@ class Gazetteer:
             elif len(name) >= 3 and name in self._names and named[name] == 1 and name not in _GENERIC:
                 self._old_shared[name] = change
             self._old_local.setdefault(name, []).append((change, True))
-            short = _short_old(change, index)
-            if short and short not in self._names:
-                self._old_local.setdefault(short, []).append((change, False))
+            old_short = _short_old(change, index)
+            if old_short and old_short not in self._names:
+                self._old_local.setdefault(old_short, []).append((change, False))
 
     def _exact(self, text: str, i: int, piece: str) -> Mention | None:
         """The mention ``piece`` makes at ``i``, if the text segments it as that name."""
         after = text[i + len(piece):]
         change = self._old.get(piece)
-        entries = self._names.get(piece)
+        entries = self._names.get(piece) or []
         if change is None and not entries:
             return None
         full = change is not None or all(f for _, f in entries)
@@ -145,25 +145,26 @@ class Gazetteer:
 
     def _add_local_names(self, text: str, found: list[Mention]) -> list[Mention]:
         """西湖 counts as 西湖区 only when the line names its city, and so do 城区 and 市中区 (a
-        city's own); so do old names that are
-        short (白下) or also a current name elsewhere (邢台's 桥东区), which then replace it."""
+        city's own) and old names that are short (白下) or also a current name elsewhere
+        (邢台's 桥东区), which then replace the current one."""
         cities = {r.adcode for m in found for r in m.candidates if r.level is Level.CITY}
-        cities |= {r.city_adcode for m in found for r in m.candidates if r.level is Level.DISTRICT}
+        cities |= {r.city_adcode for m in found for r in m.candidates
+                   if r.level is Level.DISTRICT and r.city_adcode}
         if not cities:
             return found
         local: list[tuple[str, tuple[Region, ...], bool, AdminChange | None]] = []
-        for short, regions in self._district_short.items():
-            near = tuple(r for r in regions if r.city_adcode in cities)
+        for short, shorts in self._district_short.items():
+            near = tuple(r for r in shorts if r.city_adcode in cities)
             if near:
                 local.append((short, near, False, None))
-        for name, regions in self._generic.items():
-            near = tuple(r for r in regions if r.city_adcode in cities)
+        for generic, named in self._generic.items():
+            near = tuple(r for r in named if r.city_adcode in cities)
             if near:
-                local.append((name, near, True, None))
-        for name, changes in self._old_local.items():
-            for change, full in changes:
-                if change.scope.adcode in cities:
-                    local.append((name, change.regions, full, change))
+                local.append((generic, near, True, None))
+        for old, changes in self._old_local.items():
+            for past, is_full in changes:
+                if past.scope.adcode in cities:
+                    local.append((old, past.regions, is_full, past))
         extra: list[Mention] = []
         for name, regions, full, change in sorted(local, key=lambda x: -len(x[0])):
             for match in re.finditer(re.escape(name), text):
