@@ -171,5 +171,46 @@ def _address_vs_town_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> lis
                  note=note)]
 
 
+def homonym_classes() -> dict[str, list[tuple[str, list[str]]]]:
+    """Every name (full or short) that more than one region answers to, grouped by how the
+    regions relate: ``city+district nested`` (承德: the city and its 承德县), ``district
+    cross-province`` (朝阳区), ``city+province nested`` (吉林), ``city+district+province
+    cross-province`` (海南) …; and ``inside an old name`` (北区 in 闸北区)."""
+    from sinoloc.tools.regions import get_region_index
+
+    index = get_region_index()
+    regions = {r.key: r for _, r in index.names()}
+    forms: dict[str, set] = defaultdict(set)
+    for region in regions.values():
+        forms[region.name].add(region.key)
+        if region.short != region.name and len(region.short) >= 2:
+            forms[region.short].add(region.key)
+    classes: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for form, keys in sorted(forms.items()):
+        if len(keys) < 2:
+            continue
+        named = [regions[k] for k in sorted(keys)]
+        nested = any(index.is_within(a, b) for a in named for b in named if a.key != b.key)
+        label = "+".join(sorted({r.level.value for r in named})) + (" nested" if nested else "") \
+            + (" cross-province" if len({r.province_adcode for r in named}) > 1 else "")
+        classes[label].append((form, [index.label(r) for r in named]))
+    for old, inner, _ in _longer_names():
+        classes["inside an old name"].append((inner, [old]))
+    return dict(classes)
+
+
+def main() -> int:
+    """Print the homonym classes: ``python -m sinoloc.benchmarks.probe_names``."""
+    for label, rows in sorted(homonym_classes().items(), key=lambda kv: -len(kv[1])):
+        print(f"{label}: {len(rows)}")
+        for form, labels in rows:
+            print(f"  {form}: {' / '.join(labels)}")
+    return 0
+
+
 NAME_MAKERS = {"old_name": _old_name_probes, "homonym": _homonym_probes,
                "address_vs_town": _address_vs_town_probes}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

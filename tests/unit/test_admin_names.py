@@ -84,6 +84,12 @@ HARD_CASES = [
     ("济南市市中区", "山东省济南市市中区"),
     ("铜陵市郊区", "安徽省铜陵市郊区"),
     ("城区", None),
+    # a current name holding another region's name (longest first)
+    ("津南区", "天津市津南区"),  # not Hong Kong's 南区
+    ("井陉矿区", "河北省石家庄市井陉矿区"),
+    ("天津市河北区", "天津市河北区"),
+    ("南京市江宁县", "江苏省南京市江宁区"),  # an old name holding 庆阳's 宁县
+    ("绍兴县", "浙江省绍兴市柯桥区"),  # holding 吕梁's 兴县
     # a name only its street separates from the next name
     ("石家庄市桥西区中华北大街", "河北省石家庄市桥西区"),
     ("张家口市桥东区", "河北省张家口市桥东区"),

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 
 from sinoloc.benchmarks.probe_data import generate_probes
-from sinoloc.benchmarks.probe_names import NAME_KINDS, _homonym_names
+from sinoloc.benchmarks.probe_names import NAME_KINDS, _homonym_names, homonym_classes
 from sinoloc.tools.places.admin_changes import get_admin_changes
 
 
@@ -42,6 +42,13 @@ def test_a_homonym_decoy_names_no_region_of_the_truths_province(probes):
         decoy = next(line for line in probe.sign if probe.key not in line)
         name = next(n for n in shared if decoy.startswith(n))
         assert probe.truth.province_adcode not in shared[name]
+
+
+def test_the_listed_classes_hold_the_hard_cases():
+    classes = homonym_classes()
+    assert ("北区", ["闸北区"]) in classes["inside an old name"]
+    assert any(form == "吉林" for form, _ in classes["city+province nested"])
+    assert sum(len(rows) for rows in classes.values()) > 200
 
 
 def test_the_homonym_classes_include_the_issues_cases():
