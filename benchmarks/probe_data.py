@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from sinoloc.benchmarks.probe_kinds import READ_KINDS, READ_MAKERS
+from sinoloc.benchmarks.probe_names import NAME_KINDS, NAME_MAKERS
 from sinoloc.benchmarks.probe_tables import (
     Place,
     area_codes,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 LITERAL_KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town",
                  "village", "agree", "conflict")
-KINDS: tuple[str, ...] = LITERAL_KINDS + READ_KINDS
+KINDS: tuple[str, ...] = LITERAL_KINDS + READ_KINDS + NAME_KINDS
 MAINLAND = 31
 # Neutral words for shop names and roads (filtered against region names at generation time, so a
 # word that happens to be a place name never becomes an unintended clue).
@@ -263,6 +264,7 @@ _MAKERS: dict[str, Callable[[_Context, _Ask, random.Random], list[dict]]] = {
     "address": _address_probes, "landline": _landline_probes, "landline_long": _landline_probes,
     "plate": _plate_probes, "plate_confusable": _plate_probes, "town": _place_probes,
     "village": _place_probes, "agree": _agree_probes, "conflict": _conflict_probes, **READ_MAKERS,
+    **NAME_MAKERS,
 }
 
 

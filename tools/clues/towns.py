@@ -2,7 +2,9 @@
 
 Rules, strongest first:
 - the line also names the county, city or province a candidate lies in (``嘉定区华亭镇``), or a
-  town and a village of the line share a county (``华亭镇北新村``): that county;
+  town and a village of the line share a county (``华亭镇北新村``): that county; a line whose
+  address names a district none of the candidates lies in is that district's, not the town's
+  (``北京市朝阳区建国门街道``: 建国门 is 东城区's; the explicit district wins);
 - a town's full name with its suffix (``华亭镇``, ``南翔镇``, ``嘉定镇街道``);
 - a town's bare name (``华亭``) only on a guide sign (an arrow, a distance, 方向) — elsewhere a
   two-character word is too often something else;
@@ -67,12 +69,15 @@ class _Reading(NamedTuple):
 
 def _outside_admin(group: list[PlaceHit], mentions: list[Mention], guide: bool) -> list[PlaceHit]:
     """The eligible hits of one span the address clue does not already own: nothing inside an
-    administrative name (嘉定 of 嘉定区), and only full town names where one overlaps it."""
+    administrative name (嘉定 of 嘉定区), only full town names where one overlaps it, and none
+    that straddles the boundary of one (洛市镇 across 商洛市|镇安县: the text does not segment it
+    as that name)."""
     start, end = group[0].start, group[0].end
     inside_admin = any(m.start <= start and end <= m.end for m in mentions)
-    overlaps_admin = any(m.start < end and start < m.end for m in mentions)
+    overlapping = [m for m in mentions if m.start < end and start < m.end]
+    straddles = any(not (start <= m.start and m.end <= end) for m in overlapping)
     return [h for h in _eligible(group, guide)
-            if not inside_admin and (h.kind is NameKind.TOWN or not overlaps_admin)]
+            if not inside_admin and not straddles and (h.kind is NameKind.TOWN or not overlapping)]
 
 
 def _regions_of(group: list[PlaceHit], index: RegionIndex) -> list[Region]:
@@ -118,6 +123,8 @@ def _choose(group: list[PlaceHit], regions: list[Region], peers: set[tuple[str, 
     names the very districts chosen: the address clue already says so, and a second clue would
     count the same words twice."""
     agreed = [r for r in regions if any(index.is_within(r, a) for a in admin)]
+    if named_districts and not any(r.key in named_districts for r in agreed):
+        return None  # the line's address names its district, and this name lies in none of them
     if agreed:
         if all(r.key in named_districts for r in agreed):
             return None
