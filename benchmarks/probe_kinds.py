@@ -14,6 +14,7 @@ of its counties), the card's province, the bank's home, the welcomed region.
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,19 +34,32 @@ def _top(regions: list[tuple[Region, float]]) -> Region:
     return max(regions, key=lambda rw: rw[1])[0]
 
 
+@lru_cache(maxsize=1)
+def _region_names(index) -> dict[str, list[Region]]:
+    """Every region's full and short name (two characters or more) → the regions so named."""
+    names: dict[str, list[Region]] = {}
+    for full, region in index.names():
+        for piece in {full, region.short}:
+            if len(piece) >= 2:
+                names.setdefault(piece, []).append(region)
+    return names
+
+
 def _university_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
-    from sinoloc.tools.clues.gazetteer import get_gazetteer
     from sinoloc.tools.knowledge.kinds import get_kinds
 
-    index, gazetteer = ctx.index, get_gazetteer()
+    index = ctx.index
     here = sorted((i for i in get_kinds().institutions.values()
                    if i.pattern == i.name and "（" not in i.name and "(" not in i.name
                    and index.province_of(_top(list(i.regions))).adcode == ask.province.adcode),
                   key=lambda i: i.name)
 
     def elsewhere(name: str, campus: Region) -> bool:
-        return any(not any(index.is_within(campus, c) or index.is_within(c, campus)
-                           for c in m.candidates) for m in gazetteer.mentions(name))
+        """Whether a literal reader finds another region's name (full or short) in ``name``:
+        plain substrings, not the gazetteer, which now segments 中山 out of 中山大学."""
+        return any(not (index.is_within(campus, r) or index.is_within(r, campus))
+                   for piece, regions in _region_names(index).items() if piece in name
+                   for r in regions)
 
     misleading = [i for i in here if elsewhere(i.name, _top(list(i.regions)))]
     pool, variant = (misleading, "named_elsewhere") if misleading and rng.random() < 0.5 \

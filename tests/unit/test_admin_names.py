@@ -52,6 +52,7 @@ HARD_CASES = [
     ("中山大学", None),  # in 广州; the name alone is not 中山市
     ("中山公园", None),
     ("中山纪念堂", None),
+    ("北京医院", "北京市"),  # a hospital named after its city stands in it
     ("廊坊职业技术学院", None),  # an institution named after a city, read on a sign elsewhere
     ("杭州电子科技大学", None),
     ("杭州西湖区学院路", "浙江省杭州市西湖区"),  # 学院路 is a road: the names before it still count

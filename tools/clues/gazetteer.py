@@ -32,9 +32,10 @@ _STREET_AFTER = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九
 # after a full name (香格里拉市, 北京市) only a road word makes it a road's name: 里 and 桥 begin
 # the next name there (香格里拉市里山乡)
 _ROAD_AFTER_FULL = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九十\d]{0,3}(路|街|大街|大道|巷|胡同|弄)")
-# a short name before these words names an institution, a park or a memorial, not the region
+# a short name before these words names an institution, a park or a memorial, not the region (a
+# hospital is not among them: 北京医院, 北京大学深圳医院 stand in the city they name)
 _INSTITUTION_AFTER = re.compile(
-    r"^(公园|陵|纪念堂|纪念馆|医院|舰|号|[^\s市区县省州路街道号]{0,6}?(大学|学院))")
+    r"^(公园|陵|纪念堂|纪念馆|舰|号|[^\s市区县省州路街道号]{0,6}?(大学|学院))")
 _GENERIC = {"城区", "郊区", "矿区", "新区", "市中区", "市辖区", "开发区", "高新区"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _MAX_NAME = 24
