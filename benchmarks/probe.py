@@ -7,7 +7,8 @@ the real offline pipeline, scored per clue kind and level.
 Kinds: address (省市区路号), landline (capital's and another city's area code), landline_long (one
 digit too many), plate (capital's A and another city's letter), plate_confusable (O for 0, I for
 1 in the serial), town, village, agree (address + landline of one city), conflict (a landline of
-city A, a plate of city B in another province; the truth is A). Backgrounds are procedural unless
+city A, a plate of city B in another province; the truth is A), and the admin-name kinds of
+:mod:`.probe_names` (old_name, homonym, address_vs_town). Backgrounds are procedural unless
 ``--backgrounds`` names a folder of photos (the dev bench: pasted behind the sign at run time,
 never copied). Writes ``DIR/probe.json`` (summary, run facts and every probe's truth and
 prediction) and ``DIR/probe.md``; ``--compare`` prints before/after deltas against an older JSON.

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
+from sinoloc.benchmarks.probe_kinds import READ_KINDS, READ_MAKERS
+from sinoloc.benchmarks.probe_names import NAME_KINDS, NAME_MAKERS
 from sinoloc.benchmarks.probe_tables import (
     Place,
     area_codes,
@@ -28,8 +30,9 @@ from sinoloc.benchmarks.probe_tables import (
 if TYPE_CHECKING:
     from sinoloc.tools.regions import Region
 
-KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town", "village",
-         "agree", "conflict")
+LITERAL_KINDS = ("address", "landline", "landline_long", "plate", "plate_confusable", "town",
+                 "village", "agree", "conflict")
+KINDS: tuple[str, ...] = LITERAL_KINDS + READ_KINDS + NAME_KINDS
 MAINLAND = 31
 # Neutral words for shop names and roads (filtered against region names at generation time, so a
 # word that happens to be a place name never becomes an unintended clue).
@@ -260,7 +263,8 @@ def _conflict_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]
 _MAKERS: dict[str, Callable[[_Context, _Ask, random.Random], list[dict]]] = {
     "address": _address_probes, "landline": _landline_probes, "landline_long": _landline_probes,
     "plate": _plate_probes, "plate_confusable": _plate_probes, "town": _place_probes,
-    "village": _place_probes, "agree": _agree_probes, "conflict": _conflict_probes,
+    "village": _place_probes, "agree": _agree_probes, "conflict": _conflict_probes, **READ_MAKERS,
+    **NAME_MAKERS,
 }
 
 
@@ -278,9 +282,11 @@ def _probes_for(ctx: _Context, province, kind: str, rng: random.Random) -> list[
     return out
 
 
-def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] = KINDS) -> list[Probe]:
-    """Every kind for every mainland province, interleaved (kind by kind, provinces in a seeded
-    order) so that the first N probes of the list cover all kinds and many provinces."""
+def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] | None = None) -> list[Probe]:
+    """Every kind (default: all of KINDS, the registered ones included) for every mainland
+    province, interleaved (kind by kind, provinces in a seeded order) so that the first N probes
+    of the list cover all kinds and many provinces."""
+    kinds = KINDS if kinds is None else kinds
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown probe kinds: {sorted(unknown)}")
@@ -299,3 +305,10 @@ def generate_probes(seed: int = 0, kinds: tuple[str, ...] | list[str] = KINDS) -
     for i in range(max((len(v) for v in by_kind.values()), default=0)):
         interleaved.extend(v[i] for v in by_kind.values() if i < len(v))
     return interleaved
+
+
+# kinds of other modules, registered last: their makers take the context above
+from sinoloc.benchmarks.probe_guide import MAKERS as _GUIDE  # noqa: E402
+
+KINDS += tuple(_GUIDE)
+_MAKERS.update(_GUIDE)

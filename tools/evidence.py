@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
+from sinoloc.tools.clues.schema import Clue, ClueKind, PlacePoint, RegionSupport, Ring
 
 
 class EvidenceKind(str, Enum):
@@ -16,6 +16,7 @@ class EvidenceKind(str, Enum):
     PHONE = "phone"
     PLATE = "plate"
     ROAD = "road"
+    GUIDE_SIGN = "guide_sign"
     POI = "poi"
     WEB = "web"
     KNOWLEDGE = "knowledge"
@@ -34,6 +35,9 @@ class Evidence(BaseModel):
     source: str  # tool + provider / data
     regions: list[RegionSupport] = Field(default_factory=list)
     point: PointSupport | None = None
+    # the named place's point in each region it may be in: where the answer goes (not support)
+    place_points: list[PlacePoint] = Field(default_factory=list)
+    rings: list[Ring] = Field(default_factory=list)  # "N km from PLACE": alternatives (max)
     weight: float = Field(gt=0, lt=1, description=(
         "probability that the truth lies in the supported area if this item were the only "
         "evidence; fusion derives the likelihood ratio from it and the support's size"))
@@ -64,7 +68,11 @@ _CLUE_TO_EVIDENCE = {
     ClueKind.PHONE: EvidenceKind.PHONE,
     ClueKind.PLATE: EvidenceKind.PLATE,
     ClueKind.ROAD: EvidenceKind.ROAD,
+    ClueKind.GUIDE_SIGN: EvidenceKind.GUIDE_SIGN,
     ClueKind.KNOWLEDGE: EvidenceKind.KNOWLEDGE,
+    ClueKind.INSTITUTION: EvidenceKind.KNOWLEDGE,  # cited tables: the MoE list, postcodes
+    ClueKind.POSTCODE: EvidenceKind.KNOWLEDGE,
+    ClueKind.WELCOME: EvidenceKind.OCR_ADDRESS,  # an admin name read where the sign stands
 }
 
 
@@ -75,15 +83,16 @@ def clue_to_evidence(clue: Clue, trace: str) -> Evidence | IgnoredText | None:
         return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
     if clue.kind is ClueKind.POI_QUERY:
         return None
-    if not clue.regions or clue.strength <= 0:
+    if not (clue.regions or clue.rings) or clue.strength <= 0:
         return IgnoredText(text=clue.text, reason=clue.detail, span_id=clue.span_id)
     return Evidence(kind=_CLUE_TO_EVIDENCE[clue.kind], text=clue.text, source=f"clues:{clue.source}",
                     regions=clue.regions, weight=clue.strength, confidence=clue.confidence,
                     detail=clue.detail, trace=trace, span_id=clue.span_id,
-                    knowledge_id=clue.knowledge_id)
+                    knowledge_id=clue.knowledge_id, place_points=clue.place_points,
+                    rings=clue.rings)
 
 
 __all__ = [
-    "Evidence", "EvidenceKind", "IgnoredText", "PointSupport", "RegionSupport",
+    "Evidence", "EvidenceKind", "IgnoredText", "PlacePoint", "PointSupport", "RegionSupport", "Ring",
     "clue_to_evidence",
 ]

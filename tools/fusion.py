@@ -34,9 +34,10 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel
 
-from sinoloc.tools.evidence import Evidence, EvidenceKind
+from sinoloc.tools.evidence import Evidence, EvidenceKind, PlacePoint, PointSupport
 from sinoloc.tools.prior.distribution import index_vector
 from sinoloc.tools.regions import Level, Region, RegionIndex, haversine_km
+from sinoloc.tools.rings import ring_point, ring_support
 
 ANCHOR_THRESHOLD = 0.5  # a level counts as decided by evidence when its mass reaches this
 # The population start is tempered, p(d) ∝ population(d) ** POPULATION_EXPONENT: 1 would be "a
@@ -110,6 +111,8 @@ def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
         radius = item.point.radius_km
         for position, dist in index.districts_near(item.point.lon, item.point.lat, 3 * radius):
             support[position] = max(support[position], float(np.exp(-0.5 * (dist / radius) ** 2)))
+    for ring in item.rings:  # alternatives (a place name shared by a few regions): the best
+        np.maximum(support, ring_support(ring, index), out=support)
     return support
 
 
@@ -256,25 +259,36 @@ class Decision(BaseModel):
     distance_optimal: PointEstimate | None = None
 
 
+def anchor_points(item: Evidence) -> list[PointSupport | PlacePoint]:
+    """Where an item may put the answer: its point (EXIF, a geocoded POI), else the points of
+    the place it names (a town, one per region it may be in), which are not support but say
+    where in the claimed district to answer."""
+    return [item.point] if item.point is not None else list(item.place_points)
+
+
 def _best_point_in(district: Region, evidence: list[Evidence], index: RegionIndex):
-    best = None
+    """The strongest item whose point (or named place's point) lies in the claimed district;
+    a measured point outranks a named place's."""
+    best, best_key = None, None
     for item in evidence:
-        if item.point is None:
-            continue
-        inside = index.contains(district, item.point.lon, item.point.lat)
-        if inside and (best is None or item.effective_weight > best.effective_weight):
-            best = item
+        for point in anchor_points(item):
+            if not index.contains(district, point.lon, point.lat):
+                continue
+            key = (item.point is not None, item.effective_weight)
+            if best_key is None or key > best_key:
+                best, best_key = point, key
     return best
 
 
 def precision_km(belief: Belief, lon: float, lat: float, evidence: list[Evidence]) -> float:
     """How far the truth is expected to be from (lon, lat): the radius of a point evidence item
-    placed exactly there (EXIF, a geocoded POI), else the expected distance under the belief."""
+    placed exactly there (EXIF, a geocoded POI, a named town's point), else the expected
+    distance under the belief."""
     index = belief.index
     for item in evidence:
-        if item.point is not None and haversine_km(
-                item.point.lon, item.point.lat, lon, lat) < 1e-3:
-            return round(max(item.point.radius_km, 0.05), 3)
+        for point in anchor_points(item):
+            if haversine_km(point.lon, point.lat, lon, lat) < 1e-3:
+                return round(max(point.radius_km, 0.05), 3)
     dist = haversine_km(index.district_lon, index.district_lat, lon, lat)
     spread = np.sqrt(index.district_area / np.pi) / 2
     return round(max(float(np.sum(belief.probs * np.hypot(dist, spread))), 0.05), 3)
@@ -322,9 +336,9 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
         anchor = region
 
     overall = _median(belief, None)
-    point_item = _best_point_in(district, evidence, index)
-    if point_item is not None:
-        lon, lat = point_item.point.lon, point_item.point.lat
+    anchor_at = _best_point_in(district, evidence, index)
+    if anchor_at is not None:
+        lon, lat = anchor_at.lon, anchor_at.lat
     else:
         # the expected-distance point of the whole belief, or of the belief within the claimed
         # province or city, whichever lies inside the claimed district and is expected nearest
@@ -334,6 +348,8 @@ def decide(belief: Belief, evidence: list[Evidence]) -> Decision:
             lon, lat = min(inside, key=lambda pt: expected_km(belief, *pt))
         else:
             lon, lat = district.lon, district.lat
+        # guide-sign rings say where in the district: the point there that lies in most of them
+        lon, lat = ring_point(district, evidence, index, (lon, lat)) or (lon, lat)
 
     optimal = None
     if overall is not None and haversine_km(overall[0], overall[1], lon, lat) >= 1e-3:

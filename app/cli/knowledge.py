@@ -145,17 +145,25 @@ def main(args: argparse.Namespace) -> int:
         else:
             print("\n".join(entry_lines(entry, corpus)))
         return EXIT_OK
+    from sinoloc.tools.clues.reading import how_locate_reads
     from sinoloc.tools.knowledge.retrieval import get_knowledge_index
 
     try:
-        hits = get_knowledge_index().search(args.query, region=args.region, k=args.k)
+        index = get_knowledge_index()
+        hits = index.search(args.query, region=args.region, k=args.k)
+        reading = how_locate_reads(args.query)  # the same truth as locate (兰州拉面 is a dish)
+        kept = ({h.entry.id for h in index.search(reading.rest, region=args.region, k=args.k)}
+                if reading.why else {h.entry.id for h in hits})
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps([{**_entry_dict(h.entry, corpus), "score": round(h.score, 3),
-                           "coverage": h.coverage} for h in hits], ensure_ascii=False, indent=2))
+                           "coverage": h.coverage,
+                           "locate_ignores": None if h.entry.id in kept else reading.why}
+                          for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK
+    print("\n".join(reading.lines()) or "locate reads no clue in this text")
     if not hits:
         print("no matching entry")
     for rank, hit in enumerate(hits, start=1):
@@ -164,4 +172,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"{rank}. [{entry.id}] {entry.kind.value}, score {hit.score:.2f}\n"
               f"   {entry.clue_zh}\n   {entry.clue_en}\n   → {where} (strength "
               f"{entry.strength:.2f})\n   source: {entry.source}")
+        if entry.id not in kept:
+            print(f"   ! matched only through words locate reads otherwise ({reading.why}): "
+                  "not evidence")
     return EXIT_OK

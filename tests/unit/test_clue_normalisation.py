@@ -111,6 +111,31 @@ def test_traditional_province_character():
     assert clue is not None and city_of(clue) == "上海市" and clue.confidence < EXACT_PLATE
 
 
+# every provincial plate abbreviation in its traditional form (通用规范汉字表 繁简对照); most are
+# written alike in both scripts, 粵 滬 魯 閩 遼 蘇 贛 晉 陝 寧 貴 雲 瓊 are not
+TRADITIONAL_ABBREVIATIONS = {
+    "京": "京", "津": "津", "冀": "冀", "晉": "晋", "蒙": "蒙", "遼": "辽", "吉": "吉", "黑": "黑",
+    "滬": "沪", "蘇": "苏", "浙": "浙", "皖": "皖", "閩": "闽", "贛": "赣", "魯": "鲁", "豫": "豫",
+    "鄂": "鄂", "湘": "湘", "粵": "粤", "桂": "桂", "瓊": "琼", "渝": "渝", "川": "川", "貴": "贵",
+    "雲": "云", "藏": "藏", "陝": "陕", "甘": "甘", "青": "青", "寧": "宁", "新": "新",
+}
+
+
+def test_traditional_table_covers_every_mainland_abbreviation():
+    assert set(TRADITIONAL_ABBREVIATIONS.values()) == {p[0] for p in get_knowledge().plates}
+
+
+@pytest.mark.parametrize("traditional", sorted(TRADITIONAL_ABBREVIATIONS))
+def test_every_traditional_province_abbreviation_on_a_plate_is_folded(traditional):
+    simplified = TRADITIONAL_ABBREVIATIONS[traditional]
+    expected = plate(f"{simplified}A·12345")
+    assert expected is not None
+    clue = plate(f"{traditional}A·12345")
+    assert clue is not None and clue.regions == expected.regions
+    if traditional != simplified:  # a folded character is a correction: it costs confidence
+        assert clue.confidence < expected.confidence
+
+
 @pytest.mark.parametrize("text", [
     "京ABOUTS", "沪ABOUT US", "新ABCDEF", "全新201910款", "新2023款", "京东 JD.COM",
     "ABCD1234", "IMG_20230101", "2023-12-01", "¥128.00", "身份证110101199003074518",

@@ -44,7 +44,9 @@ def test_every_entry_is_cited_and_consistent(corpus, regions):
     assert len(ids) == len(set(ids))
     for entry in corpus.entries:
         assert entry.source and (re.search(r"https://\S+\.org/", entry.source)
-                                 or re.match(r"(GB|GB/T|JTG|GA) [A-Z]?\d", entry.source)), entry.id
+                                 or re.match(r"(GB|GB/T|JTG|GA) [A-Z]?\d", entry.source)
+                                 or re.match(r"https://github\.com/[\w.-]+/[\w.-]+/blob/[0-9a-f]{40}/",
+                                             entry.source)), entry.id
         assert entry.clue_zh and entry.clue_en
         for region, weight in corpus.regions(entry):
             assert region is not None and 0 < weight <= 1

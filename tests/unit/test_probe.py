@@ -9,20 +9,27 @@ import numpy as np
 import phonenumbers
 import pytest
 
-from sinoloc.benchmarks.probe_data import KINDS, MAINLAND, generate_probes
+from sinoloc.benchmarks.probe_data import LITERAL_KINDS, MAINLAND, generate_probes
 from sinoloc.benchmarks.probe_render import render_probe
 from sinoloc.benchmarks.probe_tables import load_places
 
 
 @pytest.fixture(scope="module")
 def probes():
-    return generate_probes(seed=5)
+    return generate_probes(seed=5, kinds=LITERAL_KINDS)
+
+
+@pytest.fixture(scope="module")
+def guide_probes():
+    found = generate_probes(seed=5, kinds=["guide_sign", "town_point"])
+    assert {p.kind for p in found} == {"guide_sign", "town_point"}
+    return found
 
 
 def test_same_seed_same_probes_and_another_seed_differs(probes):
-    again = generate_probes(seed=5)
+    again = generate_probes(seed=5, kinds=LITERAL_KINDS)
     assert [p.model_dump() for p in again] == [p.model_dump() for p in probes]
-    other = generate_probes(seed=6)
+    other = generate_probes(seed=6, kinds=LITERAL_KINDS)
     assert [p.model_dump() for p in other] != [p.model_dump() for p in probes]
 
 
@@ -32,24 +39,29 @@ def test_every_kind_covers_all_31_mainland_provinces(probes, regions):
         covered[probe.kind].add(probe.truth.province_adcode)
     mainland = {p.adcode for p in regions.provinces() if p.kind in ("regular", "municipality")}
     assert len(mainland) == MAINLAND
-    assert set(covered) == set(KINDS)
-    for kind in KINDS:
+    assert set(covered) == set(LITERAL_KINDS)
+    for kind in LITERAL_KINDS:
         assert covered[kind] == mainland, kind
     assert len({p.id for p in probes}) == len(probes)
-    assert len(probes) <= 400  # a full run stays within ~15 min on two shared cores
+    # a full run stays within ~15 min on two shared cores (measured: 336 probes in 4 min)
+    assert len(probes) <= 40 * len(LITERAL_KINDS)
 
 
-def test_truth_is_a_consistent_admin_chain_with_its_point(probes, regions):
-    for probe in probes:
+def test_truth_is_a_consistent_admin_chain_with_its_point(probes, guide_probes, regions):
+    for probe in probes + guide_probes:
         truth = probe.truth
         finest = truth.district_adcode or truth.city_adcode
         region = regions.get(finest, truth.level)
         assert region is not None, probe.id
         assert region.province_adcode == truth.province_adcode
-        assert (region.lat, region.lon) == (truth.lat, truth.lon)
+        if probe.kind in ("guide_sign", "town_point"):  # the truth is a town's point in its region
+            assert regions.is_within(regions.reverse(truth.lon, truth.lat), region), probe.id
+        else:
+            assert (region.lat, region.lon) == (truth.lat, truth.lon)
         if truth.district_adcode:
             assert region.city_adcode == truth.city_adcode
-            assert truth.district in "".join(probe.sign) or probe.kind in ("town", "village")
+            assert truth.district in "".join(probe.sign) or probe.kind in ("town", "village",
+                                                                           "town_point")
 
 
 def test_landlines_are_valid_for_their_city_and_the_long_ones_are_not(probes):
@@ -112,3 +124,27 @@ def test_rendering_is_deterministic_and_draws_the_sign(probes):
 def test_generation_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="unknown probe kinds"):
         generate_probes(seed=0, kinds=["address", "smoke_signal"])
+
+
+def test_guide_signs_list_places_nearest_first_on_a_route_of_the_province(guide_probes):
+    from sinoloc.tools.knowledge import get_knowledge
+
+    roads = get_knowledge().roads_by_code
+    for probe in (p for p in guide_probes if p.kind == "guide_sign"):
+        route, *stops = probe.sign
+        road = roads[route.split()[0]]
+        assert probe.truth.province_adcode in {p.adcode for p in road.provinces}, probe.id
+        kms = [float(re.search(r"(\d+)\s*(?:km|公里)", s).group(1)) for s in stops]
+        assert 2 <= len(stops) <= 3 and kms == sorted(kms), probe.sign
+        assert probe.key in stops[0] and probe.truth.district is None  # a sign names no district
+
+
+def test_town_point_truth_is_the_towns_point(guide_probes):
+    from sinoloc.tools.places.town_points import get_town_points
+
+    table = get_town_points()
+    for probe in (p for p in guide_probes if p.kind == "town_point"):
+        town = probe.note.split(",")[0]
+        point = table.find(probe.truth.district_adcode, town)
+        assert point is not None and (point.lat, point.lon) == (probe.truth.lat, probe.truth.lon)
+        assert town in "".join(probe.sign)

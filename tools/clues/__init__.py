@@ -7,14 +7,19 @@ from sinoloc.tools.clues.ambiguity import weight_by_population
 from sinoloc.tools.clues.filters import mask_misleading, watermark_clue
 from sinoloc.tools.clues.fuzzy import address_clue_with_slips
 from sinoloc.tools.clues.gazetteer import get_gazetteer
+from sinoloc.tools.clues.guide_signs import guide_sign_clues
+from sinoloc.tools.clues.institutions import institution_clues
 from sinoloc.tools.clues.phones import phone_clues
 from sinoloc.tools.clues.plates import plate_clues
+from sinoloc.tools.clues.postcodes import postcode_clues
 from sinoloc.tools.clues.roads import road_clues
 from sinoloc.tools.clues.schema import Clue, ClueKind, RegionSupport
 from sinoloc.tools.clues.signs import sign_clues
 from sinoloc.tools.clues.towns import town_clues
+from sinoloc.tools.clues.welcome import welcome_clues
 from sinoloc.tools.knowledge import get_knowledge
 from sinoloc.tools.knowledge.corpus import get_corpus
+from sinoloc.tools.knowledge.kinds import get_kinds
 from sinoloc.tools.ocr.base import OcrSpan
 from sinoloc.tools.regions import get_region_index
 
@@ -28,16 +33,21 @@ def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
     if watermark is not None:
         return [watermark]
     masked, clues = mask_misleading(text, knowledge, span_id)
+    masked, postcodes = postcode_clues(masked, get_kinds(), index, span_id)
+    masked, institutions = institution_clues(masked, get_kinds(), gazetteer, span_id)
+    masked, welcomes = welcome_clues(masked, gazetteer, span_id)
+    clues += postcodes + institutions + welcomes
     phones = phone_clues(masked, gazetteer, span_id)
     for phone in phones:  # digits of a phone number are not plate or road codes
         masked = masked.replace(phone.text, "□" * len(phone.text))
     plates = plate_clues(masked, knowledge, index, span_id)
     for plate in plates:
         masked = masked.replace(plate.text, "□" * len(plate.text))
+    masked, guides = guide_sign_clues(masked, gazetteer, span_id)  # "PLACE N km" is not here
     masked, signs = sign_clues(masked, get_corpus(), gazetteer, span_id)
-    clues += phones + plates + signs + road_clues(masked, knowledge, span_id)
-    clues += address_clue_with_slips(masked, gazetteer, span_id)
-    clues += town_clues(masked, gazetteer, span_id)
+    clues += phones + plates + signs + guides + road_clues(masked, knowledge, span_id)
+    addresses = address_clue_with_slips(masked, gazetteer, span_id)
+    clues += addresses + town_clues(masked, gazetteer, span_id, addresses)
     # one place for every kind: alternatives a clue cannot tell apart are weighted by population
     return [c.model_copy(update={"regions": weight_by_population(c.regions, index)})
             if len(c.regions) > 1 else c for c in clues]

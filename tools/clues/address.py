@@ -39,12 +39,18 @@ def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) ->
         regions = [res.region, *res.alternatives]
         matched = "".join(m.text for m in res.mentions)
         supports, label = supports_for(regions, index)
+        named = {r.key for r in regions}
+        changed = [m.change for m in res.mentions
+                   if m.change is not None and any(r.key in named for r in m.change.regions)]
+        changes = [c.describe() for c in changed]
         clues.append(Clue(
             kind=ClueKind.ADDRESS, text=matched, span_id=span_id, confidence=confidence,
             strength=strength, regions=supports,
             detail=(f"place names {'、'.join(m.text for m in res.mentions)} → {label}"
-                    + (" (ambiguous)" if res.alternatives else "")),
-            source=SOURCE))
+                    + (" (ambiguous)" if res.alternatives else "")
+                    + "".join(f"; old name {c}" for c in changes)),
+            source=SOURCE + ("; admin changes: " + "; ".join(
+                f"{c.announcement}, {c.source}" for c in changed) if changed else "")))
         leftover = res.leftover
     else:
         leftover = text

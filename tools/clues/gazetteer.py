@@ -1,20 +1,43 @@
 """Find administrative names in free text and resolve them into one consistent region.
 
 ``浙江省杭州市西湖区文三路138号`` → 浙江省 ⊃ 杭州市 ⊃ 西湖区, with ``文三路138号`` left over as a
-street-level query. Short district names (西湖, 鼓楼) are only trusted next to their city; a name
-followed by 路/街/大道 is a street (中山路 exists in every city), not a region.
+street-level query. A name counts only where the text segments it as that name:
+
+- longest first, so a name inside a longer admin name is the longer name (北区 of 闸北区, an old
+  Shanghai district, is not Hong Kong's 北区); a two-character district name (北区, 和县) right
+  after a Han character that ends no other name is the tail of a longer name this index lacks;
+- not before 路/街/大道 … (中山路 exists in every city: a road named after a place is not at that
+  place), and a short name not before an institution's word (中山大学 is in 广州, 中山公园 in
+  many cities: not 中山市);
+- short district names (西湖, 鼓楼) only next to their city;
+- old names from the admin-change table (:mod:`sinoloc.tools.places.admin_changes`: 白下区,
+  萝岗区, 吴江市) stand for today's district(s) and carry the change; an old name that is also a
+  current name elsewhere (邢台's 桥东区), and an old short name (白下), only next to its city;
+- a short name shared by a province and a city (吉林, 海南) is the province unless another name
+  of the line points at the city.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sinoloc.tools.places.admin_changes import AdminChange, get_admin_changes
 from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
 
-_STREET_AFTER = re.compile(r"^(路|街|大街|大道|道|巷|胡同|弄|桥|里|东路|西路|南路|北路|中路)")
+_STREET_AFTER = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九十\d]{0,3}"
+                           r"(路|街|大街|大道|道|巷|胡同|弄|桥|里)")
+# after a full name (香格里拉市, 北京市) only a road word makes it a road's name: 里 and 桥 begin
+# the next name there (香格里拉市里山乡)
+_ROAD_AFTER_FULL = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八九十\d]{0,3}(路|街|大街|大道|巷|胡同|弄)")
+# a short name before these words names an institution, a park or a memorial, not the region (a
+# hospital is not among them: 北京医院, 北京大学深圳医院 stand in the city they name)
+_INSTITUTION_AFTER = re.compile(
+    r"^(公园|陵|纪念堂|纪念馆|舰|号|[^\s市区县省州路街道号]{0,6}?(大学|学院))")
 _GENERIC = {"城区", "郊区", "矿区", "新区", "市中区", "市辖区", "开发区", "高新区"}
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _MAX_NAME = 24
 
 
@@ -25,6 +48,7 @@ class Mention:
     end: int
     candidates: tuple[Region, ...]
     full: bool  # matched with its suffix (杭州市), not the short form (杭州)
+    change: AdminChange | None = None  # an old name: what became of it (萝岗区 → 黄埔区, 2014)
 
 
 @dataclass(frozen=True)
@@ -36,11 +60,14 @@ class Resolution:
 
 
 class Gazetteer:
-    def __init__(self, index: RegionIndex):
+    def __init__(self, index: RegionIndex, changes: tuple[AdminChange, ...] = ()):
         self.index = index
         self._names: dict[str, list[tuple[Region, bool]]] = {}
         self._district_short: dict[str, list[Region]] = {}
+        self._generic: dict[str, list[Region]] = defaultdict(list)
         for full, region in index.names():
+            if full in _GENERIC and region.level is Level.DISTRICT and full == region.name:
+                self._generic[full].append(region)  # 城区, 市中区: only next to their city
             if full in _GENERIC or len(full) < 2:
                 continue
             self._names.setdefault(full, []).append((region, True))
@@ -50,6 +77,55 @@ class Gazetteer:
                     self._district_short.setdefault(short, []).append(region)
                 else:
                     self._names.setdefault(short, []).append((region, False))
+        # old names: read anywhere when unmistakable, else only next to today's city; one that
+        # is also a current name elsewhere (广州's 东山区, 鹤岗's 东山区) is both, weighed alike
+        self._old: dict[str, AdminChange] = {}
+        self._old_shared: dict[str, AdminChange] = {}
+        self._old_local: dict[str, list[tuple[AdminChange, bool]]] = {}
+        named = Counter(c.old_name for c in changes)
+        for change in changes:
+            name = change.old_name
+            if name not in self._names and name not in _GENERIC and named[name] == 1:
+                self._old[name] = change
+            elif len(name) >= 3 and name in self._names and named[name] == 1 and name not in _GENERIC:
+                self._old_shared[name] = change
+            self._old_local.setdefault(name, []).append((change, True))
+            old_short = _short_old(change, index)
+            if old_short and old_short not in self._names:
+                self._old_local.setdefault(old_short, []).append((change, False))
+
+    def _exact(self, text: str, i: int, piece: str) -> Mention | None:
+        """The mention ``piece`` makes at ``i``, if the text segments it as that name."""
+        after = text[i + len(piece):]
+        change = self._old.get(piece)
+        entries = self._names.get(piece) or []
+        if change is None and not entries:
+            return None
+        full = change is not None or all(f for _, f in entries)
+        if (_ROAD_AFTER_FULL if full else _STREET_AFTER).match(after) and not self._starts_name(after):
+            return None
+        if len(piece) == 2 and i > 0 and _HAN.match(text[i - 1]) and not self._ends_name(text, i) \
+                and (change is not None or entries[0][0].level is Level.DISTRICT):
+            return None  # 北区 of 闸北区: the tail of a longer name
+        if change is not None:
+            return Mention(piece, i, i + len(piece), change.regions, full=True, change=change)
+        if not full and _INSTITUTION_AFTER.match(after):
+            return None  # 中山大学, 中山公园: an institution's name, not the city
+        candidates = tuple(r for r, _ in entries)
+        shared = self._old_shared.get(piece)
+        if shared is not None:
+            candidates += tuple(r for r in shared.regions if r not in candidates)
+        return Mention(piece, i, i + len(piece), candidates, full=full, change=shared)
+
+    def _starts_name(self, text: str) -> bool:
+        """Whether ``text`` begins with a known full name (石家庄市|桥东区: not a street)."""
+        return any(text[:n] in self._old or any(f for _, f in self._names.get(text[:n], ()))
+                   for n in range(2, min(_MAX_NAME, len(text)) + 1))
+
+    def _ends_name(self, text: str, i: int) -> bool:
+        """Whether a known name ends at position ``i`` (香港|北区)."""
+        return any(text[j:i] in self._names or text[j:i] in self._old
+                   for j in range(max(0, i - _MAX_NAME), i - 1))
 
     def mentions(self, text: str) -> list[Mention]:
         """Longest-first, non-overlapping admin names in ``text``."""
@@ -58,45 +134,64 @@ class Gazetteer:
         while i < len(text):
             hit = None
             for length in range(min(_MAX_NAME, len(text) - i), 1, -1):
-                piece = text[i:i + length]
-                entries = self._names.get(piece)
-                if entries and not _STREET_AFTER.match(text[i + length:]):
-                    hit = Mention(piece, i, i + length, tuple(r for r, _ in entries),
-                                  full=all(f for _, f in entries))
+                hit = self._exact(text, i, text[i:i + length])
+                if hit:
                     break
             if hit:
                 found.append(hit)
                 i = hit.end
             else:
                 i += 1
-        return self._add_district_short_forms(text, found)
+        return self._add_local_names(text, found)
 
-    def _add_district_short_forms(self, text: str, found: list[Mention]) -> list[Mention]:
-        """西湖 counts as 西湖区 only when it follows a mention of its city."""
+    def _add_local_names(self, text: str, found: list[Mention]) -> list[Mention]:
+        """西湖 counts as 西湖区 only when the line names its city, and so do 城区 and 市中区 (a
+        city's own) and old names that are short (白下) or also a current name elsewhere
+        (邢台's 桥东区), which then replace the current one."""
         cities = {r.adcode for m in found for r in m.candidates if r.level is Level.CITY}
+        cities |= {r.city_adcode for m in found for r in m.candidates
+                   if r.level is Level.DISTRICT and r.city_adcode}
         if not cities:
             return found
-        extra = []
-        for short, regions in self._district_short.items():
-            local = tuple(r for r in regions if r.city_adcode in cities)
-            if not local:
-                continue
-            for match in re.finditer(re.escape(short), text):
+        local: list[tuple[str, tuple[Region, ...], bool, AdminChange | None]] = []
+        for short, shorts in self._district_short.items():
+            near = tuple(r for r in shorts if r.city_adcode in cities)
+            if near:
+                local.append((short, near, False, None))
+        for generic, named in self._generic.items():
+            near = tuple(r for r in named if r.city_adcode in cities)
+            if near:
+                local.append((generic, near, True, None))
+        for old, changes in self._old_local.items():
+            for past, is_full in changes:
+                if past.scope.adcode in cities:
+                    local.append((old, past.regions, is_full, past))
+        extra: list[Mention] = []
+        for name, regions, full, change in sorted(local, key=lambda x: -len(x[0])):
+            for match in re.finditer(re.escape(name), text):
                 s, e = match.span()
-                overlaps = any(m.start < e and s < m.end for m in found)
-                if not overlaps and not _STREET_AFTER.match(text[e:]):
-                    extra.append(Mention(short, s, e, local, full=False))
+                if _STREET_AFTER.match(text[e:]) and not self._starts_name(text[e:]):
+                    continue
+                same = [m for m in found if (m.start, m.end) == (s, e)]
+                if change is not None and same and not any(
+                        r.city_adcode == change.scope.adcode for m in same for r in m.candidates):
+                    found = [m for m in found if m not in same]  # 桥东区 of 邢台, not 石家庄's
+                if any(m.start < e and s < m.end for m in found + extra):
+                    continue
+                extra.append(Mention(name, s, e, regions, full=full, change=change))
         return sorted(found + extra, key=lambda m: m.start)
 
     def _ranked(self, region: Region, mentions: list[Mention]) -> tuple[tuple, tuple] | None:
-        """``region``'s score (mentions agreeing with it, full names among them, depth) and the
-        agreeing mentions; None when no mention names the region itself."""
+        """``region``'s score (mentions agreeing with it, full names among them, characters they
+        explain, homonyms against it, depth) and the agreeing mentions; None when no mention
+        names the region itself."""
         agreeing = tuple(m for m in mentions
                          if any(self.index.is_within(region, c) for c in m.candidates))
         if not any(region in m.candidates for m in agreeing):
             return None
         depth = {Level.PROVINCE: 0, Level.CITY: 1, Level.DISTRICT: 2}[region.level]
-        return (len(agreeing), sum(m.full for m in agreeing), depth), agreeing
+        return (len(agreeing), sum(m.full for m in agreeing), sum(m.end - m.start for m in agreeing),
+                -self._homonym(region, agreeing), depth), agreeing
 
     def resolve(self, text: str) -> Resolution | None:
         mentions = self.mentions(text)
@@ -119,7 +214,24 @@ class Gazetteer:
         leftover = text[max(m.end for m in agreeing):].strip(" ，,:：")
         return Resolution(region, agreeing, tuple(r for r in tied if r != region), leftover)
 
+    def _homonym(self, region: Region, agreeing: tuple[Mention, ...]) -> int:
+        """1 where ``region`` is a city named only by a short name a province shares (吉林 →
+        吉林省 rather than 吉林市; 海南 → 海南省, not 青海's 海南州)."""
+        if region.level is not Level.CITY:
+            return 0
+        return int(all(not m.full and any(c.level is Level.PROVINCE for c in m.candidates) for m in agreeing))
+
+
+def _short_old(change: AdminChange, index: RegionIndex) -> str | None:
+    """白下 of 白下区, 吴江 of 吴江市: an old name's short form, two characters or more."""
+    from sinoloc.tools.regions.names import short_name
+
+    level = "city" if change.regions[0].level is Level.CITY and change.old_name.endswith("市") \
+        and len(change.regions) == 1 else "district"
+    short = short_name(change.old_name, level)
+    return short if short != change.old_name and len(short) >= 2 else None
+
 
 @lru_cache(maxsize=1)
 def get_gazetteer() -> Gazetteer:
-    return Gazetteer(get_region_index())
+    return Gazetteer(get_region_index(), get_admin_changes())

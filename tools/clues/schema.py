@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class ClueKind(str, Enum):
     ADDRESS = "ocr_address"  # admin names (and maybe a street) read in the image
     PLACE = "place_name"  # a town or village name → its county (fused as ocr_address evidence)
+    GUIDE_SIGN = "guide_sign"  # "PLACE N km" on a guide sign: a ring around PLACE, not PLACE
     PHONE = "phone"
     PLATE = "plate"
     ROAD = "road"
@@ -17,6 +18,9 @@ class ClueKind(str, Enum):
     WATERMARK = "watermark"  # provider watermark: recognised and ignored
     MISLEADING = "misleading_name"  # a place name that does not locate (兰州拉面, 沙县小吃)
     KNOWLEDGE = "knowledge"  # a sign text that identifies a knowledge-corpus clue (汉口银行)
+    INSTITUTION = "institution"  # a university's or college's name → its campus city (中山大学 → 广州)
+    POSTCODE = "postcode"  # six digits after 邮编 → the post office's city
+    WELCOME = "welcome_sign"  # "XX欢迎您" → the place it welcomes you to
 
 
 class RegionSupport(BaseModel):
@@ -37,6 +41,38 @@ def supports_for(regions, index, weight: float = 1.0) -> tuple[list[RegionSuppor
              for r, label in zip(regions, labels, strict=True)], " / ".join(labels))
 
 
+class PlacePoint(BaseModel):
+    """Where the place a clue names lies (a town's GeoNames point). Not support — the clue's
+    regions say where the photo is — but the answer's point and precision where the belief
+    decides the district it lies in."""
+
+    name: str
+    lat: float = Field(ge=-90, le=90)  # WGS-84
+    lon: float = Field(ge=-180, le=180)
+    radius_km: float = Field(gt=0, description="how far a photo in the place lies from its point")
+
+
+class Ring(BaseModel):
+    """A guide sign's "PLACE N km": the photo is ``distance_km`` by road from PLACE, so its
+    straight-line distance from PLACE's point lies between ``inner_km`` and ``outer_km`` (a road
+    is longer than the straight line; PLACE's point is uncertain by its own extent). Fusion
+    supports each district by the share of its area inside the ring."""
+
+    place: str  # as named on the sign, with the region it resolved to
+    lat: float = Field(ge=-90, le=90)  # WGS-84 point of PLACE
+    lon: float = Field(ge=-180, le=180)
+    distance_km: float = Field(gt=0, le=3000)
+    inner_km: float = Field(ge=0)
+    outer_km: float = Field(gt=0, le=3500)
+
+    @model_validator(mode="after")
+    def _band(self) -> Ring:
+        if not self.inner_km <= self.distance_km <= self.outer_km:
+            raise ValueError(f"ring band [{self.inner_km}, {self.outer_km}] km must hold the "
+                             f"distance {self.distance_km} km")
+        return self
+
+
 class Clue(BaseModel):
     kind: ClueKind
     text: str  # the matched text
@@ -51,3 +87,5 @@ class Clue(BaseModel):
     detail: str = ""  # one line for people: what it means
     source: str = ""  # the data it was matched against
     knowledge_id: str | None = None  # the knowledge-corpus entry, for KNOWLEDGE clues
+    place_points: list[PlacePoint] = Field(default_factory=list)  # the named town's (per region)
+    rings: list[Ring] = Field(default_factory=list)  # guide-sign distances: alternatives (max)

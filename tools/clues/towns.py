@@ -2,7 +2,9 @@
 
 Rules, strongest first:
 - the line also names the county, city or province a candidate lies in (``嘉定区华亭镇``), or a
-  town and a village of the line share a county (``华亭镇北新村``): that county;
+  town and a village of the line share a county (``华亭镇北新村``): that county; a line whose
+  address names a district none of the candidates lies in is that district's, not the town's
+  (``北京市朝阳区建国门街道``: 建国门 is 东城区's; the explicit district wins);
 - a town's full name with its suffix (``华亭镇``, ``南翔镇``, ``嘉定镇街道``);
 - a town's bare name (``华亭``) only on a guide sign (an arrow, a distance, 方向) — elsewhere a
   two-character word is too often something else;
@@ -20,7 +22,8 @@ import re
 from typing import NamedTuple
 
 from sinoloc.tools.clues.gazetteer import Gazetteer, Mention
-from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
+from sinoloc.tools.clues.schema import Clue, ClueKind, PlacePoint, supports_for
+from sinoloc.tools.places.town_points import get_town_points
 from sinoloc.tools.places.towns import NameKind, PlaceHit, get_towns
 from sinoloc.tools.regions import Level, Region, RegionIndex
 
@@ -66,12 +69,15 @@ class _Reading(NamedTuple):
 
 def _outside_admin(group: list[PlaceHit], mentions: list[Mention], guide: bool) -> list[PlaceHit]:
     """The eligible hits of one span the address clue does not already own: nothing inside an
-    administrative name (嘉定 of 嘉定区), and only full town names where one overlaps it."""
+    administrative name (嘉定 of 嘉定区), only full town names where one overlaps it, and none
+    that straddles the boundary of one (洛市镇 across 商洛市|镇安县: the text does not segment it
+    as that name)."""
     start, end = group[0].start, group[0].end
     inside_admin = any(m.start <= start and end <= m.end for m in mentions)
-    overlaps_admin = any(m.start < end and start < m.end for m in mentions)
+    overlapping = [m for m in mentions if m.start < end and start < m.end]
+    straddles = any(not (start <= m.start and m.end <= end) for m in overlapping)
     return [h for h in _eligible(group, guide)
-            if not inside_admin and (h.kind is NameKind.TOWN or not overlaps_admin)]
+            if not inside_admin and not straddles and (h.kind is NameKind.TOWN or not overlapping)]
 
 
 def _regions_of(group: list[PlaceHit], index: RegionIndex) -> list[Region]:
@@ -117,6 +123,8 @@ def _choose(group: list[PlaceHit], regions: list[Region], peers: set[tuple[str, 
     names the very districts chosen: the address clue already says so, and a second clue would
     count the same words twice."""
     agreed = [r for r in regions if any(index.is_within(r, a) for a in admin)]
+    if named_districts and not any(r.key in named_districts for r in agreed):
+        return None  # the line's address names its district, and this name lies in none of them
     if agreed:
         if all(r.key in named_districts for r in agreed):
             return None
@@ -148,33 +156,71 @@ def _same_regions(clues: list[Clue], regions: list[Region]) -> Clue | None:
     return next((c for c in clues if {(s.level, s.adcode) for s in c.regions} == keys), None)
 
 
-def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None) -> Clue:
+def town_points(group: list[PlaceHit], regions: list[Region]) -> list[PlacePoint]:
+    """The GeoNames points of the town a name may be, one per region that has a town (not a
+    village) of that name with a point (:mod:`sinoloc.tools.places.town_points`): the answer
+    takes the one in the district the belief decides."""
+    if not any(h.kind in (NameKind.TOWN, NameKind.TOWN_BARE) for h in group):
+        return []
+    found = [get_town_points().find(r.adcode, group[0].text) for r in regions]
+    return [PlacePoint(name=f.label, lat=f.lat, lon=f.lon, radius_km=f.radius_km)
+            for f in found if f is not None]
+
+
+def _clue(name: str, reading: _Reading, index: RegionIndex, span_id: str | None,
+          points: list[PlacePoint]) -> Clue:
     """The clue of one name; ``(ambiguous)`` tells a reader the mass is split between counties."""
     supports, label = supports_for(reading.regions, index)
     ambiguous = " (ambiguous)" if len(reading.regions) > 1 else ""
+    at = f"; town point {'、'.join(p.name for p in points)}" if points else ""
     return Clue(
         kind=ClueKind.PLACE, text=name, span_id=span_id, confidence=reading.confidence,
         strength=reading.strength, regions=supports,
-        detail=f"{reading.how}: {name} → {label}{ambiguous}", source=SOURCE)
+        detail=f"{reading.how}: {name} → {label}{ambiguous}{at}", source=SOURCE,
+        place_points=points)
 
 
-def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
-    """The ``place_name`` clues of one line of text (the rules are in the module docstring)."""
+def _point_the_address(group: list[PlaceHit], regions: list[Region], admin: list[Region],
+                       addresses: list[Clue]) -> None:
+    """A town the address clue's district already names (嘉定区华亭镇) adds no mass, but its
+    point tells the answer where in the district: it goes on that address clue."""
+    named = [r for r in regions if any(r.key == a.key for a in admin)]
+    points = town_points(group, named)
+    if len(points) != 1:
+        return
+    for clue in addresses:
+        if not clue.place_points and any((s.level, s.adcode) == named[0].key for s in clue.regions):
+            clue.place_points = points
+            clue.detail += f"; town point {points[0].name}"
+
+
+def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
+               addresses: list[Clue] | None = None) -> list[Clue]:
+    """The ``place_name`` clues of one line of text (the rules are in the module docstring).
+    A town that decides a county brings its point; where the line's ``addresses`` already name
+    the county, the point goes on that address clue."""
     if not _CJK.search(text):
         return []
-    hits = get_towns().find(text)
+    mentions = gazetteer.mentions(text)
+    # a full admin name (宁化县) is no part of a town's name: masked, it cannot start a bare
+    # town name that hides the real one behind it (宁化县河龙乡: 县河 would hide 河龙乡)
+    masked = "".join("□" if any(m.full and m.start <= i < m.end for m in mentions) else ch
+                     for i, ch in enumerate(text))
+    hits = get_towns().find(masked)
     if not hits:
         return []
     index = gazetteer.index
-    mentions = gazetteer.mentions(text)
     admin = [r for m in mentions for r in m.candidates]
     named_districts = {r.key for r in admin if r.level is Level.DISTRICT}
     candidates = _candidates(hits, mentions, index, bool(_GUIDE.search(text)))
     clues: list[Clue] = []
     for i, (group, regions) in enumerate(candidates):
         reading = _choose(group, regions, _peers(candidates, i), admin, named_districts, index)
-        if reading is None or len(reading.regions) > MAX_REGIONS:
-            continue  # named by the address clue; or a common name: 新村, 城关镇, 和平村
+        if reading is None:  # named by the address clue
+            _point_the_address(group, regions, admin, addresses or [])
+            continue
+        if len(reading.regions) > MAX_REGIONS:
+            continue  # a common name: 新村, 城关镇, 和平村
         reading = _hedged(reading)
         name = group[0].text
         same = _same_regions(clues, reading.regions)
@@ -182,5 +228,5 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> l
             same.text += name
             same.detail += f"、{name}"
             continue
-        clues.append(_clue(name, reading, index, span_id))
+        clues.append(_clue(name, reading, index, span_id, town_points(group, reading.regions)))
     return clues

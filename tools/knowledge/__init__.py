@@ -112,8 +112,10 @@ class Knowledge:
     plate_confusions: dict[tuple[str, str], tuple[PlateConfusionRow, ...]] = field(default_factory=dict)
 
 
-def read_rows(name: str, model: type[BaseModel]) -> list:
-    text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+def read_rows(name: str, model: type[BaseModel], text: str | None = None) -> list:
+    """The rows of ``data/<name>`` (or of ``text``, read as that file), validated."""
+    if text is None:
+        text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
     rows = []
     for line_no, raw in enumerate(csv.DictReader(text.splitlines()), start=2):
         try:

@@ -262,6 +262,30 @@ class RegionIndex:
                 out.append((int(idx), dist))
         return out
 
+    def districts_in_ring(self, lon: float, lat: float, inner_km: float,
+                          outer_km: float) -> list[tuple[int, float]]:
+        """(district position, km² of the district inside the ring) for every district that
+        overlaps the ring of radii ``inner_km`` < ``outer_km`` around a WGS-84 point (a disc
+        where ``inner_km`` is 0); areas in a local plane at the point's latitude."""
+        glon, glat = crs.wgs84_to_gcj02(lon, lat)
+        kx = 111.32 * max(np.cos(np.radians(glat)), 0.05)  # km per degree (lon, lat)
+        ky = 111.32
+        angles = np.linspace(0.0, 2 * np.pi, 97)[:-1]
+
+        def circle(radius: float):
+            return shapely.Polygon(np.column_stack([glon + radius * np.cos(angles) / kx,
+                                                    glat + radius * np.sin(angles) / ky]))
+
+        ring = circle(outer_km)
+        if inner_km > 0:
+            ring = ring.difference(circle(inner_km))
+        out = []
+        for idx in self._tree.query(ring):
+            overlap = float(shapely.intersection(self._polygons[idx], ring).area) * kx * ky
+            if overlap > 0:
+                out.append((int(idx), overlap))
+        return out
+
     def contains(self, region: Region, lon: float, lat: float) -> bool:
         """Whether a WGS-84 point lies inside ``region``."""
         district = self.reverse(lon, lat)
