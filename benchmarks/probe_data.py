@@ -88,6 +88,9 @@ class Probe(BaseModel):
 class _Context:
     """Shared lookups of one generation run."""
 
+    def local_landline(self, ask: _Ask, rng: random.Random) -> tuple[str, str, Region]:
+        return _local_landline(self, ask, rng)
+
     def __init__(self):
         from sinoloc.tools.regions import get_region_index
 
@@ -235,6 +238,13 @@ def _local_code(ctx: _Context, ask: _Ask, rng: random.Random) -> tuple[Region, s
     city = _coded_city(ctx, ask.province, rng) or ask.capital
     code, _ = ctx.code_of(city, rng, single=city != ask.capital) or ctx.area_code(city, rng, single=False)
     return city, code
+
+
+def _local_landline(ctx: _Context, ask: _Ask, rng: random.Random) -> tuple[str, str, Region]:
+    """(phone line, key, city) of a local landline: for kinds of other modules (``ctx.local_landline``),
+    which cannot import this one (it imports them to register their kinds)."""
+    city, code = _local_code(ctx, ask, rng)
+    return _phone_line(_landline(code, rng), rng), f"0{code}", city
 
 
 def _agree_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:

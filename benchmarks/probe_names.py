@@ -79,8 +79,6 @@ def _homonym_names() -> dict[str, tuple[str, ...]]:
 def _real_clue(ctx: _Context, ask: _Ask, rng: random.Random) -> tuple[str, str, object]:
     """(line, key, truth region) of this province: a district's address, a city's landline, or
     a shop named after its city (杭州大药房: the city's short name, as weak as a decoy's)."""
-    from sinoloc.benchmarks.probe_data import _landline, _local_code, _phone_line
-
     how = rng.choice(("address", "landline", "city_shop"))
     city = rng.choice([c for c in ctx.cities(ask.province) if ctx.districts(c)])
     if how == "address":
@@ -88,8 +86,7 @@ def _real_clue(ctx: _Context, ask: _Ask, rng: random.Random) -> tuple[str, str, 
         return ctx.address(district, rng, with_province=False), district.name, district
     if how == "city_shop" and len(city.short) >= 2 and city.short != city.name:
         return f"{city.short}{rng.choice(SHOP_WORDS)}", city.short, city
-    city, code = _local_code(ctx, ask, rng)
-    return _phone_line(_landline(code, rng), rng), f"0{code}", city
+    return ctx.local_landline(ask, rng)
 
 
 @lru_cache(maxsize=1)
