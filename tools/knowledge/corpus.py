@@ -28,6 +28,7 @@ from sinoloc.tools.regions import Region, RegionIndex, get_region_index
 from sinoloc.tools.regions.names import normalize
 
 USER_FILES_ENV = "SINOLOC_KNOWLEDGE_FILES"  # os.pathsep-separated CSV / YAML files
+USER_KNOWLEDGE_ENV = "SINOLOC_USER_KNOWLEDGE"  # the entries promoted from corrections
 MAX_STRENGTH = 0.97
 
 
@@ -272,9 +273,23 @@ def shipped_files() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".csv"))
 
 
+def promoted_file() -> Path:
+    """The user's own entries promoted from corrections (``sinoloc knowledge promote``):
+    ``$SINOLOC_USER_KNOWLEDGE`` or ``user_knowledge.csv`` in the user data directory."""
+    env = os.environ.get(USER_KNOWLEDGE_ENV)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("sinoloc")) / "user_knowledge.csv"
+
+
 def user_files() -> list[Path]:
-    return [Path(p).expanduser() for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep)
-            if p.strip()]
+    """The files in ``SINOLOC_KNOWLEDGE_FILES``, and the promoted corrections when there are."""
+    named = [Path(p).expanduser() for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep)
+             if p.strip()]
+    promoted = promoted_file()
+    return [*named, promoted] if promoted.is_file() and promoted not in named else named
 
 
 def validate(entries: list[ClueEntry], index: RegionIndex) -> None:
@@ -347,7 +362,8 @@ def get_corpus() -> Corpus:
 
 
 __all__ = [
-    "USER_FILES_ENV", "ClueEntry", "Corpus", "CorpusError", "KnowledgeKind", "RegionWeight",
+    "USER_FILES_ENV", "USER_KNOWLEDGE_ENV", "ClueEntry", "Corpus", "CorpusError", "KnowledgeKind",
+    "RegionWeight",
     "check_files", "corpus_for", "get_corpus", "load_corpus", "parse_file", "problems",
-    "shipped_files", "user_file_key", "user_files", "validate",
+    "promoted_file", "shipped_files", "user_file_key", "user_files", "validate",
 ]
