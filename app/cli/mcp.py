@@ -1,0 +1,109 @@
+"""``sinoloc mcp``: serve the geolocator to MCP clients (desktop assistants, IDE agents,
+langchain-mcp-adapters) over stdio or Streamable HTTP.
+
+With ``--transport stdio`` (the default) a client starts ``sinoloc mcp`` itself and talks over its
+stdin/stdout. With ``--transport http`` it listens at ``http://127.0.0.1:PORT/mcp``; any other
+``--host`` needs a token (``--token``, $SINOLOC_SERVE_TOKEN, or one generated and printed). The
+operator's settings (``--llm``, ``--prior``, ``--offline``, ``--ocr``, ``--images DIR``) hold for
+every call; clients choose bounded per-image settings only (agent/boundary.py, as ``serve``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
+
+
+def add_parser(sub) -> None:
+    from sinoloc.app.cli.main import _add_run_options
+
+    mcp = sub.add_parser("mcp", help="an MCP server: locate_image and friends for other agents",
+                         description=__doc__.split("\n\n")[0])
+    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio", help=(
+        "stdio (a client starts this command; default) or http (Streamable HTTP at /mcp)"))
+    mcp.add_argument("--host", default="127.0.0.1", help="with http: address to bind (default "
+                     "127.0.0.1; anything else needs a token)")
+    mcp.add_argument("--port", type=int, default=8765, help="with http: port (default 8765; 0: "
+                     "any free port)")
+    mcp.add_argument("--token", default=None, help="with http: the token clients must send as "
+                     "'Authorization: Bearer TOKEN' (default: none on loopback, generated and "
+                     "printed otherwise); also $SINOLOC_SERVE_TOKEN")
+    mcp.add_argument("--workers", type=int, default=2, help="images located at once (default 2); "
+                     "further calls wait")
+    mcp.add_argument("--images", metavar="DIR", default=None, help="a folder clients may name "
+                     "images in (default $SINOLOC_IMAGES_ROOT; none: data: URIs only)")
+    _add_run_options(mcp)
+
+
+def build_locator(args: argparse.Namespace):
+    """The warm locator for ``args``; raises ValueError on bad input (as ``serve``)."""
+    from sinoloc.agent.boundary import ServeBoundary
+    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
+    from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
+    from sinoloc.app.mcp.server import Locator
+
+    prior = _prior(args)
+    _check_components(args, prior)
+    use_knowledge_files(args.knowledge)
+    policy = _policy(args)
+    if prior:  # the operator's checkpoint: clients may not name one
+        os.environ["SINOLOC_PRIOR_CHECKPOINT"] = prior
+    if _offline(args):  # the offline rule for every call, whatever a client sends
+        os.environ["SINOLOC_OFFLINE"] = "1"
+    boundary = ServeBoundary.from_env()
+    if args.images:
+        root = Path(args.images).expanduser().resolve()
+        if not root.is_dir():
+            raise ValueError(f"--images {args.images}: not a folder")
+        boundary = boundary.model_copy(update={"images_root": root})
+    defaults = {"ocr_backend": args.ocr, "max_model_calls": args.max_model_calls,
+                "max_tool_calls": args.max_tool_calls, "max_seconds": args.max_seconds,
+                "offline": _offline(args)}
+    return Locator(policy, boundary=boundary, defaults=defaults, workers=args.workers)
+
+
+def main(args: argparse.Namespace) -> int:
+    if not 1 <= args.workers <= 16:
+        print("sinoloc: --workers must be between 1 and 16", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        from sinoloc.app.mcp.server import build_server
+        from sinoloc.app.mcp.transport import http_app, serve_http
+    except ImportError as exc:
+        print(f"sinoloc: mcp needs the mcp extra: pip install 'sinoloc[mcp]' ({exc.name} is "
+              "missing)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from sinoloc.app.cli.serve import server_token
+
+    token, generated = server_token(args.host, args.token) if args.transport == "http" \
+        else (None, False)
+    try:
+        locator = build_locator(args)
+    except ValueError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from sinoloc.app.cli.warmup import warm_up
+
+    warm_up(args.ocr, os.environ.get("SINOLOC_PRIOR_CHECKPOINT"))
+    server = build_server(locator)
+    import anyio
+
+    if args.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+        return EXIT_OK
+    app = http_app(server, host=args.host, token=token,
+                   max_upload_bytes=locator.boundary.upload_max_bytes)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+
+    async def announce(port: int) -> None:
+        print(f"sinoloc mcp: http://{shown}:{port}/mcp  ({locator.policy_name} policy, "
+              f"{locator.workers} worker(s); Ctrl-C stops)", flush=True)
+        if generated:
+            print(f"token (generated): {token}", flush=True)
+
+    anyio.run(serve_http, app, args.host, args.port, announce)
+    return EXIT_OK
