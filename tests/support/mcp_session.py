@@ -34,7 +34,7 @@ class McpSession:
                 self.client = client
                 self._ready.set()
                 await stop.wait()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test that waits
+        except BaseException as exc:
             self._failure = exc
             self._ready.set()
 
