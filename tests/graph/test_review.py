@@ -3,7 +3,7 @@
 clue. The deterministic policy on rendered signs, and a scripted model for the rejection."""
 
 import pytest
-from imaging import draw_sign, hangzhou_shop, street_scene
+from imaging import hangzhou_shop, unplaced_sign
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
@@ -26,11 +26,7 @@ def shop(tmp_path_factory):
 @pytest.fixture(scope="module")
 def noodle_sign(tmp_path_factory):
     """A shop sign that names no place: nothing locates it."""
-    path = tmp_path_factory.mktemp("review") / "noodles.jpg"
-    img = street_scene(seed=3)
-    draw_sign(img, ["老王记牛肉面", "欢迎光临"], (150, 200), size=50)
-    img.save(path, quality=92)
-    return str(path)
+    return str(unplaced_sign(tmp_path_factory.mktemp("review") / "noodles.jpg"))
 
 
 def start(graph, image: str, thread: str):
