@@ -32,6 +32,7 @@ USER_CLUE_WEIGHT = 0.9  # a strong clue: STRONG_EVIDENCE (0.85) and above must b
 USER_SOURCE = "user:review"
 MAX_CLUE_CHARS = 500
 Action = Literal["approve", "edit", "reject", "clue"]
+ACTIONS: tuple[Action, ...] = ("approve", "edit", "reject", "clue")
 
 
 class ReviewDecision(BaseModel):
@@ -66,7 +67,7 @@ class ReviewRequest(BaseModel):
     feedback: str = Field(default="", description=(
         "why the last decision was not taken (an edit the verifier refused, a clue that "
         "names no place)"))
-    actions: list[Action] = Field(default_factory=lambda: ["approve", "edit", "reject", "clue"])
+    actions: list[Action] = Field(default_factory=lambda: list(ACTIONS))
 
 
 class ReviewRefused(ValueError):
@@ -109,9 +110,9 @@ def edited_answer(decision: ReviewDecision, evidence: list[Evidence],
               else None, region if region.level is Level.DISTRICT else None]
     cited = [[e.id for e in evidence if e.kind is not EvidenceKind.PRIOR and supports(e, r, index)]
              if r is not None else [] for r in levels]
-    return Answer(province=path.province, city=path.city, district=path.district, lat=lat,
-                  lon=lon, confidence=0.9, province_evidence=cited[0], city_evidence=cited[1],
-                  district_evidence=cited[2],
+    return Answer(province=path.province or index.province_of(region).name, city=path.city,
+                  district=path.district, lat=lat, lon=lon, confidence=0.9,
+                  province_evidence=cited[0], city_evidence=cited[1], district_evidence=cited[2],
                   reasoning=f"edited in review: {index.label(region)}")
 
 

@@ -182,9 +182,9 @@ def build_server(locator: Locator) -> MCPServer:
 
     server = MCPServer("sinoloc", title="sinoloc: where in China was this photo taken?",
                        instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
-    read_only = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-    @server.tool(annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
     async def locate_image(
         image: Annotated[str, Field(description=(
             "the image: a data: URI (data:image/jpeg;base64,…) or the name of a file in the "
