@@ -32,8 +32,8 @@ def add_parser(sub) -> None:
     mcp.add_argument("--token", default=None, help="with http: the token clients must send as "
                      "'Authorization: Bearer TOKEN' (default: none on loopback, generated and "
                      "printed otherwise); also $SINOLOC_SERVE_TOKEN")
-    mcp.add_argument("--workers", type=int, default=2, help="images located at once (default 2); "
-                     "further calls wait")
+    mcp.add_argument("--workers", type=int, default=2, metavar="N", help="images located at "
+                     "once (default 2); further calls wait")
     mcp.add_argument("--images", metavar="DIR", default=None, help="a folder clients may name "
                      "images in (default $SINOLOC_IMAGES_ROOT; none: data: URIs only)")
     _add_run_options(mcp)
