@@ -2,6 +2,8 @@
 (LangGraph ``interrupt()``), and a ``Command(resume=...)`` approves, edits, rejects or adds a
 clue. The deterministic policy on rendered signs, and a scripted model for the rejection."""
 
+from pathlib import Path
+
 import pytest
 from imaging import hangzhou_shop, unplaced_sign
 from langchain_core.messages import HumanMessage
@@ -166,3 +168,21 @@ def test_python_api_review_resume_and_correct(noodle_sign, tmp_path, monkeypatch
     assert kept.truth == "江苏省苏州市姑苏区" and kept.truth_adcode == "320508"
     assert kept.image_sha256 == turn.prediction.image.sha256
     assert "老王记牛肉面" in kept.texts and any(e.kind.value == "user_clue" for e in kept.evidence)
+
+
+def test_the_served_graph_stops_for_review_and_publishes_the_decision_schema(shop, tmp_path):
+    import base64
+
+    from sinoloc.agent.langgraph_entry import build_served_graph
+
+    served = build_served_graph({"SINOLOC_UPLOAD_DIR": str(tmp_path / "uploads")},
+                                checkpointer=InMemorySaver())
+    upload = "data:image/jpeg;base64," + base64.b64encode(Path(shop).read_bytes()).decode()
+    config = {"configurable": {"thread_id": "served"}}
+    out = served.invoke({"request": {"image_path": upload, "review": True}}, config)
+    stopped = out["__interrupt__"][0]
+    assert place(stopped.value["proposal"]) == ("浙江省", "杭州市", "西湖区")
+    schema = stopped.response_schema  # what a client (Studio, the SDK) renders a form from
+    assert set(schema["properties"]) >= {"action", "place", "reason", "clue"}
+    out = served.invoke(Command(resume={"action": "approve"}), config)
+    assert place(out["prediction"]) == ("浙江省", "杭州市", "西湖区")
