@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
 
@@ -41,28 +40,10 @@ def add_parser(sub) -> None:
 
 def build_locator(args: argparse.Namespace):
     """The warm locator for ``args``; raises ValueError on bad input (as ``serve``)."""
-    from sinoloc.agent.boundary import ServeBoundary
-    from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
-    from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
+    from sinoloc.app.cli.serve import operator_setup
     from sinoloc.app.mcp.server import Locator
 
-    prior = _prior(args)
-    _check_components(args, prior)
-    use_knowledge_files(args.knowledge)
-    policy = _policy(args)
-    if prior:  # the operator's checkpoint: clients may not name one
-        os.environ["SINOLOC_PRIOR_CHECKPOINT"] = prior
-    if _offline(args):  # the offline rule for every call, whatever a client sends
-        os.environ["SINOLOC_OFFLINE"] = "1"
-    boundary = ServeBoundary.from_env()
-    if args.images:
-        root = Path(args.images).expanduser().resolve()
-        if not root.is_dir():
-            raise ValueError(f"--images {args.images}: not a folder")
-        boundary = boundary.model_copy(update={"images_root": root})
-    defaults = {"ocr_backend": args.ocr, "max_model_calls": args.max_model_calls,
-                "max_tool_calls": args.max_tool_calls, "max_seconds": args.max_seconds,
-                "offline": _offline(args)}
+    policy, boundary, defaults = operator_setup(args)
     return Locator(policy, boundary=boundary, defaults=defaults, workers=args.workers)
 
 

@@ -51,13 +51,12 @@ def server_token(host: str, given: str | None) -> tuple[str | None, bool]:
     return secrets.token_urlsafe(18), True
 
 
-def build_runner(args: argparse.Namespace):
-    """The warm runner for ``args`` (policy, boundary, store); raises ValueError on bad input."""
+def operator_setup(args: argparse.Namespace):
+    """What a served surface (``serve``, ``mcp``) takes from its operator's options, checked
+    before any client is answered: ``(policy, boundary, defaults)``; raises ValueError."""
     from sinoloc.agent.boundary import ServeBoundary
-    from sinoloc.app.chat.threads import ThreadStore, default_db_path
     from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
     from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
-    from sinoloc.app.web.runner import Runner
 
     prior = _prior(args)
     _check_components(args, prior)
@@ -69,12 +68,25 @@ def build_runner(args: argparse.Namespace):
         os.environ["SINOLOC_OFFLINE"] = "1"
     boundary = ServeBoundary.from_env()
     if args.images:
-        boundary = boundary.model_copy(update={"images_root": Path(args.images).expanduser().resolve()})
-    store = ThreadStore(Path(args.db) if args.db else default_db_path())
+        root = Path(args.images).expanduser().resolve()
+        if not root.is_dir():
+            raise ValueError(f"--images {args.images}: not a folder")
+        boundary = boundary.model_copy(update={"images_root": root})
     defaults = {"ocr_backend": args.ocr, "max_model_calls": args.max_model_calls,
                 "max_tool_calls": args.max_tool_calls, "max_seconds": args.max_seconds,
                 "offline": _offline(args)}
-    return Runner(store, policy, boundary=boundary, defaults=defaults, workers=args.workers), prior
+    return policy, boundary, defaults
+
+
+def build_runner(args: argparse.Namespace):
+    """The warm runner for ``args`` (policy, boundary, store); raises ValueError on bad input."""
+    from sinoloc.app.chat.threads import ThreadStore, default_db_path
+    from sinoloc.app.web.runner import Runner
+
+    policy, boundary, defaults = operator_setup(args)
+    store = ThreadStore(Path(args.db) if args.db else default_db_path())
+    runner = Runner(store, policy, boundary=boundary, defaults=defaults, workers=args.workers)
+    return runner, os.environ.get("SINOLOC_PRIOR_CHECKPOINT")
 
 
 def warm(runner) -> None:
