@@ -48,8 +48,9 @@ def build_locator(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    if not 1 <= args.workers <= 16:
-        print("sinoloc: --workers must be between 1 and 16", file=sys.stderr)
+    from sinoloc.app.cli.serve import server_token, workers_in_range
+
+    if not workers_in_range(args):
         return EXIT_BAD_INPUT
     try:
         from sinoloc.app.mcp.server import build_server
@@ -58,8 +59,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"sinoloc: mcp needs the mcp extra: pip install 'sinoloc[mcp]' ({exc.name} is "
               "missing)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from sinoloc.app.cli.serve import server_token
-
     token, generated = server_token(args.host, args.token) if args.transport == "http" \
         else (None, False)
     try:

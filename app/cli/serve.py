@@ -99,9 +99,16 @@ def warm(runner) -> None:
     _base_json()
 
 
+def workers_in_range(args: argparse.Namespace) -> bool:
+    """``--workers`` between 1 and 16 (else one line on stderr)."""
+    if 1 <= args.workers <= 16:
+        return True
+    print("sinoloc: --workers must be between 1 and 16", file=sys.stderr)
+    return False
+
+
 def main(args: argparse.Namespace) -> int:
-    if not 1 <= args.workers <= 16:
-        print("sinoloc: --workers must be between 1 and 16", file=sys.stderr)
+    if not workers_in_range(args):
         return EXIT_BAD_INPUT
     try:
         import uvicorn

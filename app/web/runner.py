@@ -189,6 +189,9 @@ class Runner:
                 raise ClientInputError(e.text)
             if e.kind == "result":
                 result = e.data["prediction"]
+            if e.kind == "review":  # nothing is committed until a person decides
+                raise ClientInputError(f"review: the answer waits for review on thread "
+                                       f"{thread_id} (POST /api/threads/{thread_id}/review)")
         if result is None or thread_id is None:
             raise RuntimeError("the graph ended without a prediction")
         return GeoPrediction.model_validate(result), thread_id
