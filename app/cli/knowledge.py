@@ -20,7 +20,7 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("knowledge", help="search, show, count and validate the clue "
-                                              "knowledge base")
+                                              "knowledge base; list and promote corrections")
     commands = parser.add_subparsers(dest="knowledge_command", required=True)
     search = commands.add_parser("search", help="entries matching a query (BM25, offline)")
     search.add_argument("query", help="words in Chinese or English (whole words match: 银行 "
