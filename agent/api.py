@@ -7,12 +7,17 @@ stored once in the image cache by its hash, so graph state stays small and seria
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+from langgraph.types import Command
+from pydantic import BaseModel
 
 from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
 from sinoloc.agent.policies import build_policy
 from sinoloc.agent.policies.deterministic import Policy
+from sinoloc.agent.review import ReviewDecision, ReviewRequest
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import Environment, LocateRequest, LocateSettings
 from sinoloc.tools.image_sources import image_to_path
@@ -45,6 +50,9 @@ class Geolocator:
         chosen = (build_policy(llm, policy=policy, chat_model=chat_model, base_url=base_url)
                   if any(x is not None for x in (policy, llm, chat_model)) else None)
         self._graph = build_graph(chosen, base_url=base_url)
+        self._policy = chosen
+        self._base_url = base_url
+        self._review_graph = None
         given = settings.model_dump(exclude_unset=True) if isinstance(settings, LocateSettings) \
             else dict(settings or {})
         self._defaults = LocateSettings.model_validate(
@@ -93,4 +101,70 @@ class Geolocator:
         return self._prediction(result, start)
 
 
-__all__ = ["GeoPrediction", "Geolocator", "ImageInputError", "LocateSettings"]
+    # ------------------------------------------------------------------ human review
+    def _reviewing(self):
+        if self._review_graph is None:  # threads in memory: a review pauses between calls
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            self._review_graph = build_graph(self._policy, base_url=self._base_url,
+                                             checkpointer=InMemorySaver())
+        return self._review_graph
+
+    def _turn(self, result: dict, thread_id: str, start: float) -> ReviewTurn:
+        pending = result.get("__interrupt__")
+        if pending:
+            return ReviewTurn(thread_id=thread_id,
+                              request=ReviewRequest.model_validate(pending[0].value))
+        return ReviewTurn(thread_id=thread_id, prediction=self._prediction(result, start))
+
+    def review(self, image: ImageInput, *, config: dict | None = None,
+               **options) -> ReviewTurn:
+        """Locate one image with human review: the run stops before commit and the turn holds
+        the :class:`ReviewRequest` (the proposed prediction); answer it with :meth:`resume`."""
+        start = time.perf_counter()
+        thread_id = uuid.uuid4().hex
+        config = self._config(config)
+        config["configurable"] = {**config.get("configurable", {}), "thread_id": thread_id}
+        request = self._request(image, {**options, "review": True})
+        return self._turn(self._reviewing().invoke({"request": request}, config=config),
+                          thread_id, start)
+
+    def resume(self, thread_id: str, decision: ReviewDecision | dict) -> ReviewTurn:
+        """Answer a review: approve, edit (a place, verified), reject (a reason) or add a clue.
+        The next turn is another review (the policy answered again, or the decision was
+        refused: its ``request.feedback`` says why) or the committed prediction."""
+        start = time.perf_counter()
+        decision = ReviewDecision.model_validate(decision)
+        config = self._config({"configurable": {"thread_id": thread_id}})
+        result = self._reviewing().invoke(Command(resume=decision.model_dump(mode="json")),
+                                          config=config)
+        return self._turn(result, thread_id, start)
+
+    def correct(self, located: GeoPrediction | str, truth: str, *, note: str = ""):
+        """Keep the true place of a photo (``"江苏省苏州市"``) in the local corrections file,
+        with the image's hash and the run's evidence: ``located`` is a prediction, or the
+        thread id of a :meth:`review` (whose OCR text is kept too). Returns the
+        :class:`~sinoloc.agent.corrections.Correction`; ``sinoloc knowledge promote`` turns it
+        into a knowledge entry later runs retrieve."""
+        from sinoloc.agent.corrections import record_correction
+
+        texts: list[str] = []
+        if isinstance(located, str):
+            values = self._reviewing().get_state({"configurable": {"thread_id": located}}).values
+            if not values.get("prediction"):
+                raise ValueError(f"thread {located}: no committed prediction to correct")
+            texts = [s.get("text", "") for s in values.get("ocr_spans") or []]
+            located = GeoPrediction.model_validate(values["prediction"])
+        return record_correction(truth, located, texts=texts, note=note, surface="api")
+
+
+class ReviewTurn(BaseModel):
+    """Where a reviewed run stands: waiting for a decision on ``request``, or committed."""
+
+    thread_id: str
+    request: ReviewRequest | None = None
+    prediction: GeoPrediction | None = None
+
+
+__all__ = ["GeoPrediction", "Geolocator", "ImageInputError", "LocateSettings", "ReviewDecision",
+           "ReviewTurn"]

@@ -8,8 +8,9 @@ to the policy, which answers in words, calls tools again or submits a revised an
 ``prelude`` runs the visual prior, OCR and the clue lookup and shows the numbered evidence to the
 policy; ``policy`` is the slot where a language model or the deterministic policy chooses the
 next tool call; ``verify`` accepts a submitted answer or sends it back with reasons (at most
-``max_verify_rounds`` times); ``commit`` turns the accepted answer into a GeoPrediction, or the
-fusion engine's answer when the submitted one never passed.
+``max_verify_rounds`` times); with the ``review`` setting, ``review`` stops for a person to
+approve, edit, reject or add a clue (agent/review.py); ``commit`` turns the accepted answer
+into a GeoPrediction, or the fusion engine's answer when the submitted one never passed.
 
 Settings (:class:`~sinoloc.agent.settings.LocateSettings`) are the graph's ``context_schema``:
 LangGraph Studio shows them, and a run takes them from ``context=`` or ``configurable``.
@@ -30,6 +31,7 @@ from sinoloc.agent.nodes.followup import NO_IMAGE_YET, followup
 from sinoloc.agent.nodes.ingest import ingest
 from sinoloc.agent.nodes.policy import make_policy_node
 from sinoloc.agent.nodes.prelude import prelude
+from sinoloc.agent.nodes.review import review_node
 from sinoloc.agent.nodes.tools import run_tools
 from sinoloc.agent.nodes.verify import verify_node
 from sinoloc.agent.policies import Policy, build_policy
@@ -68,12 +70,18 @@ def route_after_tools(state: GeoState) -> Literal["verify", "policy"]:
     return "verify" if submitted else "policy"
 
 
-def route_after_verify(state: GeoState) -> Literal["commit", "policy"]:
+def route_after_verify(state: GeoState) -> Literal["commit", "review", "policy"]:
     verdict = state.get("verdict") or {}
-    max_rounds = request_of(state).max_verify_rounds
-    if verdict.get("accepted") or state.get("verify_rounds", 0) >= max_rounds:
-        return "commit"
+    request = request_of(state)
+    if verdict.get("accepted") or state.get("verify_rounds", 0) >= request.max_verify_rounds:
+        return "review" if request.review else "commit"
     return "policy"
+
+
+def route_after_review(state: GeoState) -> Literal["commit", "review", "policy"]:
+    """Where the person's decision leads (the review node wrote it)."""
+    following = (state.get("review") or {}).get("next")
+    return following if following in ("review", "policy") else "commit"
 
 
 def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | None = None,
@@ -101,6 +109,7 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary, base_url))
     graph.add_node("tools", run_tools)
     graph.add_node("verify", verify_node)
+    graph.add_node("review", review_node)
     graph.add_node("commit", commit)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")
@@ -109,9 +118,10 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     graph.add_conditional_edges("policy", route_after_policy)
     graph.add_conditional_edges("tools", route_after_tools)
     graph.add_conditional_edges("verify", route_after_verify)
+    graph.add_conditional_edges("review", route_after_review)
     graph.add_edge("commit", END)
     return graph.compile(checkpointer=checkpointer, name="sinoloc")
 
 
 __all__ = ["NO_IMAGE_YET", "RECURSION_LIMIT", "build_graph", "route_after_followup", "route_after_policy",
-           "route_after_tools", "route_after_verify", "route_start"]
+           "route_after_review", "route_after_tools", "route_after_verify", "route_start"]

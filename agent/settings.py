@@ -59,6 +59,9 @@ class LocateSettings(BaseModel):
         "scale the model-call budget by the image's locatability (40–100 %, at least 3)"))
     prior: str | None = Field(default=None, description=(
         "visual prior checkpoint directory (default $SINOLOC_PRIOR_CHECKPOINT; none: no prior)"))
+    review: bool = Field(default=False, description=(
+        "stop before commit for a person to approve, edit, reject or add a clue (LangGraph "
+        "interrupt; needs a checkpointer: a thread)"))
 
 
 class LocateRequest(LocateSettings):

@@ -47,6 +47,7 @@ class GeoState(TypedDict, total=False):
     locatability: dict[str, Any] | None  # Locatability, computed after the prelude
     verdict: dict[str, Any] | None
     verify_rounds: int
+    review: dict[str, Any] | None  # the last human review decision: action, next node, feedback
     prediction: dict[str, Any] | None
     timings: Annotated[dict[str, float], merge_dicts]
     warnings: Annotated[list[str], operator.add]

@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ os.environ["SINOLOC_TEST_NETGUARD"] = "1"
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(GUARD_DIR), str(SUPPORT_DIR),
      *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+
+# the user's own corrections and promoted knowledge entries (agent/corrections.py) never reach a
+# test: by default they live in a fresh folder per session (tests that need them set their own)
+_USER_FILES = Path(tempfile.mkdtemp(prefix="sinoloc-test-user-"))
+os.environ["SINOLOC_CORRECTIONS"] = str(_USER_FILES / "corrections.jsonl")
+os.environ["SINOLOC_USER_KNOWLEDGE"] = str(_USER_FILES / "user_knowledge.csv")
 
 # tests/unit, tests/graph, tests/e2e: each test is marked with its tier (`-m unit`, `-m "not e2e"`)
 TIERS = ("unit", "graph", "e2e")

@@ -20,6 +20,7 @@ class EvidenceKind(str, Enum):
     POI = "poi"
     WEB = "web"
     KNOWLEDGE = "knowledge"
+    USER_CLUE = "user_clue"  # a person's clue in human review, weighed like a strong clue
 
 
 class PointSupport(BaseModel):

@@ -10,6 +10,7 @@ from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.output.render import headline
 from sinoloc.agent.reasoning.answering import fused_answer
 from sinoloc.agent.reasoning.prediction import build_prediction
+from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.state import FUSION, GeoState, evidence_in
 from sinoloc.tools.regions import get_region_index
 
@@ -17,9 +18,10 @@ NEVER_PASSED = ("the submitted answer never passed verification: committed the f
                 "answer from the evidence instead")
 
 
-def commit(state: GeoState) -> dict:
-    """The node: the prediction, its line in the transcript, and the reply in a chat turn."""
-    start = time.perf_counter()
+def proposed(state: GeoState, start: float | None = None) -> tuple[dict, GeoPrediction]:
+    """What commit would commit now: the state's update (the fused answer when no submitted
+    one passed) and the prediction. Human review shows it before commit."""
+    start = time.perf_counter() if start is None else start
     verdict = state.get("verdict") or {}
     update: dict = {}
     model_answer_rejected = state.get("answered_by") != FUSION or state.get("answer") is None
@@ -30,7 +32,13 @@ def commit(state: GeoState) -> dict:
     merged = {**state, **update, "warnings": [*state.get("warnings", []),
                                               *update.get("warnings", [])]}
     merged["timings"] = {**state.get("timings", {}), **timed("commit", start)["timings"]}
-    prediction = build_prediction(merged, get_region_index())
+    return update, build_prediction(merged, get_region_index())
+
+
+def commit(state: GeoState) -> dict:
+    """The node: the prediction, its line in the transcript, and the reply in a chat turn."""
+    start = time.perf_counter()
+    _, prediction = proposed(state, start)
     update = {"prediction": prediction.model_dump(mode="json"), **timed("commit", start),
               "transcript": [entry("answer", headline(prediction))]}
     if state.get("mode") == CHAT:

@@ -14,7 +14,7 @@ from sinoloc.agent.schemas import GeoPrediction, ToolTrace, Verdict
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
 EventKind = Literal["image", "tool_start", "tool_result", "model", "submit", "verdict", "answer",
-                    "reply", "warning"]
+                    "reply", "warning", "review"]
 SHORT = 110  # characters of a tool result or a model's reasoning shown in the stream
 
 
@@ -96,6 +96,21 @@ def _node_events(node: str, update: dict) -> list[ChatEvent]:
     return events
 
 
+def _review_events(interrupts: Any) -> list[ChatEvent]:
+    """The graph stopped for human review (agent/review.py): the proposal and any feedback."""
+    from sinoloc.agent.output.render import headline
+
+    events = []
+    for item in interrupts or ():
+        value = getattr(item, "value", None)
+        if isinstance(value, dict) and value.get("kind") == "review":
+            proposal = GeoPrediction.model_validate(value["proposal"])
+            note = f" ({value['feedback']})" if value.get("feedback") else ""
+            events.append(ChatEvent(kind="review", data=value,
+                                    text=f"for review: {headline(proposal)}{note}"))
+    return events
+
+
 def tool_result(trace: dict) -> ChatEvent:
     t = ToolTrace.model_validate(trace)
     ids = f" → {', '.join(t.evidence_ids)}" if t.evidence_ids else ""
@@ -117,13 +132,15 @@ def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
         return []
     events: list[ChatEvent] = []
     for node, update in (chunk or {}).items():
-        if isinstance(update, dict):
+        if node == "__interrupt__":
+            events.extend(_review_events(update))
+        elif isinstance(update, dict):
             events.extend(_node_events(node, update))
     return events
 
 
 _MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "submit": "⇒",
-          "verdict": "✓", "answer": "●", "reply": "", "warning": "!"}
+          "verdict": "✓", "answer": "●", "reply": "", "warning": "!", "review": "?"}
 
 
 def event_line(event: ChatEvent) -> str:

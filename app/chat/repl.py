@@ -28,6 +28,9 @@ Send an image path to locate it, or ask about the current image in words ("why n
   /evidence     the evidence behind the answer
   /map          write an HTML map of the answer (and open it in a browser when interactive)
   /json         the answer as GeoPrediction JSON
+  /review on    stop before each answer is committed, for you to decide:
+                /approve, /edit PLACE, /reject REASON, /clue TEXT (/review off: commit at once)
+  /truth PLACE  keep the photo's true place (/truth 江苏省苏州市) in your corrections
   /reset        start a new thread (this one stays resumable with --thread)
   /help         this text
   /quit         leave (Ctrl-D too); Ctrl-C cancels a running turn"""
@@ -161,6 +164,41 @@ class ChatRepl:
                       "reply": "sinoloc:"}[entry.kind]
             self.write(f"  {prefix} {entry.text}")
 
+    # ------------------------------------------------------------------ review and corrections
+    def set_review(self, arg: str) -> None:
+        if arg.lower() not in ("on", "off"):
+            self.write(f"review is {'on' if self.session.review else 'off'}; usage: /review on|off")
+            return
+        self.session.review = arg.lower() == "on"
+        self.write("review on: each new image stops before its answer is committed"
+                   if self.session.review else "review off: answers are committed at once")
+
+    def decide(self, action: str, arg: str) -> None:
+        field = {"edit": "place", "reject": "reason", "clue": "clue"}.get(action)
+        decision = {"action": action, **({field: arg} if field else {})}
+        try:
+            events = self.session.decide(decision)
+        except ValueError as exc:
+            errors = getattr(exc, "errors", None)
+            text = errors()[0]["msg"].removeprefix("Value error, ") if callable(errors) else str(exc)
+            self.write(f"  cannot {action}: {text}")
+            return
+        self._stream(events)
+
+    def truth(self, place: str) -> None:
+        from sinoloc.agent.corrections import CorrectionsError
+
+        if not place:
+            self.write("usage: /truth PLACE (江苏省苏州市, a district, or an adcode)")
+            return
+        try:
+            kept = self.session.record_truth(place)
+        except CorrectionsError as exc:
+            self.write(f"  cannot keep that: {exc}")
+            return
+        self.write(f"  kept: this photo is in {kept.truth} ({kept.id}); `sinoloc knowledge "
+                   f"promote {kept.id}` makes it a knowledge entry later runs use")
+
     def handle(self, line: str) -> bool:
         """Act on one input line; False when the session should end."""
         text = line.strip()
@@ -181,6 +219,12 @@ class ChatRepl:
                    "/help": lambda: self.write(HELP)}
         if name == "/image":
             self.locate(arg)
+        elif name == "/review":
+            self.set_review(arg)
+        elif name in ("/approve", "/edit", "/reject", "/clue"):
+            self.decide(name[1:], arg)
+        elif name == "/truth":
+            self.truth(arg)
         elif name == "/reset":
             self.write(f"new thread {self.session.reset()} (the previous one stays resumable)")
         elif name in actions:

@@ -7,7 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from langgraph.types import Command
+
+from sinoloc.agent.corrections import Correction, CorrectionsError, record_correction
 from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
+from sinoloc.agent.review import ReviewDecision, ReviewRequest
 from sinoloc.agent.schemas import GeoPrediction, TranscriptEntry
 from sinoloc.app.chat.events import ChatEvent, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
@@ -44,7 +48,45 @@ class ChatSession:
         self.store.record(self.thread_id, question=True)
         yield from self._run({"question": question})
 
-    def _run(self, graph_input: dict) -> Iterator[ChatEvent]:
+    # ------------------------------------------------------------------ human review
+    @property
+    def review(self) -> bool:
+        return bool(self.request_defaults.get("review"))
+
+    @review.setter
+    def review(self, on: bool) -> None:
+        """Stop each new image before commit for a decision (``/review on``)."""
+        self.request_defaults["review"] = bool(on)
+
+    def pending_review(self) -> ReviewRequest | None:
+        """The review the thread waits for, if it does."""
+        state = self.graph.get_state(self.config)
+        for item in getattr(state, "interrupts", ()) or ():
+            if isinstance(item.value, dict) and item.value.get("kind") == "review":
+                return ReviewRequest.model_validate(item.value)
+        return None
+
+    def decide(self, decision: ReviewDecision | dict) -> Iterator[ChatEvent]:
+        """Answer the pending review (approve, edit, reject, clue): the run's events. Raises
+        ValueError at once for a decision that is not well formed, or when nothing waits."""
+        decision = ReviewDecision.model_validate(decision)
+        if self.pending_review() is None:
+            raise ValueError("nothing waits for review on this thread")
+        return self._run(Command(resume=decision.model_dump(mode="json")))
+
+    def record_truth(self, truth: str, note: str = "") -> Correction:
+        """Keep the true place of the current image (``/truth 江苏省苏州市``) in the corrections
+        file, with the answer's evidence and the text read in the image."""
+        prediction = self.prediction()
+        if prediction is None:
+            pending = self.pending_review()
+            prediction = pending.proposal if pending is not None else None
+        if prediction is None:
+            raise CorrectionsError("no answer on this thread yet: locate an image first")
+        texts = [s.get("text", "") for s in self._values().get("ocr_spans") or []]
+        return record_correction(truth, prediction, texts=texts, note=note, surface="chat")
+
+    def _run(self, graph_input: dict | Command) -> Iterator[ChatEvent]:
         answer = None
         for mode, chunk in self.graph.stream(graph_input, self.config,
                                              stream_mode=["custom", "updates"]):

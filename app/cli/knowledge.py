@@ -1,4 +1,5 @@
-"""``sinoloc knowledge``: search, inspect and validate the clue corpus (and the user's files).
+"""``sinoloc knowledge``: search, inspect and validate the clue corpus (and the user's files);
+list the corrections people gave and promote one into a knowledge entry.
 
 Building the parser imports nothing heavy (the knowledge package loads the region data): every
 ``sinoloc`` command builds it, and ``locate`` starts its warm-up only after.
@@ -19,7 +20,7 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("knowledge", help="search, show, count and validate the clue "
-                                              "knowledge base")
+                                              "knowledge base; list and promote corrections")
     commands = parser.add_subparsers(dest="knowledge_command", required=True)
     search = commands.add_parser("search", help="entries matching a query (BM25, offline)")
     search.add_argument("query", help="words in Chinese or English (whole words match: 银行 "
@@ -41,6 +42,16 @@ def add_parser(sub) -> None:
                                                     "if any")
     validate.add_argument("files", nargs="*", metavar="FILE",
                           help="your clue files (none: the shipped corpus alone)")
+    corrections = commands.add_parser("corrections", help="the true places you gave for photos "
+                                      "(chat /truth, the web app, Geolocator.correct)")
+    corrections.add_argument("--json", action="store_true", help="print them as JSON lines")
+    promote = commands.add_parser("promote", help="turn a correction into your own knowledge "
+                                  "entry (provenance: user correction) that later runs retrieve")
+    promote.add_argument("id", help="the correction's id (as `knowledge corrections` lists it)")
+    promote.add_argument("--pattern", default=None, metavar="TEXT", help="the sign text that "
+                         "identifies the place (default: the longest text read in the photo)")
+    promote.add_argument("--kind", default="landmark", metavar="KIND",
+                         help="the entry's kind (default landmark; commerce for a shop chain)")
 
 
 def add_files_argument(parser: argparse.ArgumentParser) -> None:
@@ -115,11 +126,52 @@ def _validate(files: list[str]) -> int:
     return EXIT_BAD_INPUT if errors else EXIT_OK
 
 
+def _corrections(args: argparse.Namespace) -> int:
+    """``knowledge corrections`` and ``knowledge promote`` (agent/corrections.py)."""
+    from sinoloc.agent.corrections import (
+        CorrectionsError,
+        corrections_path,
+        load_corrections,
+        promote,
+    )
+    from sinoloc.tools.knowledge.corpus import KnowledgeKind, promoted_file
+
+    try:
+        if args.knowledge_command == "promote":
+            try:
+                kind = KnowledgeKind(args.kind)
+            except ValueError:
+                raise CorrectionsError(f"--kind {args.kind}: one of "
+                                       f"{', '.join(k.value for k in KnowledgeKind)}") from None
+            entry = promote(args.id, pattern=args.pattern, kind=kind)
+            print(f"promoted {args.id} to [{entry.id}] in {promoted_file()}: "
+                  f"{entry.clue_zh} (sign text {entry.patterns[0]!r})")
+            return EXIT_OK
+        items = load_corrections()
+    except CorrectionsError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        for item in items:
+            print(item.model_dump_json(exclude={"evidence"}))
+        return EXIT_OK
+    if not items:
+        print(f"no corrections yet ({corrections_path()})")
+    for item in items:
+        shown = "、".join(item.texts[:3]) or "(no text read)"
+        done = f"  → [{item.promoted_to}]" if item.promoted_to else ""
+        print(f"{item.id}  {item.truth} (answered {item.predicted or '?'}); text: {shown}; "
+              f"{len(item.evidence)} evidence item(s), from {item.surface}{done}")
+    return EXIT_OK
+
+
 def main(args: argparse.Namespace) -> int:
     from sinoloc.agent.build import use_knowledge_files
     from sinoloc.tools.knowledge.corpus import CorpusError, get_corpus
 
     try:
+        if args.knowledge_command in ("corrections", "promote"):
+            return _corrections(args)
         if args.knowledge_command == "validate":
             return _validate(args.files)
         use_knowledge_files(knowledge_files(args.knowledge))

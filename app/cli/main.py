@@ -91,6 +91,9 @@ def _parser(env=None) -> argparse.ArgumentParser:
     from sinoloc.app.cli.serve import add_parser as add_serve_parser
 
     add_serve_parser(sub, env)
+    from sinoloc.app.cli.mcp import add_parser as add_mcp_parser
+
+    add_mcp_parser(sub, env)
     from sinoloc.app.cli.help import finish_help
 
     return finish_help(parser)
@@ -144,6 +147,10 @@ def _run(args: argparse.Namespace) -> int:
             from sinoloc.app.cli.serve import main as serve_main
 
             return serve_main(args)
+        if args.command == "mcp":
+            from sinoloc.app.cli.mcp import main as mcp_main
+
+            return mcp_main(args)
     except KeyboardInterrupt:
         print("sinoloc: interrupted", file=sys.stderr)
         return 130

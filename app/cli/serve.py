@@ -53,25 +53,37 @@ def server_token(host: str, given: str | None) -> tuple[str | None, bool]:
     return secrets.token_urlsafe(18), True
 
 
-def build_runner(args: argparse.Namespace):
-    """The warm runner for ``args`` (the checked locator, the boundary with the operator's
-    prior and offline rule, the thread store); raises ValueError on bad input."""
+def operator_setup(args: argparse.Namespace):
+    """What a served surface (``serve``, ``mcp``) takes from its operator's options, checked
+    before any client is answered: ``(policy, boundary, defaults)``, the boundary holding the
+    operator's prior, offline rule and images root; raises ValueError on bad input."""
     from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ServeBoundary
-    from sinoloc.app.chat.threads import ThreadStore, default_db_path
     from sinoloc.app.cli.locator import build_from_args, run_settings
-    from sinoloc.app.web.runner import Runner
 
     built = build_from_args(args, run_settings(args))
-    boundary = ServeBoundary.from_env()
     # the operator's checkpoint (clients may not name one) and offline rule hold for every run
     operator: dict = {"prior": built.settings.prior, "offline": built.settings.offline}
     if args.images:
-        operator["images_root"] = Path(args.images).expanduser().resolve()
-    boundary = boundary.model_copy(update=operator)
-    store = ThreadStore(Path(args.db) if args.db else default_db_path())
+        root = Path(args.images).expanduser().resolve()
+        if not root.is_dir():
+            raise ValueError(f"--images {args.images}: not a folder")
+        operator["images_root"] = root
+    boundary = ServeBoundary.from_env().model_copy(update=operator)
     defaults = {k: v for k, v in built.defaults.items() if k not in OPERATOR_ONLY_FIELDS}
-    return Runner(store, built.policy, boundary=boundary, defaults=defaults,
-                  workers=args.workers), built.settings.prior
+    return built.policy, boundary, defaults
+
+
+def build_runner(args: argparse.Namespace):
+    """The warm runner for ``args`` (the checked locator, the boundary with the operator's
+    prior and offline rule, the thread store) and the operator's prior; raises ValueError on
+    bad input."""
+    from sinoloc.app.chat.threads import ThreadStore, default_db_path
+    from sinoloc.app.web.runner import Runner
+
+    policy, boundary, defaults = operator_setup(args)
+    store = ThreadStore(Path(args.db) if args.db else default_db_path())
+    return Runner(store, policy, boundary=boundary, defaults=defaults,
+                  workers=args.workers), boundary.prior
 
 
 def warm(runner) -> None:
@@ -85,9 +97,16 @@ def warm(runner) -> None:
     _base_json()
 
 
+def workers_in_range(args: argparse.Namespace) -> bool:
+    """``--workers`` between 1 and 16 (else one line on stderr)."""
+    if 1 <= args.workers <= 16:
+        return True
+    print("sinoloc: --workers must be between 1 and 16", file=sys.stderr)
+    return False
+
+
 def main(args: argparse.Namespace) -> int:
-    if not 1 <= args.workers <= 16:
-        print("sinoloc: --workers must be between 1 and 16", file=sys.stderr)
+    if not workers_in_range(args):
         return EXIT_BAD_INPUT
     try:
         import uvicorn

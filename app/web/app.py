@@ -5,7 +5,9 @@ Routes: ``GET /`` the page; ``GET /static/…`` its scripts, styles and the vend
 ``POST /api/locate`` (multipart ``image`` [+ ``settings`` as JSON text] or JSON ``{"image":
 "data:…", "settings": {…}}``) → the ``GeoPrediction``; ``POST /api/locate/stream`` → the run's
 events; ``GET /api/threads``; ``GET /api/threads/{id}`` (prediction, map, transcript);
-``POST /api/threads/{id}/ask`` → events; ``GET /api/map/base`` the province outlines; with
+``POST /api/threads/{id}/ask`` → events; ``POST /api/threads/{id}/review`` (a decision on the
+answer waiting for review, with the ``review`` setting) → events; ``POST /api/threads/{id}/truth``
+(the photo's true place, kept as a correction); ``GET /api/map/base`` the province outlines; with
 ``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``);
 ``GET /openapi.json`` and ``GET /docs`` (a local page: FastAPI's own docs load from a CDN).
 
@@ -30,8 +32,10 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from sinoloc.agent.boundary import ClientInputError
 from sinoloc.agent.llm.spec import LlmSpecError
 from sinoloc.agent.output.mapdata import base_layer, map_data
+from sinoloc.agent.review import ReviewDecision
 from sinoloc.app.chat.threads import ThreadIdError, ThreadInfo, check_thread_id
 from sinoloc.app.web import static_dir
 from sinoloc.app.web.runner import Runner, WebEvent, as_upload_text
@@ -52,6 +56,10 @@ class LocateBody(BaseModel):
 
 class AskBody(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
+
+
+class TruthBody(BaseModel):
+    place: str = Field(min_length=2, max_length=200, description="江苏省苏州市, a district or an adcode")
 
 
 class ThreadView(BaseModel):
@@ -210,6 +218,27 @@ def create_app(runner: Runner, *, token: str | None = None,
         return StreamingResponse(_sse(runner.ask_events(thread_id, body.question)),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/threads/{thread_id}/review", summary="decide on the answer waiting for "
+              "review (approve, edit, reject, clue), streamed as events")
+    def review(thread_id: str, body: ReviewDecision):
+        try:
+            events = runner.review_events(thread_id, body.model_dump(mode="json"))
+        except KeyError:
+            return _error(404, f"thread {thread_id}: no such thread")
+        except ClientInputError as exc:
+            return _error(409, str(exc))
+        return StreamingResponse(_sse(events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/threads/{thread_id}/truth", summary="keep the photo's true place as a "
+              "correction (sinoloc knowledge corrections lists them)")
+    def truth(thread_id: str, body: TruthBody):
+        try:
+            kept = runner.record_truth(thread_id, body.place)
+        except KeyError:
+            return _error(404, f"thread {thread_id}: no such thread")
+        return {"id": kept.id, "truth": kept.truth, "adcode": kept.truth_adcode}
 
     @app.get("/api/map/base", summary="province outlines (WGS-84 GeoJSON) under every map")
     def base() -> dict:

@@ -17,12 +17,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from langgraph.types import Overwrite
+from langgraph.types import Command, Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from sinoloc.agent.boundary import OPERATOR_ONLY_FIELDS, ClientInputError, ServeBoundary
+from sinoloc.agent.corrections import Correction, CorrectionsError, record_correction
 from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
 from sinoloc.agent.output.mapdata import map_data
+from sinoloc.agent.review import ReviewDecision
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
 from sinoloc.app.chat.events import stream_events
@@ -107,7 +109,39 @@ class Runner:
         self.store.record(thread_id, question=True)
         yield from self._run(thread_id, {"question": question}, dict(self.defaults))
 
-    def _run(self, thread_id: str, graph_input: dict, configurable: dict,
+    def review_events(self, thread_id: str, decision: dict) -> Iterator[WebEvent]:
+        """A person's decision on the thread's pending review (agent/review.py), streamed.
+        Raises KeyError (no such thread), ClientInputError (nothing waits, or a malformed
+        decision) before anything runs."""
+        check_thread_id(thread_id)
+        if not self.store.exists(thread_id):
+            raise KeyError(thread_id)
+        try:
+            checked = ReviewDecision.model_validate(decision)
+        except ValidationError as exc:
+            raise ClientInputError(f"review: {exc.errors()[0]['msg']}") from exc
+        if not any(isinstance(i.value, dict) and i.value.get("kind") == "review"
+                   for i in self.graph.get_state(self._config(thread_id, {})).interrupts):
+            raise ClientInputError("review: nothing waits for review on this thread")
+        return self._run(thread_id, Command(resume=checked.model_dump(mode="json")),
+                         dict(self.defaults))
+
+    def record_truth(self, thread_id: str, place: str) -> Correction:
+        """Keep the true place of the thread's photo in the local corrections file."""
+        check_thread_id(thread_id)
+        if not self.store.exists(thread_id):
+            raise KeyError(thread_id)
+        values = self.values(thread_id)
+        prediction = self.prediction(thread_id)
+        if prediction is None:
+            raise ClientInputError("truth: this thread has no committed answer yet")
+        texts = [s.get("text", "") for s in values.get("ocr_spans") or []]
+        try:
+            return record_correction(place, prediction, texts=texts, surface="web")
+        except CorrectionsError as exc:
+            raise ClientInputError(f"truth: {exc}") from exc
+
+    def _run(self, thread_id: str, graph_input: dict | Command, configurable: dict,
              with_map: bool = True) -> Iterator[WebEvent]:
         start = time.perf_counter()
 
@@ -153,6 +187,9 @@ class Runner:
                 raise ClientInputError(e.text)
             if e.kind == "result":
                 result = e.data["prediction"]
+            if e.kind == "review":  # nothing is committed until a person decides
+                raise ClientInputError(f"review: the answer waits for review on thread "
+                                       f"{thread_id} (POST /api/threads/{thread_id}/review)")
         if result is None or thread_id is None:
             raise RuntimeError("the graph ended without a prediction")
         return GeoPrediction.model_validate(result), thread_id

@@ -20,7 +20,7 @@ def examples() -> dict[str, str]:
 
 
 def test_the_readme_has_the_examples():
-    assert set(examples()) == {"locate", "subgraph", "agent", "thread", "tools"}
+    assert set(examples()) == {"locate", "subgraph", "agent", "thread", "tools", "review"}
 
 
 @pytest.fixture
@@ -88,3 +88,12 @@ def test_tools(photo_dir, capsys):
                           "reverse_geocode", "web_search"])
     assert "杭州市西湖区文三路138号" in out[1]
     assert json.loads(out[2])["evidence_ids"] == ["E1", "E2", "E3"]
+
+
+def test_review(photo_dir, capsys, monkeypatch):
+    monkeypatch.setenv("SINOLOC_CORRECTIONS", str(photo_dir / "corrections.jsonl"))
+    out = run_example("review", capsys).splitlines()
+    assert out[0] == "西湖区 ['approve', 'edit', 'reject', 'clue']"
+    assert out[1] == "西湖区" and out[2].startswith("c-")
+    kept = (photo_dir / "corrections.jsonl").read_text(encoding="utf-8")
+    assert '"truth_adcode":"330106"' in kept

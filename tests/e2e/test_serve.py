@@ -264,3 +264,26 @@ def test_map_outlines_are_simplified_wgs84_of_the_region_data(regions):
         assert shapely.get_num_coordinates(shape) < shapely.get_num_coordinates(exact)
     assert outline(Level.CITY, "330100") is not None and outline(Level.PROVINCE, "330000") is not None
     assert outline(Level.DISTRICT, "999999") is None
+
+
+def test_review_over_the_json_api_and_a_correction(server, client, tmp_path, monkeypatch):
+    monkeypatch.setenv("SINOLOC_CORRECTIONS", str(tmp_path / "corrections.jsonl"))
+    upload = "data:image/jpeg;base64," + base64.b64encode(DEMO).decode()
+    waiting = client.post("/api/locate", json={"image": upload, "settings": {"review": True}})
+    assert waiting.status_code == 400 and "waits for review on thread" in waiting.json()["error"]
+    events = stream(client, "/api/locate/stream", json={"image": upload, "settings": {"review": True}})
+    thread = events[0]["data"]["thread_id"]
+    review = next(e for e in events if e["kind"] == "review")
+    assert review["data"]["proposal"]["district"] == "西湖区"
+    assert not any(e["kind"] == "result" for e in events)
+    assert client.post(f"/api/threads/{thread}/truth", json={"place": "杭州"}).status_code == 400
+    bad = client.post(f"/api/threads/{thread}/review", json={"action": "edit"})
+    assert bad.status_code == 422  # an edit without a place
+    done = stream(client, f"/api/threads/{thread}/review", json={"action": "approve"})
+    assert next(e for e in done if e["kind"] == "result")["data"]["prediction"]["district"] == "西湖区"
+    again = client.post(f"/api/threads/{thread}/review", json={"action": "approve"})
+    assert again.status_code == 409 and "nothing waits" in again.json()["error"]
+    kept = client.post(f"/api/threads/{thread}/truth", json={"place": "浙江省杭州市西湖区"})
+    assert kept.status_code == 200 and kept.json()["adcode"] == "330106"
+    assert client.post("/api/threads/20990101-000000-abcd/truth",
+                       json={"place": "杭州"}).status_code == 404

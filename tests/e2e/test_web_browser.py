@@ -165,3 +165,51 @@ def test_runs_page_shows_a_report_its_images_and_an_image_map(page, tmp_path):
         assert "杭州市" in page.inner_text("#answer")
         page.screenshot(path=str(tmp_path / "runs.png"))
     assert page.blocked == [] and page.errors == []
+
+
+def test_review_buttons_edit_add_a_clue_approve_and_keep_the_truth(page, tmp_path, monkeypatch):
+    import json
+
+    from imaging import unplaced_sign
+
+    corrections = tmp_path / "corrections.jsonl"
+    monkeypatch.setenv("SINOLOC_CORRECTIONS", str(corrections))
+    note = "document.getElementById('review-note').textContent"
+    with running_server(tmp_path) as (url, _):
+        page.goto(url + "/")
+        page.check("#review_on")
+        drop_file(page, "shop.jpg", demo_image().read_bytes(), "image/jpeg")
+        page.wait_for_selector("#review:not([hidden])", timeout=120_000)
+        assert page.inner_text("#answer-place") == "浙江省 杭州市 西湖区"  # the proposal
+        assert page.locator("#timeline li.review").count() == 1 and page.is_hidden("#truth")
+        # an edit the evidence rules out comes back with the verifier's reasons
+        page.fill("#review-place", "江苏省苏州市姑苏区")
+        page.click("#review-edit button")
+        page.wait_for_function(f"{note}.includes('did not pass verification')", timeout=120_000)
+        assert "claim_not_ruled_out" in page.inner_text("#review-note")
+        # a clue against stronger evidence: weighed, warned, the answer stays
+        page.fill("#review-clue-text", "江苏省苏州市")
+        page.click("#review-clue button")
+        page.wait_for_function("document.querySelectorAll('#timeline li.review').length === 3",
+                               timeout=120_000)
+        assert "your clue E4" in page.inner_text(".warnings")
+        assert page.inner_text("#answer-place") == "浙江省 杭州市 西湖区"
+        page.click("#review-approve")
+        page.wait_for_selector("#truth:not([hidden])", timeout=120_000)
+        assert page.is_hidden("#review") and page.locator("path.claimed-district").count() >= 1
+        # the true place, kept as a correction
+        page.fill("#truth-place", "浙江省杭州市西湖区")
+        page.click("#truth button")
+        page.wait_for_function("document.getElementById('truth-kept').textContent.includes('kept')")
+        kept = json.loads(corrections.read_text(encoding="utf-8").splitlines()[0])
+        assert kept["truth_adcode"] == "330106" and kept["surface"] == "web"
+        assert "杭州市西湖区文三路138号" in kept["texts"]
+        # an edit the evidence allows is verified and committed
+        sign = unplaced_sign(tmp_path / "noodles.jpg")
+        drop_file(page, "noodles.jpg", sign.read_bytes(), "image/jpeg")
+        page.wait_for_selector("#review:not([hidden])", timeout=120_000)
+        page.fill("#review-place", "江苏省苏州市姑苏区")
+        page.click("#review-edit button")
+        page.wait_for_selector("#truth:not([hidden])", timeout=120_000)
+        assert page.inner_text("#answer-place") == "江苏省 苏州市 姑苏区"
+    assert page.blocked == [] and page.errors == []

@@ -56,6 +56,15 @@ def hangzhou_shop(path: Path | None = None) -> Image.Image:
     return img
 
 
+def unplaced_sign(path: Path, lines: tuple[str, ...] = ("老王记牛肉面", "欢迎光临"), seed: int = 3,
+                  xy: tuple[int, int] = (150, 200), bg=(30, 60, 160)) -> Path:
+    """A shop sign that names no place (nothing on it locates the photo)."""
+    img = street_scene(seed=seed)
+    draw_sign(img, list(lines), xy, size=50, bg=bg)
+    img.save(path, quality=92)
+    return path
+
+
 def panorama_with_side_sign(lines: list[str], heading: float = 90.0, width: int = 2048,
                             size: int = 30) -> Image.Image:
     """An equirectangular 2:1 panorama whose only text is a flat sign at ``heading`` degrees

@@ -28,6 +28,7 @@ from sinoloc.tools.regions import Region, RegionIndex, get_region_index
 from sinoloc.tools.regions.names import normalize
 
 USER_FILES_ENV = "SINOLOC_KNOWLEDGE_FILES"  # os.pathsep-separated CSV / YAML files
+USER_KNOWLEDGE_ENV = "SINOLOC_USER_KNOWLEDGE"  # the entries promoted from corrections
 MAX_STRENGTH = 0.97
 
 
@@ -282,13 +283,28 @@ def use_user_files(files: Iterable[str | Path]) -> None:
     _chosen_files = tuple(str(Path(p).expanduser()) for p in files if str(p).strip())
 
 
+def promoted_file() -> Path:
+    """The user's own entries promoted from corrections (``sinoloc knowledge promote``):
+    ``$SINOLOC_USER_KNOWLEDGE`` or ``user_knowledge.csv`` in the user data directory."""
+    env = os.environ.get(USER_KNOWLEDGE_ENV)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("sinoloc")) / "user_knowledge.csv"
+
+
 def user_files() -> list[Path]:
     """The user's clue files: those given to :func:`use_user_files`, else the files named in
-    ``SINOLOC_KNOWLEDGE_FILES`` (this module is the one that reads it)."""
+    ``SINOLOC_KNOWLEDGE_FILES`` (this module is the one that reads it); and the promoted
+    corrections when there are."""
     if _chosen_files is not None:
-        return [Path(p) for p in _chosen_files]
-    return [Path(p).expanduser() for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep)
-            if p.strip()]
+        named = [Path(p) for p in _chosen_files]
+    else:
+        named = [Path(p).expanduser() for p in os.environ.get(USER_FILES_ENV, "").split(os.pathsep)
+                 if p.strip()]
+    promoted = promoted_file()
+    return [*named, promoted] if promoted.is_file() and promoted not in named else named
 
 
 def validate(entries: list[ClueEntry], index: RegionIndex) -> None:
@@ -361,7 +377,8 @@ def get_corpus() -> Corpus:
 
 
 __all__ = [
-    "USER_FILES_ENV", "ClueEntry", "Corpus", "CorpusError", "KnowledgeKind", "RegionWeight",
+    "USER_FILES_ENV", "USER_KNOWLEDGE_ENV", "ClueEntry", "Corpus", "CorpusError", "KnowledgeKind",
+    "RegionWeight",
     "check_files", "corpus_for", "get_corpus", "load_corpus", "parse_file", "problems",
-    "shipped_files", "use_user_files", "user_file_key", "user_files", "validate",
+    "promoted_file", "shipped_files", "use_user_files", "user_file_key", "user_files", "validate",
 ]

@@ -54,7 +54,8 @@
   function onEvent(e) {
     if (e.kind === "thread") { state.thread = e.data.thread_id; return; }
     if (e.kind === "running") { setStatus("running"); return; }
-    if (e.kind === "result") { showResult(e.data.prediction, e.data.map); return; }
+    if (e.kind === "result") { $("review").hidden = true; showResult(e.data.prediction, e.data.map); return; }
+    if (e.kind === "review") showReview(e.data);
     if (e.kind === "done") return;
     if (e.kind === "error") showError(e.text);
     addStep(e);
@@ -67,7 +68,7 @@
     setStatus("uploading");
     const form = new FormData();
     form.append("image", file, file.name);
-    form.append("settings", JSON.stringify({ top_k: Number($("top_k").value) || 10, ignore_exif: $("ignore_exif").checked }));
+    form.append("settings", JSON.stringify({ top_k: Number($("top_k").value) || 10, ignore_exif: $("ignore_exif").checked, review: $("review_on").checked }));
     try {
       await stream("/api/locate/stream", { method: "POST", body: form }, onEvent);
       setStatus("done");
@@ -88,6 +89,36 @@
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question }) }, onEvent);
       setStatus("done");
     } catch (err) { showError(err.message); }
+  }
+
+  /* Human review: the graph stopped before commit; the person approves, edits, rejects or adds a clue. */
+  function showReview(r) {
+    $("review").hidden = false;
+    $("review-note").textContent = r.feedback || "Proposed answer: approve it, correct it, or add what you know before it is committed.";
+    showResult(r.proposal, null);
+    $("truth").hidden = true;
+  }
+
+  async function decide(decision) {
+    if (!state.thread) return;
+    showError("");
+    $("review").hidden = true;
+    addStep({ kind: "decision", text: decision.action + " " + (decision.place || decision.clue || decision.reason || "") });
+    setStatus("running");
+    try {
+      await stream(`/api/threads/${encodeURIComponent(state.thread)}/review`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(decision) }, onEvent);
+      setStatus("done");
+    } catch (err) { showError(err.message); $("review").hidden = false; }
+    refreshThreads();
+  }
+
+  async function keepTruth(place) {
+    const r = await fetch(`/api/threads/${encodeURIComponent(state.thread)}/truth`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ place }) });
+    const body = await r.json();
+    if (!r.ok) { showError(body.error || "refused"); return; }
+    $("truth-kept").textContent = `kept: ${body.truth} (${body.id})`;
   }
 
   function confidence(c) {
@@ -117,6 +148,7 @@
       `<h2>Evidence</h2><table id="evidence">${evidence || "<tr><td>(none)</td></tr>"}</table>` +
       (p.reasoning ? `<h2>Reasoning</h2><p>${esc(p.reasoning)}</p>` : "");
     $("ask").hidden = false;
+    $("truth").hidden = !mapData;  // a committed answer (a proposal under review has no map yet)
     await basePromise;
     if (mapData) SinolocMap.draw($("map"), mapData, state.base, { onEvidence: highlightEvidence });
   }
@@ -153,6 +185,20 @@
     ev.preventDefault();
     const q = $("question").value.trim();
     if (q) { $("question").value = ""; ask(q); }
+  });
+  $("review-approve").addEventListener("click", () => decide({ action: "approve" }));
+  for (const [form, input, action, field] of [["review-edit", "review-place", "edit", "place"],
+    ["review-clue", "review-clue-text", "clue", "clue"], ["review-reject", "review-reason", "reject", "reason"]]) {
+    $(form).addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const text = $(input).value.trim();
+      if (text) { $(input).value = ""; decide({ action, [field]: text }); }
+    });
+  }
+  $("truth").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const place = $("truth-place").value.trim();
+    if (place && state.thread) keepTruth(place);
   });
   $("threads").addEventListener("click", (ev) => { const li = ev.target.closest("li"); if (li) openThread(li.dataset.id); });
   basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
