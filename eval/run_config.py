@@ -51,6 +51,13 @@ class RunConfig(BaseModel):
     prior: str | None = Field(default=None, description="visual prior checkpoint directory")
     prior_id: str | None = Field(default=None, description=(
         "fingerprint of that checkpoint: a retrained prior in the same directory is another run"))
+    record: bool = Field(default=True, description=(
+        "record every model and tool exchange into RUN_DIR/record (agent/records)"))
+    record_dir: str | None = Field(default=None, description="set by the runner: RUN_DIR/record")
+    replay: str | None = Field(default=None, description=(
+        "a recorded run directory whose exchanges answer this run's (no model, no network)"))
+    replay_miss: Literal["stop", "live"] = Field(default="stop", description=(
+        "a request the record lacks: stop the image (status replay_miss) or call live"))
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -86,7 +93,7 @@ class RunConfig(BaseModel):
 
     def comparable(self) -> dict:
         """The fields a resumed run must share with the rows already written."""
-        return self.model_dump(exclude={"timeout_s"})
+        return self.model_dump(exclude={"timeout_s", "record", "record_dir"})
 
 
 def check_locator(config: RunConfig):
@@ -113,7 +120,14 @@ def build_locator(config: RunConfig):
     from sinoloc.agent.policies import build_policy
     from sinoloc.agent.settings import check_policy
 
-    policy = build_policy(check_locator(config))
+    spec = check_locator(config)
+    if config.replay:  # the recorded backend's name over the record (a live model on a miss)
+        from sinoloc.agent.records import replay_policy
+        from sinoloc.agent.records.recording import replay_source
+
+        live = build_policy(spec) if config.replay_miss == "live" else None
+        return Geolocator(replay_policy(replay_source(config.replay), live))
+    policy = build_policy(spec)
     check_policy(policy, config.offline)  # the one offline rule, in the driver and each worker
     return Geolocator(policy)
 

@@ -32,6 +32,7 @@ from sinoloc.agent.llm.messages import for_state, model_input
 from sinoloc.agent.llm.toolcalls import from_api_args, recover_calls
 from sinoloc.agent.llm.usage import usage_of
 from sinoloc.agent.policies.deterministic import PolicyTurn
+from sinoloc.agent.records.session import ReplayMiss, model_exchange
 from sinoloc.agent.settings import LocateRequest
 from sinoloc.agent.state import request_of
 from sinoloc.agent.toolbox.definitions import offered_tools, tool_definitions
@@ -94,6 +95,7 @@ class ChatModelPolicy:
         self.name = name
         self.model = model
         self._bound: dict[frozenset[str], object] = {}
+        self._tools: dict[frozenset[str], list[dict]] = {}
         self.timeout_s = timeout_s
         self.sleep = sleep or (lambda seconds: pause(seconds))
         self.send_image = send_image
@@ -102,7 +104,8 @@ class ChatModelPolicy:
         """The model with the tools of this run bound (tools switched off, or that cannot run
         in this configuration, are not offered)."""
         if excluded not in self._bound:
-            self._bound[excluded] = self.model.bind_tools(tool_definitions(excluded))
+            self._tools[excluded] = tool_definitions(excluded)
+            self._bound[excluded] = self.model.bind_tools(self._tools[excluded])
         return self._bound[excluded]
 
     def _invoke(self, messages, turn: PolicyTurn, calls_left: int,
@@ -119,8 +122,12 @@ class ChatModelPolicy:
             if left <= 0:
                 raise deadline.failure("before a model call")
             try:
-                reply = call_within(lambda: bound.invoke(messages),
-                                    min(self.timeout_s + GRACE_S, left))
+                reply = model_exchange(  # recorded, or served by a replay (agent/records)
+                    self.name, self._tools[excluded], messages,
+                    lambda: call_within(lambda: bound.invoke(messages),
+                                        min(self.timeout_s + GRACE_S, left)))
+            except ReplayMiss:
+                raise  # the record lacks this request: the image stops (or was told to go live)
             except Exception as exc:  # providers raise many types; classify them all
                 turn.usage["model_errors"] = turn.usage.get("model_errors", 0) + 1
                 if isinstance(exc, TimeoutError) and deadline.left() <= 0:

@@ -17,6 +17,7 @@ from langgraph.config import get_stream_writer
 from pydantic import ValidationError
 
 from sinoloc.agent.budgets import tool_calls_this_turn
+from sinoloc.agent.records.session import ReplayMiss, tool_exchange
 from sinoloc.agent.schemas import ToolStatus, ToolTrace
 from sinoloc.agent.state import evidence_id
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
@@ -61,8 +62,11 @@ def run_call(call: Mapping[str, Any], context: ToolContext,
         args = spec.args_model.model_validate(call.get("args") or {})
     except ValidationError as exc:
         return "error", f"bad arguments: {exc.errors(include_url=False)}", None
-    try:
-        output = spec.run(args, context)
+    try:  # recorded, or served by a replay (agent/records)
+        output = tool_exchange(spec.name, args.model_dump(mode="json"), context,
+                               lambda: spec.run(args, context))
+    except ReplayMiss:
+        raise  # the record lacks this call: the image stops (or was told to go live)
     except Exception as exc:  # a tool that raises never ends the run
         return "error", scrub_secrets(  # a provider may echo its key
             f"the tool failed: {exc.__class__.__name__}: {exc}"), None
