@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sinoloc.agent.records import RECORD_DIR, RunRecording, open_record
-from sinoloc.eval.run_config import RunConfig
+if TYPE_CHECKING:  # (the CLI's parser imports this module: nothing heavy at import)
+    from sinoloc.agent.records import RunRecording
+    from sinoloc.eval.run_config import RunConfig
+
+RECORD_DIR = "record"  # as sinoloc.agent.records.RECORD_DIR
+ON_MISS = ("stop", "live")  # as sinoloc.agent.records.ON_MISS
 
 
 def image_hash(path: str | Path) -> str | None:
@@ -20,6 +25,8 @@ def image_hash(path: str | Path) -> str | None:
 
 def run_recording(config: RunConfig) -> RunRecording:
     """What a worker records to and replays from, as ``config`` says."""
+    from sinoloc.agent.records import RunRecording
+
     return RunRecording(record_to=Path(config.record_dir) if config.record_dir else None,
                         replay_from=Path(config.replay) if config.replay else None,
                         on_miss=config.replay_miss)
@@ -30,6 +37,7 @@ def prepare_record(run_dir: Path, config: RunConfig) -> RunConfig:
     lock, before any worker starts; the config the workers get names it."""
     if not config.record:
         return config.model_copy(update={"record_dir": None})
+    from sinoloc.agent.records import open_record
     from sinoloc.agent.records.recording import replay_source
     from sinoloc.eval.run_config import code_version
 
@@ -43,14 +51,39 @@ def prepare_record(run_dir: Path, config: RunConfig) -> RunConfig:
     return config.model_copy(update={"record_dir": str(folder)})
 
 
-def replay_config(replayed: Path, *, replay_miss: str, record: bool, timeout_s: float) -> RunConfig:
-    """The config of a run that replays ``replayed``: the recorded run's own settings (what
-    changed since is the code), answered from its record."""
+def add_replay_options(run) -> None:
+    """``eval run``'s recording and replay options."""
+    run.add_argument("--no-record", action="store_true", help=(
+        "do not record the run's model and tool exchanges into RUN_DIR/record (recorded by "
+        "default: `eval show`, `--replay` and regression tests read them)"))
+    run.add_argument("--replay", type=Path, default=None, metavar="RUN_DIR", help=(
+        "answer every model and tool call from RUN_DIR's record, with RUN_DIR's settings: no "
+        "model, no network, no cost; what changed since is the code"))
+    run.add_argument("--replay-miss", choices=ON_MISS, default="stop", help=(
+        "with --replay, a request the record lacks: stop: the image ends with status "
+        "replay_miss and its first divergence; live: the live model and tools answer the rest "
+        "of that image (--replay-miss live needs the recorded model reachable)"))
+
+
+def replay_config(args) -> RunConfig | None:
+    """The config of a run that replays ``args.replay`` (None without ``--replay``): the
+    recorded run's own settings, answered from its record."""
+    if args.replay is None:
+        return None
     from sinoloc.agent.records import load_record
     from sinoloc.eval.runner import load_record as load_run
 
-    load_record(replayed)  # validated before any image: a damaged record names file and line
-    recorded = load_run(replayed).config
-    return recorded.model_copy(update={"replay": str(replayed.resolve() / RECORD_DIR),
-                                       "replay_miss": replay_miss, "record": record,
-                                       "record_dir": None, "timeout_s": timeout_s})
+    load_record(args.replay)  # validated before any image: a damaged record names file, line
+    recorded = load_run(args.replay).config
+    return recorded.model_copy(update={
+        "replay": str(args.replay.resolve() / RECORD_DIR), "replay_miss": args.replay_miss,
+        "record": not args.no_record, "record_dir": None, "timeout_s": args.timeout})
+
+
+def show_steps(run: Path, image: str) -> list:
+    """An image's recorded steps as stream chunks (``eval show``)."""
+    from sinoloc.agent.records import load_record
+    from sinoloc.agent.records.timeline import find_image, timeline
+
+    record = load_record(run)
+    return timeline(find_image(record, image), record)

@@ -77,13 +77,16 @@ def locate(args: argparse.Namespace) -> int:
     from sinoloc.agent.api import Geolocator
     from sinoloc.agent.commands.knowledge import use_files as use_knowledge_files
     from sinoloc.agent.output.render import render_text
+    from sinoloc.agent.records import RecordError, ReplayMiss
+    from sinoloc.agent.records.locate import recorded_by, recording_for
     from sinoloc.tools.images import ImageInputError
 
     try:
         _check_components(args, prior)
         use_knowledge_files(args.knowledge)
         policy = _policy(args)
-    except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
+        recording, policy = recording_for(args, policy)  # agent/records
+    except (ValueError, RecordError) as exc:  # a bad clue file, --llm value, model or record
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     options = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif, "top_k": args.top_k,
@@ -93,6 +96,7 @@ def locate(args: argparse.Namespace) -> int:
         return _locate_batch(args, images, None, engine=_ray_rows(args, options))
     locator = Geolocator(policy, ocr_backend=args.ocr)
 
+    @recorded_by(recording)
     def locate(image: Path):
         return locator.locate(image, **options)
 
@@ -103,6 +107,9 @@ def locate(args: argparse.Namespace) -> int:
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ReplayMiss as exc:
+        print(f"sinoloc: replay miss: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if args.json:
         print(prediction.model_dump_json(indent=2))
     else:

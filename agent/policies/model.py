@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -124,8 +125,8 @@ class ChatModelPolicy:
             try:
                 reply = model_exchange(  # recorded, or served by a replay (agent/records)
                     self.name, self._tools[excluded], messages,
-                    lambda: call_within(lambda: bound.invoke(messages),
-                                        min(self.timeout_s + GRACE_S, left)))
+                    partial(call_within, lambda: bound.invoke(messages),
+                            min(self.timeout_s + GRACE_S, left)))
             except ReplayMiss:
                 raise  # the record lacks this request: the image stops (or was told to go live)
             except Exception as exc:  # providers raise many types; classify them all

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from sinoloc.agent.records.normalize import canonical, content_hash
-from sinoloc.agent.records.schema import BLOBS, EXCHANGES, MANIFEST, STEPS, VERSION, Blob, Manifest, \
-    Step
+from sinoloc.agent.records.schema import BLOBS, EXCHANGES, MANIFEST, STEPS, VERSION, Blob, Manifest, Step
 from sinoloc.agent.records.writer import RecordError
 
 # a string that starts like an absolute path of a machine (the scrubber writes <tmp>, ~, .)

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from sinoloc.agent.records.normalize import Scrubber
 from sinoloc.agent.records.reader import Record, load_record
 from sinoloc.agent.records.session import _ACTIVE, ImageSession, OnMiss, ReplayMiss
-from sinoloc.agent.records.normalize import Scrubber
 from sinoloc.agent.records.writer import RecordWriter, open_record
 
 

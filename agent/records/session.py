@@ -24,10 +24,23 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage
 
-from sinoloc.agent.records.divergence import Divergence, nearest_model, nearest_tool, short, \
-    verdict_form, why_model, why_tool, why_verdict
-from sinoloc.agent.records.normalize import Scrubber, content_hash, message_form, \
-    reply_from_json, reply_to_json
+from sinoloc.agent.records.divergence import (
+    Divergence,
+    nearest_model,
+    nearest_tool,
+    short,
+    verdict_form,
+    why_model,
+    why_tool,
+    why_verdict,
+)
+from sinoloc.agent.records.normalize import (
+    Scrubber,
+    content_hash,
+    message_form,
+    reply_from_json,
+    reply_to_json,
+)
 from sinoloc.agent.records.reader import ImageRecord, Record
 from sinoloc.agent.records.schema import VERSION, Step
 from sinoloc.agent.records.writer import RecordWriter
@@ -137,7 +150,7 @@ class ImageSession:
         req = self._blob(request)  # its hash is the key
         served = self._serve(req)
         if served is None and self.replaying and not self.live:
-            self._miss(self._model_divergence(seq, name, request, dict(zip(hashes, forms))
+            self._miss(self._model_divergence(seq, name, request, dict(zip(hashes, forms, strict=False))
                                               | {tools_h: tools}))
 
         def live() -> dict:

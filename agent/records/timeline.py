@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage
 from sinoloc.agent.records.normalize import reply_from_json
 from sinoloc.agent.records.reader import ImageRecord, Record
 from sinoloc.agent.records.schema import Step
+from sinoloc.agent.records.writer import RecordError
 from sinoloc.agent.state import evidence_id
 
 Chunk = tuple[str, Any]
@@ -75,7 +76,7 @@ def find_image(record: Record, image: str) -> ImageRecord:
          and i.sha256.startswith(image)), None)
     if found is None:
         known = ", ".join(sorted(record.images)[:8])
-        raise KeyError(f"no image {image!r} in the record (it holds {len(record.images)}: "
+        raise RecordError(f"no image {image!r} in the record (it holds {len(record.images)}: "
                        f"{known}{' …' if len(record.images) > 8 else ''})")
     return found
 

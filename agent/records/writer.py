@@ -6,6 +6,7 @@ line boundary."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -103,10 +104,8 @@ class RecordWriter:
 
     def close(self) -> None:
         for fd in (self._blobs, self._steps):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 __all__ = ["RecordError", "RecordWriter", "known_blobs", "open_record"]
