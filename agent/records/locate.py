@@ -1,6 +1,6 @@
-"""``sinoloc locate --record DIR`` and ``--replay DIR`` (the options are in :mod:`.options`): the
-policy of a replay, and the locate function that runs each image inside its record session (images are named by file name; a replay finds
-an image by its content hash, whatever its name or folder now)."""
+"""``sinoloc locate --record DIR`` and ``--replay DIR`` (options: :mod:`.options`): the policy
+of a replay, and the locate function that runs each image inside its record session (images are
+named by file name; a replay finds an image by its content hash, whatever its name now)."""
 
 from __future__ import annotations
 
