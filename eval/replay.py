@@ -62,12 +62,13 @@ def add_replay_options(run) -> None:
     run.add_argument("--replay-miss", choices=ON_MISS, default="stop", help=(
         "with --replay, a request the record lacks: stop: the image ends with status "
         "replay_miss and its first divergence; live: the live model and tools answer the rest "
-        "of that image (--replay-miss live needs the recorded model reachable)"))
+        "of that image (the recorded model, at --base-url when given)"))
 
 
 def replay_config(args) -> RunConfig | None:
     """The config of a run that replays ``args.replay`` (None without ``--replay``): the
-    recorded run's own settings, answered from its record."""
+    recorded run's own settings, answered from its record (``--base-url`` points the live calls
+    of ``--replay-miss live`` at another server of the recorded model)."""
     if args.replay is None:
         return None
     from sinoloc.agent.records import load_record
@@ -75,9 +76,10 @@ def replay_config(args) -> RunConfig | None:
 
     load_record(args.replay)  # validated before any image: a damaged record names file, line
     recorded = load_run(args.replay).config
+    live = {"base_url": args.base_url} if args.base_url and args.replay_miss == "live" else {}
     return recorded.model_copy(update={
         "replay": str(args.replay.resolve() / RECORD_DIR), "replay_miss": args.replay_miss,
-        "record": not args.no_record, "record_dir": None, "timeout_s": args.timeout})
+        "record": not args.no_record, "record_dir": None, "timeout_s": args.timeout, **live})
 
 
 def show_steps(run: Path, image: str) -> list:

@@ -51,6 +51,27 @@ def _message_text(form: dict) -> str:
     return short(f"{content or ''}{' ' + short(calls, 80) if calls else ''}".strip())
 
 
+def _message_plain(form: dict) -> str:
+    content = form.get("content")
+    if isinstance(content, list):
+        content = " ".join(p.get("text", "[image]") if isinstance(p, dict) else str(p)
+                           for p in content)
+    calls = form.get("tool_calls")
+    return " ".join(f"{content or ''}{' ' + json.dumps(calls, ensure_ascii=False) if calls else ''}"
+                    .split())
+
+
+def where_texts_differ(a: str, b: str, before: int = 40, after: int = 100) -> tuple[str, str]:
+    """The two texts around their first difference (``…`` where cut)."""
+    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    start = max(0, i - before)
+
+    def cut(text: str) -> str:
+        piece = text[start:i + after]
+        return ("…" if start else "") + piece + ("…" if len(text) > i + after else "")
+    return cut(a), cut(b)
+
+
 def _prefix(a: list[str], b: list[str]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -89,8 +110,9 @@ def why_model(asked: dict, forms: dict[str, dict], recorded: dict, record: Recor
     k = _prefix(mine, theirs)
     if k < len(mine) and k < len(theirs):
         a, r = forms.get(mine[k], {}), record.blob(theirs[k]) or {}
-        return (f"message {k} differs: recorded {r.get('role')} «{_message_text(r)}», asked "  # type: ignore[union-attr]
-                f"{a.get('role')} «{_message_text(a)}»")
+        then, now = where_texts_differ(_message_plain(r), _message_plain(a))  # type: ignore[arg-type]
+        return (f"message {k} differs: recorded {r.get('role')} «{then}», asked "  # type: ignore[union-attr]
+                f"{a.get('role')} «{now}»")
     if k < len(mine):
         a = forms.get(mine[k], {})
         return f"the conversation goes on past the record: message {k} is new, " \
