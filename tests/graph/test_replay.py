@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from eval_data import labelled_set
-from replay_runs import recorded_run, eval_run, rows, without_timings
+from replay_runs import eval_run, recorded_run, rows, without_timings
 from socket_guard import SocketGuard
 
 from sinoloc.agent.commands.main import main
