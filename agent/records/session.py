@@ -194,7 +194,7 @@ class ImageSession:
             if recorded is not None and then != now:
                 self.divergence = Divergence(
                     image=self.image, step=seq, kind="verify", asked=short(now),
-                    nearest=recorded.seq, recorded=short(then),
+                    nearest=recorded.seq, recorded="the recorded verdict",
                     why=why_verdict(now, then or {}))
         self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq,
                          kind="verify", data={"verdict": self.scrub(verdict)}))

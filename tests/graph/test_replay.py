@@ -10,12 +10,13 @@ import shutil
 
 import pytest
 from eval_data import labelled_set
-from replay_runs import eval_run, recorded_run, rows, without_timings
+from replay_runs import eval_run, recorded_run, rows
 from socket_guard import SocketGuard
 
 from sinoloc.agent.commands.main import main
 from sinoloc.agent.reasoning import checks
 from sinoloc.agent.records import RecordError, load_record
+from sinoloc.eval.replay_compare import without_timings
 
 pytestmark = pytest.mark.loopback
 
@@ -74,6 +75,11 @@ def test_a_changed_verification_threshold_names_images_steps_and_why(recorded, t
                                         "no_unexplained_contradiction), now sent back "
                                         "(claim_not_ruled_out, claims_cite_evidence)")
     assert after["shop"]["status"] == "replay_miss"  # the model was asked with other feedback
+    assert main(["eval", "compare", str(run), str(tmp_path / "changed"), "--out",
+                 str(tmp_path / "cmp"), "--no-plots"]) == 0
+    report = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
+    assert "| changed | 4 | 24 | 1 | 0 | 1 | 1 | 1 |" in report
+    assert "- **shop** step 7 [verify]: verification changed its verdict" in report
     for image, row in after.items():
         if image != "shop":
             assert row["status"] == "ok" and row["replay"]["misses"] == 0

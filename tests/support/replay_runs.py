@@ -20,7 +20,6 @@ from provider_server import ScriptedServer
 DIALECT = DIALECTS["openai"]
 BEIJING = {"province": "北京市", "city": "北京市", "district": "东城区", "lat": 39.9163,
            "lon": 116.4177}
-TIMINGS = ("seconds", "timings")  # what may differ between a run and its replay
 EVIDENCE = re.compile(r'^\{"id": "E\d+".*\}$', re.MULTILINE)
 PLACE = re.compile(r"[\u4e00-\u9fa5]{1,8}?(?:特别行政区|自治区|自治州|地区|盟|省|市|区|县|旗)")
 
@@ -118,12 +117,3 @@ def recorded_run(main, data: Path, out: Path, *extra: str) -> tuple[int, int]:
 def rows(run: Path) -> dict[str, dict]:
     lines = (run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     return {r["id"]: r for r in map(json.loads, lines)}
-
-
-def without_timings(value):
-    """A prediction with every timing taken out (``seconds``, ``timings``)."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
