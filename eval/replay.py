@@ -14,6 +14,10 @@ if TYPE_CHECKING:  # (the CLI's parser imports this module: nothing heavy at imp
 
 RECORD_DIR = "record"  # as sinoloc.agent.records.RECORD_DIR
 ON_MISS = ("stop", "live")  # as sinoloc.agent.records.ON_MISS
+# the run's settings a record carries (no paths): a bare record folder replays with them
+RECORDED_SETTINGS = {"llm", "max_tokens", "ocr_backend", "baseline", "disabled_tools", "verify",
+                     "top_k", "max_model_calls", "max_tool_calls", "max_seconds",
+                     "model_timeout_s", "offline"}
 
 
 def image_hash(path: str | Path) -> str | None:
@@ -44,10 +48,9 @@ def prepare_record(run_dir: Path, config: RunConfig) -> RunConfig:
     backend = config.llm or "deterministic"
     if config.replay:
         backend = replay_source(config.replay).manifest.backend or backend
-    folder = open_record(run_dir / RECORD_DIR, backend=backend, code=code_version(),
-                         settings=config.model_dump(mode="json", include={
-                             "llm", "max_model_calls", "max_tool_calls", "max_seconds",
-                             "disabled_tools", "verify", "offline", "top_k", "ocr_backend"}))
+    code = {k: v for k, v in code_version().items() if k in ("sinoloc", "git_commit", "git_dirty")}
+    folder = open_record(run_dir / RECORD_DIR, backend=backend, code=code,
+                         settings=config.model_dump(mode="json", include=RECORDED_SETTINGS))
     return config.model_copy(update={"record_dir": str(folder)})
 
 
@@ -57,8 +60,8 @@ def add_replay_options(run) -> None:
         "do not record the run's model and tool exchanges into RUN_DIR/record (recorded by "
         "default: `eval show`, `--replay` and regression tests read them)"))
     run.add_argument("--replay", type=Path, default=None, metavar="RUN_DIR", help=(
-        "answer every model and tool call from RUN_DIR's record, with RUN_DIR's settings: no "
-        "model, no network, no cost; what changed since is the code"))
+        "answer every model and tool call from RUN_DIR's record, with RUN_DIR's settings (or a "
+        "bare record folder's): no model, no network, no cost; what changed since is the code"))
     run.add_argument("--replay-miss", choices=ON_MISS, default="stop", help=(
         "with --replay, a request the record lacks: stop: the image ends with status "
         "replay_miss and its first divergence; live: the live model and tools answer the rest "
@@ -72,13 +75,16 @@ def replay_config(args) -> RunConfig | None:
     if args.replay is None:
         return None
     from sinoloc.agent.records import load_record
+    from sinoloc.eval.run_config import RunConfig
+    from sinoloc.eval.runner import RUN_FILE
     from sinoloc.eval.runner import load_record as load_run
 
-    load_record(args.replay)  # validated before any image: a damaged record names file, line
-    recorded = load_run(args.replay).config
+    record = load_record(args.replay)  # validated before any image: names file and line
+    recorded = load_run(args.replay).config if (args.replay / RUN_FILE).exists() \
+        else RunConfig.model_validate(record.manifest.settings)  # a bare record folder
     live = {"base_url": args.base_url} if args.base_url and args.replay_miss == "live" else {}
     return recorded.model_copy(update={
-        "replay": str(args.replay.resolve() / RECORD_DIR), "replay_miss": args.replay_miss,
+        "replay": str(record.folder.resolve()), "replay_miss": args.replay_miss,
         "record": not args.no_record, "record_dir": None, "timeout_s": args.timeout, **live})
 
 

@@ -108,6 +108,8 @@ def check_locator(config: RunConfig):
     check_components(config.ocr_backend, config.prior, config.offline)
     spec = LlmSpec.parse(config.llm or "none", config.base_url, max_tokens=config.max_tokens,
                          timeout_s=config.model_timeout_s)
+    if config.replay and config.replay_miss == "stop":
+        return spec  # the record answers every model call: no model is built or reached
     check_spec(spec, config.offline)
     if spec.provider == "local":
         check_model_dir(spec.model)

@@ -117,3 +117,11 @@ def recorded_run(main, data: Path, out: Path, *extra: str) -> tuple[int, int]:
 def rows(run: Path) -> dict[str, dict]:
     lines = (run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     return {r["id"]: r for r in map(json.loads, lines)}
+
+
+def regression_set(folder: Path) -> Path:
+    """The rendered set of the regression record (tests/data/replay): the Hangzhou shop sign and
+    one plain street scene."""
+    from eval_data import labelled_set
+
+    return labelled_set(folder, scenes=1)
