@@ -90,7 +90,7 @@ def nearest_model(image: ImageRecord, record: Record, asked: dict, seq: int) -> 
     mine = asked.get("messages", [])
 
     def score(step: Step):
-        theirs = (record.blob(step.req) or {}).get("messages", [])  # type: ignore[union-attr]
+        theirs = (record.blob(step.req) or {}).get("messages", [])
         return (_prefix(mine, theirs), -abs(step.seq - seq))
     return max(candidates, key=score)
 
@@ -110,8 +110,8 @@ def why_model(asked: dict, forms: dict[str, dict], recorded: dict, record: Recor
     k = _prefix(mine, theirs)
     if k < len(mine) and k < len(theirs):
         a, r = forms.get(mine[k], {}), record.blob(theirs[k]) or {}
-        then, now = where_texts_differ(_message_plain(r), _message_plain(a))  # type: ignore[arg-type]
-        return (f"message {k} differs: recorded {r.get('role')} «{then}», asked "  # type: ignore[union-attr]
+        then, now = where_texts_differ(_message_plain(r), _message_plain(a))
+        return (f"message {k} differs: recorded {r.get('role')} «{then}», asked "
                 f"{a.get('role')} «{now}»")
     if k < len(mine):
         a = forms.get(mine[k], {})
@@ -128,8 +128,8 @@ def nearest_tool(image: ImageRecord, record: Record, asked: dict, seq: int) -> S
 
     def score(step: Step):
         theirs = record.blob(step.req) or {}
-        return (step.name == asked.get("tool"), theirs.get("args") == asked.get("args"),  # type: ignore[union-attr]
-                theirs.get("context") == asked.get("context"), -abs(step.seq - seq))  # type: ignore[union-attr]
+        return (step.name == asked.get("tool"), theirs.get("args") == asked.get("args"),
+                theirs.get("context") == asked.get("context"), -abs(step.seq - seq))
     return max(candidates, key=score)
 
 

@@ -149,7 +149,7 @@ def record_size(folder: Path) -> dict:
             if step.kind == "model":
                 model_text += len(canonical(record.blob(step.res)).encode())
     messages = {h for image in record.images.values() for s in image.steps if s.kind == "model"
-                for h in (record.blob(s.req) or {}).get("messages", [])}  # type: ignore[union-attr]
+                for h in (record.blob(s.req) or {}).get("messages", [])}
     model_text += sum(len(canonical(record.blobs[h]).encode()) for h in messages if h in record.blobs)
     total = sum((record.folder / name).stat().st_size for name in (BLOBS, STEPS, MANIFEST))
     steps = sum(len(i.steps) for i in record.images.values())

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT = "sinoloc-run-record"
+FORMAT: Literal["sinoloc-run-record"] = "sinoloc-run-record"
 VERSION = 1
 MANIFEST = "manifest.json"
 BLOBS = "blobs.jsonl"

@@ -42,7 +42,7 @@ from sinoloc.agent.records.normalize import (
     reply_to_json,
 )
 from sinoloc.agent.records.reader import ImageRecord, Record
-from sinoloc.agent.records.schema import VERSION, Step
+from sinoloc.agent.records.schema import VERSION, Step, StepKind
 from sinoloc.agent.records.writer import RecordWriter
 
 OnMiss = Literal["stop", "live"]
@@ -119,7 +119,7 @@ class ImageSession:
             raise ReplayMiss(divergence)
         self.live = True
 
-    def _exchange(self, kind: str, name: str, req: str, seq: int,
+    def _exchange(self, kind: StepKind, name: str, req: str, seq: int,
                   call: Callable[[], dict], served: Step | None) -> dict:
         """The response (served or called), with its step written."""
         if served is not None:
@@ -127,14 +127,14 @@ class ImageSession:
             assert self.record is not None
             response = self.record.blob(served.res)
             self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq,
-                             kind=kind, name=name, req=req,  # type: ignore[arg-type]
+                             kind=kind, name=name, req=req,
                              res=self._blob(response), s=served.s))
-            return response  # type: ignore[return-value]
+            return response
         if self.replaying:
             self.live_calls += 1
         start = time.perf_counter()
         response = self.scrub(_json_safe(call()))
-        self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq, kind=kind,  # type: ignore[arg-type]
+        self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq, kind=kind,
                          name=name, req=req, res=self._blob(response),
                          s=round(time.perf_counter() - start, 4)))
         return response
@@ -236,7 +236,7 @@ class ImageSession:
         recorded = self.record.blob(near.req) or {}
         return Divergence(image=self.image, step=seq, kind="model", name=name, asked=asked,
                           nearest=near.seq, recorded=f"model {near.name}",
-                          why=why_model(request, forms, recorded, self.record))  # type: ignore[arg-type]
+                          why=why_model(request, forms, recorded, self.record))
 
     def _tool_divergence(self, seq: int, name: str, request: dict) -> Divergence:
         asked = f"{name}({short(request['args'], 100)})"
@@ -248,8 +248,8 @@ class ImageSession:
                               why="no tool call was recorded for this image")
         recorded = self.record.blob(near.req) or {}
         return Divergence(image=self.image, step=seq, kind="tool", name=name, asked=asked,
-                          nearest=near.seq, recorded=f"{near.name}({short(recorded.get('args'), 80)})",  # type: ignore[union-attr]
-                          why=why_tool(request, recorded))  # type: ignore[arg-type]
+                          nearest=near.seq, recorded=f"{near.name}({short(recorded.get('args'), 80)})",
+                          why=why_tool(request, recorded))
 
     def _unrecorded(self, seq: int, kind, name: str, asked: str) -> Divergence:
         return Divergence(image=self.image, step=seq, kind="no_record", name=name, asked=asked,

@@ -19,8 +19,8 @@ Chunk = tuple[str, Any]
 
 
 def _tool_chunks(step: Step, record: Record, next_id: int) -> tuple[list[Chunk], int]:
-    request: dict = record.blob(step.req) or {}  # type: ignore[assignment]
-    response: dict = record.blob(step.res) or {}  # type: ignore[assignment]
+    request: dict = record.blob(step.req) or {}
+    response: dict = record.blob(step.res) or {}
     args = request.get("args") or {}
     call_id = f"step_{step.seq}"
     if "error" in response:
@@ -40,7 +40,7 @@ def _tool_chunks(step: Step, record: Record, next_id: int) -> tuple[list[Chunk],
 
 
 def _model_chunks(step: Step, record: Record) -> list[Chunk]:
-    response: dict = record.blob(step.res) or {}  # type: ignore[assignment]
+    response: dict = record.blob(step.res) or {}
     if "error" in response:
         error = response["error"]
         return [("updates", {"policy": {"warnings": [
