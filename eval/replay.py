@@ -59,9 +59,10 @@ def add_replay_options(run) -> None:
     run.add_argument("--no-record", action="store_true", help=(
         "do not record the run's model and tool exchanges into RUN_DIR/record (recorded by "
         "default: `eval show`, `--replay` and regression tests read them)"))
-    run.add_argument("--replay", type=Path, default=None, metavar="RUN_DIR", help=(
-        "answer every model and tool call from RUN_DIR's record, with RUN_DIR's settings (or a "
-        "bare record folder's): no model, no network, no cost; what changed since is the code"))
+    run.add_argument("--replay", type=Path, default=None, metavar="DIR", help=(
+        "answer every model and tool call from the record of the run directory DIR, with its "
+        "settings (or a bare record folder's): no model, no network, no cost; what changed "
+        "since is the code"))
     run.add_argument("--replay-miss", choices=ON_MISS, default="stop", help=(
         "with --replay, a request the record lacks: stop: the image ends with status "
         "replay_miss and its first divergence; live: the live model and tools answer the rest "
