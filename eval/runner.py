@@ -192,7 +192,7 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
     with interrupts.critical():
         record, log, set_aside, attempts = prepare(run_dir, dataset, dataset_sha256, config,
                                                    resume)
-        config = record.config = prepare_record(run_dir, config)  # RUN_DIR/record
+        config = prepare_record(run_dir, config)  # the workers record into RUN_DIR/record
         usable = _usable(items, record, limit)
         done = {row.id for row in log.read()}
         todo = deque(i for i in usable if i.id not in done)
