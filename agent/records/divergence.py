@@ -42,15 +42,6 @@ def short(value: Any, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _message_text(form: dict) -> str:
-    content = form.get("content")
-    if isinstance(content, list):
-        content = " ".join(p.get("text", "[image]") if isinstance(p, dict) else str(p)
-                           for p in content)
-    calls = form.get("tool_calls")
-    return short(f"{content or ''}{' ' + short(calls, 80) if calls else ''}".strip())
-
-
 def _message_plain(form: dict) -> str:
     content = form.get("content")
     if isinstance(content, list):
@@ -116,7 +107,7 @@ def why_model(asked: dict, forms: dict[str, dict], recorded: dict, record: Recor
     if k < len(mine):
         a = forms.get(mine[k], {})
         return f"the conversation goes on past the record: message {k} is new, " \
-               f"{a.get('role')} «{_message_text(a)}»"
+               f"{a.get('role')} «{short(_message_plain(a))}»"
     return f"the conversation is shorter than recorded ({len(mine)} messages, recorded " \
            f"{len(theirs)})"
 

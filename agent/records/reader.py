@@ -14,18 +14,11 @@ from pydantic import ValidationError
 from sinoloc.agent.records.normalize import canonical, content_hash
 from sinoloc.agent.records.schema import BLOBS, EXCHANGES, MANIFEST, STEPS, VERSION, Blob, Manifest, Step
 from sinoloc.agent.records.writer import RecordError
+from sinoloc.tools.jsonl_log import error_line
 
 # a string that starts like an absolute path of a machine (the scrubber writes <tmp>, ~, .)
 ABSOLUTE_PATH = re.compile(r"(?:^|[\s\"'=(])(/(?:home|root|tmp|Users|var|work|mnt|opt|srv)/)"
                            r"|[A-Za-z]:\\\\")
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "line"
-        return f"{where}: {first.get('msg', 'invalid')}"
-    return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
 
 
 @dataclass
@@ -61,6 +54,13 @@ class Record:
         return next((i for i in self.images.values() if i.sha256 == sha), None)
 
 
+def _parsed(model, path: Path, number: int, raw: bytes):
+    try:
+        return model.model_validate(json.loads(raw))
+    except (ValidationError, ValueError) as exc:
+        raise RecordError(f"{path}:{number}: {error_line(exc)}") from None
+
+
 def _lines(path: Path):
     if not path.exists():
         raise RecordError(f"{path}: missing (not a run record)")
@@ -86,7 +86,7 @@ def read_manifest(folder: Path) -> Manifest:
     try:
         manifest = Manifest.model_validate_json(path.read_bytes())
     except (ValidationError, ValueError) as exc:
-        raise RecordError(f"{path}:1: {_why(exc)}") from None
+        raise RecordError(f"{path}:1: {error_line(exc)}") from None
     if manifest.version > VERSION:
         raise RecordError(f"{path}:1: format version {manifest.version} is newer than this "
                           f"sinoloc reads ({VERSION})")
@@ -102,10 +102,7 @@ def load_record(folder: Path) -> Record:
     blobs: dict[str, object] = {}
     path = folder / BLOBS
     for number, raw in _lines(path):
-        try:
-            blob = Blob.model_validate(json.loads(raw))
-        except (ValidationError, ValueError) as exc:
-            raise RecordError(f"{path}:{number}: {_why(exc)}") from None
+        blob = _parsed(Blob, path, number, raw)
         if content_hash(blob.d) != blob.h:
             raise RecordError(f"{path}:{number}: content does not match its hash {blob.h} "
                               "(the line was edited)")
@@ -116,10 +113,7 @@ def load_record(folder: Path) -> Record:
     count = 0
     path = folder / STEPS
     for number, raw in _lines(path):
-        try:
-            step = Step.model_validate(json.loads(raw))
-        except (ValidationError, ValueError) as exc:
-            raise RecordError(f"{path}:{number}: {_why(exc)}") from None
+        step = _parsed(Step, path, number, raw)
         if step.v > VERSION:
             raise RecordError(f"{path}:{number}: format version {step.v} is newer than {VERSION}")
         for h in (step.req, step.res):

@@ -227,33 +227,33 @@ class ImageSession:
         last = forms.get(request["messages"][-1], {}) if request["messages"] else {}
         asked = f"{len(request['messages'])} messages, the last {last.get('role')} " \
                 f"«{short(last.get('content'), 100)}»"
-        if self.source is None or self.record is None:
-            return self._unrecorded(seq, "model", name, asked)
-        near = nearest_model(self.source, self.record, request, seq)
-        if near is None:
-            return Divergence(image=self.image, step=seq, kind="model", name=name, asked=asked,
-                              why="no model call was recorded for this image")
-        recorded = self.record.blob(near.req) or {}
-        return Divergence(image=self.image, step=seq, kind="model", name=name, asked=asked,
-                          nearest=near.seq, recorded=f"model {near.name}",
-                          why=why_model(request, forms, recorded, self.record))
+        near = nearest_model(self.source, self.record, request, seq) \
+            if self.source is not None and self.record is not None else None
+        return self._divergence(seq, "model", name, asked, near, lambda recorded: (
+            f"model {near.name}" if near else None,
+            why_model(request, forms, recorded, self.record)))  # type: ignore[arg-type]
 
     def _tool_divergence(self, seq: int, name: str, request: dict) -> Divergence:
         asked = f"{name}({short(request['args'], 100)})"
-        if self.source is None or self.record is None:
-            return self._unrecorded(seq, "tool", name, asked)
-        near = nearest_tool(self.source, self.record, request, seq)
-        if near is None:
-            return Divergence(image=self.image, step=seq, kind="tool", name=name, asked=asked,
-                              why="no tool call was recorded for this image")
-        recorded = self.record.blob(near.req) or {}
-        return Divergence(image=self.image, step=seq, kind="tool", name=name, asked=asked,
-                          nearest=near.seq, recorded=f"{near.name}({short(recorded.get('args'), 80)})",
-                          why=why_tool(request, recorded))
+        near = nearest_tool(self.source, self.record, request, seq) \
+            if self.source is not None and self.record is not None else None
+        return self._divergence(seq, "tool", name, asked, near, lambda recorded: (
+            f"{near.name}({short(recorded.get('args'), 80)})" if near else None,
+            why_tool(request, recorded)))
 
-    def _unrecorded(self, seq: int, kind, name: str, asked: str) -> Divergence:
-        return Divergence(image=self.image, step=seq, kind="no_record", name=name, asked=asked,
-                          why="the record holds no run of this image")
+    def _divergence(self, seq: int, kind: Literal["model", "tool"], name: str, asked: str,
+                    near: Step | None, explain) -> Divergence:
+        """The divergence at a miss, beside the nearest recorded step (``explain(recorded)``:
+        how to name that step, and why it differs)."""
+        if self.source is None or self.record is None:
+            return Divergence(image=self.image, step=seq, kind="no_record", name=name,
+                              asked=asked, why="the record holds no run of this image")
+        if near is None:
+            return Divergence(image=self.image, step=seq, kind=kind, name=name, asked=asked,
+                              why=f"no {kind} call was recorded for this image")
+        recorded_as, why = explain(self.record.blob(near.req) or {})
+        return Divergence(image=self.image, step=seq, kind=kind, name=name, asked=asked,
+                          nearest=near.seq, recorded=recorded_as, why=why)
 
 
 def _model_error(exc: Exception) -> dict:
