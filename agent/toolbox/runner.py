@@ -25,9 +25,11 @@ from sinoloc.agent.toolbox.registry import SUBMIT_TOOL, TOOLS
 from sinoloc.tools.secrets import scrub_secrets
 
 
-def tool_call(name: str, args: dict) -> dict:
-    """A tool call as a policy writes one (LangChain's ``ToolCall`` shape, a fresh id)."""
-    return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+def tool_call(name: str, args: dict, call_id: str | None = None) -> dict:
+    """A tool call as a policy writes one (LangChain's ``ToolCall`` shape; a fresh id unless
+    the caller gives one)."""
+    return {"name": name, "args": args, "id": call_id or f"call_{uuid.uuid4().hex[:12]}",
+            "type": "tool_call"}
 
 
 def tool_message_content(status: str, summary: str, ids: list[str]) -> str:

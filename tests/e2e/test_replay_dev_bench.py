@@ -43,7 +43,7 @@ def test_dev_bench_replays_exactly_offline_and_names_what_a_threshold_changes(
         assert replayed[image]["replay"]["misses"] == 0
         assert replayed[image]["replay"]["divergence"] is None
 
-    monkeypatch.setattr(checks, "STRONG_EVIDENCE", 0.95)  # one verification threshold
+    monkeypatch.setattr(checks, "DOMINANT_SHARE", 0.9)  # one verification threshold
     assert eval_run(main, DEV_BENCH, tmp_path / "changed", "--replay",
                     str(tmp_path / "recorded")) == 0
     changed = rows(tmp_path / "changed")
