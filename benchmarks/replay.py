@@ -7,7 +7,9 @@
   so that both timed runs find it decoded), then with recording off and on, back to back in
   alternating order, ``--rounds`` times, through eval's own
   :class:`~sinoloc.eval.worker.Evaluator` (offline); reported as the median of the per-image
-  on/off ratios and the ratio of the summed times (target: ≤ 1.05);
+  on/off ratios and the ratio of the summed times (target: ≤ 1.05), and as the share of the
+  recorded runs' time spent in the recording code itself (measured inside it, the model's and
+  tools' own time excluded: the figure that a loaded machine's noise does not move);
 - a record's size: bytes per step besides model text (messages and replies), from the record
   of the whole set (target: ≤ 2 KB);
 - replay: the whole set replayed from that record in this process (images/s; target ≥ 10 on 2
@@ -88,7 +90,7 @@ def _evaluator(policy, record_dir: Path | None = None, replay: Path | None = Non
 
 def bench_overhead(items, kind: str, rounds: int, work: Path) -> dict:
     ratios: list[float] = []
-    off_total = on_total = 0.0
+    off_total = on_total = spent = 0.0
     for r in range(rounds):
         off = _evaluator(_policy(kind))
         on = _evaluator(_policy(kind), record_dir=work / f"overhead-{r}")
@@ -102,12 +104,14 @@ def bench_overhead(items, kind: str, rounds: int, work: Path) -> dict:
             ratios.append(times["on"] / times["off"])
             off_total += times["off"]
             on_total += times["on"]
+        spent += on.recording.spent_s
         off.close()
         on.close()
     return {"images": len(items), "rounds": rounds,
             "mean_image_s_off": round(off_total / max(len(items) * rounds, 1), 4),
             "median_on_off_ratio": round(statistics.median(ratios), 4),
-            "summed_on_off_ratio": round(on_total / off_total, 4)}
+            "summed_on_off_ratio": round(on_total / off_total, 4),
+            "recording_code_share": round(spent / on_total, 4)}
 
 
 def bench_record_and_replay(items, kind: str, work: Path) -> dict:

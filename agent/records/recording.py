@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +47,7 @@ class RunRecording:
         self.source = replay_source(str(replay_from)) if replay_from is not None else None
         self.on_miss = on_miss
         self.scrub = Scrubber()
+        self.spent_s = 0.0  # what recording and replay themselves took, over every image
 
     @property
     def active(self) -> bool:
@@ -55,6 +57,7 @@ class RunRecording:
     def image(self, image: str, sha256: str | None = None, attempt: int = 1,
               image_dir: Path | None = None) -> Iterator[ImageSession]:
         """The session of one image; its ``finish`` is the caller's (it knows the status)."""
+        start = time.perf_counter()
         source = None
         if self.source is not None:
             source = self.source.images.get(image) or (
@@ -65,10 +68,12 @@ class RunRecording:
                                record=self.source, replaying=self.source is not None,
                                on_miss=self.on_miss, attempt=attempt)
         token = _ACTIVE.set(session)
+        self.spent_s += time.perf_counter() - start
         try:
             yield session
         finally:
             _ACTIVE.reset(token)
+            self.spent_s += session.spent_s
 
     def close(self) -> None:
         if self.writer is not None:

@@ -17,6 +17,7 @@ before the record does, are divergences too (nothing to serve, so never a miss).
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -69,8 +70,21 @@ def _json_safe(value: Any) -> Any:
     return json_safe(value)
 
 
+def _costed(method):
+    """Adds the hook's own time (not the model's or the tool's) to ``spent_s``."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        start, calling = time.perf_counter(), self.calling_s
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.spent_s += time.perf_counter() - start - (self.calling_s - calling)
+    return run
+
+
 class ImageSession:
-    """One image's exchanges: recorded to ``writer`` and/or served from ``source``."""
+    """One image's exchanges: recorded to ``writer`` and/or served from ``source``.
+    ``spent_s`` is the time recording and replay themselves took (the calls' time excluded)."""
 
     def __init__(self, image: str, sha256: str | None, *, writer: RecordWriter | None,
                  scrub: Scrubber, source: ImageRecord | None = None,
@@ -80,6 +94,7 @@ class ImageSession:
         self.writer, self.scrub = writer, scrub
         self.source, self.record, self.replaying, self.on_miss = source, record, replaying, on_miss
         self.seq = 0
+        self.spent_s = self.calling_s = 0.0
         self.hits = self.misses = self.live_calls = 0
         self.live = False  # after a miss with on_miss="live": everything runs live
         self.divergence: Divergence | None = None
@@ -139,7 +154,18 @@ class ImageSession:
                          s=round(time.perf_counter() - start, 4)))
         return response
 
+    def _timed(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """``call`` with its time added to ``calling_s`` (what recording does not cost)."""
+        def run():
+            start = time.perf_counter()
+            try:
+                return call()
+            finally:
+                self.calling_s += time.perf_counter() - start
+        return run
+
     # ------------------------------------------------------------------ the hooks
+    @_costed
     def model(self, name: str, tools: list[dict], messages: list[BaseMessage],
               call: Callable[[], AIMessage]) -> AIMessage:
         seq = self._next()
@@ -155,7 +181,7 @@ class ImageSession:
 
         def live() -> dict:
             try:
-                return {"reply": reply_to_json(call())}
+                return {"reply": reply_to_json(self._timed(call)())}
             except Exception as exc:
                 return {"error": _model_error(exc)}
         response = self._exchange("model", name, req, seq, live, served)
@@ -163,6 +189,7 @@ class ImageSession:
             raise _raise_model_error(response["error"])
         return reply_from_json(response["reply"])
 
+    @_costed
     def tool(self, name: str, args: dict, context: Any, call: Callable[[], Any]) -> Any:
         from sinoloc.agent.toolbox.context import ToolOutput
 
@@ -176,7 +203,7 @@ class ImageSession:
 
         def live() -> dict:
             try:
-                return {"output": call().model_dump(mode="json")}
+                return {"output": self._timed(call)().model_dump(mode="json")}
             except Exception as exc:  # the runner turns it into the call's error result
                 return {"error": {"type": exc.__class__.__name__, "message": str(exc)}}
         response = self._exchange("tool", name, req, seq, live, served)
@@ -185,6 +212,7 @@ class ImageSession:
             raise type(error["type"], (RecordedToolError,), {})(error["message"])
         return ToolOutput.model_validate(response["output"])
 
+    @_costed
     def verdict(self, verdict: dict) -> None:
         seq = self._next()
         now = verdict_form(verdict)
@@ -199,6 +227,7 @@ class ImageSession:
         self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq,
                          kind="verify", data={"verdict": self.scrub(verdict)}))
 
+    @_costed
     def finish(self, status: str) -> dict:
         """The image's end step, and what the replay did (``None`` when only recording)."""
         left = [s for q in self._queues.values() for s in q]
