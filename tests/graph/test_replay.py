@@ -171,3 +171,28 @@ def test_records_hold_no_absolute_path_and_no_image(recorded):
               and any(p.get("type") == "image" for p in b["content"] if isinstance(p, dict))]
     assert images and all(set(p) == {"type", "sha256"} for b in images for p in b["content"]
                           if isinstance(p, dict) and p.get("type") == "image")
+
+
+def test_locate_records_and_replays_one_image(tmp_path, capsys, monkeypatch):
+    from imaging import hangzhou_shop, street_scene
+
+    shop = tmp_path / "photos" / "shop.jpg"
+    shop.parent.mkdir()
+    hangzhou_shop(shop)
+    args = ["--offline", "--json"]
+    assert main(["locate", str(shop), *args, "--record", str(tmp_path / "rec")]) == 0
+    recorded = json.loads(capsys.readouterr().out)
+    moved = tmp_path / "elsewhere" / "renamed.jpg"  # found by its content hash
+    moved.parent.mkdir()
+    shutil.copy(shop, moved)
+    guard = SocketGuard(monkeypatch)
+    assert main(["locate", str(moved), *args, "--replay", str(tmp_path / "rec")]) == 0
+    assert without_timings(json.loads(capsys.readouterr().out)) == without_timings(recorded)
+    other = tmp_path / "other.jpg"
+    street_scene(320, 240, seed=5).save(other)
+    assert main(["locate", str(other), *args, "--replay", str(tmp_path / "rec")]) == 1
+    assert "replay miss: other.jpg step 1 [no_record cnn_prior]: the record holds no run of " \
+           "this image" in capsys.readouterr().err
+    assert guard.attempts == []
+    raw = (tmp_path / "rec" / "blobs.jsonl").read_text(encoding="utf-8")
+    assert str(tmp_path) not in raw
