@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sinoloc.eval import metrics as m
+from sinoloc.eval.replay_compare import replay_lines
 from sinoloc.eval.runner import RunRecord, load_record, rows_of
 from sinoloc.eval.scoring import (
     LEVELS,
@@ -349,6 +350,7 @@ def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,
     lines = _comparison_tables(runs, shared, len(common), area, cluster)
     if len(runs) > 1:
         lines += _paired_lines([r.name for r in runs], shared, cluster)
+        lines += replay_lines(run_dirs)  # replayed runs: misses and divergences
     if plots:
         lines += _comparison_figures(shared, area, out_dir)
     lines += _conventions()

@@ -19,7 +19,7 @@ from sinoloc.tools.jsonl_log import BadLine, JsonlLog, SetAside, atomic_write
 __all__ = ["MAX_ATTEMPTS", "BadLine", "ErrorKind", "ResultRow", "ResultsLog", "SetAside", "Status",
            "atomic_write"]
 
-Status = Literal["ok", "bad_image", "error", "timeout"]
+Status = Literal["ok", "bad_image", "error", "timeout", "replay_miss"]
 # image: the image itself (unreadable, not an image), kept; locator: the locator failed or ran out
 # of its own time on it, kept; infrastructure: the machine lost the row (a worker killed by the OS,
 # a hard timeout beyond the graph's own budget, a full disk), retried by --resume.
@@ -42,6 +42,8 @@ class ResultRow(BaseModel):
     error_kind: ErrorKind | None = None
     attempt: int = Field(default=1, ge=1, description="1 + earlier rows of this id set aside")
     session: int | None = Field(default=None, description="index of the run.json session")
+    replay: dict | None = Field(default=None, description=(
+        "a replayed run's hits, misses, live calls and first divergence (agent/records)"))
 
     @property
     def answered(self) -> bool:

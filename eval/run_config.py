@@ -59,6 +59,13 @@ class RunConfig(BaseModel):
     prior: str | None = _field(LocateSettings, "prior")
     prior_id: str | None = Field(default=None, description=(
         "fingerprint of that checkpoint: a retrained prior in the same directory is another run"))
+    record: bool = Field(default=True, description=(
+        "record every model and tool exchange into RUN_DIR/record (agent/records)"))
+    record_dir: str | None = Field(default=None, description="set by the runner: RUN_DIR/record")
+    replay: str | None = Field(default=None, description=(
+        "a recorded run directory whose exchanges answer this run's (no model, no network)"))
+    replay_miss: Literal["stop", "live"] = Field(default="stop", description=(
+        "a request the record lacks: stop the image (status replay_miss) or call live"))
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -107,7 +114,7 @@ class RunConfig(BaseModel):
 
     def comparable(self) -> dict:
         """The fields a resumed run must share with the rows already written."""
-        return self.model_dump(exclude={"timeout_s"})
+        return self.model_dump(exclude={"timeout_s", "record", "record_dir"})
 
 
 def check_locator(config: RunConfig):
@@ -117,6 +124,12 @@ def check_locator(config: RunConfig):
     from sinoloc.agent.build import check_locator as check
 
     spec = config.model_spec()
+    if config.replay and config.replay_miss == "stop":
+        from sinoloc.agent.components import check_components
+
+        settings = config.locator_settings()  # the record answers every model call: no model is
+        check_components(settings.ocr_backend, settings.prior, settings.offline)  # built or reached
+        return spec
     check(config.locator_settings(), spec)
     return spec
 
@@ -126,6 +139,15 @@ def build_locator(config: RunConfig):
     :func:`sinoloc.agent.build.build_locator`: the offline rule in the driver and each worker)."""
     from sinoloc.agent.build import build_locator as build
 
+    if config.replay:  # the recorded backend's name over the record (a live model on a miss)
+        from sinoloc.agent.build import Locator, checked_policy
+        from sinoloc.agent.records import replay_policy
+        from sinoloc.agent.records.recording import replay_source
+
+        spec = check_locator(config)
+        live = checked_policy(spec, config.offline) if config.replay_miss == "live" else None
+        return Locator(replay_policy(replay_source(config.replay), live),
+                       config.locator_settings()).geolocator()
     return build(config.locator_settings(), config.model_spec()).geolocator()
 
 

@@ -1,7 +1,9 @@
 """``sinoloc eval run``: locate every image of a dataset into a resumable run directory.
 
 ``runs/NAME/run.json`` records the dataset, the config and the code version of every session;
-``runs/NAME/predictions.jsonl`` gets one row per image as it finishes. This module is the run's
+``runs/NAME/predictions.jsonl`` gets one row per image as it finishes; ``runs/NAME/record/``
+every model and tool exchange as it happens (unless the config says not to; see
+:mod:`sinoloc.agent.records`), which ``--replay`` answers a later run from. This module is the run's
 driver (the directory, its record, resume, the rows); the images are located by a pool of worker
 processes (:mod:`.pool`: a hung image is killed at the per-image timeout and its worker is
 replaced), by Ray actors (:mod:`.ray_engine`), or with ``workers=0`` in this process (no hard
@@ -36,6 +38,7 @@ from sinoloc.eval.datasets import LabelledImage
 from sinoloc.eval.failures import RunError
 from sinoloc.eval.interrupts import Interrupts, RunInterrupted
 from sinoloc.eval.pool import process_pool
+from sinoloc.eval.replay import prepare_record
 from sinoloc.eval.results import ResultRow, ResultsLog, SetAside, atomic_write
 from sinoloc.eval.run_config import RunConfig, build_locator, code_version
 from sinoloc.eval.rundir_lock import RunDirBusy, RunDirLock
@@ -189,6 +192,7 @@ def _run_locked(items, run_dir: Path, config: RunConfig, interrupts: Interrupts,
     with interrupts.critical():
         record, log, set_aside, attempts = prepare(run_dir, dataset, dataset_sha256, config,
                                                    resume)
+        config = prepare_record(run_dir, config)  # the workers record into RUN_DIR/record
         usable = _usable(items, record, limit)
         done = {row.id for row in log.read()}
         todo = deque(i for i in usable if i.id not in done)

@@ -21,7 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
+from sinoloc.agent.records import ReplayMiss
 from sinoloc.eval.datasets import LabelledImage
+from sinoloc.eval.replay import image_hash, run_recording
 from sinoloc.eval.results import ErrorKind, ResultRow, Status
 from sinoloc.eval.run_config import RunConfig, build_locator
 from sinoloc.tools.images import ImageInputError, copy_image_file
@@ -40,6 +42,7 @@ class Evaluator:
         self.locator = locator
         self.config = config
         self._tmp = tempfile.TemporaryDirectory(prefix="sinoloc-eval-", dir=tmp_root)
+        self.recording = run_recording(config)
 
     def neutral_path(self, image: str) -> Path:
         """A name that says nothing (``query.jpg``) for the copy of ``image``."""
@@ -52,6 +55,13 @@ class Evaluator:
         return target
 
     def locate(self, item: LabelledImage, attempt: int = 1) -> ResultRow:
+        with self.recording.image(item.id, image_hash(item.image), attempt,
+                                  Path(self._tmp.name)) as session:
+            row = self._locate(item, attempt)
+            replay = session.finish(row.status)
+        return row.model_copy(update={"replay": replay or None})
+
+    def _locate(self, item: LabelledImage, attempt: int) -> ResultRow:
         start = time.perf_counter()
         status: Status = "ok"
         error: str | None = None
@@ -62,6 +72,8 @@ class Evaluator:
             self.neutral_copy(item.image)
             prediction = self.locator.locate(path, **self.config.request_options()).model_dump(
                 mode="json")
+        except ReplayMiss as exc:  # the record lacks what the graph asked (--replay-miss stop)
+            status, error, kind = "replay_miss", str(exc), "locator"
         except MemoryError as exc:
             status, error, kind = "error", f"{exc.__class__.__name__}: {exc}", "infrastructure"
         except OSError as exc:
@@ -82,6 +94,7 @@ class Evaluator:
                          attributes=item.attributes, prediction=prediction, attempt=attempt)
 
     def close(self) -> None:
+        self.recording.close()
         self._tmp.cleanup()
 
 

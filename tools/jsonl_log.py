@@ -69,7 +69,8 @@ class SetAside(BadLine):
     id: str | None = None
 
 
-def _why(exc: Exception) -> str:
+def error_line(exc: Exception) -> str:
+    """One line on why a line is not a valid record (the field and the message)."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "row"
@@ -117,7 +118,7 @@ class JsonlLog(Generic[R]):
                 try:
                     rows.append((number, raw, self.model.model_validate_json(raw.rstrip(b"\n"))))
                 except (ValidationError, ValueError) as exc:
-                    bad.append(BadLine(line=number, reason=f"not a valid row ({_why(exc)})",
+                    bad.append(BadLine(line=number, reason=f"not a valid row ({error_line(exc)})",
                                        text=text))
         return rows, bad
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.reasoning.verify import verify
+from sinoloc.agent.records.session import verify_checkpoint
 from sinoloc.agent.schemas import Answer, Verdict
 from sinoloc.agent.state import GeoState, evidence_in, last_ai_message, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
@@ -44,6 +45,7 @@ def verify_node(state: GeoState) -> dict:
     call = submitted_call(state)
     rounds = state.get("verify_rounds", 0) + 1
     answer, verdict = judge(call.get("args") or {}, state, rounds)
+    verify_checkpoint(verdict.model_dump(mode="json"))  # compared by a replay (agent/records)
     reply = "accepted" if verdict.accepted else verdict.feedback
     update = {"verdict": verdict.model_dump(mode="json"), "verify_rounds": rounds,
               "messages": [ToolMessage(content=reply, tool_call_id=call["id"], name=SUBMIT_TOOL,

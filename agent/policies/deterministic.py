@@ -54,8 +54,14 @@ def fused_submission(state: GeoState, note: str = "") -> AIMessage:
     answer, _, _ = fused_answer(evidence, get_region_index(), verdict)
     if note:
         answer = answer.model_copy(update={"reasoning": f"{note} {answer.reasoning}"})
-    return AIMessage(content=answer.reasoning,
-                     tool_calls=[tool_call(SUBMIT_TOOL, answer.model_dump(mode="json"))])
+    return AIMessage(content=answer.reasoning, tool_calls=[
+        tool_call(SUBMIT_TOOL, answer.model_dump(mode="json"), call_id(state, 0))])
+
+
+def call_id(state: GeoState, index: int) -> str:
+    """The id of this turn's ``index``-th call: from the conversation's length, so that a run
+    and its replay (agent/records) name their calls alike, and unique within a thread."""
+    return f"call_{len(state.get('messages', []))}_{index}"
 
 
 class DeterministicPolicy:
@@ -72,6 +78,6 @@ class DeterministicPolicy:
                    if (q["query"], q.get("within")) not in asked][:MAX_GEOCODE_CALLS]
         if pending and len(asked) < MAX_GEOCODE_CALLS:
             return AIMessage(content="Geocode the street-level text.", tool_calls=[
-                tool_call("geocode_poi", {"query": q["query"], "within": q.get("within")})
-                for q in pending])
+                tool_call("geocode_poi", {"query": q["query"], "within": q.get("within")},
+                          call_id(state, i)) for i, q in enumerate(pending)])
         return fused_submission(state)

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -33,6 +34,7 @@ from sinoloc.agent.llm.spec import DEFAULT_TIMEOUT_S
 from sinoloc.agent.llm.toolcalls import from_api_args, recover_calls
 from sinoloc.agent.llm.usage import usage_of
 from sinoloc.agent.policies.deterministic import PolicyTurn
+from sinoloc.agent.records.session import ReplayMiss, model_exchange
 from sinoloc.agent.settings import LocateRequest
 from sinoloc.agent.state import request_of
 from sinoloc.agent.toolbox.definitions import offered_tools, tool_definitions
@@ -95,6 +97,7 @@ class ChatModelPolicy:
         self.name = name
         self.model = model
         self._bound: dict[frozenset[str], object] = {}
+        self._tools: dict[frozenset[str], list[dict]] = {}
         self.timeout_s = timeout_s
         self.sleep = sleep or (lambda seconds: pause(seconds))
         self.send_image = send_image
@@ -103,7 +106,8 @@ class ChatModelPolicy:
         """The model with the tools of this run bound (tools switched off, or that cannot run
         in this configuration, are not offered)."""
         if excluded not in self._bound:
-            self._bound[excluded] = self.model.bind_tools(tool_definitions(excluded))
+            self._tools[excluded] = tool_definitions(excluded)
+            self._bound[excluded] = self.model.bind_tools(self._tools[excluded])
         return self._bound[excluded]
 
     def _invoke(self, messages, turn: PolicyTurn, calls_left: int,
@@ -120,8 +124,12 @@ class ChatModelPolicy:
             if left <= 0:
                 raise deadline.failure("before a model call")
             try:
-                reply = call_within(lambda: bound.invoke(messages),
-                                    min(self.timeout_s + GRACE_S, left))
+                reply = model_exchange(  # recorded, or served by a replay (agent/records)
+                    self.name, self._tools[excluded], messages,
+                    partial(call_within, lambda: bound.invoke(messages),
+                            min(self.timeout_s + GRACE_S, left)))
+            except ReplayMiss:
+                raise  # the record lacks this request: the image stops (or was told to go live)
             except Exception as exc:  # providers raise many types; classify them all
                 turn.usage["model_errors"] = turn.usage.get("model_errors", 0) + 1
                 if isinstance(exc, TimeoutError) and deadline.left() <= 0:

@@ -17,6 +17,7 @@ from langgraph.config import get_stream_writer
 from pydantic import ValidationError
 
 from sinoloc.agent.budgets import tool_calls_this_turn
+from sinoloc.agent.records.session import ReplayMiss, tool_exchange
 from sinoloc.agent.schemas import ToolStatus, ToolTrace
 from sinoloc.agent.state import evidence_id
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
@@ -24,9 +25,11 @@ from sinoloc.agent.toolbox.registry import SUBMIT_TOOL, TOOLS
 from sinoloc.tools.secrets import scrub_secrets
 
 
-def tool_call(name: str, args: dict) -> dict:
-    """A tool call as a policy writes one (LangChain's ``ToolCall`` shape, a fresh id)."""
-    return {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+def tool_call(name: str, args: dict, call_id: str | None = None) -> dict:
+    """A tool call as a policy writes one (LangChain's ``ToolCall`` shape; a fresh id unless
+    the caller gives one)."""
+    return {"name": name, "args": args, "id": call_id or f"call_{uuid.uuid4().hex[:12]}",
+            "type": "tool_call"}
 
 
 def tool_message_content(status: str, summary: str, ids: list[str]) -> str:
@@ -61,8 +64,11 @@ def run_call(call: Mapping[str, Any], context: ToolContext,
         args = spec.args_model.model_validate(call.get("args") or {})
     except ValidationError as exc:
         return "error", f"bad arguments: {exc.errors(include_url=False)}", None
-    try:
-        output = spec.run(args, context)
+    try:  # recorded, or served by a replay (agent/records)
+        output = tool_exchange(spec.name, args.model_dump(mode="json"), context,
+                               lambda: spec.run(args, context))
+    except ReplayMiss:
+        raise  # the record lacks this call: the image stops (or was told to go live)
     except Exception as exc:  # a tool that raises never ends the run
         return "error", scrub_secrets(  # a provider may echo its key
             f"the tool failed: {exc.__class__.__name__}: {exc}"), None

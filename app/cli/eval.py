@@ -1,4 +1,4 @@
-"""``sinoloc eval validate | run | report | compare``."""
+"""``sinoloc eval validate | run | report | compare | show``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,13 @@ def add_parser(sub, env=None) -> None:
                           "are spread over them round robin (concurrency per server)")
     run.add_argument("--model-rate", type=float, default=None, metavar="REQ_PER_S",
                      help="with --engine ray: the model's requests per second across all actors")
+    from sinoloc.eval.replay import add_replay_options
+
+    add_replay_options(run)
+
+    show = commands.add_parser("show", help="an image's recorded steps, in order")
+    show.add_argument("run", type=Path, help="a run directory (or a --record folder)")
+    show.add_argument("image", help="the image's id (or the start of its content hash)")
 
     report = commands.add_parser("report", help="metrics, Markdown report and figures")
     report.add_argument("run", type=Path, help="a run directory of `eval run`")
@@ -146,6 +153,7 @@ def _run_locked(args, lock) -> int:
     from sinoloc.agent.llm import LlmSpec
     from sinoloc.eval.datasets import dataset_fingerprint, load_dataset
     from sinoloc.eval.interrupts import RunInterrupted
+    from sinoloc.eval.replay import replay_config
     from sinoloc.eval.run_config import RunConfig, check_locator
     from sinoloc.eval.runner import rows_of, run, summary_line
     from sinoloc.tools.regions import get_region_index
@@ -162,7 +170,9 @@ def _run_locked(args, lock) -> int:
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
                        model_timeout_s=args.model_timeout,
-                       offline=args.offline, prior=prior, prior_id=prior_id)
+                       offline=args.offline, prior=prior, prior_id=prior_id,
+                       record=not args.no_record)
+    config = replay_config(args) or config  # --replay: the recorded run's settings
     check_locator(config)  # OCR backend, prior, model spec, offline rule: before any image
     engine, engine_workers = _engine(args)
     items = load_dataset(args.data, get_region_index())
@@ -229,6 +239,16 @@ def _report(args) -> int:
     return EXIT_OK
 
 
+def _show(args) -> int:
+    from sinoloc.app.chat.events import event_line, stream_events
+    from sinoloc.eval.replay import show_steps
+
+    for mode, chunk in show_steps(args.run, args.image):
+        for event in stream_events(mode, chunk):
+            print(event_line(event))
+    return EXIT_OK
+
+
 def _compare(args) -> int:
     from sinoloc.eval.report import write_comparison
     from sinoloc.tools.regions import get_region_index
@@ -253,14 +273,16 @@ def main(args) -> int:
 
     from sinoloc.agent.llm import LlmSpecError
     from sinoloc.agent.llm.qwen_local import LocalModelError
+    from sinoloc.agent.records import RecordError
     from sinoloc.eval.datasets import DatasetError
     from sinoloc.eval.runner import RunError
     from sinoloc.tools.prior import PriorUnavailable
 
-    handlers = {"validate": _validate, "run": _run, "report": _report, "compare": _compare}
+    handlers = {"validate": _validate, "run": _run, "report": _report, "compare": _compare,
+                "show": _show}
     try:
         return handlers[args.eval_command](args)
     except (DatasetError, RunError, LlmSpecError, ValidationError, ValueError,
-            PriorUnavailable, LocalModelError) as exc:
+            PriorUnavailable, LocalModelError, RecordError) as exc:
         print(f"sinoloc eval: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

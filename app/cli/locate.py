@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -67,17 +68,20 @@ def locate(args: argparse.Namespace) -> int:
     if args.engine == "local":  # the actors load their own models
         start_warm_up(args.ocr, run_prior(args), text_data=batch, image=None if batch else images[0])
     from sinoloc.agent.output.render import render_text
+    from sinoloc.agent.records import RecordError, ReplayMiss
+    from sinoloc.agent.records.locate import recorded_by, recording_for
     from sinoloc.tools.images import ImageInputError
 
     try:
         built = build_from_args(args, run_settings(args, ignore_exif=args.ignore_exif,
                                                    top_k=args.top_k))
-    except ValueError as exc:  # a bad clue file, a bad --llm value or a model that cannot load
+        recording, policy = recording_for(args, built.policy)  # agent/records
+    except (ValueError, RecordError) as exc:  # a bad clue file, --llm value, model or record
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.engine == "ray":
         return _locate_batch(args, images, None, engine=_ray_rows(args, built))
-    locate = built.geolocator().locate
+    locate = recorded_by(recording)(replace(built, policy=policy).geolocator().locate)
 
     if batch:
         return _locate_batch(args, images, locate)
@@ -86,6 +90,9 @@ def locate(args: argparse.Namespace) -> int:
     except ImageInputError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ReplayMiss as exc:
+        print(f"sinoloc: replay miss: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if args.json:
         print(prediction.model_dump_json(indent=2))
     else:

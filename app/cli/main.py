@@ -66,6 +66,9 @@ def _parser(env=None) -> argparse.ArgumentParser:
     locate.add_argument("--map", metavar="OUT.html", help="write an HTML map of the answer "
                                                           "(one image only)")
     add_run_options(locate, env)
+    from sinoloc.agent.records.options import add_record_options
+
+    add_record_options(locate)
     chat = sub.add_parser("chat", help="a conversation about one or more images, with threads",
                           description=(
                               "Locate images and ask about the answers; every step streams as "

@@ -1,5 +1,6 @@
 """The eval report viewer of ``sinoloc serve --runs DIR``: the runs in one folder, a run's report
-(its tables and figures) and its per-image table with each image, its answer and its map.
+(its tables and figures) and its per-image table with each image, its answer, its map and its
+recorded steps (the run's ``record/``, shown as the chat shows a live run).
 
 It lives in app/web/ beside the web app (it reads eval's runs and reports) and is mounted on the app by
 app/cli/serve.py only when ``--runs`` is given.
@@ -281,6 +282,22 @@ class RunsViewer:
             raise ViewerError(404, f"image {image_id}: no answer ({row.status})")
         return map_data(GeoPrediction.model_validate(row.prediction))
 
+    def steps(self, name: str, image_id: str) -> list[dict]:
+        """The image's recorded steps (the run's ``record/``), one line each as the chat shows
+        them."""
+        from sinoloc.agent.records import RecordError
+        from sinoloc.app.chat.events import event_line, stream_events
+        from sinoloc.eval.replay import show_steps
+
+        path = self.run_dir(name)
+        self._row_of(path, image_id)
+        try:
+            chunks = show_steps(path, image_id)
+        except RecordError as exc:
+            raise ViewerError(404, str(exc).replace(str(path), name).splitlines()[0]) from exc
+        return [{"kind": e.kind, "text": event_line(e).strip()}
+                for mode, chunk in chunks for e in stream_events(mode, chunk)]
+
     def figure(self, name: str, file: str) -> bytes:
         """A PNG of the run's report folder (a link out of it, or a file that is not a PNG, is
         refused like a missing one)."""
@@ -342,6 +359,11 @@ def runs_router(root: Path) -> APIRouter:
                 summary="the offline map document of one image's answer")
     def image_map(name: str, image_id: str):
         return _answer(lambda: viewer.map(name, image_id))
+
+    @router.get("/api/runs/{name}/images/{image_id}/steps",
+                summary="one image's recorded model and tool steps, in order")
+    def image_steps(name: str, image_id: str):
+        return _answer(lambda: viewer.steps(name, image_id))
 
     @router.get("/api/runs/{rest:path}", include_in_schema=False)
     def elsewhere(rest: str):

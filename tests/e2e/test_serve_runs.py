@@ -72,6 +72,18 @@ def test_a_run_shows_its_report_tables_figures_and_images(client, runs):
     assert image.content[:3] == b"\xff\xd8\xff"
 
 
+def test_an_image_shows_its_recorded_steps_as_the_chat_does(client):
+    r = client.get("/api/runs/r1/images/shop/steps")
+    assert r.status_code == 200, r.text
+    steps = r.json()
+    assert steps[0] == {"kind": "tool_start", "text": "→ cnn_prior()"}
+    assert [s["kind"] for s in steps][-1] == "verdict"
+    assert any(s["kind"] == "tool_result" and s["text"].startswith("← lookup_clues: ok → E1")
+               for s in steps)
+    missing = client.get("/api/runs/r1/images/nowhere/steps")
+    assert missing.status_code == 404 and "image nowhere" in missing.json()["error"]
+
+
 def test_an_unreadable_dataset_image_is_refused_but_its_answer_stays(client):
     rows = {row["id"]: row for row in client.get("/api/runs/r1").json()["images"]}
     beijing = rows["beijing"]

@@ -1,5 +1,6 @@
 /* The eval report viewer (app/web/runs.py, `sinoloc serve --runs DIR`): the runs, a run's
- * report as the server renders it, and its images; picking an image draws its answer's map. */
+ * report as the server renders it, and its images; picking an image draws its answer's map and
+ * lists its recorded steps. */
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -26,10 +27,21 @@
     document.querySelectorAll("#images tr.current").forEach((x) => x.classList.remove("current"));
     tr.classList.add("current");
     $("answer").textContent = `${row.id}: ${row.answer || "no answer"} — truth ${row.truth}`;
+    showSteps(run, row);
     if (!row.map_url) { SinolocMap.draw($("map"), null, base); return; }
     try {
       SinolocMap.draw($("map"), await getJson(row.map_url), base);
     } catch (e) { showError(e.message); }
+  }
+
+  async function showSteps(run, row) {
+    // the image's recorded timeline (the run's record/), a line per step as the chat prints it
+    const list = $("steps");
+    list.replaceChildren();
+    try {
+      const steps = await getJson(`/api/runs/${encodeURIComponent(run)}/images/${encodeURIComponent(row.id)}/steps`);
+      steps.forEach((s) => list.append(el("li", s.text, `step ${s.kind}`)));
+    } catch (e) { list.append(el("li", `no recorded steps: ${e.message}`, "muted")); }
   }
 
   function imagesTable(run, rows) {
