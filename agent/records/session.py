@@ -307,10 +307,13 @@ def _raise_model_error(error: dict) -> Exception:
 
 def context_form(context: Any) -> dict:
     """What a tool may read besides its arguments (a ToolContext): the request's settings (not
-    the image's path: the image is its hash) and what earlier calls found."""
-    return {"request": context.request.model_dump(mode="json", exclude={"image_path"}),
-            "ocr_spans": [s.model_dump(mode="json") for s in context.ocr_spans],
-            "evidence": [e.model_dump(mode="json") for e in context.evidence]}
+    the image's path: the image is its hash) and what earlier calls found. Fields at their
+    defaults are left out, so a record made before a new setting or evidence field was added
+    still matches where the new field is unused."""
+    return {"request": context.request.model_dump(mode="json", exclude={"image_path"},
+                                                  exclude_defaults=True),
+            "ocr_spans": [s.model_dump(mode="json", exclude_defaults=True) for s in context.ocr_spans],
+            "evidence": [e.model_dump(mode="json", exclude_defaults=True) for e in context.evidence]}
 
 
 # ---------------------------------------------------------------------- the hooks
