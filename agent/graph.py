@@ -23,7 +23,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage, ToolCall
 from langgraph.graph import END, START, StateGraph
 
-from sinoloc.agent.boundary import ServeBoundary
+from sinoloc.agent.boundary import ServeBoundary, guarded
 from sinoloc.agent.budgets import is_new_image
 from sinoloc.agent.nodes.commit import commit
 from sinoloc.agent.nodes.followup import NO_IMAGE_YET, followup
@@ -92,10 +92,13 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
                        output_schema=GeoOutput)
     graph.add_node("ingest", partial(ingest, boundary=boundary) if boundary else ingest)
     graph.add_node("followup", followup)
-    graph.add_node("prelude", prelude)
-    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary))
-    graph.add_node("tools", run_tools)
-    graph.add_node("verify", verify_node)
+    # nodes that open files, call models or count budgets read a served graph's thread state
+    # through its boundary (clients can write thread state): agent/boundary.py
+    graph.add_node("prelude", guarded(prelude, boundary))
+    graph.add_node("policy", guarded(make_policy_node(policy or DeterministicPolicy(), boundary),
+                                     boundary))
+    graph.add_node("tools", guarded(run_tools, boundary))
+    graph.add_node("verify", guarded(verify_node, boundary))
     graph.add_node("commit", commit)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")

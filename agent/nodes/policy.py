@@ -56,8 +56,8 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
     def chosen_policy(state: GeoState, spec) -> Policy:
         if boundary is None:
             return configured_policy(spec) if spec else default_policy
-        boundary.check_image_path((state.get("request") or {}).get("image_path"))
-        return boundary.policy(spec) if spec is not None else default_policy
+        # the boundary's own check of the state ran before this node (graph.py: guarded)
+        return (boundary.policy(spec) if spec is not None else None) or default_policy
 
     def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()
