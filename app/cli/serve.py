@@ -4,10 +4,11 @@ models, the region index and the knowledge warm.
 It binds 127.0.0.1 by default. Any other ``--host`` needs a token (``--token``, or one generated
 and printed): a geolocator reads private photos and may spend the operator's model quota.
 The operator's settings (``--llm``, ``--prior``, ``--offline``, ``--ocr``) hold for every
-request; clients choose per-request ``LocateSettings`` fields behind the trust boundary
-(agent/boundary.py). Uploads are kept in the boundary's bounded store (by content hash, pruned
-by size and age: ``SINOLOC_UPLOAD_STORE_MB``, ``SINOLOC_UPLOAD_MAX_AGE_H``), threads in the chat's
-SQLite store.
+request and are the ceiling of what a client may ask for (its model, its budgets); clients choose
+per-request ``LocateSettings`` fields behind the trust boundary (agent/boundary.py). Uploads are
+kept in the boundary's bounded store (tools/upload_store.py: by content hash, bounded by disk
+usage, file count and age), threads in the chat's SQLite store within ``ThreadLimits``. What the
+server enforces, route by route: docs/threat-model.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
+
+ENV_ORIGINS = "SINOLOC_SERVE_ORIGINS"
 
 
 def add_parser(sub) -> None:
@@ -40,6 +43,10 @@ def add_parser(sub) -> None:
                        "images in (default $SINOLOC_IMAGES_ROOT; none: uploads only)")
     serve.add_argument("--runs", metavar="DIR", default=None, help="also show the eval runs in DIR "
                        "(folders written by 'sinoloc eval run'): their reports and per-image maps at /runs")
+    serve.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=None,
+                       help="another origin (scheme://host:port) whose pages may start runs "
+                       "(repeatable; also $SINOLOC_SERVE_ORIGINS, comma-separated; default: "
+                       "this server's own pages only)")
     _add_run_options(serve)
 
 
@@ -54,7 +61,7 @@ def server_token(host: str, given: str | None) -> tuple[str | None, bool]:
 def build_runner(args: argparse.Namespace):
     """The warm runner for ``args`` (policy, boundary, store); raises ValueError on bad input."""
     from sinoloc.agent.boundary import ServeBoundary
-    from sinoloc.app.chat.threads import ThreadStore, default_db_path
+    from sinoloc.app.chat.threads import ThreadStore, default_db_path, thread_limits
     from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
     from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
     from sinoloc.app.web.runner import Runner
@@ -67,14 +74,27 @@ def build_runner(args: argparse.Namespace):
         os.environ["SINOLOC_PRIOR_CHECKPOINT"] = prior
     if _offline(args):  # the offline rule for every run, whatever a client sends
         os.environ["SINOLOC_OFFLINE"] = "1"
-    boundary = ServeBoundary.from_env()
+    # the operator's model and budgets are the ceiling of what a client may ask for
+    budgets = {"max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
+               "max_seconds": args.max_seconds}
+    boundary = ServeBoundary.from_env().model_copy(update={"operator_model": policy.name,
+                                                           **budgets})
     if args.images:
         boundary = boundary.model_copy(update={"images_root": Path(args.images).expanduser().resolve()})
-    store = ThreadStore(Path(args.db) if args.db else default_db_path())
-    defaults = {"ocr_backend": args.ocr, "max_model_calls": args.max_model_calls,
-                "max_tool_calls": args.max_tool_calls, "max_seconds": args.max_seconds,
-                "offline": _offline(args)}
+    store = ThreadStore(Path(args.db) if args.db else default_db_path(), thread_limits())
+    defaults = {"ocr_backend": args.ocr, **budgets, "offline": _offline(args)}
     return Runner(store, policy, boundary=boundary, defaults=defaults, workers=args.workers), prior
+
+
+def server_config(app, host: str, port: int):
+    """uvicorn's configuration: h11 with a deadline for a request's head
+    (app/web/slow_clients.py), keep-alive connections closed after 5 idle seconds."""
+    import uvicorn
+
+    from sinoloc.app.web.slow_clients import HeadTimeoutH11
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", http=HeadTimeoutH11,
+                          timeout_keep_alive=5)
 
 
 def warm(runner) -> None:
@@ -115,8 +135,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     warm(runner)
-    app = create_app(runner, token=token, routers=routers)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    origins = [*(args.allow_origin or []), *filter(None, (
+        o.strip() for o in os.environ.get(ENV_ORIGINS, "").split(",")))]
+    app = create_app(runner, token=token, routers=routers, allowed_origins=origins)
+    config = server_config(app, args.host, args.port)
     server = uvicorn.Server(config)
     shown = f"[{args.host}]" if ":" in args.host else args.host
 
