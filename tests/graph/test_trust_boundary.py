@@ -217,11 +217,12 @@ def test_the_upload_store_is_bounded_in_size_and_age(served, tmp_path):
     assert sum(p.stat().st_size for p in kept) <= limit_mb * 1024 * 1024
     assert 1 <= len(kept) <= 2 and kept[-1].read_bytes() == images[-1]  # the oldest went first
 
-    from sinoloc.tools.image_sources import prune_image_store
+    from sinoloc.tools.upload_store import UploadStore
 
     old = kept[-1]
     os.utime(old, (time.time() - 3 * 86400,) * 2)
-    assert prune_image_store(uploads, 10**9, max_age_s=86400) == [old]
+    UploadStore(uploads, 10**9, max_age_s=86400, max_files=1000).add(_png(seed=9), "PNG")
+    assert not old.exists()  # past the age: gone when the store is next used
 
 
 def test_operator_settings_are_refused_from_clients(served, tmp_path):
