@@ -97,6 +97,27 @@ def server_config(app, host: str, port: int):
                           timeout_keep_alive=5)
 
 
+def return_freed_memory() -> None:
+    """Let the server give decoded images back to the system (glibc only; best effort).
+
+    glibc raises its mmap threshold after the first large free, after which Pillow's 16 MB
+    image blocks come from per-thread heaps that are never returned: a server that decoded six
+    120 MP uploads kept 1.4 GB. A fixed threshold (4 MB) keeps large blocks mmap-ed (returned on
+    free), and at most four heaps are made for the worker threads."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):  # not glibc: its own allocator decides
+        return
+    if mallopt is not None:
+        mallopt(-3, 4 * 1024 * 1024)  # M_MMAP_THRESHOLD
+        mallopt(-8, 4)  # M_ARENA_MAX
+
+
 def warm(runner) -> None:
     """Load what the first request would otherwise wait for: OCR, phone data and the region
     index (the CLI's warm-up) and the map's outlines."""
@@ -134,6 +155,7 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return_freed_memory()
     warm(runner)
     origins = [*(args.allow_origin or []), *filter(None, (
         o.strip() for o in os.environ.get(ENV_ORIGINS, "").split(",")))]
