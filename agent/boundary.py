@@ -297,14 +297,13 @@ def guarded(node, boundary: ServeBoundary | None):
         return node
     import inspect
 
-    takes_config = "config" in inspect.signature(node).parameters
+    def with_config(state, config=None):  # LangGraph passes the config to a "config" parameter
+        return node(boundary.checked_state(state), config)
 
-    if takes_config:
-        def checked(state, config=None):
-            return node(boundary.checked_state(state), config)
-    else:
-        def checked(state):
-            return node(boundary.checked_state(state))
+    def without_config(state):
+        return node(boundary.checked_state(state))
+
+    checked = with_config if "config" in inspect.signature(node).parameters else without_config
     checked.__name__ = getattr(node, "__name__", "node")
     return checked
 

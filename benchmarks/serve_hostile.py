@@ -7,6 +7,7 @@ Against ``sinoloc serve --offline`` in its own process on 127.0.0.1:
 - ``dropped``: the median time of a normal upload (``POST /api/locate``, the demo shop sign),
   then ten clients that reset ``/api/locate/stream`` right after its first event, then the next
   upload's time (the reference is the median before: the ratio should be about 1);
+- ``page``: the page's load time while 50 uploads arrive at once, against its time idle;
 - ``big``: the server's peak RSS (``VmHWM``) before and after six concurrent uploads of a small
   PNG that declares 120 MP (10954 x 10954), and its RSS afterwards (target: < 1.5 GB);
 - ``hostile``: N requests (valid tiny images with raised budgets, truncated PNGs, non-images,
@@ -28,14 +29,14 @@ import random
 import socket
 import statistics
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from sinoloc.benchmarks.serve import start_server
 
 HOSTILE_LIMITS = {"SINOLOC_UPLOAD_STORE_MB": "4", "SINOLOC_UPLOAD_STORE_FILES": "100",
                   "SINOLOC_SERVE_THREADS": "50", "SINOLOC_SERVE_THREADS_MB": "8"}
@@ -46,25 +47,6 @@ def _proc_kb(pid: int, field: str) -> float:
         if line.startswith(field + ":"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
-
-
-def start_server(root: Path, extra_env: dict[str, str] | None = None,
-                 workers: int = 2) -> tuple[subprocess.Popen, str]:
-    """``sinoloc serve --offline`` on a free loopback port; its URL once it listens."""
-    import re
-
-    env = {**os.environ, "SINOLOC_UPLOAD_DIR": str(root / "uploads"),
-           "SINOLOC_CHAT_DB": str(root / "chat.sqlite"), **(extra_env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "sinoloc.app.cli.main", "serve", "--port", "0",
-                             "--offline", "--workers", str(workers)], stdout=subprocess.PIPE,
-                            text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+", line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"the server did not start: {line!r}")
-    return proc, match.group(0)
 
 
 def _demo() -> bytes:
@@ -115,6 +97,42 @@ def bench_dropped(root: Path, runs: int = 3) -> dict:
     median = statistics.median(before)
     return {"upload_s_before": round(median, 3), "next_upload_after_10_dropped_s": round(after, 3),
             "the_one_after_s": round(again, 3), "ratio": round(after / median, 2)}
+
+
+def bench_page(root: Path, uploads: int = 50) -> dict:
+    """The page's load time while ``uploads`` uploads arrive at once (the reference: idle)."""
+    import httpx
+
+    data = _demo()
+    proc, url = start_server(root)
+    try:
+        with httpx.Client(base_url=url, timeout=600) as client:
+            idle = statistics.median(_timed_get(client) for _ in range(3))
+            statuses: list[int] = []
+
+            def upload(_: int) -> None:
+                with httpx.Client(base_url=url, timeout=900) as c:
+                    statuses.append(c.post("/api/locate", files={
+                        "image": ("s.jpg", data, "image/jpeg")}).status_code)
+
+            with ThreadPoolExecutor(uploads) as pool:
+                pending = [pool.submit(upload, i) for i in range(uploads)]
+                time.sleep(1.0)
+                busy = statistics.median(_timed_get(client) for _ in range(3))
+                for job in pending:
+                    job.result()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    counts = {str(code): statuses.count(code) for code in sorted(set(statuses))}
+    return {"page_s_idle": round(idle, 3), f"page_s_during_{uploads}_uploads": round(busy, 3),
+            "upload_statuses": counts}
+
+
+def _timed_get(client) -> float:
+    start = time.perf_counter()
+    client.get("/").raise_for_status()
+    return time.perf_counter() - start
 
 
 def huge_png(width: int = 10954, height: int = 10954) -> bytes:
@@ -264,11 +282,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hostile", type=int, default=1000, help="hostile requests (default 1000)")
     parser.add_argument("--stored", type=int, default=100_000, help="files already stored")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["dropped", "big", "hostile",
-                                                                  "stored"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["dropped", "page", "big",
+                                                                  "hostile", "stored"])
     args = parser.parse_args(argv)
     out: dict = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
-    for name, run in (("dropped", bench_dropped), ("big", bench_big),
+    for name, run in (("dropped", bench_dropped), ("page", bench_page), ("big", bench_big),
                       ("hostile", lambda r: bench_hostile(r, args.hostile)),
                       ("stored", lambda r: bench_stored(r, args.stored))):
         if name in args.skip:

@@ -207,6 +207,9 @@ class ThreadStore:
             old += oldest
         if old:
             with self.checkpointer.lock:
-                self._conn.execute("PRAGMA incremental_vacuum")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                try:  # give the pages back; a reader elsewhere may hold them: next time then
+                    self._conn.execute("PRAGMA incremental_vacuum").fetchall()  # one page a row
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.OperationalError:
+                    pass
         return old

@@ -22,9 +22,10 @@ import asyncio
 import base64
 import logging
 import queue
+import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from langgraph.types import Overwrite
@@ -165,7 +166,7 @@ class Runner:
                 "recursion_limit": RECURSION_LIMIT}
 
     # ------------------------------------------------------------------ the pool
-    def submit(self, steps: Callable[[], Iterator[WebEvent]], ticket: RunTicket) -> RunTicket:
+    def submit(self, steps: Callable[[], Generator[WebEvent]], ticket: RunTicket) -> RunTicket:
         """Queue a run (``steps`` makes its event generator when a worker takes it); raises
         :class:`Busy` when too many runs wait already."""
         with self._count_lock:
@@ -196,7 +197,7 @@ class Runner:
                 ticket.emit(None)
 
     @staticmethod
-    def _drive(steps: Callable[[], Iterator[WebEvent]], ticket: RunTicket, queued: float) -> None:
+    def _drive(steps: Callable[[], Generator[WebEvent]], ticket: RunTicket, queued: float) -> None:
         events = steps()
         try:
             ticket.emit(WebEvent(kind="running", text="started", data={
@@ -237,16 +238,16 @@ class Runner:
         return ticket
 
     def _locate_steps(self, thread_id: str, image: str, configurable: dict, name: str,
-                      with_map: bool) -> Iterator[WebEvent]:
+                      with_map: bool) -> Generator[WebEvent]:
         self.store.record(thread_id, image=name)
         yield from self._run(thread_id, {"request": {"image_path": image}}, configurable, with_map)
 
-    def _ask_steps(self, thread_id: str, question: str) -> Iterator[WebEvent]:
+    def _ask_steps(self, thread_id: str, question: str) -> Generator[WebEvent]:
         self.store.record(thread_id, question=True)
         yield from self._run(thread_id, {"question": question}, dict(self.defaults))
 
     def _run(self, thread_id: str, graph_input: dict, configurable: dict,
-             with_map: bool = True) -> Iterator[WebEvent]:
+             with_map: bool = True) -> Generator[WebEvent]:
         start = time.perf_counter()
 
         def event(kind: str, text: str = "", data: dict | None = None) -> WebEvent:
@@ -271,8 +272,11 @@ class Runner:
             return
         finally:
             stream.close()
-        self.store.compact(thread_id)  # one checkpoint per thread; the store within its bounds
-        self.store.prune()
+        try:  # one checkpoint per thread; the store within its bounds (never the run's failure)
+            self.store.compact(thread_id)
+            self.store.prune()
+        except sqlite3.Error:
+            log.warning("thread store: compaction failed; retried after the next run", exc_info=True)
         prediction = self.prediction(thread_id)
         if answer is not None and prediction is not None:
             self.store.record(thread_id, answer=answer)

@@ -13,13 +13,10 @@ from http.server import HTTPServer, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM
 from web_server import running_server
 
 from sinoloc.app.cli.main import demo_image
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 pytestmark = [
@@ -56,14 +53,6 @@ ATTACK = """<!doctype html><html><body>
   window.attackDone = true;
 })();
 </script></body></html>"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class _Quiet(SimpleHTTPRequestHandler):
