@@ -149,6 +149,7 @@ class Runner:
         self.waiting = 0  # admitted runs no worker has taken yet
         self.running = 0
         self.dropped = 0  # runs whose client went away before they started
+        self._queued: set[RunTicket] = set()
         for i in range(self.workers):
             threading.Thread(target=self._work, name=f"sinoloc-run-{i}", daemon=True).start()
 
@@ -173,14 +174,21 @@ class Runner:
             if self.waiting >= self.max_waiting:
                 raise Busy(f"busy: {self.waiting} runs are waiting; try again later")
             self.waiting += 1
+            self._queued.add(ticket)
         self._jobs.put((steps, ticket, time.perf_counter()))
         return ticket
+
+    def queued(self) -> list[RunTicket]:
+        """The tickets of the runs no worker has taken yet."""
+        with self._count_lock:
+            return list(self._queued)
 
     def _work(self) -> None:
         while True:
             steps, ticket, queued = self._jobs.get()
             with self._count_lock:
                 self.waiting -= 1
+                self._queued.discard(ticket)
                 dropped = ticket.cancelled
                 self.dropped += dropped
                 self.running += not dropped

@@ -58,8 +58,23 @@ def _demo_json() -> bytes:
 
 # ------------------------------------------------------------------ finding 2: dropped streams
 def test_ten_dropped_streams_leave_the_server_answering(tmp_path):
+    """The one worker is held by a run of the test's own while ten clients reset their streams
+    after the first event, so all ten are queued when they go: each is dropped, the worker is
+    free again, and the next upload is answered."""
+    import threading
+
+    from sinoloc.app.web.runner import RunTicket
+
     body = _demo_json()
+    gate = threading.Event()
+
+    def held():  # a run that ends when the test says so
+        gate.wait(120)
+        yield from ()
+
     with running_server(tmp_path, workers=1) as (url, runner):
+        runner.submit(held, RunTicket())
+        assert _wait_for(lambda: runner.running == 1, 30)
         for _ in range(10):
             sock = _raw_request(url, _stream_head(url, body), body)
             seen = b""
@@ -68,25 +83,43 @@ def test_ten_dropped_streams_leave_the_server_answering(tmp_path):
                 assert chunk, seen
                 seen += chunk
             _reset(sock)
+        queued = runner.queued()
+        assert len(queued) == 10
+        assert _wait_for(lambda: all(t.cancelled for t in queued), 60)  # the server noticed
+        gate.set()
         with httpx.Client(base_url=url, timeout=90) as client:
             r = client.post("/api/locate", files={"image": ("s.jpg", DEMO, "image/jpeg")})
         assert r.status_code == 200 and r.json()["district"] == "西湖区"
+        assert runner.dropped == 10 and all(not t.started for t in queued)
         assert _wait_for(lambda: runner.running == 0 and runner.waiting == 0, 60)
-        assert runner.dropped >= 8  # the queued ones never ran (one may have started meanwhile)
 
 
 def test_a_client_gone_from_the_json_route_frees_its_run(tmp_path):
+    import threading
+
+    from sinoloc.app.web.runner import RunTicket
+
     body = _demo_json()
-    port_head = lambda u: (f"POST /api/locate HTTP/1.1\r\nHost: 127.0.0.1:{u.rsplit(':', 1)[1]}"  # noqa: E731
-                           f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-                           "\r\n\r\n").encode()
+    head = lambda u: (f"POST /api/locate HTTP/1.1\r\nHost: 127.0.0.1:{u.rsplit(':', 1)[1]}"  # noqa: E731
+                      f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+                      "\r\n\r\n").encode()
+    gate = threading.Event()
+
+    def held():
+        gate.wait(120)
+        yield from ()
+
     with running_server(tmp_path, workers=1) as (url, runner):
-        socks = [_raw_request(url, port_head(url), body) for _ in range(4)]
-        assert _wait_for(lambda: runner.running + runner.waiting >= 1, 30)
+        runner.submit(held, RunTicket())
+        socks = [_raw_request(url, head(url), body) for _ in range(4)]
+        assert _wait_for(lambda: len(runner.queued()) == 4, 60)
+        queued = runner.queued()
         for sock in socks:
             _reset(sock)
-        assert _wait_for(lambda: runner.running == 0 and runner.waiting == 0, 90)
-        assert runner.dropped >= 2
+        assert _wait_for(lambda: all(t.cancelled for t in queued), 60)
+        gate.set()
+        assert _wait_for(lambda: runner.running == 0 and runner.waiting == 0, 60)
+        assert runner.dropped == 4
 
 
 # ------------------------------------------------------------------ finding 3: the operator's model

@@ -68,7 +68,7 @@ def test_a_fifo_in_the_report_folder_blocks_no_request(client, planted):
 
     def get() -> None:
         try:
-            answers.append(httpx.get(f"{client.base_url}/api/runs/fifo", timeout=20).status_code)
+            answers.append(httpx.get(f"{client.base_url}/api/runs/fifo", timeout=90).status_code)
         except httpx.HTTPError as exc:
             answers.append(type(exc).__name__)
 
@@ -77,8 +77,8 @@ def test_a_fifo_in_the_report_folder_blocks_no_request(client, planted):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
-        page = client.get("/api/runs", timeout=20)
+            t.join(120)
+        page = client.get("/api/runs", timeout=90)
     finally:
         _unblock(rows)
     assert answers == [200] * 41 and page.status_code == 200
