@@ -224,7 +224,7 @@ def _decode_pixels(img: Image.Image, fmt: str | None, width: int, height: int) -
     if fmt == "JPEG" and max(width, height) > 2 * WORK_MAX_SIDE:
         img.draft("RGB", (WORK_MAX_SIDE, WORK_MAX_SIDE))
     img.load()
-    factor = -(-max(img.size) // WORK_MAX_SIDE)  # the whole factor that fits WORK_MAX_SIDE
+    factor = max(img.size) // WORK_MAX_SIDE  # the work image stays WORK_MAX_SIDE (thumbnail)
     if factor >= 2 and img.mode == "1":
         img = img.convert("L")
     if factor >= 2:  # shrink before the RGB copy: a 120 MP greyscale PNG never becomes 360 MB
