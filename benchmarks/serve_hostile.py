@@ -13,6 +13,7 @@ Against ``sinoloc serve --offline`` in its own process on 127.0.0.1:
 - ``hostile``: N requests (valid tiny images with raised budgets, truncated PNGs, non-images,
   long follow-up questions), then the disk the upload store takes and the thread database's size,
   next to the bounds they were started with (small ones, so that the bounds are reached);
+- ``questions``: the thread database before and after 100 long follow-up questions on one thread;
 
 and in this process, ``stored``: the upload store's time per upload with N files already stored,
 against one scan of the folder (what every upload cost before: the reference).
@@ -246,6 +247,36 @@ def bench_hostile(root: Path, count: int) -> dict:
             "bounds": {"store_mb": 4, "store_files": 100, "threads": 50, "threads_mb": 8}}
 
 
+def bench_questions(root: Path, questions: int = 100) -> dict:
+    """The thread database before and after ``questions`` follow-up questions on one thread
+    (f8da5f7 kept a full state copy per question: 9 → 124 MB for 100)."""
+    import httpx
+
+    proc, url = start_server(root)
+    db = root / "chat.sqlite"
+
+    def size() -> tuple[float, float]:  # (the database file, its write-ahead log) in MB
+        wal = db.with_name(db.name + "-wal")
+        return (round(db.stat().st_size / 2**20, 2),
+                round(wal.stat().st_size / 2**20 if wal.exists() else 0.0, 2))
+
+    try:
+        with httpx.Client(base_url=url, timeout=600) as client:
+            r = client.post("/api/locate", files={"image": ("s.jpg", _demo(), "image/jpeg")})
+            thread = r.headers["x-sinoloc-thread"]
+            before = size()
+            for i in range(questions):
+                with client.stream("POST", f"/api/threads/{thread}/ask",
+                                   json={"question": f"为什么是这里？第{i}问 " + "理由" * 200}) as s:
+                    s.read()
+            after = size()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"questions": questions, "db_mb_before": before[0], "wal_mb_before": before[1],
+            "db_mb_after": after[0], "wal_mb_after": after[1]}
+
+
 def bench_stored(root: Path, stored: int, uploads: int = 30) -> dict:
     from sinoloc.tools.upload_store import UploadStore
 
@@ -282,12 +313,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hostile", type=int, default=1000, help="hostile requests (default 1000)")
     parser.add_argument("--stored", type=int, default=100_000, help="files already stored")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["dropped", "page", "big",
-                                                                  "hostile", "stored"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=[
+        "dropped", "page", "big", "hostile", "questions", "stored"])
     args = parser.parse_args(argv)
     out: dict = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
     for name, run in (("dropped", bench_dropped), ("page", bench_page), ("big", bench_big),
                       ("hostile", lambda r: bench_hostile(r, args.hostile)),
+                      ("questions", bench_questions),
                       ("stored", lambda r: bench_stored(r, args.stored))):
         if name in args.skip:
             continue

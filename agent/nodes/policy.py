@@ -49,8 +49,9 @@ def _submits(message: AnyMessage) -> bool:
 
 
 def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = None):
-    """The node; a served graph's ``boundary`` vets its clients' ``configurable["llm"]`` (an
-    allow-list of providers) and the image its thread state names (clients can write state)."""
+    """The node; a served graph's ``boundary`` decides which model a client's
+    ``configurable["llm"]`` may pick (its thread state is checked before this node runs:
+    agent/graph.py, ``guarded``)."""
     deterministic = DeterministicPolicy()
 
     def chosen_policy(state: GeoState, spec) -> Policy:
