@@ -259,23 +259,12 @@ class ServeBoundary(BaseModel):
 
     @staticmethod
     def _check_counters(state: Mapping[str, Any]) -> None:
-        started = state.get("started_at")
-        if started is not None and (not isinstance(started, int | float)
-                                    or not math.isfinite(started) or started > time.time() + 60):
-            raise ClientInputError(FORGED_STATE.format(what="its start time"))
-        counts = {"tool_calls": len(state.get("tool_trace") or []),
-                  "model_calls": sum(max(v, 0) for k, v in (state.get("usage") or {}).items()
-                                     if k in ("model_calls", "model_errors")
-                                     and isinstance(v, int | float))}
-        usage = state.get("usage") or {}
-        if any(not isinstance(v, int | float) or v < 0 for v in usage.values()):
-            raise ClientInputError(FORGED_STATE.format(what="its usage"))
-        for key, value in (state.get("turn_base") or {}).items():
-            if not isinstance(value, int) or not 0 <= value <= counts.get(key, 0):
-                raise ClientInputError(FORGED_STATE.format(what="its budget counters"))
-        rounds = state.get("verify_rounds", 0)
-        if not isinstance(rounds, int) or rounds < 0:
-            raise ClientInputError(FORGED_STATE.format(what="its verify rounds"))
+        for what, honest in (("its start time", _honest_start(state.get("started_at"))),
+                             ("its usage", _honest_usage(state.get("usage") or {})),
+                             ("its budget counters", _honest_turn_base(state)),
+                             ("its verify rounds", _honest_rounds(state.get("verify_rounds", 0)))):
+            if not honest:
+                raise ClientInputError(FORGED_STATE.format(what=what))
 
     def _resolve_name(self, name: str) -> Path:
         """The real path of ``name`` inside the images folder, or the one refusal."""
@@ -288,6 +277,33 @@ class ServeBoundary(BaseModel):
         if not _inside(real, self.images_root):
             raise ClientInputError(REFUSED_PATH)
         return real
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _honest_start(started: Any) -> bool:
+    """A run's start time: none yet, or a real time not in the future."""
+    return started is None or (_number(started) and started <= time.time() + 60)
+
+
+def _honest_usage(usage: Mapping[str, Any]) -> bool:
+    return all(_number(v) and v >= 0 for v in usage.values())
+
+
+def _honest_turn_base(state: Mapping[str, Any]) -> bool:
+    """What a turn began with is at most what the thread has spent since."""
+    usage = state.get("usage") or {}
+    spent = {"tool_calls": len(state.get("tool_trace") or []),
+             "model_calls": sum(usage.get(k, 0) for k in ("model_calls", "model_errors")
+                                if _number(usage.get(k, 0)))}
+    return all(isinstance(v, int) and 0 <= v <= spent.get(k, 0)
+               for k, v in (state.get("turn_base") or {}).items())
+
+
+def _honest_rounds(rounds: Any) -> bool:
+    return isinstance(rounds, int) and rounds >= 0
 
 
 def guarded(node, boundary: ServeBoundary | None):
