@@ -1,20 +1,30 @@
 """The trust boundary of a served graph (``langgraph dev``, LangGraph Platform, ``sinoloc serve``).
 
-An HTTP client's ``request`` and ``configurable`` are untrusted. In-process callers (``Geolocator``,
+An HTTP client's ``request``, ``configurable`` and the thread state it can write (the LangGraph
+API's ``POST /threads/{id}/state``) are untrusted. In-process callers (``Geolocator``,
 ``build_graph()``, the CLI) are the machine's own user and keep today's permissive behaviour; a
 served graph is built with a :class:`ServeBoundary`, which decides what a client may ask for:
 
-- **models**: ``none`` or ``provider:model`` with the provider on the operator's allow-list
-  (``SINOLOC_SERVE_PROVIDERS``); ``python:`` (imports and calls code) and ``local:`` (reads model
-  files) only ever come from the server's own configuration (``SINOLOC_LLM`` at start);
-- **images**: an upload (base64 or a data: URI), checked as an image (magic bytes, size, pixel
-  count from the header) before it is stored in a store of bounded size and age; or a file name
-  under the operator's images folder (``SINOLOC_IMAGES_ROOT``; unset: no path is accepted). Every
-  refused path gets the same message, which says nothing about the host (whether the path
-  exists, what it is, where the server keeps its files);
+- **models**: the operator's model (``--llm`` / ``SINOLOC_LLM``, with its own address and key),
+  ``none``, or one of the models the operator lists in ``SINOLOC_SERVE_MODELS``; never another
+  model of the same provider (it would go to the provider's default address with the operator's
+  key), never ``python:`` (imports and calls code) or ``local:`` (reads model files);
+- **budgets**: the operator's model calls, tool calls, verify rounds and seconds are ceilings a
+  client's settings are clamped to (a finite number of seconds);
+- **images**: an upload (base64 or a data: URI), checked from its header (magic bytes, size, pixel
+  count) when the request is admitted, decoded when its run starts (a bounded number of pixels
+  at once, tools/images.py) and stored only once it decoded, in a store bounded by disk usage,
+  file count and age (tools/upload_store.py); or a file name under the operator's images folder
+  (``SINOLOC_IMAGES_ROOT``; unset: no path is accepted). Every refused path gets the same message,
+  which says nothing about the host;
 - **settings**: any ``LocateSettings`` field except ``prior`` (a checkpoint directory on the
   server: the operator's :attr:`ServeBoundary.prior`, else ``SINOLOC_PRIOR_CHECKPOINT``, applies);
-  an operator's :attr:`ServeBoundary.offline` holds whatever a client sends.
+  an operator's :attr:`ServeBoundary.offline` holds whatever a client sends;
+- **thread state**: every node that opens files, calls models or counts budgets reads the state
+  through :meth:`ServeBoundary.checked_state` (wired in agent/graph.py): the image must be an
+  upload-store entry named by the state's own content hash or a file inside the images folder,
+  operator-only fields are refused, budgets are clamped, and counters no run of this graph could
+  have written (a start time in the future, negative counts) end the run with one line.
 
 Errors raised here name only what the client sent. The boundary reads the environment once, when
 the server starts (:meth:`ServeBoundary.from_env`).
@@ -22,43 +32,54 @@ the server starts (:meth:`ServeBoundary.from_env`).
 
 from __future__ import annotations
 
-import hashlib
+import math
 import os
-import threading
-from collections import OrderedDict
+import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
-from sinoloc.agent.settings import LocateRequest, request_fields, resolve_request
-from sinoloc.tools.image_sources import (
-    decode_base64_image,
-    looks_like_base64,
-    prune_image_store,
-    store_image_bytes,
+from sinoloc.agent.settings import LocateRequest, LocateSettings, request_fields, resolve_request
+from sinoloc.tools.image_metadata import sniff_format
+from sinoloc.tools.image_sources import decode_base64_image, looks_like_base64
+from sinoloc.tools.images import (
+    MAX_FILE_BYTES,
+    ImageInputError,
+    LoadedImage,
+    load_image,
+    probe_image,
+    read_image_file,
 )
-from sinoloc.tools.images import MAX_FILE_BYTES, ImageInputError, LoadedImage, load_image, read_image_file
 from sinoloc.tools.regions.index import default_cache_dir
+from sinoloc.tools.upload_store import UploadStore, upload_store
 
 ENV_IMAGES_ROOT = "SINOLOC_IMAGES_ROOT"
-ENV_PROVIDERS = "SINOLOC_SERVE_PROVIDERS"
+ENV_MODELS = "SINOLOC_SERVE_MODELS"
 ENV_UPLOAD_DIR = "SINOLOC_UPLOAD_DIR"
 ENV_UPLOAD_MAX_MB = "SINOLOC_UPLOAD_MAX_MB"
 ENV_STORE_MAX_MB = "SINOLOC_UPLOAD_STORE_MB"
 ENV_STORE_MAX_AGE_H = "SINOLOC_UPLOAD_MAX_AGE_H"
-DEFAULT_PROVIDERS = frozenset({"google_genai", "openai", "ollama"})  # the README's providers
+ENV_STORE_MAX_FILES = "SINOLOC_UPLOAD_STORE_FILES"
 OPERATOR_ONLY_FIELDS = ("prior",)
+# the budgets a client may lower but never raise above the operator's
+BUDGETS = ("max_model_calls", "max_tool_calls", "max_verify_rounds", "max_seconds")
 
 REFUSED_PATH = ("image_path: not an image this server can read; send the image itself (base64 or "
                 "a data: URI) or the name of a file in the server's images folder")
+FORGED_STATE = "thread state: {what} was not written by this server's graph; start a new thread"
 UPLOAD_LABEL = "uploaded image"
-STORED_REMEMBERED = 64  # uploads whose stored file a second admission finds without decoding
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ClientInputError(ImageInputError):
     """Input a served graph's client may not give; the message names only what it sent."""
+
+
+def _default(name: str) -> Any:
+    return LocateSettings.model_fields[name].get_default()
 
 
 class ServeBoundary(BaseModel):
@@ -66,21 +87,24 @@ class ServeBoundary(BaseModel):
 
     images_root: Path | None = Field(default=None, description=(
         "the folder client image names resolve in; None: no path is accepted"))
-    allowed_providers: frozenset[str] = DEFAULT_PROVIDERS
+    operator_model: str | None = Field(default=None, description=(
+        "the label of the operator's own model (clients may name it; it keeps its address)"))
+    models: frozenset[str] = Field(default=frozenset(), description=(
+        "further provider:model labels a client may pick (SINOLOC_SERVE_MODELS)"))
     upload_dir: Path = Field(description="where uploads are stored, by content hash")
     upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1, le=MAX_FILE_BYTES)
-    store_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    store_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1, description="disk usage")
     store_max_age_s: float = Field(default=24 * 3600.0, gt=0)
+    store_max_files: int = Field(default=20_000, ge=1)
+    max_model_calls: int = Field(default=_default("max_model_calls"), ge=1)
+    max_tool_calls: int = Field(default=_default("max_tool_calls"), ge=1)
+    max_verify_rounds: int = Field(default=_default("max_verify_rounds"), ge=1)
+    max_seconds: float = Field(default=_default("max_seconds"), gt=0, allow_inf_nan=False)
     prior: str | None = Field(default=None, description=(
         "the operator's prior checkpoint for every run (None: the configured one, if any)"))
     offline: bool = Field(default=False, description="the operator's offline rule: every run is offline")
     base_url: str | None = Field(default=None, description=(
         "the operator's OpenAI-compatible server, for the models clients pick"))
-    # uploads stored lately, by the hash of the text sent: the web app admits a request before
-    # its run and the run's ingest admits it again; the second finds the file instead of
-    # decoding, checking, storing and pruning it again
-    _stored: OrderedDict[str, Path] = PrivateAttr(default_factory=OrderedDict)
-    _stored_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
@@ -89,38 +113,71 @@ class ServeBoundary(BaseModel):
 
         env = os.environ if environ is None else environ
         root = env.get(ENV_IMAGES_ROOT, "").strip()
-        providers = env.get(ENV_PROVIDERS)
         fields: dict[str, Any] = {
             "images_root": Path(root).expanduser().resolve() if root else None,
             "upload_dir": Path(env[ENV_UPLOAD_DIR]) if env.get(ENV_UPLOAD_DIR)
-            else default_cache_dir() / "uploads", "base_url": Environment.read(env).base_url}
-        if providers is not None:
-            fields["allowed_providers"] = frozenset(
-                p.strip().lower() for p in providers.split(",") if p.strip())
+            else default_cache_dir() / "uploads", "base_url": Environment.read(env).base_url,
+            "models": frozenset(m.strip() for m in env.get(ENV_MODELS, "").split(",")
+                                if m.strip() and m.strip().lower() != "none")}
         for key, name, scale in ((ENV_UPLOAD_MAX_MB, "upload_max_bytes", 1024 * 1024),
                                  (ENV_STORE_MAX_MB, "store_max_bytes", 1024 * 1024),
-                                 (ENV_STORE_MAX_AGE_H, "store_max_age_s", 3600)):
+                                 (ENV_STORE_MAX_AGE_H, "store_max_age_s", 3600),
+                                 (ENV_STORE_MAX_FILES, "store_max_files", 1)):
             if env.get(key):
                 fields[name] = float(env[key]) * scale
         if "upload_max_bytes" in fields:
             fields["upload_max_bytes"] = int(min(fields["upload_max_bytes"], MAX_FILE_BYTES))
-        if "store_max_bytes" in fields:
-            fields["store_max_bytes"] = int(fields["store_max_bytes"])
+        for name in ("store_max_bytes", "store_max_files"):
+            if name in fields:
+                fields[name] = int(fields[name])
         return cls(**fields)
 
-    # ------------------------------------------------------------------ models
+    @property
+    def store(self) -> UploadStore:
+        return upload_store(self.upload_dir.expanduser().resolve(), self.store_max_bytes,
+                            self.store_max_age_s, self.store_max_files)
+
+    # ------------------------------------------------------------------ models and budgets
     def policy(self, spec: Any):
-        """The policy for a client's ``configurable["llm"]``; raises ``LlmSpecError``."""
-        from sinoloc.agent.llm.spec import parse_client_spec
+        """The policy for a client's ``configurable["llm"]``: None for the operator's own model,
+        the deterministic policy for ``none``, or an operator-listed model; raises
+        ``LlmSpecError`` for anything else."""
+        from sinoloc.agent.llm.spec import LlmSpecError, parse_client_spec
         from sinoloc.agent.policies import configured_policy
 
-        parsed = parse_client_spec(spec, self.allowed_providers)
-        return configured_policy("none" if parsed.is_none else f"{parsed.provider}:{parsed.model}",
-                                 self.base_url)
+        offered = sorted(self.models | ({self.operator_model} if self.operator_model else set()))
+        providers = frozenset(m.partition(":")[0].lower() for m in offered)
+        parsed = parse_client_spec(spec, providers)
+        if parsed.is_none:
+            return configured_policy("none")
+        label = f"{parsed.provider}:{parsed.model}"
+        if label == self.operator_model:
+            return None
+        if label in self.models:
+            return configured_policy(label, self.base_url)
+        raise LlmSpecError(f"llm: {label} is not available to clients of this server; it accepts "
+                           + ", ".join(["none", *offered]))
+
+    def limit(self, settings: dict) -> dict:
+        """``settings`` with every budget at most the operator's (a client may lower them)."""
+        out = dict(settings)
+        for name in BUDGETS:
+            ceiling = getattr(self, name)
+            value = out.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool) \
+                    or not math.isfinite(value):
+                raise ClientInputError(f"{name}: a finite number")
+            out[name] = min(value, ceiling)
+        return out
+
+    def _limit_request(self, request: LocateRequest) -> LocateRequest:
+        return request.model_copy(update=self.limit(
+            {name: getattr(request, name) for name in BUDGETS}))
 
     # ------------------------------------------------------------------ requests and images
-    def admit(self, request: Any, configurable: dict | None) -> tuple[LocateRequest, LoadedImage]:
-        """The client's request with its image resolved and decoded, or a one-line refusal."""
+    def _client_fields(self, request: Any, configurable: dict | None) -> tuple[dict, dict]:
         configurable = dict(configurable or {})
         given = request_fields(request)
         for name in OPERATOR_ONLY_FIELDS:
@@ -132,19 +189,35 @@ class ServeBoundary(BaseModel):
         if not isinstance(image, str) or not image:
             raise ClientInputError("image_path: give the image (base64 or a data: URI) or the "
                                    "name of a file in the server's images folder")
+        return given, configurable
+
+    def precheck(self, request: Any, configurable: dict | None) -> None:
+        """What admission checks before a request waits for a run: the settings, the model and
+        the image's header (kind, size, pixel count), without decoding a pixel or storing a byte."""
+        given, _ = self._client_fields(request, configurable)
+        image = given["image_path"]
         if looks_like_base64(image):
-            path, label = self._store_upload(image), UPLOAD_LABEL
+            probe_image(decode_base64_image(image, max_bytes=self.upload_max_bytes), UPLOAD_LABEL)
         else:
-            path, label = self._resolve_name(image), _shown(image)
-        try:
-            data = read_image_file(path, label=label)
-        except ImageInputError as exc:  # gone, replaced or unreadable: say nothing about why
-            raise ClientInputError(REFUSED_PATH) from exc
-        loaded = load_image(data, label=label)
+            probe_image(self._read_name(image), _shown(image))
+
+    def admit(self, request: Any, configurable: dict | None) -> tuple[LocateRequest, LoadedImage]:
+        """The client's request with its image decoded (an upload is stored once it decoded),
+        its budgets at most the operator's, or a one-line refusal."""
+        given, configurable = self._client_fields(request, configurable)
+        image = given["image_path"]
+        if looks_like_base64(image):
+            data = decode_base64_image(image, max_bytes=self.upload_max_bytes)
+            probe_image(data, UPLOAD_LABEL)  # the pixel count from the header, before decoding
+            loaded = load_image(data, label=UPLOAD_LABEL)  # a truncated image fails here ...
+            path = self.store.add(data, sniff_format(data[:64]))  # ... and is never stored
+        else:
+            path = self._resolve_name(image)
+            loaded = load_image(self._read_name(image), label=_shown(image))
         loaded = LoadedImage(meta=loaded.meta.model_copy(update={"path": str(path)}),
                              image=loaded.image)
-        admitted = resolve_request({**given, "image_path": str(path)}, configurable)
-        return admitted.model_copy(update=self._operator_fields(admitted)), loaded
+        admitted = resolve_request({**given, "image_path": str(path)}, self.limit(configurable))
+        return self._limit_request(admitted.model_copy(update=self._operator_fields(admitted))), loaded
 
     def _operator_fields(self, request: LocateRequest) -> dict[str, Any]:
         """What the operator's settings make of a client's request: the operator's prior, and
@@ -156,34 +229,61 @@ class ServeBoundary(BaseModel):
             fields["offline"] = True
         return fields
 
-    def check_image_path(self, path: str | None) -> None:
-        """Refuse a thread whose stored request names a file outside the upload store and the
-        images folder (a client can write thread state directly through the server's API)."""
-        if not path or not any(_inside(Path(path), d) for d in self._readable_dirs()):
+    def _read_name(self, name: str) -> bytes:
+        try:
+            return read_image_file(self._resolve_name(name), label=_shown(name))
+        except ImageInputError as exc:  # gone, replaced or unreadable: say nothing about why
+            raise ClientInputError(REFUSED_PATH) from exc
+
+    # ------------------------------------------------------------------ thread state
+    def check_image_path(self, path: str | None, sha256: str | None = None) -> None:
+        """Refuse an image reference that is neither an upload-store entry (named by
+        ``sha256``, when given) nor a file inside the images folder."""
+        if not path or "\x00" in path:
             raise ClientInputError(REFUSED_PATH)
+        given = Path(path)
+        store = self.upload_dir.expanduser().resolve()
+        if given.parent == store and (sha256 is None or given.stem == sha256) \
+                and self.store.holds(given) and not given.is_symlink():
+            return
+        if self.images_root is not None and _inside(given, self.images_root):
+            return
+        raise ClientInputError(REFUSED_PATH)
 
-    def _readable_dirs(self) -> list[Path]:
-        return [d for d in (self.upload_dir, self.images_root) if d is not None]
+    def checked_state(self, state: Mapping[str, Any]) -> dict:
+        """The thread state a node may act on (see the module docstring): raises
+        :class:`ClientInputError` for state no run of this graph writes; budgets clamped."""
+        state = dict(state)
+        request = state.get("request")
+        if request is None:
+            return state
+        try:
+            parsed = LocateRequest.model_validate(request)
+        except ValueError as exc:
+            raise ClientInputError(FORGED_STATE.format(what="its request")) from exc
+        for name in OPERATOR_ONLY_FIELDS:  # only the operator's own value, which admit wrote
+            if getattr(parsed, name) not in (None, getattr(self, name)):
+                raise ClientInputError(f"{name}: set by the server's operator, not by a client")
+        image = state.get("image") or {}
+        sha = image.get("sha256") if isinstance(image, dict) else None
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            raise ClientInputError(FORGED_STATE.format(what="its image record"))
+        self.check_image_path(parsed.image_path, sha)
+        if isinstance(image, dict) and image.get("path") not in (None, parsed.image_path):
+            raise ClientInputError(FORGED_STATE.format(what="its image record"))
+        self._check_counters(state)
+        parsed = parsed.model_copy(update=self._operator_fields(parsed))
+        state["request"] = self._limit_request(parsed).model_dump(mode="json")
+        return state
 
-    def _store_upload(self, text: str) -> Path:
-        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        with self._stored_lock:
-            known = self._stored.get(key)
-        if known is not None and known.is_file():
-            return known
-        path = self._decode_and_store(text)
-        with self._stored_lock:
-            self._stored[key] = path
-            while len(self._stored) > STORED_REMEMBERED:
-                self._stored.popitem(last=False)
-        return path
-
-    def _decode_and_store(self, text: str) -> Path:
-        data = decode_base64_image(text, max_bytes=self.upload_max_bytes)
-        path = store_image_bytes(data, self.upload_dir, max_bytes=self.upload_max_bytes,
-                                 label=UPLOAD_LABEL)
-        prune_image_store(self.upload_dir, self.store_max_bytes, self.store_max_age_s, keep=path)
-        return path
+    @staticmethod
+    def _check_counters(state: Mapping[str, Any]) -> None:
+        for what, honest in (("its start time", _honest_start(state.get("started_at"))),
+                             ("its usage", _honest_usage(state.get("usage") or {})),
+                             ("its budget counters", _honest_turn_base(state)),
+                             ("its verify rounds", _honest_rounds(state.get("verify_rounds", 0)))):
+            if not honest:
+                raise ClientInputError(FORGED_STATE.format(what=what))
 
     def _resolve_name(self, name: str) -> Path:
         """The real path of ``name`` inside the images folder, or the one refusal."""
@@ -196,6 +296,51 @@ class ServeBoundary(BaseModel):
         if not _inside(real, self.images_root):
             raise ClientInputError(REFUSED_PATH)
         return real
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _honest_start(started: Any) -> bool:
+    """A run's start time: none yet, or a real time not in the future."""
+    return started is None or (_number(started) and started <= time.time() + 60)
+
+
+def _honest_usage(usage: Mapping[str, Any]) -> bool:
+    return all(_number(v) and v >= 0 for v in usage.values())
+
+
+def _honest_turn_base(state: Mapping[str, Any]) -> bool:
+    """What a turn began with is at most what the thread has spent since."""
+    usage = state.get("usage") or {}
+    spent = {"tool_calls": len(state.get("tool_trace") or []),
+             "model_calls": sum(usage.get(k, 0) for k in ("model_calls", "model_errors")
+                                if _number(usage.get(k, 0)))}
+    return all(isinstance(v, int) and 0 <= v <= spent.get(k, 0)
+               for k, v in (state.get("turn_base") or {}).items())
+
+
+def _honest_rounds(rounds: Any) -> bool:
+    return isinstance(rounds, int) and rounds >= 0
+
+
+def guarded(node, boundary: ServeBoundary | None):
+    """``node`` reading the thread state through ``boundary.checked_state`` (a served graph);
+    ``node`` itself when there is no boundary (in-process callers)."""
+    if boundary is None:
+        return node
+    import inspect
+
+    def with_config(state, config=None):  # LangGraph passes the config to a "config" parameter
+        return node(boundary.checked_state(state), config)
+
+    def without_config(state):
+        return node(boundary.checked_state(state))
+
+    checked = with_config if "config" in inspect.signature(node).parameters else without_config
+    checked.__name__ = getattr(node, "__name__", "node")
+    return checked
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -24,7 +24,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage, ToolCall
 from langgraph.graph import END, START, StateGraph
 
-from sinoloc.agent.boundary import ServeBoundary
+from sinoloc.agent.boundary import ServeBoundary, guarded
 from sinoloc.agent.budgets import is_new_image
 from sinoloc.agent.nodes.commit import commit
 from sinoloc.agent.nodes.followup import NO_IMAGE_YET, followup
@@ -105,11 +105,14 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
                        output_schema=GeoOutput)
     graph.add_node("ingest", partial(ingest, boundary=boundary) if boundary else ingest)
     graph.add_node("followup", followup)
-    graph.add_node("prelude", prelude)
-    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary, base_url))
-    graph.add_node("tools", run_tools)
-    graph.add_node("verify", verify_node)
-    graph.add_node("review", review_node)
+    # nodes that open files, call models or count budgets read a served graph's thread state
+    # through its boundary (clients can write thread state): agent/boundary.py
+    graph.add_node("prelude", guarded(prelude, boundary))
+    graph.add_node("policy", guarded(make_policy_node(policy or DeterministicPolicy(), boundary, base_url),
+                                     boundary))
+    graph.add_node("tools", guarded(run_tools, boundary))
+    graph.add_node("verify", guarded(verify_node, boundary))
+    graph.add_node("review", guarded(review_node, boundary))
     graph.add_node("commit", commit)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")

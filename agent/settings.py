@@ -48,7 +48,7 @@ class LocateSettings(BaseModel):
         "times a submitted answer may be sent back before the fused answer is committed"))
     max_model_calls: int = Field(default=12, ge=1, le=100, description="model-call budget per image")
     max_tool_calls: int = Field(default=24, ge=3, le=200, description="tool-call budget per image")
-    max_seconds: float = Field(default=300.0, gt=0, description=(
+    max_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False, description=(
         "wall-time budget per image (the agent then answers from what it has)"))
     disabled_tools: list[str] = Field(default_factory=list, description=(
         "tools answered 'unavailable' for this run (ablations and baselines)"))

@@ -40,10 +40,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_server(root: Path) -> tuple[subprocess.Popen, str]:
-    """``sinoloc serve --offline`` on a free loopback port; its URL once it listens."""
+def start_server(root: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``sinoloc serve --offline`` on a free loopback port (``extra_env`` added to its
+    environment); its URL once it listens."""
     env = {**os.environ, "SINOLOC_UPLOAD_DIR": str(root / "uploads"),
-           "SINOLOC_CHAT_DB": str(root / "chat.sqlite")}
+           "SINOLOC_CHAT_DB": str(root / "chat.sqlite"), **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "sinoloc.app.cli.main", "serve", "--port", "0",
                              "--offline"], stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None  # stdout=PIPE

@@ -6,7 +6,7 @@ Each evidence item multiplies the odds of the districts it supports by a likelih
 item alone would put probability ``weight`` on its support (``λ = odds(weight) · (N - n) / n`` for
 a support of ``n`` of ``N`` districts), then tempered by the reading's confidence (``λ^conf``).
 A wrong clue can shift the belief by at most its own ratio, and stronger agreeing evidence
-outweighs it.
+outweighs it. Mentions of one place in the photo's text count as one source (:func:`same_source`).
 
 The visual prior (``prior`` evidence, from the ``cnn_prior`` tool) is not a clue: it is the
 starting distribution. Its district probabilities replace the uniform start, tempered by the
@@ -162,6 +162,19 @@ def likelihood(support: np.ndarray, lam: float, start: np.ndarray | None) -> np.
     return ratio[tier] / ratio[0]
 
 
+def same_source(item: Evidence) -> tuple | None:
+    """What makes text on the photo one source: its kind and the place it names. Several
+    mentions of one place on one photo (a district's name on two signs, on a shop front and its
+    awning, a line and its zoomed re-read) are not independent evidence: fusion counts them once,
+    at the strongest reading, so repeating a place cannot outweigh a full address and a phone
+    number that point elsewhere. None for evidence not read off the photo's text (a geocoded POI,
+    a web result, EXIF), which counts item by item."""
+    if item.span_id is None:
+        return None
+    point = None if item.point is None else (round(item.point.lat, 4), round(item.point.lon, 4))
+    return (item.kind.value, tuple(sorted((r.level, r.adcode) for r in item.regions)), point)
+
+
 # beliefs by the content of their evidence: a run fuses once per change of its evidence, however
 # many readers ask (the answer, verify's checks, the prediction, the map)
 _BELIEFS: OrderedDict[tuple[int, str], Belief] = OrderedDict()
@@ -191,8 +204,8 @@ def _fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
     # the start: the visual prior where there is one (below), else where people live
     start = None if visual else population_start(index)
     log_odds = np.zeros(total) if start is None else np.log(start)
-    used = 0
-    for item in evidence:
+    sources: dict[object, tuple[float, np.ndarray]] = {}  # one source → its strongest reading
+    for position, item in enumerate(evidence):
         if item.kind is EvidenceKind.PRIOR:
             log_odds += item.confidence * np.log(prior_vector(item, index))
             continue
@@ -204,8 +217,12 @@ def _fuse(evidence: list[Evidence], index: RegionIndex) -> Belief:
         lam = (odds * (total - covered) / covered) ** item.confidence
         if lam <= 1.0 + 1e-9:
             continue
-        used += 1
+        key = same_source(item) or position
+        if key not in sources or lam > sources[key][0]:
+            sources[key] = (lam, support)
+    for lam, support in sources.values():
         log_odds += np.log(likelihood(support, lam, start))
+    used = len(sources)
     log_odds -= log_odds.max()
     probs = np.exp(log_odds)
     return Belief(index=index, probs=probs / probs.sum(), evidence_count=used,

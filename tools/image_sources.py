@@ -4,8 +4,8 @@ local file the graph can reference by path.
 Graph state never holds pixels or base64: bytes are written once to the image cache under their
 SHA-256 (``<cache dir>/images/<sha>.<ext>``), so a checkpointed thread can be resumed later and
 the same image given twice is stored once. Bytes are checked as an image (magic bytes, size,
-pixel count from the header) before anything is written, so a store never holds a non-image;
-:func:`prune_image_store` keeps a store (the served graph's uploads) within a size and an age.
+pixel count from the header) before anything is written, so a store never holds a non-image.
+(A served graph's uploads have their own bounded store: tools/upload_store.py.)
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import hashlib
 import io
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,36 +61,6 @@ def store_image_bytes(data: bytes, directory: Path | None = None, *,
         partial.write_bytes(data)
         os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
     return path
-
-
-def prune_image_store(directory: Path, max_bytes: int, max_age_s: float,
-                      keep: Path | None = None, now: float | None = None) -> list[Path]:
-    """Remove stored images older than ``max_age_s``, then the oldest ones until the store
-    holds at most ``max_bytes`` (``keep``, the image just stored, is never removed). Returns
-    what was removed. Entries that vanish meanwhile (a concurrent prune) are skipped."""
-    now = time.time() if now is None else now
-    entries = []
-    for path in directory.iterdir() if directory.is_dir() else ():
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            continue
-        if path.name.endswith(".part") and now - st.st_mtime <= max_age_s:
-            continue  # another process is writing it
-        if path.is_file() and not path.is_symlink():
-            entries.append((st.st_mtime, st.st_size, path))
-    entries.sort()  # oldest first
-    total = sum(size for _, size, _ in entries)
-    removed = []
-    for mtime, size, path in entries:
-        if keep is not None and path == keep:
-            continue
-        if now - mtime <= max_age_s and total <= max_bytes:
-            continue
-        path.unlink(missing_ok=True)  # a concurrent prune may have removed it
-        total -= size
-        removed.append(path)
-    return removed
 
 
 def decode_base64_image(text: str, max_bytes: int | None = None) -> bytes:

@@ -20,6 +20,8 @@ import io
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,8 +193,51 @@ def probe_image(data: bytes, label: str = "image") -> ImageHeader:
     return header
 
 
+class PixelBudget:
+    """How many pixels may be decoding at once in this process (a decode waits for room; one
+    larger than the whole budget runs alone): six uploads of 120 MP each decode one after
+    another instead of holding 6 × 360 MB of pixels together."""
+
+    def __init__(self, pixels: int):
+        self.pixels = pixels
+        self._in_use = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._in_use == 0 or self._in_use + pixels <= self.pixels)
+            self._in_use += pixels
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_use -= pixels
+                self._cond.notify_all()
+
+
+DECODE_BUDGET = PixelBudget(MAX_PIXELS)
+
+
+def _decode_pixels(img: Image.Image, fmt: str | None, width: int, height: int) -> Image.Image:
+    # draft() lets JPEG decode at reduced scale: big photos cost a fraction to load.
+    if fmt == "JPEG" and max(width, height) > 2 * WORK_MAX_SIDE:
+        img.draft("RGB", (WORK_MAX_SIDE, WORK_MAX_SIDE))
+    img.load()
+    factor = max(img.size) // WORK_MAX_SIDE  # the work image stays WORK_MAX_SIDE (thumbnail)
+    if factor >= 2 and img.mode == "1":
+        img = img.convert("L")
+    if factor >= 2:  # shrink before the RGB copy: a 120 MP greyscale PNG never becomes 360 MB
+        img = img.reduce(factor) if img.mode in ("L", "RGB", "RGBA", "LA", "I", "F") \
+            else img.convert("RGBA" if "A" in img.mode or "transparency" in img.info
+                             else "RGB").reduce(factor)
+    img = ImageOps.exif_transpose(img)
+    return img.convert("RGB")
+
+
 def decode(data: bytes, label: str = "image") -> tuple[Image.Image, ImageMeta]:
-    """Decode bytes into an oriented RGB work image and its metadata."""
+    """Decode bytes into an oriented RGB work image and its metadata (within the process's
+    :data:`DECODE_BUDGET` of pixels decoding at once)."""
     sha = hashlib.sha256(data).hexdigest()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -203,12 +248,8 @@ def decode(data: bytes, label: str = "image") -> tuple[Image.Image, ImageMeta]:
         try:
             gps = read_exif_gps(img)
             img.seek(0)
-            # draft() lets JPEG decode at reduced scale: big photos cost a fraction to load.
-            if fmt == "JPEG" and max(width, height) > 2 * WORK_MAX_SIDE:
-                img.draft("RGB", (WORK_MAX_SIDE, WORK_MAX_SIDE))
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            img = img.convert("RGB")
+            with DECODE_BUDGET.hold(width * height):
+                img = _decode_pixels(img, fmt, width, height)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
             reason = str(exc) or exc.__class__.__name__
             raise ImageInputError(f"{label}: corrupt or truncated image ({reason})") from exc

@@ -7,7 +7,8 @@ evidence for it.
 Street text does not speak about "this photo", demand an answer, or carry a chat template, so
 the detector looks for those acts, not for words: *strong* cues (a role marker, an override of
 instructions, a demanded answer, a claim about where the photo was taken, a coordinate claim,
-text addressed to an AI) flag on their own; an *authority* cue (系统通知, "system notice",
+text addressed to an AI, a verdict that cites evidence ids in the verifier's voice) flag on
+their own; an *authority* cue (系统通知, "system notice",
 以此为准) flags only together with a *task* cue (答案, 提交, 坐标, "answer", "this image"), so a
 bank's "系统通知：本机暂停服务" or a relocation notice stays ordinary text.
 
@@ -100,12 +101,24 @@ COORDINATES = re.compile(
     + r"|\d{1,2}\.\d{2,}\s*°?\s*[NS]\s*[,，/\s]\s*\d{2,3}\.\d{2,}\s*°?\s*[EW]"
     r"|(?:北纬|N)\s*\d{1,2}\.\d{2,}\s*°?\s*[,，\s]*(?:东经|E)\s*\d{2,3}\.\d{2,}", _I)
 _PAIR = re.compile(r"(" + _NUM + r")\s*[,，/]\s*(" + _NUM + r")")
+# the verifier's (or a checker's) voice: a verdict together with cited evidence ids, as the graph's
+# own verification speaks ("验证通过：北京市东城区（E1、E3）", "verdict: accepted, evidence E2");
+# a real sign names no evidence ids, so the pairing keeps "审核通过名单" or "E1出口" ordinary text
+_VERDICT = (r"(?:验证|核验|校验|核实|复核|审核|检验|核查)(?:已|均)?(?:通过|无误|成立|结论|结果|完成)"
+            r"|(?:判定|认定|确认)(?:为|结果|无误)|结论[:：]|(?:verdict|verification|validation)"
+            r"\b|\b(?:verified|accepted|approved|confirmed|passed|consistent)\b")
+_CITED_IDS = (r"(?:证据|依据|引用|evidence|ids?|cit\w*|source)[^，。,.\n]{0,8}?\bE\d{1,3}\b"
+              r"|\bE\d{1,3}\s*[、,，/&和与]\s*E\d{1,3}\b|[（(\[:：]\s*E\d{1,3}\b")
+VERIFIER_VOICE = re.compile(r"(?:" + _VERDICT + r")[^\n]{0,60}?(?:" + _CITED_IDS + r")"
+                            r"|(?:" + _CITED_IDS + r")[^\n]{0,60}?(?:" + _VERDICT + r")", _I)
 
 # ------------------------------------------------------ weak cues (authority + task together)
 AUTHORITY = re.compile(
     r"系统(?:通知|消息|公告|警告|广播|更新)|管理员(?:通知|指令|提示|命令|消息|声明)"
     r"|(?:system|admin|administrator|developer|operator)\s+(?:notice|message|override|note"
     r"|alert|update|announcement)|\boverride\b|最高优先级|优先级最高|强制执行|以此为准"
+    r"|系统(?:已|已经)?(?:确认|核实|验证|判定|核验)"
+    r"|\b(?:system|verifier|checker|validator)\s+(?:has\s+)?(?:confirmed|verified|accepted|approved)"
     r"|\b(?:important|attention|notice)\s*[:：!]", _I)
 TASK = re.compile(
     r"答案|提交|作答|回答|定位结果|坐标|经纬|拍摄|(?:当前|所在|实际|真实)(?:位置|地点)"
@@ -120,7 +133,8 @@ HEADING = re.compile(r"^\W*(?:重要|温馨|特别|紧急)?(?:提示|通知|公�
 STRONG = ((ROLE_CUE, ROLE_MARKER), ("override of instructions", OVERRIDE),
           ("demanded answer", ANSWER_DEMAND), ("claim about where the photo was taken",
                                                CAPTURE_CLAIM),
-          ("coordinates claim", COORDINATES), ("addressed to a model", ADDRESSED))
+          ("coordinates claim", COORDINATES), ("addressed to a model", ADDRESSED),
+          ("the verifier's voice", VERIFIER_VOICE))
 # an instruction that points at the next span ("答案是：") or back at the previous one ("以上为…")
 _POINTS_FORWARD = re.compile(r"(?:[:：,，]|是|为|如下|以下|\bis|\bbe|\bto|\bwith|\bas|\bthe"
                              r"|\band|提交|回答|答案|坐标|位置|地点|作答|输出|于|在|将|把|请)\W*$", _I)

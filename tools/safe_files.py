@@ -47,7 +47,7 @@ def _kind(mode: int) -> str | None:
 
 
 def _check(st: os.stat_result, label: str, max_bytes: int) -> None:
-    kind = _kind(st.st_mode)
+    kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else _kind(st.st_mode)
     if kind is not None:
         raise FileRefusedError(f"{label}: is {kind}, not a regular file")
     if st.st_size > max_bytes:
@@ -62,13 +62,17 @@ def _os_error(label: str, exc: OSError) -> FileRefusedError:
 
 
 def open_regular_file(path: str | os.PathLike, max_bytes: int, *,
-                      label: str | None = None) -> BinaryIO:
+                      label: str | None = None, follow_symlinks: bool = True) -> BinaryIO:
     """An open binary file for ``path`` when it is a regular file of at most ``max_bytes``;
-    raises :class:`FileRefusedError` (one line, naming ``label`` or the path) otherwise."""
+    raises :class:`FileRefusedError` (one line, naming ``label`` or the path) otherwise.
+    ``follow_symlinks=False`` refuses a symbolic link as the last component too (``O_NOFOLLOW``:
+    for files a server finds in a folder someone else may write to)."""
     label = label if label is not None else str(path)
+    flags = _OPEN_FLAGS if follow_symlinks else _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0)
     try:
-        _check(os.stat(path), label, max_bytes)  # a FIFO is refused before open() could block
-        fd = os.open(path, _OPEN_FLAGS)
+        # a FIFO is refused before open() could block, a link before it is followed
+        _check(os.stat(path, follow_symlinks=follow_symlinks), label, max_bytes)
+        fd = os.open(path, flags)
     except OSError as exc:
         raise _os_error(label, exc) from exc
     try:
@@ -94,11 +98,13 @@ def _read_bounded(handle: BinaryIO, label: str, max_bytes: int,
 
 
 def read_regular_file(path: str | os.PathLike, max_bytes: int, *, label: str | None = None,
-                      head_check: Callable[[bytes], None] | None = None) -> bytes:
+                      head_check: Callable[[bytes], None] | None = None,
+                      follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file (see :func:`open_regular_file`); ``head_check`` is called
     with the first bytes before the rest is read and may raise to stop there."""
     label = label if label is not None else str(path)
-    with open_regular_file(path, max_bytes, label=label) as handle:
+    with open_regular_file(path, max_bytes, label=label,
+                           follow_symlinks=follow_symlinks) as handle:
         return _read_bounded(handle, label, max_bytes, head_check)
 
 

@@ -41,12 +41,12 @@ def uses_model(policy: Policy) -> bool:
 
 def chosen_policy(state: GeoState, spec, default_policy: Policy, boundary: ServeBoundary | None,
                   base_url: str | None) -> Policy:
-    """The run's policy: its ``configurable["llm"]`` (vetted by a served graph's boundary, which
-    also re-checks the image its thread state names: clients can write state) or the graph's."""
+    """The run's policy: its ``configurable["llm"]`` (a served graph's boundary decides which
+    model a client may pick; its thread state was checked before this node ran: agent/graph.py,
+    ``guarded``) or the graph's."""
     if boundary is None:
         return configured_policy(spec, base_url) if spec else default_policy
-    boundary.check_image_path((state.get("request") or {}).get("image_path"))
-    return boundary.policy(spec) if spec is not None else default_policy
+    return (boundary.policy(spec) if spec is not None else None) or default_policy
 
 
 def spent_turn(state: GeoState, exhausted: str, chat: bool) -> dict:
@@ -131,9 +131,9 @@ def finish(state: GeoState, update: dict, start: float) -> dict:
 
 def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = None,
                      base_url: str | None = None):
-    """The node; a served graph's ``boundary`` vets its clients' ``configurable["llm"]`` (an
-    allow-list of providers) and the image its thread state names (clients can write state);
-    ``base_url`` serves the models an in-process run's ``configurable["llm"]`` names."""
+    """The node; a served graph's ``boundary`` decides which model a client's
+    ``configurable["llm"]`` may pick (the operator's or an allowed one); ``base_url`` serves the
+    models an in-process run's ``configurable["llm"]`` names."""
 
     def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()

@@ -4,10 +4,11 @@ models, the region index and the knowledge warm.
 It binds 127.0.0.1 by default. Any other ``--host`` needs a token (``--token``, or one generated
 and printed): a geolocator reads private photos and may spend the operator's model quota.
 The operator's settings (``--llm``, ``--prior``, ``--offline``, ``--ocr``) hold for every
-request; clients choose per-request ``LocateSettings`` fields behind the trust boundary
-(agent/boundary.py). Uploads are kept in the boundary's bounded store (by content hash, pruned
-by size and age: ``SINOLOC_UPLOAD_STORE_MB``, ``SINOLOC_UPLOAD_MAX_AGE_H``), threads in the chat's
-SQLite store.
+request and are the ceiling of what a client may ask for (its model, its budgets); clients choose
+per-request ``LocateSettings`` fields behind the trust boundary (agent/boundary.py). Uploads are
+kept in the boundary's bounded store (tools/upload_store.py: by content hash, bounded by disk
+usage, file count and age), threads in the chat's SQLite store within ``ThreadLimits``. What the
+server enforces, route by route: docs/threat-model.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
+
+ENV_ORIGINS = "SINOLOC_SERVE_ORIGINS"
 
 
 def add_parser(sub, env=None) -> None:
@@ -42,6 +45,10 @@ def add_parser(sub, env=None) -> None:
                        "images in (default $SINOLOC_IMAGES_ROOT; none: uploads only)")
     serve.add_argument("--runs", metavar="DIR", default=None, help="also show the eval runs in DIR "
                        "(folders written by 'sinoloc eval run'): their reports and per-image maps at /runs")
+    serve.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=None,
+                       help="another origin (scheme://host:port) whose pages may start runs "
+                       "(repeatable; also $SINOLOC_SERVE_ORIGINS, comma-separated; default: "
+                       "this server's own pages only)")
     add_run_options(serve, env)
 
 
@@ -61,8 +68,12 @@ def operator_setup(args: argparse.Namespace):
     from sinoloc.app.cli.locator import build_from_args, run_settings
 
     built = build_from_args(args, run_settings(args))
-    # the operator's checkpoint (clients may not name one) and offline rule hold for every run
-    operator: dict = {"prior": built.settings.prior, "offline": built.settings.offline}
+    # the operator's checkpoint (clients may not name one) and offline rule hold for every run;
+    # the operator's model and budgets are the ceiling of what a client may ask for
+    operator: dict = {"prior": built.settings.prior, "offline": built.settings.offline,
+                      "operator_model": built.policy.name,
+                      **{name: getattr(built.settings, name)
+                         for name in ("max_model_calls", "max_tool_calls", "max_seconds")}}
     if args.images:
         root = Path(args.images).expanduser().resolve()
         if not root.is_dir():
@@ -75,15 +86,47 @@ def operator_setup(args: argparse.Namespace):
 
 def build_runner(args: argparse.Namespace):
     """The warm runner for ``args`` (the checked locator, the boundary with the operator's
-    prior and offline rule, the thread store) and the operator's prior; raises ValueError on
-    bad input."""
-    from sinoloc.app.chat.threads import ThreadStore, default_db_path
+    prior and offline rule, the thread store with its bounds) and the operator's prior; raises
+    ValueError on bad input."""
+    from sinoloc.app.chat.threads import ThreadStore, default_db_path, thread_limits
     from sinoloc.app.web.runner import Runner
 
     policy, boundary, defaults = operator_setup(args)
-    store = ThreadStore(Path(args.db) if args.db else default_db_path())
+    store = ThreadStore(Path(args.db) if args.db else default_db_path(), thread_limits())
     return Runner(store, policy, boundary=boundary, defaults=defaults,
                   workers=args.workers), boundary.prior
+
+
+def server_config(app, host: str, port: int):
+    """uvicorn's configuration: h11 with a deadline for a request's head
+    (app/web/slow_clients.py), keep-alive connections closed after 5 idle seconds."""
+    import uvicorn
+
+    from sinoloc.app.web.slow_clients import HeadTimeoutH11
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", http=HeadTimeoutH11,
+                          timeout_keep_alive=5)
+
+
+def return_freed_memory() -> None:
+    """Let the server give decoded images back to the system (glibc only; best effort).
+
+    glibc raises its mmap threshold after the first large free, after which Pillow's 16 MB
+    image blocks come from per-thread heaps that are never returned: a server that decoded six
+    120 MP uploads kept 1.4 GB. A fixed threshold (4 MB) keeps large blocks mmap-ed (returned on
+    free), and at most four heaps are made for the worker threads."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):  # not glibc: its own allocator decides
+        return
+    if mallopt is not None:
+        mallopt(-3, 4 * 1024 * 1024)  # M_MMAP_THRESHOLD
+        mallopt(-8, 4)  # M_ARENA_MAX
 
 
 def warm(runner) -> None:
@@ -131,9 +174,12 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"sinoloc: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return_freed_memory()
     warm(runner)
-    app = create_app(runner, token=token, routers=routers)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    origins = [*(args.allow_origin or []), *filter(None, (
+        o.strip() for o in os.environ.get(ENV_ORIGINS, "").split(",")))]
+    app = create_app(runner, token=token, routers=routers, allowed_origins=origins)
+    config = server_config(app, args.host, args.port)
     server = uvicorn.Server(config)
     shown = f"[{args.host}]" if ":" in args.host else args.host
 

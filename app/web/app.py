@@ -11,23 +11,21 @@ answer waiting for review, with the ``review`` setting) → events; ``POST /api/
 ``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``);
 ``GET /openapi.json`` and ``GET /docs`` (a local page: FastAPI's own docs load from a CDN).
 
-Errors are ``{"error": "one line"}`` with a 4xx status. With a token (required beyond
-loopback) every request carries it (``Authorization: Bearer``, the ``sinoloc_token`` cookie set
-when the page is opened with ``?token=``, or ``?token=``); without one only loopback host names
-are answered (a page elsewhere cannot reach the server by rebinding a name to 127.0.0.1).
+Errors are ``{"error": "one line"}`` with a 4xx status (503 when too many runs wait). Host names,
+the token, the origin of state-changing requests and body caps are checked for every request by
+app/web/guard.py; runs go through the runner's worker pool (app/web/runner.py), and a run whose
+client goes away is dropped or stopped at its next step.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -38,13 +36,13 @@ from sinoloc.agent.output.mapdata import base_layer, map_data
 from sinoloc.agent.review import ReviewDecision
 from sinoloc.app.chat.threads import ThreadIdError, ThreadInfo, check_thread_id
 from sinoloc.app.web import static_dir
-from sinoloc.app.web.runner import Runner, WebEvent, as_upload_text
+from sinoloc.app.web.guard import Guard
+from sinoloc.app.web.runner import Busy, Runner, RunTicket, WebEvent, as_upload_text, prediction_of
 from sinoloc.tools.images import ImageInputError
-from sinoloc.tools.privacy import is_loopback_host
 
 log = logging.getLogger(__name__)
-TOKEN_COOKIE = "sinoloc_token"
 BODY_SLACK = 64 * 1024  # multipart headers and the settings field around an upload
+THREADS_PAGE = 50
 
 
 class LocateBody(BaseModel):
@@ -77,20 +75,27 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _sse(events: Iterator[WebEvent]) -> Iterator[str]:
-    """Server-sent events; a failure mid-run ends the stream with one ``error`` event (a
-    client's bad input in its own words, anything else by its class only: the traceback stays
-    in the server's log)."""
+def _sse_line(e: WebEvent) -> str:
+    return f"event: {e.kind}\ndata: {e.model_dump_json()}\n\n"
+
+
+async def _sse(first: WebEvent | None, ticket: RunTicket) -> AsyncIterator[str]:
+    """Server-sent events of a run; when the client goes away, Starlette stops this iterator and
+    the ticket is cancelled (runner.py: a queued run is dropped, a running one stops)."""
     try:
-        for e in events:
-            yield f"event: {e.kind}\ndata: {e.model_dump_json()}\n\n"
-    except Exception as exc:  # the response has started: report in the stream, not a status
-        if isinstance(exc, ImageInputError):
-            text = str(exc).splitlines()[0]
-        else:
-            log.exception("run failed")
-            text = f"internal error ({exc.__class__.__name__}); the server's log has the details"
-        yield f"event: error\ndata: {json.dumps({'kind': 'error', 'text': text})}\n\n"
+        if first is not None:
+            yield _sse_line(first)
+        async for e in ticket.events():
+            yield _sse_line(e)
+    finally:
+        ticket.cancel()
+
+
+async def _until_disconnected(request: Request, ticket: RunTicket) -> None:
+    """Cancel ``ticket`` when the client of a non-streamed request goes away."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    ticket.cancel()
 
 
 LOCATE_BODY = {"requestBody": {"required": True, "content": {
@@ -101,33 +106,21 @@ LOCATE_BODY = {"requestBody": {"required": True, "content": {
 
 
 def create_app(runner: Runner, *, token: str | None = None,
-               routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The app; ``routers`` add routes under the same token / loopback rules (the eval report
-    viewer of ``--runs``, which lives in eval/ and is imported by the CLI only when asked for)."""
+               routers: Sequence[APIRouter] = (), allowed_origins: Sequence[str] = (),
+               body_timeout_s: float = 60.0) -> FastAPI:
+    """The app; ``routers`` add routes under the same guard (the eval report viewer of
+    ``--runs``, mounted by the CLI only when asked for). ``allowed_origins`` are other origins
+    whose pages may start runs (app/web/guard.py)."""
     app = FastAPI(title="sinoloc", summary="Locate photos taken in China, showing the work.",
                   docs_url=None, redoc_url=None)
     app.state.runner = runner
-    if not token:
-        @app.middleware("http")
-        async def loopback_names_only(request: Request, call_next):
-            try:
-                host = urlsplit("//" + request.headers.get("host", "")).hostname
-            except ValueError:
-                host = None
-            if not is_loopback_host(host):
-                return _error(400, "this server answers loopback host names only")
-            return await call_next(request)
-    else:
-        @app.middleware("http")
-        async def require_token(request: Request, call_next):
-            given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-                     or request.cookies.get(TOKEN_COOKIE) or request.query_params.get("token") or "")
-            if not secrets.compare_digest(given.encode(), token.encode()):
-                return _error(401, "this server needs its token (open the URL it printed)")
-            response = await call_next(request)
-            if request.query_params.get("token"):
-                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-            return response
+    limit = runner.boundary.upload_max_bytes
+    app.add_middleware(Guard, token=token, upload_limit=limit * 4 // 3 + BODY_SLACK,
+                       allowed_origins=allowed_origins, body_timeout_s=body_timeout_s)
+
+    @app.exception_handler(Busy)
+    async def busy(_request: Request, exc: Busy):
+        return _error(503, str(exc))
 
     @app.exception_handler(ImageInputError)
     async def bad_input(_request: Request, exc: ImageInputError):
@@ -153,10 +146,6 @@ def create_app(runner: Runner, *, token: str | None = None,
 
     async def read_input(request: Request) -> tuple[str, dict, str]:
         """(image text, settings, a name to show) from a multipart or a JSON body."""
-        limit = runner.boundary.upload_max_bytes
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit * 4 // 3 + BODY_SLACK:
-            raise TooLarge(f"upload: over the {limit / 2**20:.0f} MB limit")
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form(max_files=1, max_fields=4)
             upload = form.get("image")
@@ -179,8 +168,15 @@ def create_app(runner: Runner, *, token: str | None = None,
     async def locate(request: Request):
         """The ``GeoPrediction``; its thread (for follow-up questions) in ``X-Sinoloc-Thread``."""
         image, settings, name = await read_input(request)
-        configurable = await run_in_threadpool(runner.admit, image, settings)
-        prediction, thread_id = await run_in_threadpool(runner.locate, image, configurable, name)
+        configurable = await asyncio.to_thread(runner.admit, image, settings)
+        thread_id, ticket = runner.start_locate(image, configurable, name,
+                                                loop=asyncio.get_running_loop(), with_map=False)
+        watcher = asyncio.create_task(_until_disconnected(request, ticket))
+        try:
+            events = [e async for e in ticket.events()]
+        finally:
+            watcher.cancel()
+        prediction = prediction_of(events, thread_id)
         return JSONResponse(prediction.model_dump(mode="json"),
                             headers={"X-Sinoloc-Thread": thread_id})
 
@@ -188,14 +184,20 @@ def create_app(runner: Runner, *, token: str | None = None,
               summary="locate one image, streaming the run as server-sent events")
     async def locate_stream(request: Request):
         image, settings, name = await read_input(request)
-        configurable = await run_in_threadpool(runner.admit, image, settings)
-        return StreamingResponse(_sse(runner.locate_events(image, configurable, name)),
-                                 media_type="text/event-stream",
+        configurable = await asyncio.to_thread(runner.admit, image, settings)
+        thread_id, ticket = runner.start_locate(image, configurable, name,
+                                                loop=asyncio.get_running_loop())
+        first = WebEvent(kind="thread", text=thread_id,
+                         data={"thread_id": thread_id, "policy": runner.policy_name})
+        return StreamingResponse(_sse(first, ticket), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
-    @app.get("/api/threads", summary="the threads, most recent first")
-    def threads() -> list[ThreadInfo]:
-        return runner.store.threads()
+    @app.get("/api/threads", summary="the threads, most recent first, a page at a time")
+    def threads(limit: int = Query(THREADS_PAGE, ge=1, le=200),
+                before: float | None = Query(None, description=(
+                    "only threads last used before this time (the last item's 'updated')"))
+                ) -> list[ThreadInfo]:
+        return runner.store.threads(limit=limit, before=before)
 
     @app.get("/api/threads/{thread_id}", summary="a thread's answer, map and transcript",
              response_model=ThreadView)
@@ -211,24 +213,27 @@ def create_app(runner: Runner, *, token: str | None = None,
                           transcript=list(values.get("transcript") or []))
 
     @app.post("/api/threads/{thread_id}/ask", summary="a follow-up question, streamed as events")
-    def ask(thread_id: str, body: AskBody):
+    async def ask(thread_id: str, body: AskBody):
         check_thread_id(thread_id)
         if not runner.store.exists(thread_id):
             return _error(404, f"thread {thread_id}: no such thread")
-        return StreamingResponse(_sse(runner.ask_events(thread_id, body.question)),
-                                 media_type="text/event-stream",
+        ticket = runner.start_ask(thread_id, body.question, loop=asyncio.get_running_loop())
+        first = WebEvent(kind="thread", text=thread_id,
+                         data={"thread_id": thread_id, "policy": runner.policy_name})
+        return StreamingResponse(_sse(first, ticket), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
     @app.post("/api/threads/{thread_id}/review", summary="decide on the answer waiting for "
               "review (approve, edit, reject, clue), streamed as events")
-    def review(thread_id: str, body: ReviewDecision):
+    async def review(thread_id: str, body: ReviewDecision):
         try:
-            events = runner.review_events(thread_id, body.model_dump(mode="json"))
+            ticket = runner.start_review(thread_id, body.model_dump(mode="json"),
+                                         loop=asyncio.get_running_loop())
         except KeyError:
             return _error(404, f"thread {thread_id}: no such thread")
         except ClientInputError as exc:
             return _error(409, str(exc))
-        return StreamingResponse(_sse(events), media_type="text/event-stream",
+        return StreamingResponse(_sse(None, ticket), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
     @app.post("/api/threads/{thread_id}/truth", summary="keep the photo's true place as a "

@@ -67,9 +67,25 @@ def _inline_images(css: str) -> str:
     return re.sub(r"url\((images/[\w.-]+\.png)\)", data_uri, css)
 
 
-def _script_safe(text: str) -> str:
-    """Text that cannot close the ``<script>`` it is embedded in."""
-    return text.replace("</", "<\\/")
+_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                  "\u2029": "\\u2029"}
+
+
+def _json_in_script(text: str) -> str:
+    """JSON text that cannot end or change the ``<script>`` it is embedded in: every ``<``,
+    ``>`` and ``&`` as a JSON escape (so no ``</script``, ``<!--`` or ``<script`` survives, in
+    any case: an HTML parser treats ``<!--<script>`` inside a script as the start of an escape
+    that swallows the page's closing tag). The value the script sees is unchanged."""
+    return "".join(_SCRIPT_UNSAFE.get(c, c) for c in text)
+
+
+def _script_text(name: str) -> str:
+    """A static script to inline; refused when it holds what would end or escape its element."""
+    text = _static(name)
+    lowered = text.lower()
+    if any(bad in lowered for bad in ("</script", "<!--", "<script")):
+        raise ValueError(f"{name} cannot be inlined: it contains </script, <!-- or <script")
+    return text
 
 
 def map_html(prediction: GeoPrediction) -> str:
@@ -81,15 +97,12 @@ def map_html(prediction: GeoPrediction) -> str:
             f"{prediction.lon:.5f} (WGS-84) ±{prediction.precision_km:.1f} km &nbsp; "
             + ('<span class="guess">GUESS · prior only</span>' if guess
                else f"basis: {html.escape(prediction.basis)}"))
-    leaflet_js = _static("vendor/leaflet/leaflet.js")
-    if "</script" in leaflet_js.lower():
-        raise ValueError("leaflet.js cannot be inlined: it contains </script")
     return _PAGE.format(
         title=html.escape(f"sinoloc: {place_names(prediction)}"), head=head,
         leaflet_css=_inline_images(_static("vendor/leaflet/leaflet.css")),
-        map_css=_static("map.css"), leaflet_js=leaflet_js, map_js=_script_safe(_static("map.js")),
-        data=_script_safe(map_data(prediction).model_dump_json()),
-        base=_script_safe(json.dumps(base_layer(), ensure_ascii=False, separators=(",", ":"))))
+        map_css=_static("map.css"), leaflet_js=_script_text("vendor/leaflet/leaflet.js"),
+        map_js=_script_text("map.js"), data=_json_in_script(map_data(prediction).model_dump_json()),
+        base=_json_in_script(json.dumps(base_layer(), ensure_ascii=False, separators=(",", ":"))))
 
 
 def write_map(prediction: GeoPrediction, path: str | Path) -> Path:

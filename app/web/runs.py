@@ -14,21 +14,34 @@ What it may read, and why no request can name a host file:
 - an image is the file the run's own dataset names for that image id, read with
   ``read_image_file`` (tools/safe_files.py: a regular file, size-bounded, an image's first bytes),
   so the worst a hand-edited dataset can expose is another image; without one the table shows the
-  answer alone.
+  answer alone;
+- inside a run, ``run.json``, ``predictions.jsonl``, the ``report`` folder and every file in it
+  must be what they claim, not links: regular files opened with ``O_NOFOLLOW`` (a FIFO or a
+  link planted there is refused at once, never read or waited on), and a real directory.
 
-The report is ``eval report``'s own (``write_report``), written into ``RUN/report/`` when it is
-missing or older than the run's rows; ``report.md`` is shown as HTML by a deliberately tiny
-Markdown subset (headings, lists, tables, figures, ``code`` and **bold**: what the report uses).
+Messages to clients name the run, the image id or the figure, never a host path or what kind
+of file was found. The report is ``eval report``'s own (``write_report``), written into a fresh
+folder inside the run and moved into ``RUN/report/`` (by its directory descriptor, so a link
+swapped in meanwhile is not followed) when it is missing or older than the run's rows;
+``report.md`` is shown as HTML by a deliberately tiny Markdown subset (headings, lists, tables,
+figures, ``code`` and **bold**: what the report uses).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import logging
+import os
 import re
+import shutil
+import stat
+import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -46,6 +59,7 @@ from sinoloc.tools.images import ImageInputError, read_image_file
 from sinoloc.tools.regions import get_region_index
 from sinoloc.tools.safe_files import FileRefusedError, read_regular_file
 
+log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FIGURE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.png$")
 REPORT_DIR = "report"
@@ -186,8 +200,7 @@ class RunsViewer:
             raise ViewerError(400, "run name: letters, digits, '.', '_' and '-' only (a folder "
                                    "directly under --runs)")
         path = (self.root / name).resolve()
-        if path.parent != self.root or not (path / RUN_FILE).is_file() \
-                or not (path / PREDICTIONS).is_file():
+        if path.parent != self.root or not all(_regular(path / f) for f in (RUN_FILE, PREDICTIONS)):
             raise ViewerError(404, f"run {name}: no such run under --runs")
         return path
 
@@ -210,10 +223,18 @@ class RunsViewer:
         """``RUN/report/report.md``, written first when missing or older than the rows."""
         from sinoloc.eval.report import write_report
 
-        report = path / REPORT_DIR / "report.md"
+        folder = path / REPORT_DIR
+        report = folder / "report.md"
         with self._lock:
-            if not report.is_file() or report.stat().st_mtime < (path / PREDICTIONS).stat().st_mtime:
-                write_report(path, get_region_index(), path / REPORT_DIR)
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                raise ViewerError(404, f"run {path.name}: its report folder is not a folder")
+            if not _regular(report) or report.lstat().st_mtime < (path / PREDICTIONS).stat().st_mtime:
+                scratch = Path(tempfile.mkdtemp(prefix=".report-", dir=path))
+                try:
+                    write_report(path, get_region_index(), scratch)
+                    _move_into(scratch, folder)
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
         return report
 
     def _images(self, path: Path) -> dict[str, str]:
@@ -231,15 +252,15 @@ class RunsViewer:
         scored: dict[str, ScoredImage] = {}
         try:
             report = self._report(path)
-            text = read_regular_file(report, MAX_REPORT_BYTES).decode("utf-8")
-            html_text = markdown_html(text, lambda f: f"/api/runs/{name}/figures/{f}"
+            text = _read_own(report).decode("utf-8")
+            html_text = markdown_html(text, lambda f: f"/api/runs/{quote(name)}/figures/{f}"
                                       if FIGURE_RE.match(f) else None)
-            summary_path = report.with_name("summary.json")
-            summary = json.loads(read_regular_file(summary_path, MAX_REPORT_BYTES))
-            with report.with_name("images.jsonl").open(encoding="utf-8") as f:
-                scored = {s.id: s for s in map(ScoredImage.model_validate_json, filter(str.strip, f))}
-        except (ValueError, OSError) as exc:
-            error = str(exc).splitlines()[0]
+            summary = json.loads(_read_own(report.with_name("summary.json")))
+            lines = _read_own(report.with_name("images.jsonl")).decode("utf-8").splitlines()
+            scored = {s.id: s for s in map(ScoredImage.model_validate_json, filter(str.strip, lines))}
+        except (ValueError, OSError, ViewerError) as exc:  # the details stay in the server's log
+            log.warning("run %s: report unreadable: %s", name, exc)
+            error = f"run {name}: its report could not be read or written"
         images = self._images(path)
         return RunView(name=name, report_html=html_text, report_error=error, summary=summary,
                        images=[self._row(name, row, scored.get(row.id), row.id in images)
@@ -249,7 +270,7 @@ class RunsViewer:
     def _row(name: str, row: ResultRow, scored: ScoredImage | None, has_image: bool) -> ImageRow:
         prediction = GeoPrediction.model_validate(row.prediction) if row.answered else None
         truth = " ".join(n for n in (row.truth.province, row.truth.city, row.truth.district) if n)
-        base = f"/api/runs/{name}/images/{row.id}"
+        base = f"/api/runs/{quote(name, safe='')}/images/{quote(row.id, safe='')}"
         return ImageRow(id=row.id, status=row.status, error=row.error,
                         truth=truth or f"{row.truth.lat:.4f}, {row.truth.lon:.4f}",
                         answer=place_names(prediction) if prediction else None,
@@ -272,8 +293,9 @@ class RunsViewer:
             raise ViewerError(404, f"image {image_id}: the run's dataset does not name it")
         try:
             data = read_image_file(file, label=f"image {image_id}")
-        except ImageInputError as exc:
-            raise ViewerError(404, str(exc).splitlines()[0]) from exc
+        except ImageInputError as exc:  # what the file is (a FIFO, a folder) is the host's
+            log.warning("run %s: image %s unreadable: %s", name, image_id, exc)
+            raise ViewerError(404, f"image {image_id}: not available") from exc
         return data, _image_type(data)
 
     def map(self, name: str, image_id: str) -> MapData:
@@ -301,20 +323,49 @@ class RunsViewer:
     def figure(self, name: str, file: str) -> bytes:
         """A PNG of the run's report folder (a link out of it, or a file that is not a PNG, is
         refused like a missing one)."""
-        folder = (self.run_dir(name) / REPORT_DIR).resolve()
-        if not FIGURE_RE.match(file):
+        folder = self.run_dir(name) / REPORT_DIR
+        if not FIGURE_RE.match(file) or folder.is_symlink():
             raise ViewerError(400, "figure: a .png file name of the run's report")
-        figure = (folder / file).resolve()
+        figure = folder / file
         missing = ViewerError(404, f"figure {file}: not in run {name}'s report")
-        if figure.parent != folder:
-            raise missing
         try:
-            data = read_regular_file(figure, MAX_REPORT_BYTES, label=f"figure {file}")
+            data = read_regular_file(figure, MAX_REPORT_BYTES, label=f"figure {file}",
+                                     follow_symlinks=False)
         except FileRefusedError as exc:
             raise missing from exc
         if not data.startswith(b"\x89PNG"):
             raise missing
         return data
+
+
+def _regular(path: Path) -> bool:
+    """A regular file itself, not a link to one (nor a FIFO, a device, a folder)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _read_own(path: Path) -> bytes:
+    """A report file of the run: a regular file, not a link, bounded."""
+    return read_regular_file(path, MAX_REPORT_BYTES, follow_symlinks=False)
+
+
+def _move_into(scratch: Path, folder: Path) -> None:
+    """Move the files of ``scratch`` into ``folder`` (created when missing), through the
+    folder's own descriptor opened with ``O_NOFOLLOW``: a link put in its place is refused, and
+    a link planted on a file's name is replaced, never written through."""
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir()
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    source, target = os.open(scratch, flags), os.open(folder, flags)
+    try:
+        for item in scratch.iterdir():
+            if _regular(item):
+                os.replace(item.name, item.name, src_dir_fd=source, dst_dir_fd=target)
+    finally:
+        os.close(source)
+        os.close(target)
 
 
 def _answer(call):

@@ -11,13 +11,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from browser import CHROMIUM
 from web_server import running_server
 
 from sinoloc.app.cli.common import demo_image
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve.png"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
@@ -26,14 +24,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
                        "(apt-get install chromium)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

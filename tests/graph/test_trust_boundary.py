@@ -119,6 +119,25 @@ def test_client_may_pick_none_and_an_allowed_provider_spec_parses():
             parse_client_spec(bad, allowed)
 
 
+def test_clients_pick_only_the_models_the_operator_allowed(tmp_path):
+    """The operator's own model keeps its address (None: the graph's default policy), listed
+    models are built as the operator wrote them, any other model of the same provider is refused
+    (it would reach the provider's default address with the operator's key)."""
+    from sinoloc.agent.boundary import ServeBoundary
+    from sinoloc.agent.llm.spec import LlmSpecError
+
+    boundary = ServeBoundary(upload_dir=tmp_path, operator_model="openai:operator-model",
+                             models=frozenset({"ollama:qwen2.5vl"}))
+    assert boundary.policy("openai:operator-model") is None
+    assert boundary.policy("none").name == "deterministic"
+    assert boundary.policy("ollama:qwen2.5vl").name == "ollama:qwen2.5vl"
+    for spec in ("openai:gpt-4o", "openai:operator-model-2", "ollama:llava", "google_genai:x"):
+        with pytest.raises(LlmSpecError, match="not available to clients"):
+            boundary.policy(spec)
+    assert ServeBoundary.from_env({"SINOLOC_SERVE_MODELS": "ollama:a, none,openai:b"}).models \
+        == frozenset({"ollama:a", "openai:b"})
+
+
 def test_the_server_operator_may_still_configure_python_models(served, monkeypatch):
     """SINOLOC_LLM is the operator's: python: / local: are allowed there (read at start)."""
     monkeypatch.setenv("SINOLOC_LLM", "python:no_such_module_for_the_operator:factory")
@@ -217,11 +236,12 @@ def test_the_upload_store_is_bounded_in_size_and_age(served, tmp_path):
     assert sum(p.stat().st_size for p in kept) <= limit_mb * 1024 * 1024
     assert 1 <= len(kept) <= 2 and kept[-1].read_bytes() == images[-1]  # the oldest went first
 
-    from sinoloc.tools.image_sources import prune_image_store
+    from sinoloc.tools.upload_store import UploadStore
 
     old = kept[-1]
     os.utime(old, (time.time() - 3 * 86400,) * 2)
-    assert prune_image_store(uploads, 10**9, max_age_s=86400) == [old]
+    UploadStore(uploads, 10**9, max_age_s=86400, max_files=1000).add(_png(seed=9), "PNG")
+    assert not old.exists()  # past the age: gone when the store is next used
 
 
 def test_operator_settings_are_refused_from_clients(served, tmp_path):

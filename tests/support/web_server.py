@@ -16,16 +16,25 @@ from sinoloc.app.web.runner import Runner
 
 @contextmanager
 def running_server(root: Path, *, token: str | None = None, workers: int = 2,
-                   upload_max_bytes: int = 8 * 1024 * 1024, routers=()):
+                   upload_max_bytes: int = 8 * 1024 * 1024, routers=(), boundary=None,
+                   thread_limits=None, head_timeout_s: float | None = None, **app_options):
     """Yields ``(base_url, runner)``; the server stops and the store closes on exit. ``routers``
-    are mounted as ``sinoloc serve`` mounts the eval viewer (``--runs``)."""
+    are mounted as ``sinoloc serve`` mounts the eval viewer (``--runs``); the server is
+    configured as ``sinoloc serve`` configures it (its protocol's head deadline, keep-alive)."""
     import uvicorn
 
-    boundary = ServeBoundary(upload_dir=root / "uploads", upload_max_bytes=upload_max_bytes)
-    store = ThreadStore(root / "chat.sqlite")
+    from sinoloc.app.cli.serve import server_config
+    from sinoloc.app.web.slow_clients import with_head_timeout
+
+    boundary = boundary or ServeBoundary(upload_dir=root / "uploads",
+                                         upload_max_bytes=upload_max_bytes)
+    store = ThreadStore(root / "chat.sqlite", thread_limits)
     runner = Runner(store, None, boundary=boundary, defaults={"offline": True}, workers=workers)
-    server = uvicorn.Server(uvicorn.Config(create_app(runner, token=token, routers=routers), host="127.0.0.1",
-                                           port=0, log_level="warning"))
+    config = server_config(create_app(runner, token=token, routers=routers, **app_options),
+                           "127.0.0.1", 0)
+    if head_timeout_s is not None:
+        config.http = with_head_timeout(head_timeout_s)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
