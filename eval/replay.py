@@ -69,26 +69,6 @@ def add_replay_options(run) -> None:
         "of that image (the recorded model, at --base-url when given)"))
 
 
-def replay_config(args) -> RunConfig | None:
-    """The config of a run that replays ``args.replay`` (None without ``--replay``): the
-    recorded run's own settings, answered from its record (``--base-url`` points the live calls
-    of ``--replay-miss live`` at another server of the recorded model)."""
-    if args.replay is None:
-        return None
-    from sinoloc.agent.records import load_record
-    from sinoloc.eval.run_config import RunConfig
-    from sinoloc.eval.runner import RUN_FILE
-    from sinoloc.eval.runner import load_record as load_run
-
-    record = load_record(args.replay)  # validated before any image: names file and line
-    recorded = load_run(args.replay).config if (args.replay / RUN_FILE).exists() \
-        else RunConfig.model_validate(record.manifest.settings)  # a bare record folder
-    live = {"base_url": args.base_url} if args.base_url and args.replay_miss == "live" else {}
-    return recorded.model_copy(update={
-        "replay": str(record.folder.resolve()), "replay_miss": args.replay_miss,
-        "record": not args.no_record, "record_dir": None, "timeout_s": args.timeout, **live})
-
-
 def show_steps(run: Path, image: str) -> list:
     """An image's recorded steps as stream chunks (``eval show``)."""
     from sinoloc.agent.records import load_record

@@ -153,7 +153,6 @@ def _run_locked(args, lock) -> int:
     from sinoloc.agent.llm import LlmSpec
     from sinoloc.eval.datasets import dataset_fingerprint, load_dataset
     from sinoloc.eval.interrupts import RunInterrupted
-    from sinoloc.eval.replay import replay_config
     from sinoloc.eval.run_config import RunConfig, check_locator
     from sinoloc.eval.runner import rows_of, run, summary_line
     from sinoloc.tools.regions import get_region_index
@@ -286,3 +285,24 @@ def main(args) -> int:
             PriorUnavailable, LocalModelError, RecordError) as exc:
         print(f"sinoloc eval: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def replay_config(args):
+    """The :class:`~sinoloc.eval.run_config.RunConfig` of a run that replays ``args.replay``
+    (None without ``--replay``): the recorded run's own settings, answered from its record
+    (``--base-url`` points the live calls of ``--replay-miss live`` at another server of the
+    recorded model)."""
+    if args.replay is None:
+        return None
+    from sinoloc.agent.records import load_record
+    from sinoloc.eval.run_config import RunConfig
+    from sinoloc.eval.runner import RUN_FILE
+    from sinoloc.eval.runner import load_record as load_run
+
+    record = load_record(args.replay)  # validated before any image: names file and line
+    recorded = load_run(args.replay).config if (args.replay / RUN_FILE).exists() \
+        else RunConfig.model_validate(record.manifest.settings)  # a bare record folder
+    live = {"base_url": args.base_url} if args.base_url and args.replay_miss == "live" else {}
+    return recorded.model_copy(update={
+        "replay": str(record.folder.resolve()), "replay_miss": args.replay_miss,
+        "record": not args.no_record, "record_dir": None, "timeout_s": args.timeout, **live})
