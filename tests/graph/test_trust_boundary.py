@@ -301,25 +301,26 @@ def test_the_operators_prior_and_offline_rule_hold_whatever_a_client_sends(tmp_p
     assert request.prior is None and not request.offline
 
 
-def test_an_upload_admitted_twice_is_decoded_and_stored_once(tmp_path, monkeypatch):
-    """The web app admits a request before its run, and the run's ingest admits it again: the
-    second admission finds the stored file (a pruned one is stored again)."""
+def test_an_upload_is_decoded_and_stored_once_per_request(tmp_path, monkeypatch):
+    """The web app checks a request before its run (the image's header only: no pixel decoded,
+    nothing stored), and the run's ingest admits it: one decode and one stored file a request."""
     from PIL import Image
 
     from sinoloc.agent import boundary as boundary_module
     from sinoloc.agent.boundary import ServeBoundary
+    from sinoloc.tools.upload_store import UploadStore
 
-    decoded = []
-    real = boundary_module.decode_base64_image
-    monkeypatch.setattr(boundary_module, "decode_base64_image",
-                        lambda text, **kw: decoded.append(1) or real(text, **kw))
+    decoded, stored = [], []
+    real_load, real_add = boundary_module.load_image, UploadStore.add
+    monkeypatch.setattr(boundary_module, "load_image",
+                        lambda data, **kw: decoded.append(1) or real_load(data, **kw))
+    monkeypatch.setattr(UploadStore, "add",
+                        lambda self, data, kind: stored.append(1) or real_add(self, data, kind))
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(buffer, "PNG")
     upload = "data:;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     gate = ServeBoundary(upload_dir=tmp_path / "uploads")
-    first, _ = gate.admit({"image_path": upload}, {})
-    second, _ = gate.admit({"image_path": upload}, {})
-    assert first.image_path == second.image_path and len(decoded) == 1
-    Path(first.image_path).unlink()  # pruned meanwhile: stored again
-    third, _ = gate.admit({"image_path": upload}, {})
-    assert Path(third.image_path).is_file() and len(decoded) == 2
+    gate.precheck({"image_path": upload}, {})  # the web app's admission
+    assert decoded == [] and stored == [] and not any((tmp_path / "uploads").glob("*"))
+    request, _ = gate.admit({"image_path": upload}, {})  # the run's ingest
+    assert len(decoded) == 1 and len(stored) == 1 and Path(request.image_path).is_file()
