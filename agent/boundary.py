@@ -13,7 +13,8 @@ served graph is built with a :class:`ServeBoundary`, which decides what a client
   refused path gets the same message, which says nothing about the host (whether the path
   exists, what it is, where the server keeps its files);
 - **settings**: any ``LocateSettings`` field except ``prior`` (a checkpoint directory on the
-  server: the operator's ``SINOLOC_PRIOR_CHECKPOINT`` applies).
+  server: the operator's ``SINOLOC_PRIOR_CHECKPOINT`` applies); ``samples`` is lowered to the
+  operator's ``SINOLOC_SERVE_MAX_SAMPLES`` (default 3).
 
 Errors raised here name only what the client sent. The boundary reads the environment once, when
 the server starts (:meth:`ServeBoundary.from_env`).
@@ -44,6 +45,7 @@ ENV_UPLOAD_DIR = "SINOLOC_UPLOAD_DIR"
 ENV_UPLOAD_MAX_MB = "SINOLOC_UPLOAD_MAX_MB"
 ENV_STORE_MAX_MB = "SINOLOC_UPLOAD_STORE_MB"
 ENV_STORE_MAX_AGE_H = "SINOLOC_UPLOAD_MAX_AGE_H"
+ENV_MAX_SAMPLES = "SINOLOC_SERVE_MAX_SAMPLES"
 DEFAULT_PROVIDERS = frozenset({"google_genai", "openai", "ollama"})  # the README's providers
 OPERATOR_ONLY_FIELDS = ("prior",)
 
@@ -66,6 +68,8 @@ class ServeBoundary(BaseModel):
     upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1, le=MAX_FILE_BYTES)
     store_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
     store_max_age_s: float = Field(default=24 * 3600.0, gt=0)
+    max_samples: int = Field(default=3, ge=1, le=8, description=(
+        "the most trajectories a client's run may ask for (more is lowered to this)"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
@@ -85,6 +89,8 @@ class ServeBoundary(BaseModel):
                                  (ENV_STORE_MAX_AGE_H, "store_max_age_s", 3600)):
             if env.get(key):
                 fields[name] = float(env[key]) * scale
+        if env.get(ENV_MAX_SAMPLES):
+            fields["max_samples"] = int(env[ENV_MAX_SAMPLES])
         if "upload_max_bytes" in fields:
             fields["upload_max_bytes"] = int(min(fields["upload_max_bytes"], MAX_FILE_BYTES))
         if "store_max_bytes" in fields:
@@ -126,6 +132,8 @@ class ServeBoundary(BaseModel):
         loaded = LoadedImage(meta=loaded.meta.model_copy(update={"path": str(path)}),
                              image=loaded.image)
         admitted = resolve_request({**given, "image_path": str(path)}, configurable)
+        if admitted.samples > self.max_samples:  # the operator's ceiling, not an error
+            admitted = admitted.model_copy(update={"samples": self.max_samples})
         return admitted, loaded
 
     def check_image_path(self, path: str | None) -> None:

@@ -5,6 +5,9 @@ A thread is a conversation: a new ``request`` (an image) enters at ``ingest`` an
 image's findings afresh; a ``question`` about the current image enters at ``followup`` and goes
 to the policy, which answers in words, calls tools again or submits a revised answer.
 
+With ``samples`` > 1 the prelude fans out to several concurrent trajectories of the policy
+loop (:mod:`sinoloc.agent.samples`), and a selector takes one answer before ``commit``.
+
 ``prelude`` runs the visual prior, OCR and the clue lookup and shows the numbered evidence to the
 policy; ``policy`` is the slot where a language model or the deterministic policy chooses the
 next tool call; ``verify`` accepts a submitted answer or sends it back with reasons (at most
@@ -34,6 +37,7 @@ from sinoloc.agent.nodes.tools import run_tools
 from sinoloc.agent.nodes.verify import last_ai_message, verify_node
 from sinoloc.agent.policies import Policy, build_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy
+from sinoloc.agent.samples.nodes import add_samples, route_after_prelude
 from sinoloc.agent.settings import LocateSettings
 from sinoloc.agent.state import GeoInput, GeoOutput, GeoState, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
@@ -93,14 +97,16 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     graph.add_node("ingest", partial(ingest, boundary=boundary) if boundary else ingest)
     graph.add_node("followup", followup)
     graph.add_node("prelude", prelude)
-    graph.add_node("policy", make_policy_node(policy or DeterministicPolicy(), boundary))
+    policy_node = make_policy_node(policy or DeterministicPolicy(), boundary)
+    graph.add_node("policy", policy_node)
+    add_samples(graph, policy or DeterministicPolicy(), policy_node, boundary)  # samples > 1
     graph.add_node("tools", run_tools)
     graph.add_node("verify", verify_node)
     graph.add_node("commit", commit)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")
     graph.add_conditional_edges("followup", route_after_followup)
-    graph.add_edge("prelude", "policy")
+    graph.add_conditional_edges("prelude", route_after_prelude)
     graph.add_conditional_edges("policy", route_after_policy)
     graph.add_conditional_edges("tools", route_after_tools)
     graph.add_conditional_edges("verify", route_after_verify)

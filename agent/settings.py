@@ -24,7 +24,7 @@ its own (Gemini, OpenAI, …) is hosted.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field
@@ -55,6 +55,12 @@ class LocateSettings(BaseModel):
         "scale the model-call budget by the image's locatability (40–100 %, at least 3)"))
     prior: str | None = Field(default=None, description=(
         "visual prior checkpoint directory (default $SINOLOC_PRIOR_CHECKPOINT; none: no prior)"))
+    samples: int = Field(default=1, ge=1, le=8, description=(
+        "trajectories of a model policy run concurrently on each image, one answer selected "
+        "from them; they share the image's budgets (never multiplied)"))
+    sample_selector: Literal["evidence", "verifier"] = Field(default="evidence", description=(
+        "how the answer is picked among the trajectories: the one the pooled evidence of all "
+        "trajectories supports best, or a verifier model call that reads every candidate"))
 
 
 class LocateRequest(LocateSettings):

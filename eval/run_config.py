@@ -45,6 +45,9 @@ class RunConfig(BaseModel):
     max_model_calls: int = field_default("max_model_calls")
     max_tool_calls: int = field_default("max_tool_calls")
     max_seconds: float = field_default("max_seconds")
+    samples: int = Field(default=field_default("samples"), ge=1, le=8, description=(
+        "trajectories per image (agent/samples)"))
+    sample_selector: Literal["evidence", "verifier"] = field_default("sample_selector")
     model_timeout_s: float = Field(default=60.0, gt=0, description="limit on one model call")
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
     offline: bool = Field(default=False, description="no network call by the tools")
@@ -71,7 +74,8 @@ class RunConfig(BaseModel):
         return {"ignore_exif": True, "top_k": self.top_k, "ocr_backend": self.ocr_backend,
                 "max_model_calls": self.max_model_calls, "max_tool_calls": self.max_tool_calls,
                 "max_seconds": self.max_seconds, "disabled_tools": self.switched_off,
-                "verify": self.verify, "offline": self.offline, "prior": self.prior}
+                "verify": self.verify, "offline": self.offline, "prior": self.prior,
+                "samples": self.samples, "sample_selector": self.sample_selector}
 
     def label(self) -> str:
         """A short name for tables: backend, baseline and ablations."""
@@ -82,6 +86,9 @@ class RunConfig(BaseModel):
             parts += [f"-{t}" for t in self.switched_off]
         if not self.verify:
             parts.append("-verify")
+        if self.samples > 1:
+            parts.append(f"samples={self.samples}"
+                         + (" verifier" if self.sample_selector == "verifier" else ""))
         return " ".join(parts)
 
     def comparable(self) -> dict:

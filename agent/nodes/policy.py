@@ -14,6 +14,7 @@ from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.budgets import CHAT, entry, model_budget, model_calls_this_turn, tool_calls_this_turn
 from sinoloc.agent.policies import configured_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy, PolicyTurn, fused_submission
+from sinoloc.agent.samples.sampling import for_sample
 from sinoloc.agent.settings import LocateRequest, check_policy
 from sinoloc.agent.state import GeoState, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
@@ -62,7 +63,7 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
     def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()
         spec = ((config or {}).get("configurable") or {}).get("llm")
-        policy = chosen_policy(state, spec)
+        policy = for_sample(chosen_policy(state, spec), state.get("sample"))  # samples > 1
         fallback = policy if isinstance(policy, DeterministicPolicy) else deterministic
         uses_model = policy is not fallback
         chat = state.get("mode") == CHAT

@@ -17,6 +17,7 @@ from langgraph.config import get_stream_writer
 from pydantic import ValidationError
 
 from sinoloc.agent.budgets import tool_calls_this_turn
+from sinoloc.agent.samples.cache import run_shared, shared_cache
 from sinoloc.agent.schemas import ToolStatus, ToolTrace
 from sinoloc.agent.state import evidence_id
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
@@ -43,11 +44,12 @@ def _stream_writer():
         return lambda _event: None
 
 
-def run_call(call: Mapping[str, Any], context: ToolContext,
-             spent: int) -> tuple[ToolStatus, str, ToolOutput | None]:
+def run_call(call: Mapping[str, Any], context: ToolContext, spent: int,
+             cache=None) -> tuple[ToolStatus, str, ToolOutput | None]:
     """One call's status and summary, and the tool's output when it ran: refused past the
     budget, for a switched-off or unknown tool and for bad arguments; a tool that raises never
-    ends the run (its error is the result)."""
+    ends the run (its error is the result). With a ``cache`` (the trajectories of one image
+    share one) an identical call is made once."""
     request = context.request
     spec = TOOLS.get(call["name"])
     if spent >= request.max_tool_calls:
@@ -62,7 +64,8 @@ def run_call(call: Mapping[str, Any], context: ToolContext,
     except ValidationError as exc:
         return "error", f"bad arguments: {exc.errors(include_url=False)}", None
     try:
-        output = spec.run(args, context)
+        output = spec.run(args, context) if cache is None else run_shared(
+            cache, call["name"], args, context, lambda: spec.run(args, context))
     except Exception as exc:  # a tool that raises never ends the run
         return "error", scrub_secrets(  # a provider may echo its key
             f"the tool failed: {exc.__class__.__name__}: {exc}"), None
@@ -78,6 +81,7 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
     next_id = len(state.get("evidence", [])) + 1
     done = len(state.get("tool_trace", []))
     spent_before = tool_calls_this_turn(state)
+    cache = shared_cache(state)
     update: dict = {"messages": [], "evidence": [], "ocr_spans": [], "ignored_text": [],
                     "poi_queries": [], "tool_trace": [], "timings": {}, "outbound": []}
     for call in calls:
@@ -85,7 +89,8 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
         write({"event": "tool_start", "tool": call["name"], "args": call.get("args") or {},
                "call_id": call["id"]})
         step = done + len(update["tool_trace"])
-        status, summary, output = run_call(call, context, spent_before + len(update["tool_trace"]))
+        status, summary, output = run_call(call, context, spent_before + len(update["tool_trace"]),
+                                          cache)
         ids: list[str] = []
         if output is not None:
             found = [item.model_copy(update={"id": evidence_id(next_id + i)})

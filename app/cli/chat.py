@@ -33,6 +33,7 @@ def chat(args: argparse.Namespace) -> int:
     from sinoloc.app.chat.repl import ChatRepl, interactive
     from sinoloc.app.chat.session import ChatSession
     from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
+    from sinoloc.app.cli.options import sample_options
 
     try:
         if args.thread:
@@ -47,7 +48,7 @@ def chat(args: argparse.Namespace) -> int:
     defaults = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif,
                 "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
                 "max_seconds": args.max_seconds, "offline": _offline(args),
-                "prior": prior}
+                "prior": prior, **sample_options(args)}
     with ThreadStore(db) as store:
         resumed = bool(args.thread) and store.exists(args.thread)
         session = ChatSession(store, policy, args.thread, defaults)

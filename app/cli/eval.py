@@ -157,7 +157,8 @@ def _run_locked(args, lock) -> int:
                        disabled_tools=args.disable, verify=not args.no_verify,
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
-                       model_timeout_s=args.model_timeout,
+                       model_timeout_s=args.model_timeout, samples=args.samples,
+                       sample_selector=args.sample_selector,
                        offline=args.offline, prior=prior, prior_id=prior_id)
     check_locator(config)  # OCR backend, prior, model spec, offline rule: before any image
     engine, engine_workers = _engine(args)

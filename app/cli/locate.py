@@ -77,6 +77,7 @@ def locate(args: argparse.Namespace) -> int:
     from sinoloc.agent.api import Geolocator
     from sinoloc.agent.output.render import render_text
     from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
+    from sinoloc.app.cli.options import sample_options
     from sinoloc.tools.images import ImageInputError
 
     try:
@@ -88,7 +89,8 @@ def locate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     options = {"ocr_backend": args.ocr, "ignore_exif": args.ignore_exif, "top_k": args.top_k,
                "max_model_calls": args.max_model_calls, "max_tool_calls": args.max_tool_calls,
-               "max_seconds": args.max_seconds, "offline": _offline(args), "prior": prior}
+               "max_seconds": args.max_seconds, "offline": _offline(args), "prior": prior,
+               **sample_options(args)}
     if args.engine == "ray":
         return _locate_batch(args, images, None, engine=_ray_rows(args, options))
     locator = Geolocator(policy, ocr_backend=args.ocr)

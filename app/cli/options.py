@@ -17,6 +17,15 @@ def add_budget_options(parser) -> None:
                           ("max_seconds", "SECONDS")):
         parser.add_argument("--" + name.replace("_", "-"), type=bounded(name),
                             default=field_default(name), metavar=metavar, help=field_help(name))
+    parser.add_argument("--samples", type=bounded("samples"), default=field_default("samples"),
+                        metavar="K", help=field_help("samples") + " (default 1)")
+    parser.add_argument("--sample-selector", choices=["evidence", "verifier"],
+                        default=field_default("sample_selector"), help=field_help("sample_selector"))
 
 
-__all__ = ["add_budget_options"]
+def sample_options(args) -> dict:
+    """The sampling settings the options above parsed (``--samples``, ``--sample-selector``)."""
+    return {"samples": args.samples, "sample_selector": args.sample_selector}
+
+
+__all__ = ["add_budget_options", "sample_options"]

@@ -57,6 +57,7 @@ def build_runner(args: argparse.Namespace):
     from sinoloc.app.chat.threads import ThreadStore, default_db_path
     from sinoloc.app.cli.knowledge import use_files as use_knowledge_files
     from sinoloc.app.cli.main import _check_components, _offline, _policy, _prior
+    from sinoloc.app.cli.options import sample_options
     from sinoloc.app.web.runner import Runner
 
     prior = _prior(args)
@@ -73,7 +74,7 @@ def build_runner(args: argparse.Namespace):
     store = ThreadStore(Path(args.db) if args.db else default_db_path())
     defaults = {"ocr_backend": args.ocr, "max_model_calls": args.max_model_calls,
                 "max_tool_calls": args.max_tool_calls, "max_seconds": args.max_seconds,
-                "offline": _offline(args)}
+                "offline": _offline(args), **sample_options(args)}
     return Runner(store, policy, boundary=boundary, defaults=defaults, workers=args.workers), prior
 
 

@@ -1,0 +1,40 @@
+"""A trajectory's own sampling of the model: the policy with the model at the trajectory's
+temperature (:data:`~sinoloc.agent.samples.plan.TEMPERATURES`). Trajectory 1, the
+deterministic policy and a model without a ``temperature`` setting keep the policy as it is."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+_COPIES: dict[tuple[int, float], tuple[Any, Any]] = {}
+_LOCK = threading.Lock()
+MAX_COPIES = 64
+
+
+def with_temperature(policy, temperature: float):
+    """A copy of a model policy whose model samples at ``temperature`` (the same client, so
+    the same connection pool), or the policy itself when its model has no such setting."""
+    model = getattr(policy, "model", None)
+    fields = getattr(type(model), "model_fields", {})
+    if model is None or "temperature" not in fields:
+        return policy
+    key = (id(policy), temperature)
+    with _LOCK:
+        if key in _COPIES and _COPIES[key][0] is policy:
+            return _COPIES[key][1]
+        sampled = copy.copy(policy)
+        sampled.model = model.model_copy(update={"temperature": temperature})
+        sampled._bound = {}  # tools are bound to the copied model on first use
+        if len(_COPIES) >= MAX_COPIES:
+            _COPIES.clear()
+        _COPIES[key] = (policy, sampled)  # the original is kept alive: its id stays its own
+        return sampled
+
+
+def for_sample(policy, sample: Mapping[str, Any] | None):
+    """The policy a trajectory runs (``sample`` from its state; None outside a sampled run)."""
+    temperature = (sample or {}).get("temperature")
+    return policy if temperature is None else with_temperature(policy, float(temperature))
