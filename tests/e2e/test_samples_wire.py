@@ -127,3 +127,124 @@ def test_two_agree_one_wrong_gives_the_agreeing_answer(backend, blank, pauses, c
     asked = [r["text"] for r in clue_runs if r["text"]]  # the prelude's lookup has no text
     assert sorted(asked) == sorted({ADDRESS, PHONE_ONLY})
     assert s.tool_cache == {"calls": 3, "hits": 1}
+
+
+def point_in(regions, name: str) -> dict:
+    """A claim of district ``name`` of 杭州市 at a point inside it (from the region data)."""
+    from sinoloc.tools.regions import Level
+
+    city = regions.lookup("杭州市", level=Level.CITY)[0]
+    district = regions.lookup(name, level=Level.DISTRICT, within=city)[0]
+    assert regions.reverse(district.lon, district.lat) == district
+    return {"province": "浙江省", "city": "杭州市", "district": name, "lat": district.lat,
+            "lon": district.lon}
+
+
+def test_three_different_answers_give_the_one_the_pooled_evidence_supports(regions, blank,
+                                                                          pauses, capsys):
+    dialect = DIALECTS["gemini"]
+    gongshu = point_in(regions, "拱墅区")
+    script = scripted({1: (PHONE_ONLY, WRONG), 2: (PHONE_ONLY, gongshu), 3: (ADDRESS, RIGHT)})
+    with ScriptedServer(dialect.path) as server:
+        server.fallback = dialect.reply_for(script)
+        p = locate(capsys, blank, dialect, server)
+    s = p.samples
+    assert districts(p) == ("浙江省", "杭州市", "西湖区")  # trajectory 3's, not the first
+    assert s.selected == 3 and s.selected_by == "evidence"
+    assert s.distinct_answers == 3 and s.agreeing == 1
+    assert s.agreement == pytest.approx(1 / 3, abs=1e-3)
+    best = s.support["浙江省杭州市西湖区"]
+    assert all(best > v for k, v in s.support.items() if k != "浙江省杭州市西湖区")
+    assert any("disagreed (3 different answers)" in w for w in p.warnings)
+    # the pool holds what every trajectory found: the phone once (two trajectories asked the
+    # same), the address once
+    assert sum("0571" in e.text for e in p.evidence if e.kind.value == "phone") == 1
+    assert any("文三路" in e.text or "西湖区" in e.text for e in p.evidence)
+
+
+def _failing(dialect, script, fails: int, how):
+    """Trajectory ``fails`` gets ``how(dialect)`` for every request; the others follow
+    ``script``."""
+    def respond(record):
+        seen = dialect.read(record)
+        if trajectory(seen) == fails:
+            return how(dialect)
+        return dialect.turn(script(seen), bool(record.json().get("stream")))
+    return respond
+
+
+def _hang(dialect):
+    from provider_server import Reply
+
+    return Reply(0, b"", fault="hang")
+
+
+@pytest.mark.parametrize("failure", ["daily quota", "timeout"])
+def test_a_failing_trajectory_leaves_the_answer_to_the_others(failure, blank, pauses, capsys):
+    dialect = DIALECTS["gemini"]
+    script = scripted({1: (ADDRESS, RIGHT), 2: (ADDRESS, RIGHT), 3: (ADDRESS, RIGHT)})
+    how = (lambda d: d.daily_quota()) if failure == "daily quota" else _hang
+    with ScriptedServer(dialect.path) as server:
+        server.fallback = _failing(dialect, script, 2, how)
+        p = locate(capsys, blank, dialect, server)
+    s = p.samples
+    assert districts(p) == ("浙江省", "杭州市", "西湖区")
+    failed = s.trajectories[1]
+    assert not failed.voted and failed.answered_by == "fusion"
+    kind = "quota_exhausted" if failure == "daily quota" else "timeout"
+    assert failed.failure.startswith(f"{kind}:"), failed.failure
+    assert s.selected in (1, 3) and s.agreeing == 2
+    assert s.agreement == pytest.approx(2 / 3, abs=1e-3)
+    assert any(w.startswith("trajectory 2: ") for w in p.warnings)
+    assert p.backend_fallback is None and p.answered_by == dialect.llm
+
+
+def _never_submits(seen: Seen) -> Turn:
+    """Keeps asking for clues (a new text each time) and never submits."""
+    return Turn(calls=[("lookup_clues", {"text": f"{PHONE_ONLY} #{len(seen.tool_results)}"})])
+
+
+@pytest.mark.parametrize("max_calls", [24, 8])
+def test_total_model_calls_never_exceed_the_images_budget(max_calls, blank, pauses, capsys):
+    dialect = DIALECTS["gemini"]
+    with ScriptedServer(dialect.path) as server:
+        server.fallback = dialect.reply_for(_never_submits)
+        code = main(["locate", str(blank), "--llm", dialect.llm, "--base-url", server.url,
+                     "--json", "--model-timeout", "1", "--samples", "3",
+                     "--max-model-calls", str(max_calls)])
+        out = capsys.readouterr().out
+    assert code == 0
+    p = GeoPrediction.model_validate_json(out)
+    s = p.samples
+    spent = p.usage.model_calls + p.usage.model_errors
+    assert len(server.requests) == spent <= s.image_model_calls <= max_calls
+    assert s.k * s.model_calls_per_trajectory <= s.image_model_calls
+    assert all(t.model_calls <= s.model_calls_per_trajectory for t in s.trajectories)
+    if s.k < 3:  # the budget allows fewer trajectories: lowered, and said so
+        assert any(n.startswith("samples lowered from 3 to") for n in s.notes)
+        assert any(n.startswith("samples lowered") for n in p.warnings)
+    assert p.answered_by == "fusion"  # nothing was submitted: the pooled belief decided
+
+
+def test_a_verifier_model_reads_the_candidates_and_picks_one(regions, blank, pauses, capsys):
+    dialect = DIALECTS["gemini"]
+    gongshu = point_in(regions, "拱墅区")
+    geolocate = scripted({1: (PHONE_ONLY, WRONG), 2: (PHONE_ONLY, gongshu),
+                          3: (ADDRESS, RIGHT)})
+    asked: list[Seen] = []
+
+    def script(seen: Seen) -> Turn:
+        if "choose_answer" in seen.tools:
+            asked.append(seen)
+            return Turn(calls=[("choose_answer", {"candidate": 2, "reasoning": "E2"})])
+        return geolocate(seen)
+
+    with ScriptedServer(dialect.path) as server:
+        server.fallback = dialect.reply_for(script)
+        p = locate(capsys, blank, dialect, server, "--sample-selector", "verifier")
+    s = p.samples
+    assert len(asked) == 1 and asked[0].images == 1  # it saw the image
+    listed = " ".join(asked[0].texts)
+    assert all(name in listed for name in ("上城区", "拱墅区", "西湖区"))
+    assert s.selected_by == "verifier" and districts(p)[2] == "拱墅区"
+    assert p.usage.model_calls == len(server.requests) <= s.image_model_calls
