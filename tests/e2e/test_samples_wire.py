@@ -7,6 +7,7 @@ network."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from imaging import street_scene
@@ -248,3 +249,44 @@ def test_a_verifier_model_reads_the_candidates_and_picks_one(regions, blank, pau
     assert all(name in listed for name in ("上城区", "拱墅区", "西湖区"))
     assert s.selected_by == "verifier" and districts(p)[2] == "拱墅区"
     assert p.usage.model_calls == len(server.requests) <= s.image_model_calls
+
+
+def test_eval_compare_sets_k1_against_k3(tmp_path, pauses, capsys):
+    """``eval run`` once with one trajectory and once with three (the same scripted model), then
+    ``eval compare``: accuracy, agreement and cost side by side, and accuracy by agreement."""
+    from eval_data import labelled_set
+
+    dialect = DIALECTS["gemini"]
+    data = labelled_set(tmp_path / "set", scenes=1)
+    script = scripted({1: (ADDRESS, RIGHT), 2: (ADDRESS, RIGHT), 3: (PHONE_ONLY, WRONG)})
+    runs = {}
+    with ScriptedServer(dialect.path) as server:
+        server.fallback = dialect.reply_for(script)
+        for k in (1, 3):
+            runs[k] = tmp_path / f"k{k}"
+            assert main(["eval", "run", str(data), "--out", str(runs[k]), "--workers", "0",
+                         "--llm", dialect.llm, "--base-url", server.url, "--model-timeout",
+                         "1", "--samples", str(k), "--max-model-calls", "24",
+                         "--no-progress"]) == 0
+        requests = len(server.requests)
+    capsys.readouterr()
+    out = tmp_path / "cmp"
+    assert main(["eval", "compare", str(runs[1]), str(runs[3]), "--out", str(out),
+                 "--no-plots"]) == 0
+    text = (out / "comparison.md").read_text(encoding="utf-8")
+    table = [line for line in text.splitlines() if line.startswith("| k")]
+    head = next(line for line in text.splitlines() if "| agreement |" in line)
+    columns = [c.strip() for c in head.strip("|").split("|")]
+    k1 = dict(zip(columns, [c.strip() for c in table[-2].strip("|").split("|")], strict=True))
+    k3 = dict(zip(columns, [c.strip() for c in table[-1].strip("|").split("|")], strict=True))
+    assert (k1["samples"], k1["agreement"]) == ("1", "–")
+    assert k3["samples"] == "3" and k3["agreement"] == "0.67"  # 2 of 3 on both images
+    assert float(k3["model calls"]) > float(k1["model calls"])  # the cost of all three
+    assert int(k3["tokens"].replace(",", "")) > int(k1["tokens"].replace(",", ""))
+    assert "## Accuracy by agreement among trajectories — k3" in text
+    assert "| 2 of 3 | 2 | 100.0% |" in text
+    assert "samples=3" in text  # the run's label says how it ran
+    # every request the model server saw is counted in one of the two runs' costs
+    spent = [json.loads(line)["prediction"]["usage"]["model_calls"]
+             for k in (1, 3) for line in (runs[k] / "predictions.jsonl").read_text().splitlines()]
+    assert requests == sum(spent)
