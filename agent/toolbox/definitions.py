@@ -19,7 +19,8 @@ class Offered(BaseModel):
 def offered_tools(request) -> Offered:
     """Tools switched off for the run (``disabled_tools``) or that cannot run in its
     configuration: ``cnn_prior`` without a prior checkpoint (it could only say "unavailable"),
-    ``web_search`` when the run is offline or web search is off. Offering a tool that can only
+    ``web_search`` when the run is offline or web search is off, ``map_view`` offline or
+    without a static-map provider key. Offering a tool that can only
     fail spends model calls and invites the model to lean on it."""
     from sinoloc.tools.online.config import ConfigError, get_config
     from sinoloc.tools.prior import configured_checkpoint
@@ -34,6 +35,11 @@ def offered_tools(request) -> Offered:
         search_off = True
     if search_off:
         reasons.setdefault("web_search", "web search is off or the run is offline")
+    from sinoloc.agent.toolbox.mapview import available
+
+    no_maps = available(request)
+    if no_maps:
+        reasons.setdefault("map_view", f"no map images: {no_maps}")
     return Offered(excluded=frozenset(reasons), reasons=reasons)
 
 

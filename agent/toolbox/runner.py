@@ -112,5 +112,7 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
         write({"event": "tool_end", "trace": trace})
         update["messages"].append(ToolMessage(
             content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
-            name=call["name"], status="error" if status == "error" else "success"))
+            name=call["name"], status="error" if status == "error" else "success",
+            artifact={"images": output.images} if output is not None and output.images
+            else None))
     return update

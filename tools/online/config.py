@@ -5,6 +5,7 @@ file (``<user config dir>/sinoloc/config.toml``); keys are ``SecretStr`` so they
 [online]
 geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain
 web_search = true                                     # ddgs
+static_maps = ["tencent", "amap"]                     # map images a model may look at
 allow_personal_numbers = false
 cache_ttl_days = 30
 
@@ -14,7 +15,8 @@ baidu = "…"      # or BAIDU_MAP_AK
 tencent = "…"    # or TENCENT_MAP_KEY
 ```
 
-By default a provider that needs a key is used when its key is present; Nominatim and web
+By default a provider that needs a key is used when its key is present (for geocoding and,
+for Tencent and Amap, the static map images of the ``map_view`` tool); Nominatim and web
 search (no key) only when listed or switched on, so the embedded default sends nothing.
 """
 
@@ -28,12 +30,14 @@ from pydantic import BaseModel, Field, SecretStr
 
 KEYED = ("amap", "tencent", "baidu")
 GEOCODERS = (*KEYED, "nominatim")
+STATIC_MAPS = ("tencent", "amap")  # static map images (the map_view tool): road and satellite
 KEY_ENV = {"amap": ("AMAP_KEY", "SINOLOC_AMAP_KEY"),
            "baidu": ("BAIDU_MAP_AK", "SINOLOC_BAIDU_AK"),
            "tencent": ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY")}
 ENV_CONFIG = "SINOLOC_CONFIG"
 ENV_OFFLINE = "SINOLOC_OFFLINE"
 ENV_GEOCODERS = "SINOLOC_GEOCODERS"
+ENV_STATIC_MAPS = "SINOLOC_STATIC_MAPS"
 ENV_WEB_SEARCH = "SINOLOC_WEB_SEARCH"
 ENV_ALLOW_NUMBERS = "SINOLOC_ALLOW_PERSONAL_NUMBERS"
 ENV_USER_AGENT = "SINOLOC_USER_AGENT"
@@ -48,6 +52,9 @@ class OnlineConfig(BaseModel):
     offline: bool = False
     geocoders: list[str] = Field(default_factory=list, description="the chain, in order")
     web_search: bool = False
+    static_maps: list[str] = Field(default_factory=list, description=(
+        "providers of map images for a model to look at, in order (tencent: road and "
+        "satellite; amap: road)"))
     allow_personal_numbers: bool = False
     keys: dict[str, SecretStr] = Field(default_factory=dict)
     user_agent: str = DEFAULT_USER_AGENT
@@ -103,6 +110,15 @@ def load_config(path: Path | None = None) -> OnlineConfig:
     unknown = set(online["geocoders"]) - set(GEOCODERS)
     if unknown:
         raise ConfigError(f"unknown geocoders {sorted(unknown)}; choose from {list(GEOCODERS)}")
+    maps = os.environ.get(ENV_STATIC_MAPS)
+    if maps is not None:
+        online["static_maps"] = [m.strip().lower() for m in maps.split(",") if m.strip()]
+    elif "static_maps" not in online:
+        online["static_maps"] = [p for p in STATIC_MAPS if p in keys]
+    unknown = set(online["static_maps"]) - set(STATIC_MAPS)
+    if unknown:
+        raise ConfigError(f"unknown static map providers {sorted(unknown)}; choose from "
+                          f"{list(STATIC_MAPS)}")
     for env, field in ((ENV_OFFLINE, "offline"), (ENV_WEB_SEARCH, "web_search"),
                        (ENV_ALLOW_NUMBERS, "allow_personal_numbers")):
         value = env_flag(env)
