@@ -84,8 +84,7 @@ class ModelServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -94,7 +93,7 @@ class ModelServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sinoloc.benchmarks.samples",
-                                     description=__doc__.split("\n\n")[0])
+                                     description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--k", type=int, default=3, help="samples to compare with 1")
     parser.add_argument("--delay", type=float, default=0.5, help="the model's answer time")
     parser.add_argument("--repeats", type=int, default=3)
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             procedural_background(np.random.default_rng(0), 1200, 800).convert("RGB").save(
                 image, quality=90)
             locator = Geolocator(llm="openai:bench", base_url=server.url)
-            options = {"offline": True, "adaptive_budget": False, "max_model_calls": 12}
+            options: dict = {"offline": True, "adaptive_budget": False, "max_model_calls": 12}
             locator.locate(image, **options)  # warm: OCR models, region index, the client
             walls: dict[int, list[float]] = {1: [], args.k: []}
             calls: dict[int, int] = {}

@@ -62,7 +62,7 @@ def model_input(state: Mapping[str, Any], with_image: bool = True) -> list[AnyMe
 def tool_images_message(images: list[dict]) -> HumanMessage:
     """The images tool calls returned, as one human turn (every chat API takes images there;
     not every one takes them in a tool result). Files that are gone are said to be gone."""
-    content: list[dict] = [{"type": "text", "text": "The images the tools returned:"}]
+    content: list[str | dict] = [{"type": "text", "text": "The images the tools returned:"}]
     for image in images:
         caption = str(image.get("caption") or "an image a tool returned")
         try:

@@ -63,7 +63,7 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
     def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()
         spec = ((config or {}).get("configurable") or {}).get("llm")
-        policy = for_sample(chosen_policy(state, spec), state.get("sample"))  # samples > 1
+        policy = for_sample(chosen_policy(state, spec), state)  # a trajectory's sampling
         fallback = policy if isinstance(policy, DeterministicPolicy) else deterministic
         uses_model = policy is not fallback
         chat = state.get("mode") == CHAT

@@ -34,7 +34,8 @@ def with_temperature(policy, temperature: float):
         return sampled
 
 
-def for_sample(policy, sample: Mapping[str, Any] | None):
-    """The policy a trajectory runs (``sample`` from its state; None outside a sampled run)."""
-    temperature = (sample or {}).get("temperature")
+def for_sample(policy, state: Mapping[str, Any]):
+    """The policy a trajectory runs (its ``sample`` in the state; outside a sampled run, the
+    policy as it is)."""
+    temperature = (state.get("sample") or {}).get("temperature")
     return policy if temperature is None else with_temperature(policy, float(temperature))

@@ -12,7 +12,6 @@ from typing import Any
 
 from langgraph.types import Overwrite
 
-
 from sinoloc.agent.nodes.policy import FUSION
 from sinoloc.agent.reasoning.answering import fused_answer
 from sinoloc.agent.reasoning.selector import Ballot, Selection, ballot, label, select
@@ -97,7 +96,7 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
             "answered_by": chosen.get("answered_by"), "backend": chosen.get("backend"),
             "backend_fallback": chosen.get("backend_fallback"),
             "messages": chosen.get("messages") or []}
-        if selection.disagreed:
+        if selection.disagreed and selection.chosen is not None:
             warnings.append(disagreement_warning(selection, len(results),
                                                  label(selection.chosen, index)))
     else:
@@ -112,7 +111,7 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
     traces = [remap_trace(t, final.evidence_ids[r["index"]])
               for r in results for t in (r.get("tool_trace") or [])[prelude_t:]]
     report = SamplesReport(
-        requested=plan.requested, k=plan.k, selector=plan.selector,
+        requested=plan.requested, k=plan.k, selector=plan.selector,  # type: ignore[arg-type]
         selected_by=selected_by,  # type: ignore[arg-type]
         selected=selection.chosen.index if selection.chosen else None,
         agreement=selection.agreement, agreeing=selection.votes,

@@ -60,7 +60,7 @@ def ask_verifier(policy, state: Mapping[str, Any], groups: list[list[Ballot]],
     usage: dict[str, int] = {}
     text = render_prompt("select_answer", candidates=candidates_text(groups, evidence, index),
                          evidence=evidence_digest(evidence))
-    content: list[dict] = [{"type": "text", "text": text}]
+    content: list[str | dict] = [{"type": "text", "text": text}]
     if getattr(policy, "send_image", True):
         image = state.get("image") or {}
         content.append(image_block(state["request"]["image_path"], image.get("sha256", "")))

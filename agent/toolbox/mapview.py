@@ -26,7 +26,8 @@ class MapViewArgs(BaseModel):
     zoom: int = Field(default=DEFAULT_ZOOM, ge=MIN_ZOOM, le=MAX_ZOOM, description=(
         "10 ≈ a city, 13 ≈ a district, 16 ≈ a few streets, 18 ≈ one block"))
     views: list[Literal["road", "satellite"]] = Field(
-        default_factory=lambda: ["road", "satellite"], description=(
+        default_factory=lambda: ["road", "satellite"],  # type: ignore[arg-type]
+        description=(
         "which views: road, satellite or both"), min_length=1, max_length=2)
 
 
@@ -85,7 +86,6 @@ def map_view(args: MapViewArgs, ctx: ToolContext) -> ToolOutput:
             lines.append(f"- {view}: no provider could draw it")
     if failures:
         lines.append("failures: " + "; ".join(failures))
-    status = "ok" if images else "unavailable"
-    return ToolOutput(status=status, summary=(
+    return ToolOutput(status="ok" if images else "unavailable", summary=(
         f"map views around ({args.lat:.6f}, {args.lon:.6f}) WGS-84:\n" + "\n".join(lines)),
         outbound=client.take_trace(), images=images)

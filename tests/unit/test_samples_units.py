@@ -142,7 +142,7 @@ def test_the_pooled_evidence_picks_over_the_votes_and_agreement_counts_alike_cla
     chosen = select(ballots, belief, regions)
     assert chosen.chosen.index == 3 and chosen.votes == 1 and chosen.disagreed
     assert chosen.agreement == pytest.approx(1 / 3, abs=1e-3)
-    alike = select(ballots[:2] + [ballot(3, Answer(**SHANGCHENG), True, regions)], belief,
+    alike = select([*ballots[:2], ballot(3, Answer(**SHANGCHENG), True, regions)], belief,
                    regions)
     assert alike.chosen.index == 1 and alike.agreement == 1.0 and not alike.disagreed
     assert alike.by_level == {"province": 1.0, "city": 1.0, "district": 1.0}

@@ -86,7 +86,7 @@ class TencentStaticMap:
         if error is None:
             return
         try:
-            status = int(error.get("status"))
+            status = int(str(error.get("status")))
         except (TypeError, ValueError, AttributeError) as exc:
             raise ProviderFailure(self.name, FailureKind.MALFORMED, "an error without a "
                                   "status") from exc
@@ -128,7 +128,8 @@ class AmapStaticMap:
         raise ProviderFailure(self.name, kind, f"infocode {code} {info}")
 
 
-PROVIDERS = {"tencent": TencentStaticMap, "amap": AmapStaticMap}
+PROVIDERS: dict[str, type[TencentStaticMap] | type[AmapStaticMap]] = {
+    "tencent": TencentStaticMap, "amap": AmapStaticMap}
 
 
 def build_static_maps(names: list[str], key_of) -> tuple[list[StaticMapProvider],
@@ -141,7 +142,8 @@ def build_static_maps(names: list[str], key_of) -> tuple[list[StaticMapProvider]
         if not key:
             missing.append(ProviderFailure(name, FailureKind.NOT_CONFIGURED, "no key"))
             continue
-        built.append(PROVIDERS[name](key))
+        provider: StaticMapProvider = PROVIDERS[name](key)
+        built.append(provider)
     return built, missing
 
 
