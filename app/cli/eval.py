@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
                           "ocr: OCR clues alone")
     run.add_argument("--disable", action="append", default=[], metavar="TOOL",
                      help="switch a tool off (ablation): cnn_prior, ocr, lookup_clues, "
-                          "geocode_poi, reverse_geocode, web_search, lookup_knowledge")
+                          "geocode_poi, reverse_geocode, web_search, lookup_knowledge, map_view")
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
     run.add_argument("--offline", action="store_true", help="no network call by the tools "
                      "(geocoders, web search), whatever is configured")
