@@ -19,15 +19,14 @@ import os
 import re
 import statistics
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 
 from sinoloc.benchmarks.probe_render import procedural_background
+from sinoloc.benchmarks.ray_eval import SlowModelServer
 
 SIGN = "杭州市西湖区文三路138号 电话0571-88886666"
 ANSWER = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741,
@@ -52,45 +51,6 @@ def _reply(body: dict) -> dict:
             "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}}
 
 
-class ModelServer:
-    """An OpenAI-compatible server on 127.0.0.1 that answers after ``delay`` seconds."""
-
-    def __init__(self, delay: float):
-        self.requests = 0
-        lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-                with lock:
-                    server.requests += 1
-                time.sleep(delay)
-                data = json.dumps(_reply(body), ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sinoloc.benchmarks.samples",
                                      description=(__doc__ or "").split("\n\n")[0])
@@ -101,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENAI_API_KEY", "loopback-benchmark")
     from sinoloc.agent.api import Geolocator
 
-    server = ModelServer(args.delay)
+    server = SlowModelServer(args.delay, reply=_reply)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             image = Path(tmp) / "street.jpg"
@@ -114,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             calls: dict[int, int] = {}
             for _ in range(args.repeats):
                 for k in (1, args.k):
-                    before = server.requests
+                    server.take()
                     start = time.perf_counter()
                     p = locator.locate(image, samples=k, **options)
                     walls[k].append(time.perf_counter() - start)
-                    calls[k] = server.requests - before
+                    calls[k] = len(server.take())
                     ran = p.samples.k if p.samples else 1
                     assert ran == k, f"asked for {k} trajectories, {ran} ran"
     finally:

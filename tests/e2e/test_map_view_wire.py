@@ -13,7 +13,7 @@ import pytest
 import respx
 from imaging import street_scene
 from PIL import Image
-from provider_dialects import ADDRESS, DIALECTS, RIGHT, Seen, Turn
+from provider_dialects import ADDRESS, DIALECTS, RIGHT, Seen, Turn, scripted_model_env
 from provider_server import Recorded, ScriptedServer
 
 pytest.importorskip("langchain_google_genai")
@@ -41,10 +41,8 @@ def online(monkeypatch, tmp_path):
     monkeypatch.setenv("SINOLOC_ONLINE_DB", str(tmp_path / "online.sqlite"))
     monkeypatch.setenv("TENCENT_MAP_KEY", KEY)
     monkeypatch.setenv("SINOLOC_GEOCODERS", "")  # map images only: no geocoder in this test
-    for name in ("GOOGLE_API_KEY", "OPENAI_API_KEY"):
-        monkeypatch.setenv(name, "test-key-not-real")
-    for name in ("SINOLOC_LLM", "SINOLOC_LLM_BASE_URL", "SINOLOC_PRIOR_CHECKPOINT",
-                 "SINOLOC_WEB_SEARCH", "SINOLOC_OFFLINE", "AMAP_KEY", "SINOLOC_STATIC_MAPS"):
+    scripted_model_env(monkeypatch)
+    for name in ("SINOLOC_OFFLINE", "AMAP_KEY", "SINOLOC_STATIC_MAPS"):
         monkeypatch.delenv(name, raising=False)
 
 

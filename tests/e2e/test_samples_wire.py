@@ -11,7 +11,7 @@ import json
 
 import pytest
 from imaging import street_scene
-from provider_dialects import ADDRESS, DIALECTS, RIGHT, WRONG, Seen, Turn
+from provider_dialects import ADDRESS, DIALECTS, RIGHT, WRONG, Seen, Turn, scripted_model_env
 from provider_server import ScriptedServer
 
 pytest.importorskip("langchain_google_genai")
@@ -40,11 +40,7 @@ def blank(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def keys(monkeypatch):
-    for name in ("GOOGLE_API_KEY", "OPENAI_API_KEY"):
-        monkeypatch.setenv(name, "test-key-not-real")
-    for name in ("SINOLOC_LLM", "SINOLOC_LLM_BASE_URL", "SINOLOC_PRIOR_CHECKPOINT",
-                 "SINOLOC_WEB_SEARCH"):
-        monkeypatch.delenv(name, raising=False)
+    scripted_model_env(monkeypatch)
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ the network."""
 import io
 import json
 import logging
-import math
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 import respx
+from online_data import metres, recorded
 from PIL import Image
 from socket_guard import SocketGuard
 
@@ -28,7 +27,6 @@ from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 from sinoloc.tools.online.staticmap import AmapStaticMap, TencentStaticMap, fetch_view
 from sinoloc.tools.online.store import OnlineStore
 
-RECORDED = Path(__file__).parents[1] / "data" / "online"
 KEY = "test-map-key-0123456789"
 TENCENT = r"https://apis\.map\.qq\.com/ws/staticmap/v2/.*"
 AMAP = r"https://restapi\.amap\.com/v3/staticmap.*"
@@ -42,16 +40,6 @@ def png(color=(200, 190, 160), size=(64, 40)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()
-
-
-def recorded(name: str) -> dict:
-    return json.loads((RECORDED / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def metres(lon1, lat1, lon2, lat2) -> float:
-    dy = (lat2 - lat1) * 111_320
-    dx = (lon2 - lon1) * 111_320 * math.cos(math.radians(lat1))
-    return math.hypot(dx, dy)
 
 
 @pytest.fixture(autouse=True)

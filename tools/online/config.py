@@ -92,6 +92,15 @@ def read_file(path: Path) -> dict:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+def _providers(online: dict, field: str, env: str, with_keys: list[str]) -> list[str]:
+    """A provider list: the environment's (comma-separated), else the file's, else the keyed
+    providers whose key is present."""
+    listed = os.environ.get(env)
+    if listed is not None:
+        return [p.strip().lower() for p in listed.split(",") if p.strip()]
+    return list(online.get(field, with_keys))
+
+
 def load_config(path: Path | None = None) -> OnlineConfig:
     """The environment over the config file over the defaults."""
     data = read_file(path or config_path())
@@ -102,23 +111,13 @@ def load_config(path: Path | None = None) -> OnlineConfig:
             if os.environ.get(name):
                 keys[provider] = SecretStr(os.environ[name])
                 break
-    geocoders = os.environ.get(ENV_GEOCODERS)
-    if geocoders is not None:
-        online["geocoders"] = [g.strip().lower() for g in geocoders.split(",") if g.strip()]
-    elif "geocoders" not in online:
-        online["geocoders"] = [p for p in KEYED if p in keys]
-    unknown = set(online["geocoders"]) - set(GEOCODERS)
-    if unknown:
-        raise ConfigError(f"unknown geocoders {sorted(unknown)}; choose from {list(GEOCODERS)}")
-    maps = os.environ.get(ENV_STATIC_MAPS)
-    if maps is not None:
-        online["static_maps"] = [m.strip().lower() for m in maps.split(",") if m.strip()]
-    elif "static_maps" not in online:
-        online["static_maps"] = [p for p in STATIC_MAPS if p in keys]
-    unknown = set(online["static_maps"]) - set(STATIC_MAPS)
-    if unknown:
-        raise ConfigError(f"unknown static map providers {sorted(unknown)}; choose from "
-                          f"{list(STATIC_MAPS)}")
+    for field, env, keyed, known, what in (
+            ("geocoders", ENV_GEOCODERS, KEYED, GEOCODERS, "geocoders"),
+            ("static_maps", ENV_STATIC_MAPS, STATIC_MAPS, STATIC_MAPS, "static map providers")):
+        online[field] = _providers(online, field, env, [p for p in keyed if p in keys])
+        unknown = set(online[field]) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown {what} {sorted(unknown)}; choose from {list(known)}")
     for env, field in ((ENV_OFFLINE, "offline"), (ENV_WEB_SEARCH, "web_search"),
                        (ENV_ALLOW_NUMBERS, "allow_personal_numbers")):
         value = env_flag(env)
