@@ -86,6 +86,8 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
             notes.append(f"the verifier failed ({failure}); the pooled evidence chose")
     chosen = next((r for r in results if selection.chosen is not None
                    and r["index"] == selection.chosen.index), None)
+    if chosen is None and len(results) == 1:  # one trajectory (K lowered): its run, as it ended
+        chosen = results[0]
     order = [chosen] + [r for r in results if r is not chosen] if chosen else results
     final = pool(prelude_e, prelude_s, order)  # the chosen keeps its numbering
     warnings = [f"trajectory {r['index']}: {w}" for r in results for w in r.get("warnings") or []]
@@ -96,7 +98,7 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
             "answered_by": chosen.get("answered_by"), "backend": chosen.get("backend"),
             "backend_fallback": chosen.get("backend_fallback"),
             "messages": chosen.get("messages") or []}
-        if selection.disagreed and selection.chosen is not None:
+        if selection.disagreed and selection.chosen is not None:  # (one trajectory never is)
             warnings.append(disagreement_warning(selection, len(results),
                                                  label(selection.chosen, index)))
     else:
@@ -113,7 +115,7 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
     report = SamplesReport(
         requested=plan.requested, k=plan.k, selector=plan.selector,  # type: ignore[arg-type]
         selected_by=selected_by,  # type: ignore[arg-type]
-        selected=selection.chosen.index if selection.chosen else None,
+        selected=chosen["index"] if chosen else None,
         agreement=selection.agreement, agreeing=selection.votes,
         agreement_by_level=selection.by_level, distinct_answers=selection.distinct,
         support=selection.support, image_model_calls=plan.image_model_calls,

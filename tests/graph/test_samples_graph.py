@@ -70,6 +70,8 @@ def test_the_deterministic_policy_runs_one_trajectory_and_says_so(shop):
     p = out["prediction"]
     assert p["samples"]["k"] == 1 and p["district"] == "西湖区"
     assert any("deterministic policy has nothing to sample" in w for w in p["warnings"])
+    assert p["verification"]["accepted"] and p["samples"]["selected"] == 1
+    assert not any("pooled evidence" in w for w in p["warnings"])
 
 
 def test_a_served_graphs_operator_caps_the_samples(tmp_path, monkeypatch):
