@@ -14,6 +14,7 @@ from langgraph.types import Send
 from sinoloc.agent.policies import configured_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy
 from sinoloc.agent.samples.plan import SamplePlan, plan_samples, trajectory_input
+from sinoloc.agent.samples.sampling import has_temperature
 from sinoloc.agent.samples.select import timed_select
 from sinoloc.agent.samples.trajectory import TrajectoryState, build_trajectory
 from sinoloc.agent.state import GeoState, request_of
@@ -43,7 +44,8 @@ def add_samples(graph, default_policy, policy_node, boundary=None) -> None:
 
     def samples_plan(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         policy = _policy(default_policy, boundary, config)
-        plan = plan_samples(state, can_sample=not isinstance(policy, DeterministicPolicy))
+        plan = plan_samples(state, can_sample=not isinstance(policy, DeterministicPolicy),
+                            temperatures=has_temperature(policy))
         return {"samples_plan": plan.model_dump(mode="json")}
 
     def select(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045

@@ -68,9 +68,11 @@ class SamplePlan(BaseModel):
     run: float | None = None  # the turn's start (started_at): results of another turn are not its
 
 
-def plan_samples(state: Mapping[str, Any], can_sample: bool) -> SamplePlan:
+def plan_samples(state: Mapping[str, Any], can_sample: bool,
+                 temperatures: bool = True) -> SamplePlan:
     """The plan for the image in ``state`` (after the prelude). ``can_sample``: the policy is a
-    model (the deterministic policy would run K identical trajectories)."""
+    model (the deterministic policy would run K identical trajectories); ``temperatures``: its
+    model has a temperature to vary (else the variants alone differ, and the plan says so)."""
     request = request_of(state)
     requested = request.samples
     budget = model_budget(state, request)
@@ -93,7 +95,8 @@ def plan_samples(state: Mapping[str, Any], can_sample: bool) -> SamplePlan:
         reserve = 0  # one candidate: nothing for a verifier to choose between
     cache = uuid.uuid4().hex
     samples = [Sample(index=i, count=k, variant=VARIANTS[(i - 1) % len(VARIANTS)],
-                      temperature=TEMPERATURES[(i - 1) % len(TEMPERATURES)], cache=cache)
+                      temperature=TEMPERATURES[(i - 1) % len(TEMPERATURES)] if temperatures
+                      else None, cache=cache)
                for i in range(1, k + 1)]
     return SamplePlan(requested=requested, k=k, selector=request.sample_selector,
                       image_model_calls=budget, model_calls_each=max(1, (budget - reserve) // k),

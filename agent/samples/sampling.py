@@ -14,13 +14,18 @@ _LOCK = threading.Lock()
 MAX_COPIES = 64
 
 
+def has_temperature(policy) -> bool:
+    """Whether the policy's model has a ``temperature`` setting a trajectory can change."""
+    model = getattr(policy, "model", None)
+    return model is not None and "temperature" in getattr(type(model), "model_fields", {})
+
+
 def with_temperature(policy, temperature: float):
     """A copy of a model policy whose model samples at ``temperature`` (the same client, so
     the same connection pool), or the policy itself when its model has no such setting."""
-    model = getattr(policy, "model", None)
-    fields = getattr(type(model), "model_fields", {})
-    if model is None or "temperature" not in fields:
+    if not has_temperature(policy):
         return policy
+    model = policy.model
     key = (id(policy), temperature)
     with _LOCK:
         if key in _COPIES and _COPIES[key][0] is policy:

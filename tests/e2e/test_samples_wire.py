@@ -98,6 +98,15 @@ def locate(capsys, image, dialect, server, *extra) -> GeoPrediction:
     return GeoPrediction.model_validate_json(out)
 
 
+def temperature(backend: str, body: dict) -> float | None:
+    """The sampling temperature a request asked for (None: the server's default)."""
+    if backend == "gemini":
+        return (body.get("generationConfig") or {}).get("temperature")
+    if backend == "ollama":
+        return (body.get("options") or {}).get("temperature")
+    return body.get("temperature")
+
+
 def districts(p: GeoPrediction) -> tuple:
     return p.province, p.city, p.district
 
@@ -121,6 +130,9 @@ def test_two_agree_one_wrong_gives_the_agreeing_answer(backend, blank, pauses, c
     # the cost of all: every request the server saw is in the usage
     assert p.usage.model_calls == len(server.requests) == 6
     # identical tool calls made once: trajectories 1 and 2 asked for the same lookup
+    # each trajectory samples at its own temperature, on the wire
+    sent = {trajectory(dialect.read(r)): temperature(backend, r.json()) for r in server.requests}
+    assert (sent[2], sent[3]) == (1.0, 0.4) and sent[1] not in (1.0, 0.4)
     asked = [r["text"] for r in clue_runs if r["text"]]  # the prelude's lookup has no text
     assert sorted(asked) == sorted({ADDRESS, PHONE_ONLY})
     assert s.tool_cache == {"calls": 3, "hits": 1}

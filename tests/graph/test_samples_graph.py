@@ -16,7 +16,9 @@ from scripted_model import ScriptedChatModel, call, reply
 
 from sinoloc.agent.boundary import ServeBoundary
 from sinoloc.agent.graph import build_graph
+from sinoloc.agent.output.render import render_text
 from sinoloc.agent.policies.model import ChatModelPolicy
+from sinoloc.agent.schemas import GeoPrediction
 
 HANGZHOU = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741,
             "lon": 120.1247, "province_evidence": ["E1", "E2", "E3"],
@@ -52,6 +54,10 @@ def test_a_sampled_answer_then_a_question_on_the_same_thread(shop):
     p = out["prediction"]
     assert p["district"] == "西湖区" and p["samples"]["k"] == 3
     assert p["samples"]["agreement"] == 1.0 and p["usage"]["model_calls"] == 3
+    text = render_text(GeoPrediction.model_validate(p))
+    assert "trajectories: 3 of 3 asked, agreement 3/3 (1.00)" in text
+    # the scripted model has no temperature: the prompt variants alone differ, and it says so
+    assert "  2. text (T=model's): 浙江省杭州市西湖区 by scripted:test [voted; 1 model" in text
     state = graph.get_state(config).values
     assert state["trajectories"] == []  # pooled and cleared
     chosen = p["samples"]["selected"]
