@@ -69,6 +69,8 @@ def build_runner(args: argparse.Namespace):
     if _offline(args):  # the offline rule for every run, whatever a client sends
         os.environ["SINOLOC_OFFLINE"] = "1"
     boundary = ServeBoundary.from_env()
+    if args.samples > boundary.max_samples:  # the operator's own --samples is the cap it sets
+        boundary = boundary.model_copy(update={"max_samples": args.samples})
     if args.images:
         boundary = boundary.model_copy(update={"images_root": Path(args.images).expanduser().resolve()})
     store = ThreadStore(Path(args.db) if args.db else default_db_path())
