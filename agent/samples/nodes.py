@@ -6,6 +6,7 @@ prelude goes straight to the policy, as it always has."""
 
 from __future__ import annotations
 
+import time
 from typing import Literal, Optional
 
 from langchain_core.runnables import RunnableConfig
@@ -56,7 +57,11 @@ def add_samples(graph, default_policy, policy_node, boundary=None) -> None:
             from sinoloc.agent.samples.verifier import ask_verifier
             from sinoloc.tools.regions import get_region_index
 
-            seconds = getattr(policy, "timeout_s", SAMPLES_TIMEOUT_S)
+            request = request_of(state)
+            left = (state.get("started_at") or time.time()) + request.max_seconds - time.time()
+            if left <= 0:
+                return None, {}, f"the time budget ({request.max_seconds:g} s) is spent"
+            seconds = min(getattr(policy, "timeout_s", SAMPLES_TIMEOUT_S), left)
             return ask_verifier(policy, state, groups, evidence, get_region_index(), seconds)
 
         can_verify = getattr(policy, "model", None) is not None

@@ -298,3 +298,25 @@ def test_eval_compare_sets_k1_against_k3(tmp_path, pauses, capsys):
     spent = [json.loads(line)["prediction"]["usage"]["model_calls"]
              for k in (1, 3) for line in (runs[k] / "predictions.jsonl").read_text().splitlines()]
     assert requests == sum(spent)
+
+
+def test_a_verifier_that_does_not_choose_leaves_the_choice_to_the_evidence(regions, blank,
+                                                                           pauses, capsys):
+    dialect = DIALECTS["gemini"]
+    gongshu = point_in(regions, "拱墅区")
+    geolocate = scripted({1: (PHONE_ONLY, WRONG), 2: (PHONE_ONLY, gongshu),
+                          3: (ADDRESS, RIGHT)})
+
+    def script(seen: Seen) -> Turn:
+        if "choose_answer" in seen.tools:
+            return Turn(text="They all look plausible to me.")
+        return geolocate(seen)
+
+    with ScriptedServer(dialect.path) as server:
+        server.fallback = dialect.reply_for(script)
+        p = locate(capsys, blank, dialect, server, "--sample-selector", "verifier")
+    s = p.samples
+    assert s.selected_by == "evidence" and districts(p)[2] == "西湖区"
+    assert any(n.startswith("the verifier failed (the verifier made no choose_answer call)")
+               for n in s.notes)
+    assert p.usage.model_calls == len(server.requests)  # its call is counted all the same
