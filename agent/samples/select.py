@@ -17,7 +17,7 @@ from sinoloc.agent.reasoning.answering import fused_answer
 from sinoloc.agent.reasoning.selector import Ballot, Selection, ballot, label, select
 from sinoloc.agent.samples.cache import drop_cache
 from sinoloc.agent.samples.plan import SamplePlan
-from sinoloc.agent.samples.pool import pool, remap_answer, remap_trace
+from sinoloc.agent.samples.pool import Pool, pool, remap_answer, remap_trace
 from sinoloc.agent.samples.report import SamplesReport, TrajectorySummary
 from sinoloc.agent.schemas import Answer
 from sinoloc.agent.state import add_counts, evidence_in
@@ -54,36 +54,76 @@ def disagreement_warning(selection: Selection, k: int, chosen: str) -> str:
             f"best ({selection.support.get(chosen, 0):.2f}; others: {others})")
 
 
+def choose(plan: SamplePlan, ballots: list[Ballot], belief, union: list, verifier=None
+           ) -> tuple[Selection, str, dict[str, int], list[str]]:
+    """The selection, who made it, the verifier's usage and what it has to say."""
+    index = get_region_index()
+    selection = select(ballots, belief, index)
+    selected_by = "evidence" if selection.chosen is not None else "fusion"
+    if plan.selector != "verifier" or selection.distinct < 2 or verifier is None:
+        return selection, selected_by, {}, []
+    groups: dict[tuple, list[Ballot]] = {}
+    for b in ballots:
+        if b.voting:
+            groups.setdefault(b.claim, []).append(b)
+    picked, spent, failure = verifier(list(groups.values()), union)
+    if picked is None:
+        return selection, selected_by, spent, [f"the verifier failed ({failure}); the pooled "
+                                               "evidence chose"]
+    return select(ballots, belief, index, prefer=picked.index), "verifier", spent, []
+
+
+def committed(chosen: dict | None, results: list[dict], final: Pool) -> dict[str, Any]:
+    """The answer and the conversation the image's run goes on with: the chosen trajectory's
+    (its ids in the union), or the fused answer of the pooled evidence."""
+    if chosen is not None:
+        return {"answer": remap_answer(chosen["answer"], final.evidence_ids[chosen["index"]]),
+                "verdict": chosen.get("verdict"), "answered_by": chosen.get("answered_by"),
+                "backend": chosen.get("backend"),
+                "backend_fallback": chosen.get("backend_fallback"),
+                "messages": chosen.get("messages") or []}
+    fused, _, _ = fused_answer(evidence_in({"evidence": final.evidence}), get_region_index())
+    return {"answer": fused.model_dump(mode="json"), "verdict": None, "answered_by": FUSION,
+            "backend": results[0].get("backend") if results else None,
+            "backend_fallback": next((r.get("backend_fallback") for r in results
+                                      if r.get("backend_fallback")), None),
+            "messages": results[0].get("messages") if results else []}
+
+
+def found(state: Mapping[str, Any], results: list[dict], final: Pool) -> dict[str, Any]:
+    """Everything the trajectories found and did, past the prelude's: the union's new evidence
+    and spans, every tool call (ids in the union), every outbound query, POI query and ignored
+    text, and each one's timings (prefixed ``t<index>_``)."""
+    def new(key: str) -> list:
+        return [item for r in results for item in (r.get(key) or [])[len(state.get(key, [])):]]
+
+    prelude_t = len(state.get("tool_trace", []))
+    timings: dict[str, float] = {}
+    for r in results:
+        timings.update({f"t{r['index']}_{k}": v for k, v in (r.get("timings") or {}).items()})
+    return {"evidence": final.new_evidence(len(state.get("evidence", []))),
+            "ocr_spans": final.new_spans(len(state.get("ocr_spans", []))),
+            "tool_trace": [remap_trace(t, final.evidence_ids[r["index"]])
+                           for r in results for t in (r.get("tool_trace") or [])[prelude_t:]],
+            "outbound": new("outbound"), "poi_queries": new("poi_queries"),
+            "ignored_text": new("ignored_text"), "timings": timings}
+
+
 def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict],
                   verifier=None) -> dict:
     """The parent's update from the trajectories' ``results`` (the node's work, without the
     graph: ``verifier(groups, evidence) -> (Ballot | None, usage, failure)`` when asked)."""
     index = get_region_index()
     prelude_e, prelude_s = state.get("evidence", []), state.get("ocr_spans", [])
-    prelude_t = len(state.get("tool_trace", []))
     results = sorted(results, key=lambda r: r["index"])
     first = pool(prelude_e, prelude_s, results)
     union = evidence_in({"evidence": first.evidence})
     belief = fuse(union, index)
     ballots = [ballot(r["index"], Answer.model_validate(remap_answer(
         r["answer"], first.evidence_ids[r["index"]])), _voting(r), index) for r in results]
-    usage: dict[str, int] = {}
+    selection, selected_by, usage, notes = choose(plan, ballots, belief, union, verifier)
     for r in results:
         usage = add_counts(usage, r.get("usage") or {})
-    notes = list(plan.notes)
-    selection = select(ballots, belief, index)
-    selected_by = "evidence" if selection.chosen is not None else "fusion"
-    if plan.selector == "verifier" and selection.distinct > 1 and verifier is not None:
-        groups: dict[tuple, list[Ballot]] = {}
-        for b in ballots:
-            if b.voting:
-                groups.setdefault(b.claim, []).append(b)
-        picked, spent, failure = verifier(list(groups.values()), union)
-        usage = add_counts(usage, spent)
-        if picked is not None:
-            selection, selected_by = select(ballots, belief, index, prefer=picked.index), "verifier"
-        else:
-            notes.append(f"the verifier failed ({failure}); the pooled evidence chose")
     chosen = next((r for r in results if selection.chosen is not None
                    and r["index"] == selection.chosen.index), None)
     if chosen is None and len(results) == 1:  # one trajectory (K lowered): its run, as it ended
@@ -91,27 +131,11 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
     order = [chosen] + [r for r in results if r is not chosen] if chosen else results
     final = pool(prelude_e, prelude_s, order)  # the chosen keeps its numbering
     warnings = [f"trajectory {r['index']}: {w}" for r in results for w in r.get("warnings") or []]
-    if chosen is not None:
-        answer = remap_answer(chosen["answer"], final.evidence_ids[chosen["index"]])
-        update: dict[str, Any] = {
-            "answer": answer, "verdict": chosen.get("verdict"),
-            "answered_by": chosen.get("answered_by"), "backend": chosen.get("backend"),
-            "backend_fallback": chosen.get("backend_fallback"),
-            "messages": chosen.get("messages") or []}
-        if selection.disagreed and selection.chosen is not None:  # (one trajectory never is)
-            warnings.append(disagreement_warning(selection, len(results),
-                                                 label(selection.chosen, index)))
-    else:
-        fused, _, _ = fused_answer(evidence_in({"evidence": final.evidence}), index)
-        update = {"answer": fused.model_dump(mode="json"), "verdict": None,
-                  "answered_by": FUSION, "backend": results[0].get("backend") if results else None,
-                  "backend_fallback": next((r.get("backend_fallback") for r in results
-                                            if r.get("backend_fallback")), None),
-                  "messages": results[0].get("messages") if results else []}
+    if chosen is None:
         warnings.append(POOLED_FALLBACK)
-    counts = drop_cache(plan.samples[0].cache) if plan.samples else {}
-    traces = [remap_trace(t, final.evidence_ids[r["index"]])
-              for r in results for t in (r.get("tool_trace") or [])[prelude_t:]]
+    elif selection.disagreed and selection.chosen is not None:
+        warnings.append(disagreement_warning(selection, len(results),
+                                             label(selection.chosen, index)))
     report = SamplesReport(
         requested=plan.requested, k=plan.k, selector=plan.selector,  # type: ignore[arg-type]
         selected_by=selected_by,  # type: ignore[arg-type]
@@ -120,27 +144,18 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
         agreement_by_level=selection.by_level, distinct_answers=selection.distinct,
         support=selection.support, image_model_calls=plan.image_model_calls,
         model_calls_per_trajectory=plan.model_calls_each,
-        tool_calls_per_trajectory=plan.tool_calls_each, tool_cache=counts,
-        trajectories=[_summary(r, b, index, prelude_t) for r, b in zip(results, ballots,
-                                                                         strict=True)],
-        notes=notes)
-    timings: dict[str, float] = {}
-    for r in results:
-        timings.update({f"t{r['index']}_{k}": v for k, v in (r.get("timings") or {}).items()})
-    return {**update, "evidence": final.new_evidence(len(prelude_e)),
-            "ocr_spans": final.new_spans(len(prelude_s)), "tool_trace": traces,
-            "outbound": [q for r in results for q in (r.get("outbound") or [])
-                         [len(state.get("outbound", [])):]],
-            "poi_queries": [q for r in results for q in (r.get("poi_queries") or [])
-                            [len(state.get("poi_queries", [])):]],
-            "ignored_text": [i for r in results for i in (r.get("ignored_text") or [])
-                             [len(state.get("ignored_text", [])):]],
-            "usage": usage, "warnings": [*notes, *warnings], "timings": timings,
+        tool_calls_per_trajectory=plan.tool_calls_each,
+        tool_cache=drop_cache(plan.samples[0].cache) if plan.samples else {},
+        trajectories=[_summary(r, b, index, len(state.get("tool_trace", [])))
+                      for r, b in zip(results, ballots, strict=True)],
+        notes=[*plan.notes, *notes])
+    return {**committed(chosen, results, final), **found(state, results, final),
+            "usage": usage, "warnings": [*report.notes, *warnings],
             "budget_exhausted": next((r.get("budget_exhausted") for r in results
                                       if r.get("budget_exhausted")), None),
             "samples": {**report.model_dump(mode="json"), "run": plan.run},
-            "trajectories": Overwrite([]), "verify_rounds": max(
-                [r.get("verify_rounds", 0) or 0 for r in results] or [0])}
+            "trajectories": Overwrite([]),
+            "verify_rounds": max([r.get("verify_rounds") or 0 for r in results] or [0])}
 
 
 def this_runs(state: Mapping[str, Any], plan: SamplePlan) -> list[dict]:
