@@ -294,6 +294,13 @@ def test_eval_compare_sets_k1_against_k3(tmp_path, pauses, capsys):
     assert "## Accuracy by agreement among trajectories — k3" in text
     assert "| 2 of 3 | 2 | 100.0% |" in text
     assert "samples=3" in text  # the run's label says how it ran
+    assert main(["eval", "report", str(runs[3]), "--no-plots"]) == 0  # one run's report
+    report = (runs[3] / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Accuracy by agreement among trajectories" in report and "| 2 of 3 | 2 |" in report
+    summary = json.loads((runs[3] / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["agreement"]["mean_agreement"] == pytest.approx(2 / 3, abs=1e-3)
+    assert main(["eval", "report", str(runs[1]), "--no-plots"]) == 0
+    assert "agreement among" not in (runs[1] / "report" / "report.md").read_text(encoding="utf-8")
     # every request the model server saw is counted in one of the two runs' costs
     spent = [json.loads(line)["prediction"]["usage"]["model_calls"]
              for k in (1, 3) for line in (runs[k] / "predictions.jsonl").read_text().splitlines()]
