@@ -109,6 +109,49 @@ def found(state: Mapping[str, Any], results: list[dict], final: Pool) -> dict[st
             "ignored_text": new("ignored_text"), "timings": timings}
 
 
+def chosen_result(selection: Selection, results: list[dict]) -> dict | None:
+    """The selected trajectory's result; a single trajectory (K lowered) is committed as it
+    ended, like a one-trajectory run."""
+    chosen = next((r for r in results if selection.chosen is not None
+                   and r["index"] == selection.chosen.index), None)
+    return results[0] if chosen is None and len(results) == 1 else chosen
+
+
+def selection_warnings(results: list[dict], chosen: dict | None, selection: Selection,
+                       index: RegionIndex) -> list[str]:
+    """Each trajectory's own warnings, then the pooled fallback or the disagreement."""
+    warnings = [f"trajectory {r['index']}: {w}" for r in results for w in r.get("warnings") or []]
+    if chosen is None:
+        warnings.append(POOLED_FALLBACK)
+    elif selection.disagreed and selection.chosen is not None:
+        warnings.append(disagreement_warning(selection, len(results),
+                                             label(selection.chosen, index)))
+    return warnings
+
+
+def trajectories_report(state: Mapping[str, Any], plan: SamplePlan, results: list[dict],
+                   ballots: list[Ballot], picked: tuple[Selection, str, dict | None],
+                   notes: list[str]) -> SamplesReport:
+    """What the prediction says about the trajectories (``picked``: the selection, who made
+    it and the chosen result); the image's tool cache is dropped here."""
+    selection, selected_by, chosen = picked
+    index = get_region_index()
+    prelude_calls = len(state.get("tool_trace", []))
+    return SamplesReport(
+        requested=plan.requested, k=plan.k, selector=plan.selector,  # type: ignore[arg-type]
+        selected_by=selected_by,  # type: ignore[arg-type]
+        selected=chosen["index"] if chosen else None,
+        agreement=selection.agreement, agreeing=selection.votes,
+        agreement_by_level=selection.by_level, distinct_answers=selection.distinct,
+        support=selection.support, image_model_calls=plan.image_model_calls,
+        model_calls_per_trajectory=plan.model_calls_each,
+        tool_calls_per_trajectory=plan.tool_calls_each,
+        tool_cache=drop_cache(plan.samples[0].cache) if plan.samples else {},
+        trajectories=[_summary(r, b, index, prelude_calls)
+                      for r, b in zip(results, ballots, strict=True)],
+        notes=[*plan.notes, *notes])
+
+
 def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict],
                   verifier=None) -> dict:
     """The parent's update from the trajectories' ``results`` (the node's work, without the
@@ -124,33 +167,13 @@ def select_update(state: Mapping[str, Any], plan: SamplePlan, results: list[dict
     selection, selected_by, usage, notes = choose(plan, ballots, belief, union, verifier)
     for r in results:
         usage = add_counts(usage, r.get("usage") or {})
-    chosen = next((r for r in results if selection.chosen is not None
-                   and r["index"] == selection.chosen.index), None)
-    if chosen is None and len(results) == 1:  # one trajectory (K lowered): its run, as it ended
-        chosen = results[0]
+    chosen = chosen_result(selection, results)
     order = [chosen] + [r for r in results if r is not chosen] if chosen else results
     final = pool(prelude_e, prelude_s, order)  # the chosen keeps its numbering
-    warnings = [f"trajectory {r['index']}: {w}" for r in results for w in r.get("warnings") or []]
-    if chosen is None:
-        warnings.append(POOLED_FALLBACK)
-    elif selection.disagreed and selection.chosen is not None:
-        warnings.append(disagreement_warning(selection, len(results),
-                                             label(selection.chosen, index)))
-    report = SamplesReport(
-        requested=plan.requested, k=plan.k, selector=plan.selector,  # type: ignore[arg-type]
-        selected_by=selected_by,  # type: ignore[arg-type]
-        selected=chosen["index"] if chosen else None,
-        agreement=selection.agreement, agreeing=selection.votes,
-        agreement_by_level=selection.by_level, distinct_answers=selection.distinct,
-        support=selection.support, image_model_calls=plan.image_model_calls,
-        model_calls_per_trajectory=plan.model_calls_each,
-        tool_calls_per_trajectory=plan.tool_calls_each,
-        tool_cache=drop_cache(plan.samples[0].cache) if plan.samples else {},
-        trajectories=[_summary(r, b, index, len(state.get("tool_trace", [])))
-                      for r, b in zip(results, ballots, strict=True)],
-        notes=[*plan.notes, *notes])
+    report = trajectories_report(state, plan, results, ballots, (selection, selected_by, chosen), notes)
     return {**committed(chosen, results, final), **found(state, results, final),
-            "usage": usage, "warnings": [*report.notes, *warnings],
+            "usage": usage,
+            "warnings": [*report.notes, *selection_warnings(results, chosen, selection, index)],
             "budget_exhausted": next((r.get("budget_exhausted") for r in results
                                       if r.get("budget_exhausted")), None),
             "samples": {**report.model_dump(mode="json"), "run": plan.run},
