@@ -41,6 +41,7 @@ from sinoloc.agent.nodes.verify import verify_node
 from sinoloc.agent.policies import Policy, build_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy
 from sinoloc.agent.samples.nodes import add_samples, route_after_prelude
+from sinoloc.agent.samples.trajectory import Routes
 from sinoloc.agent.settings import Environment, LocateSettings
 from sinoloc.agent.state import GeoInput, GeoOutput, GeoState, last_ai_message, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
@@ -119,7 +120,8 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     graph.add_node("verify", guarded(verify_node, boundary))
     graph.add_node("review", guarded(review_node, boundary))
     # samples > 1: samples_plan → trajectories → select → review or commit (guarded alike)
-    add_samples(graph, policy or DeterministicPolicy(), policy_node, boundary, base_url)
+    add_samples(graph, policy or DeterministicPolicy(), policy_node,
+                Routes(route_after_policy, route_after_tools, route_after_verify), boundary, base_url)
     graph.add_node("commit", commit)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")

@@ -25,7 +25,7 @@ from sinoloc.agent.policies.deterministic import DeterministicPolicy
 from sinoloc.agent.samples.plan import SamplePlan, plan_samples, trajectory_input
 from sinoloc.agent.samples.sampling import has_temperature
 from sinoloc.agent.samples.select import timed_select
-from sinoloc.agent.samples.trajectory import TrajectoryState, build_trajectory
+from sinoloc.agent.samples.trajectory import Routes, TrajectoryState, build_trajectory
 from sinoloc.agent.state import GeoState, request_of
 
 SAMPLES_TIMEOUT_S = 60.0  # the verifier's call, when the policy has no timeout of its own
@@ -71,10 +71,11 @@ def _policy(state, default, boundary, base_url, config: Optional[RunnableConfig]
     return chosen_policy(state, spec, default, boundary, base_url)
 
 
-def add_samples(graph, default_policy, policy_node, boundary=None, base_url=None) -> None:
+def add_samples(graph, default_policy, policy_node, routes: Routes, boundary=None,
+                base_url=None) -> None:
     """Add the sampled path to ``graph`` (the prelude's edge is the caller's:
     :func:`route_after_prelude`). ``policy_node`` is the graph's own, unguarded: the trajectory
-    subgraph guards it with ``boundary`` like its other nodes."""
+    subgraph guards it with ``boundary`` like its other nodes; ``routes`` are the graph's."""
 
     def samples_plan(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         policy = _policy(state, default_policy, boundary, base_url, config)
@@ -101,7 +102,7 @@ def add_samples(graph, default_policy, policy_node, boundary=None, base_url=None
         return timed_select(state, plan, verifier if can_verify else None)
 
     graph.add_node("samples_plan", guarded(samples_plan, boundary))
-    graph.add_node("trajectory", build_trajectory(policy_node, boundary),
+    graph.add_node("trajectory", build_trajectory(policy_node, routes, boundary),
                    input_schema=TrajectoryState)
     graph.add_node("select", guarded(select, boundary))
     graph.add_conditional_edges("samples_plan", partial(route_trajectories, boundary=boundary),

@@ -56,6 +56,7 @@ def ask_verifier(policy, state: Mapping[str, Any], groups: list[list[Ballot]],
     """The chosen group's first ballot (None on any failure), the usage, and why it failed."""
     from sinoloc.agent.llm.messages import image_block
     from sinoloc.agent.policies.model import call_within
+    from sinoloc.agent.records.session import ReplayMiss, model_exchange
 
     usage: dict[str, int] = {}
     text = render_prompt("select_answer", candidates=candidates_text(groups, evidence, index),
@@ -65,9 +66,13 @@ def ask_verifier(policy, state: Mapping[str, Any], groups: list[list[Ballot]],
         image = state.get("image") or {}
         content.append(image_block(state["request"]["image_path"], image.get("sha256", "")))
     messages = [SystemMessage(content=load_prompt("system")), HumanMessage(content=content)]
-    bound = policy.model.bind_tools([_definition()])
-    try:
-        reply = call_within(lambda: bound.invoke(messages), seconds)
+    tools = [_definition()]
+    bound = policy.model.bind_tools(tools)
+    try:  # recorded, or served by a replay (agent/records), like the policy's calls
+        reply = model_exchange(policy.name, tools, messages,
+                               lambda: call_within(lambda: bound.invoke(messages), seconds))
+    except ReplayMiss:
+        raise  # the record lacks this call: the image stops (or was told to go live)
     except Exception as exc:  # a failed verifier leaves the choice to the evidence
         usage["model_errors"] = 1
         return None, usage, f"{exc.__class__.__name__}: {exc}"
