@@ -31,19 +31,27 @@ class ToolCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._results: dict[str, Future] = {}
+        self._asked: set[str] = set()
         self.calls = 0
         self.hits = 0
 
-    def run(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
-        """The result for ``key`` (computed once) and whether it came from an earlier call."""
+    def count(self, key: str) -> None:
+        """One call asked for ``key`` (a hit when an identical call was asked before): counted
+        apart from the computing, so a replay that serves every call from its record counts
+        what the recorded run did."""
         with self._lock:
             self.calls += 1
+            if key in self._asked:
+                self.hits += 1
+            self._asked.add(key)
+
+    def result(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """The result for ``key`` (computed once) and whether another call computed it."""
+        with self._lock:
             future = self._results.get(key)
             owner = future is None
             if owner:
                 future = self._results[key] = Future()
-            else:
-                self.hits += 1
         assert future is not None
         if owner:
             try:
@@ -51,6 +59,11 @@ class ToolCache:
             except BaseException as exc:  # every waiter sees the same failure
                 future.set_exception(exc)
         return future.result(), not owner
+
+    def run(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """The result for ``key`` (computed once) and whether it came from an earlier call."""
+        self.count(key)
+        return self.result(key, compute)
 
     def counts(self) -> dict[str, int]:
         return {"calls": self.calls, "hits": self.hits}
@@ -94,11 +107,20 @@ def shared_cache(state: Mapping[str, Any]) -> ToolCache | None:
     return cache_for(sample["cache"]) if sample else None
 
 
-def run_shared(cache: ToolCache, name: str, args: BaseModel, context, run: Callable[[], Any]):
+def run_shared(cache: ToolCache, name: str, args: BaseModel, context, run: Callable[[], Any],
+               exchange: Callable[[Callable[[], Any]], Any] | None = None):
     """``run()`` through the cache; a repeated call's outbound queries are marked as answered
-    from the cache (they left the machine once)."""
-    output, repeated = cache.run(call_key(name, args, context), run)
-    if repeated and getattr(output, "outbound", None):
-        output = output.model_copy(update={"outbound": [
-            q.model_copy(update={"cached": True, "seconds": 0.0}) for q in output.outbound]})
-    return output
+    from the cache (they left the machine once). ``exchange(call)`` (the run record's
+    ``tool_exchange``) wraps each trajectory's call, a repeated one too: every call is a step
+    of the record, and a replay serves each its own without running the tool or the cache."""
+    key = call_key(name, args, context)
+    cache.count(key)
+
+    def once():
+        output, repeated = cache.result(key, run)
+        if repeated and getattr(output, "outbound", None):
+            output = output.model_copy(update={"outbound": [
+                q.model_copy(update={"cached": True, "seconds": 0.0}) for q in output.outbound]})
+        return output
+
+    return once() if exchange is None else exchange(once)

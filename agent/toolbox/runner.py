@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -67,13 +68,12 @@ def run_call(call: Mapping[str, Any], context: ToolContext, spent: int,
     except ValidationError as exc:
         return "error", f"bad arguments: {exc.errors(include_url=False)}", None
 
-    def run() -> ToolOutput:  # an identical call of another trajectory is made once
-        return spec.run(args, context) if cache is None else run_shared(
-            cache, call["name"], args, context, lambda: spec.run(args, context))
-
-    try:  # recorded, or served by a replay (agent/records): every call is a step, a cache
-        # hit too, so each trajectory's record replays whichever trajectory ran first
-        output = tool_exchange(spec.name, args.model_dump(mode="json"), context, run)
+    # recorded, or served by a replay (agent/records); with a cache (samples > 1) an identical
+    # call of another trajectory is made once, and each trajectory's call is its own step
+    exchange = partial(tool_exchange, spec.name, args.model_dump(mode="json"), context)
+    try:
+        output = exchange(lambda: spec.run(args, context)) if cache is None else run_shared(
+            cache, call["name"], args, context, lambda: spec.run(args, context), exchange)
     except ReplayMiss:
         raise  # the record lacks this call: the image stops (or was told to go live)
     except Exception as exc:  # a tool that raises never ends the run
