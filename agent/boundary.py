@@ -19,6 +19,8 @@ served graph is built with a :class:`ServeBoundary`, which decides what a client
   which says nothing about the host;
 - **settings**: any ``LocateSettings`` field except ``prior`` (a checkpoint directory on the
   server: the operator's :attr:`ServeBoundary.prior`, else ``SINOLOC_PRIOR_CHECKPOINT``, applies);
+  ``samples`` is lowered to the operator's ``SINOLOC_SERVE_MAX_SAMPLES`` (default 3; the
+  operator's own ``serve --samples`` raises it), like a budget;
   an operator's :attr:`ServeBoundary.offline` holds whatever a client sends;
 - **thread state**: every node that opens files, calls models or counts budgets reads the state
   through :meth:`ServeBoundary.checked_state` (wired in agent/graph.py): the image must be an
@@ -63,9 +65,13 @@ ENV_UPLOAD_MAX_MB = "SINOLOC_UPLOAD_MAX_MB"
 ENV_STORE_MAX_MB = "SINOLOC_UPLOAD_STORE_MB"
 ENV_STORE_MAX_AGE_H = "SINOLOC_UPLOAD_MAX_AGE_H"
 ENV_STORE_MAX_FILES = "SINOLOC_UPLOAD_STORE_FILES"
+ENV_MAX_SAMPLES = "SINOLOC_SERVE_MAX_SAMPLES"
 OPERATOR_ONLY_FIELDS = ("prior",)
 # the budgets a client may lower but never raise above the operator's
 BUDGETS = ("max_model_calls", "max_tool_calls", "max_verify_rounds", "max_seconds")
+# each limited setting and the boundary's ceiling for it: the budgets, and the trajectories a run
+# may ask for (more is lowered to the operator's ceiling, not an error)
+CEILINGS = {**{name: name for name in BUDGETS}, "samples": "max_samples"}
 
 REFUSED_PATH = ("image_path: not an image this server can read; send the image itself (base64 or "
                 "a data: URI) or the name of a file in the server's images folder")
@@ -105,6 +111,8 @@ class ServeBoundary(BaseModel):
     offline: bool = Field(default=False, description="the operator's offline rule: every run is offline")
     base_url: str | None = Field(default=None, description=(
         "the operator's OpenAI-compatible server, for the models clients pick"))
+    max_samples: int = Field(default=3, ge=1, le=8, description=(
+        "the most trajectories a client's run may ask for (more is lowered to this)"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
@@ -125,6 +133,8 @@ class ServeBoundary(BaseModel):
                                  (ENV_STORE_MAX_FILES, "store_max_files", 1)):
             if env.get(key):
                 fields[name] = float(env[key]) * scale
+        if env.get(ENV_MAX_SAMPLES):
+            fields["max_samples"] = int(env[ENV_MAX_SAMPLES])
         if "upload_max_bytes" in fields:
             fields["upload_max_bytes"] = int(min(fields["upload_max_bytes"], MAX_FILE_BYTES))
         for name in ("store_max_bytes", "store_max_files"):
@@ -159,10 +169,11 @@ class ServeBoundary(BaseModel):
                            + ", ".join(["none", *offered]))
 
     def limit(self, settings: dict) -> dict:
-        """``settings`` with every budget at most the operator's (a client may lower them)."""
+        """``settings`` with every budget and ``samples`` at most the operator's (a client may
+        lower them)."""
         out = dict(settings)
-        for name in BUDGETS:
-            ceiling = getattr(self, name)
+        for name, attr in CEILINGS.items():
+            ceiling = getattr(self, attr)
             value = out.get(name)
             if value is None:
                 continue
@@ -174,7 +185,7 @@ class ServeBoundary(BaseModel):
 
     def _limit_request(self, request: LocateRequest) -> LocateRequest:
         return request.model_copy(update=self.limit(
-            {name: getattr(request, name) for name in BUDGETS}))
+            {name: getattr(request, name) for name in CEILINGS}))
 
     # ------------------------------------------------------------------ requests and images
     def _client_fields(self, request: Any, configurable: dict | None) -> tuple[dict, dict]:

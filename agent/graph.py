@@ -5,6 +5,10 @@ A thread is a conversation: a new ``request`` (an image) enters at ``ingest`` an
 image's findings afresh; a ``question`` about the current image enters at ``followup`` and goes
 to the policy, which answers in words, calls tools again or submits a revised answer.
 
+With ``samples`` > 1 the prelude fans out to several concurrent trajectories of the policy
+loop (:mod:`sinoloc.agent.samples`), and a selector takes one answer before ``review`` (with
+that setting) and ``commit``.
+
 ``prelude`` runs the visual prior, OCR and the clue lookup and shows the numbered evidence to the
 policy; ``policy`` is the slot where a language model or the deterministic policy chooses the
 next tool call; ``verify`` accepts a submitted answer or sends it back with reasons (at most
@@ -36,6 +40,8 @@ from sinoloc.agent.nodes.tools import run_tools
 from sinoloc.agent.nodes.verify import verify_node
 from sinoloc.agent.policies import Policy, build_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy
+from sinoloc.agent.samples.nodes import add_samples, route_after_prelude
+from sinoloc.agent.samples.trajectory import Routes
 from sinoloc.agent.settings import Environment, LocateSettings
 from sinoloc.agent.state import GeoInput, GeoOutput, GeoState, last_ai_message, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
@@ -108,16 +114,19 @@ def build_graph(policy: Policy | None = None, checkpointer=None, *, llm: str | N
     # nodes that open files, call models or count budgets read a served graph's thread state
     # through its boundary (clients can write thread state): agent/boundary.py
     graph.add_node("prelude", guarded(prelude, boundary))
-    graph.add_node("policy", guarded(make_policy_node(policy or DeterministicPolicy(), boundary, base_url),
-                                     boundary))
+    policy_node = make_policy_node(policy or DeterministicPolicy(), boundary, base_url)
+    graph.add_node("policy", guarded(policy_node, boundary))
     graph.add_node("tools", guarded(run_tools, boundary))
     graph.add_node("verify", guarded(verify_node, boundary))
     graph.add_node("review", guarded(review_node, boundary))
+    # samples > 1: samples_plan → trajectories → select → review or commit (guarded alike)
+    add_samples(graph, policy or DeterministicPolicy(), policy_node,
+                Routes(route_after_policy, route_after_tools, route_after_verify), boundary, base_url)
     graph.add_node("commit", commit)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("ingest", "prelude")
     graph.add_conditional_edges("followup", route_after_followup)
-    graph.add_edge("prelude", "policy")
+    graph.add_conditional_edges("prelude", route_after_prelude)
     graph.add_conditional_edges("policy", route_after_policy)
     graph.add_conditional_edges("tools", route_after_tools)
     graph.add_conditional_edges("verify", route_after_verify)

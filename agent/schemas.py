@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_serializer
 
+from sinoloc.agent.samples.report import SamplesReport
 from sinoloc.tools.evidence import Evidence, IgnoredText
 from sinoloc.tools.online.client import OutboundQuery
 
@@ -163,6 +164,10 @@ class GeoPrediction(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     warnings: list[str] = Field(default_factory=list)
     image: ImageSummary
+    samples: SamplesReport | None = Field(default=None, exclude_if=lambda v: v is None,
+                                          description=(
+        "with samples > 1: the trajectories, their agreement and how the answer was selected "
+        "(usage above is the cost of all of them)"))
 
 
 class TranscriptEntry(BaseModel):

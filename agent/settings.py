@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field
@@ -62,6 +62,12 @@ class LocateSettings(BaseModel):
     review: bool = Field(default=False, description=(
         "stop before commit for a person to approve, edit, reject or add a clue (LangGraph "
         "interrupt; needs a checkpointer: a thread)"))
+    samples: int = Field(default=1, ge=1, le=8, description=(
+        "trajectories of a model policy run concurrently on each image, one answer selected "
+        "from them; they share the image's budgets (never multiplied)"))
+    sample_selector: Literal["evidence", "verifier"] = Field(default="evidence", description=(
+        "how the answer is picked among the trajectories: the one the pooled evidence of all "
+        "trajectories supports best, or a verifier model call that reads every candidate"))
 
 
 class LocateRequest(LocateSettings):

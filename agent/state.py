@@ -64,6 +64,11 @@ class GeoState(TypedDict, total=False):
     turn_base: dict[str, int]  # tool and model calls spent before this turn (budgets are per turn)
     reply: str | None  # the answer to the last follow-up question
     transcript: Annotated[list[dict[str, Any]], operator.add]  # TranscriptEntry, what a person saw
+    # samples > 1 (agent/samples): the plan, the trajectories' results until the selector pools
+    # them, and the report of the turn that made it (its "run" is that turn's started_at)
+    samples_plan: dict[str, Any] | None
+    trajectories: Annotated[list[dict[str, Any]], operator.add]
+    samples: dict[str, Any] | None
 
 
 class GeoInput(TypedDict, total=False):

@@ -37,11 +37,12 @@ REPLY = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "mod
 
 
 class SlowModelServer:
-    """``POST …/chat/completions`` answered after ``delay_s``; arrival times kept."""
+    """``POST …/chat/completions`` answered after ``delay_s`` (``reply(request body)``, or
+    :data:`REPLY`); arrival times kept."""
 
     HOST = "127.0.0.1"
 
-    def __init__(self, delay_s: float):
+    def __init__(self, delay_s: float, reply=None):
         self.arrivals: list[float] = []
         lock = threading.Lock()
         server = self
@@ -55,9 +56,10 @@ class SlowModelServer:
             def do_POST(self):
                 with lock:
                     server.arrivals.append(time.time())
-                self.rfile.read(int(self.headers.get("content-length") or 0))
+                request = self.rfile.read(int(self.headers.get("content-length") or 0))
                 time.sleep(delay_s)
-                body = json.dumps(REPLY).encode()
+                answer = reply(json.loads(request)) if reply is not None else REPLY
+                body = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))

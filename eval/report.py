@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sinoloc.eval import metrics as m
+from sinoloc.eval.agreement import AgreementStats, agreement_lines, agreement_stats, mean_agreement
 from sinoloc.eval.replay_compare import replay_lines
 from sinoloc.eval.runner import RunRecord, load_record, rows_of
 from sinoloc.eval.scoring import (
@@ -216,11 +217,14 @@ def _report_figures(run: ScoredRun, area: float, index: RegionIndex, out_dir: Pa
 
 
 def _summary_json(run: ScoredRun, summary: Summary, located: LocatabilityStats | None,
-                  groups: dict[str, dict[str, Summary]]) -> str:
-    """``summary.json``: the run's numbers, its locatability figures and every slice."""
+                  groups: dict[str, dict[str, Summary]],
+                  agreed: AgreementStats | None = None) -> str:
+    """``summary.json``: the run's numbers, its locatability and agreement figures and every
+    slice."""
     return json.dumps({"run": run.name, "config": run.record.config.model_dump(mode="json"),
                        "summary": summary.model_dump(mode="json"),
                        "locatability": located.model_dump(mode="json") if located else None,
+                       "agreement": agreed.model_dump(mode="json") if agreed else None,
                        "slices": {k: {g: s.model_dump(mode="json") for g, s in v.items()}
                                   for k, v in groups.items()}},
                       ensure_ascii=False, indent=2, allow_nan=True)
@@ -267,12 +271,14 @@ def write_report(run_dir: Path, index: RegionIndex, out_dir: Path | None = None,
     located = locatability_stats(run.images)
     if located is not None:
         lines += _locatability_lines(located)
+    agreed = agreement_stats(run.images)
+    lines += agreement_lines(agreed)
     lines += _worst_table(run.images)
     if plots:
         lines += _report_figures(run, area, index, out_dir)
     lines += _conventions()
     (out_dir / "summary.json").write_text(
-        _summary_json(run, summary, located, groups), encoding="utf-8")
+        _summary_json(run, summary, located, groups, agreed), encoding="utf-8")
     with (out_dir / "images.jsonl").open("w", encoding="utf-8") as f:
         for image in run.images:
             f.write(image.model_dump_json() + "\n")
@@ -309,17 +315,20 @@ def _comparison_figures(shared: dict[str, list[ScoredImage]], area: float,
     return ["", "![Error CDF](error_cdf.png)", "", "![Recall vs Area](rva.png)"]
 
 
-def _extra_row(name: str, s: Summary) -> list[str]:
-    """The comparison's second table: area under RvA, calibration, latency and effort."""
+def _extra_row(name: str, s: Summary, images: list[ScoredImage]) -> list[str]:
+    """The comparison's second table: area under RvA, calibration, latency, agreement among
+    trajectories and the cost of all of them."""
+    cost = f"${s.cost_usd_per_image:.4f}" if s.cost_usd_per_image is not None else "–"
     return [name, f"{s.rva_auc:.3f}", f"{s.levels['province'].ece:.3f}", f"{s.latency_p50_s:.2f}",
+            str(max((i.samples for i in images), default=1)), mean_agreement(images),
             f"{s.model_calls_per_image:.2f}", f"{s.tool_calls_per_image:.2f}",
-            _pct(s.answered / s.images)]
+            f"{s.tokens_per_image:,.0f}", cost, _pct(s.answered / s.images)]
 
 
 def _comparison_tables(runs: list[ScoredRun], shared: dict[str, list], common: int, area: float,
                        cluster: str | None) -> list[str]:
     """The comparison's heading and its two tables, each run scored on the ``common`` images
-    all of them have (``shared``, by run)."""
+    all of them have (``shared``, by run), and each sampled run's accuracy by agreement."""
     rows: list[list[str]] = []
     extra: list[list[str]] = []
     warnings: list[str] = []
@@ -327,14 +336,19 @@ def _comparison_tables(runs: list[ScoredRun], shared: dict[str, list], common: i
         s = summarize(shared[r.name], area, cluster=cluster)
         warnings = warnings or cluster_warning(s, cluster)
         rows.append(headline_rows(f"{r.name} ({r.record.config.label()})", s))
-        extra.append(_extra_row(r.name, s))
+        extra.append(_extra_row(r.name, s, shared[r.name]))
     dropped = {r.name: len(r.images) - common for r in runs if len(r.images) > common}
-    return ["# Comparison", "",
-            f"Scored on the {common} images every run has"
-            + (f" (left out: {dropped})" if dropped else "") + ".", *warnings, "",
-            *_table(HEADLINE, [*rows, *_reference_rows()]), "",
-            *_table(["run", "RvA area", "province ECE", "p50 s", "model calls", "tool calls",
-                     "answered"], extra)]
+    lines = ["# Comparison", "",
+             f"Scored on the {common} images every run has"
+             + (f" (left out: {dropped})" if dropped else "") + ".", *warnings, "",
+             *_table(HEADLINE, [*rows, *_reference_rows()]), "",
+             *_table(["run", "RvA area", "province ECE", "p50 s", "samples", "agreement",
+                      "model calls", "tool calls", "tokens", "cost", "answered"], extra)]
+    for r in runs:  # accuracy by agreement, for each run that sampled
+        section = agreement_lines(agreement_stats(shared[r.name]))
+        if section:
+            lines += [section[0], section[1] + f" — {r.name}", *section[2:]]
+    return lines
 
 
 def write_comparison(run_dirs: list[Path], index: RegionIndex, out_dir: Path,

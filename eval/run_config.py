@@ -53,6 +53,8 @@ class RunConfig(BaseModel):
     max_model_calls: int = _field(LocateSettings, "max_model_calls")
     max_tool_calls: int = _field(LocateSettings, "max_tool_calls")
     max_seconds: float = _field(LocateSettings, "max_seconds")
+    samples: int = _field(LocateSettings, "samples")
+    sample_selector: Literal["evidence", "verifier"] = _field(LocateSettings, "sample_selector")
     model_timeout_s: float = _field(LlmSpec, "timeout_s")
     timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
     offline: bool = _field(LocateSettings, "offline")
@@ -86,7 +88,8 @@ class RunConfig(BaseModel):
         return {"ignore_exif": True, "top_k": self.top_k, "ocr_backend": self.ocr_backend,
                 "max_model_calls": self.max_model_calls, "max_tool_calls": self.max_tool_calls,
                 "max_seconds": self.max_seconds, "disabled_tools": self.switched_off,
-                "verify": self.verify, "offline": self.offline, "prior": self.prior}
+                "verify": self.verify, "offline": self.offline, "prior": self.prior,
+                "samples": self.samples, "sample_selector": self.sample_selector}
 
     def locator_settings(self):
         """The :class:`~sinoloc.agent.settings.LocateSettings` every image is located with."""
@@ -110,6 +113,9 @@ class RunConfig(BaseModel):
             parts += [f"-{t}" for t in self.switched_off]
         if not self.verify:
             parts.append("-verify")
+        if self.samples > 1:
+            parts.append(f"samples={self.samples}"
+                         + (" verifier" if self.sample_selector == "verifier" else ""))
         return " ".join(parts)
 
     def comparable(self) -> dict:

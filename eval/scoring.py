@@ -48,6 +48,9 @@ class ScoredImage(BaseModel):
     cost_usd: float | None = None
     basis: str | None = None
     locatability: float | None = None
+    samples: int = Field(default=1, description="trajectories run on the image")
+    agreement: float | None = Field(default=None, description=(
+        "share of the trajectories that agreed on the committed answer (samples > 1)"))
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
@@ -118,6 +121,8 @@ def score_row(row: ResultRow, index: RegionIndex) -> ScoredImage:
         tokens=usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
         cost_usd=usage.get("cost_usd"), basis=(p or {}).get("basis"),
         locatability=((p or {}).get("locatability") or {}).get("score"),
+        samples=((p or {}).get("samples") or {}).get("k", 1),
+        agreement=((p or {}).get("samples") or {}).get("agreement"),
         attributes=row.attributes)
 
 

@@ -14,7 +14,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 
 from sinoloc.prompts import load_prompt
 from sinoloc.tools.images import run_image
@@ -36,17 +36,42 @@ def image_block(path: str, sha256: str, max_side: int = MODEL_IMAGE_MAX_SIDE) ->
 
 
 def model_input(state: Mapping[str, Any], with_image: bool = True) -> list[AnyMessage]:
-    """System prompt, then the conversation with the image attached to its first human turn."""
+    """System prompt, then the conversation with the image attached to its first human turn,
+    and the images tools returned (``map_view``) shown right after their tool results."""
     messages: list[AnyMessage] = [SystemMessage(content=load_prompt("system"))]
     attached = not with_image
+    shown: list[dict] = []  # images of the tool results just read, for the next human turn
     for message in state.get("messages", []):
+        if shown and not isinstance(message, ToolMessage):
+            messages.append(tool_images_message(shown))
+            shown = []
         if not attached and isinstance(message, HumanMessage):
             image = state.get("image", {})
             block = image_block(state["request"]["image_path"], image.get("sha256", ""))
             message = HumanMessage(content=[{"type": "text", "text": message.text}, block])
             attached = True
+        if with_image and isinstance(message, ToolMessage):
+            shown += (message.artifact or {}).get("images", []) \
+                if isinstance(message.artifact, dict) else []
         messages.append(message)
+    if shown:
+        messages.append(tool_images_message(shown))
     return messages
+
+
+def tool_images_message(images: list[dict]) -> HumanMessage:
+    """The images tool calls returned, as one human turn (every chat API takes images there;
+    not every one takes them in a tool result). Files that are gone are said to be gone."""
+    content: list[str | dict] = [{"type": "text", "text": "The images the tools returned:"}]
+    for image in images:
+        caption = str(image.get("caption") or "an image a tool returned")
+        try:
+            block = image_block(str(image["path"]), str(image.get("sha256", "")))
+        except Exception:  # the image cache was cleared since: the model is told, not crashed
+            content.append({"type": "text", "text": f"({caption}: no longer available)"})
+            continue
+        content += [{"type": "text", "text": caption}, block]
+    return HumanMessage(content=content)
 
 
 def json_safe(value):

@@ -20,6 +20,7 @@ from sinoloc.agent.budgets import CHAT, budget_exhausted, entry, out_of_time, ti
 from sinoloc.agent.nodes.timing import timed
 from sinoloc.agent.policies import configured_policy
 from sinoloc.agent.policies.deterministic import DeterministicPolicy, Policy, PolicyTurn, fused_submission
+from sinoloc.agent.samples.sampling import for_sample
 from sinoloc.agent.settings import LocateRequest, check_policy
 from sinoloc.agent.state import FUSION, GeoState, request_of
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
@@ -138,7 +139,8 @@ def make_policy_node(default_policy: Policy, boundary: ServeBoundary | None = No
     def policy_node(state: GeoState, config: Optional[RunnableConfig] = None) -> dict:  # noqa: UP045
         start = time.perf_counter()
         spec = ((config or {}).get("configurable") or {}).get("llm")
-        policy = chosen_policy(state, spec, default_policy, boundary, base_url)
+        policy = for_sample(chosen_policy(state, spec, default_policy, boundary, base_url),
+                            state)  # a trajectory's sampling (outside a sampled run: itself)
         return finish(state, next_turn(state, policy), start)
 
     return policy_node

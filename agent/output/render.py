@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from sinoloc.agent.samples.report import SamplesReport
 from sinoloc.agent.schemas import GeoPrediction, ToolTrace
 
 TOOL_INDENT = " " * 6
@@ -114,6 +115,24 @@ def run_lines(p: GeoPrediction) -> list[str]:
     return lines
 
 
+def sample_lines(s: SamplesReport) -> list[str]:
+    """The trajectories (samples > 1): agreement, the pick and why, each one's answer and cost."""
+    how = {"evidence": "best supported by the pooled evidence", "verifier": "the verifier's pick",
+           "fusion": "none passed: the pooled belief's answer"}[s.selected_by]
+    picked = f"trajectory {s.selected}" if s.selected is not None else "no trajectory"
+    lines = [f"trajectories: {s.k} of {s.requested} asked, agreement {s.agreeing}/{s.k} "
+             f"({s.agreement:.2f}); {picked}, {how}; {s.model_calls_per_trajectory} model "
+             f"calls each of the image's {s.image_model_calls}; tool cache "
+             f"{s.tool_cache.get('hits', 0)} of {s.tool_cache.get('calls', 0)} calls repeated"]
+    for t in s.trajectories:
+        sampled = f"T={t.temperature:g}" if t.temperature is not None else "T=model's"
+        verdict = ("voted" if t.voted else "no vote") + (f", failed: {t.failure}" if t.failure
+                                                          else "")
+        lines.append(f"  {t.index}. {t.variant} ({sampled}): {t.answer} by {t.answered_by} "
+                     f"[{verdict}; {t.model_calls} model, {t.tool_calls} tool calls]")
+    return lines
+
+
 def render_text(p: GeoPrediction, max_candidates: int = 5, width: int | None = None) -> str:
     """The answer for people; ``width`` (the terminal's) wraps long lines at spaces."""
     lines = [
@@ -137,5 +156,8 @@ def render_text(p: GeoPrediction, max_candidates: int = 5, width: int | None = N
     lines.append("tool calls:")
     for i, t in enumerate(p.tool_calls, start=1):
         lines += tool_lines(i, t)
-    lines += outbound_lines(p) + run_lines(p)
+    lines += outbound_lines(p)
+    if p.samples is not None:
+        lines += sample_lines(p.samples)
+    lines += run_lines(p)
     return "\n".join(out for line in lines for out in wrap(line, width))

@@ -157,6 +157,8 @@ class ChatModelPolicy:
         chat = state.get("mode") == CHAT  # a follow-up question: words are an answer
         conversation = model_input(state, with_image=self.send_image)
         excluded = offered_tools(request).excluded
+        if not self.send_image:  # map views are images: only for a model that is sent them
+            excluded |= {"map_view"}
         deadline = _Deadline(state, request)
         turn = PolicyTurn()
         malformed = False

@@ -7,6 +7,7 @@ from typing import Any
 
 from sinoloc.agent.llm.usage import cost_usd
 from sinoloc.agent.reasoning.verify import low_confidence_warning, resolve_answer
+from sinoloc.agent.samples.report import SamplesReport
 from sinoloc.agent.schemas import (
     Answer,
     Candidate,
@@ -122,6 +123,14 @@ def image_summary(state: Mapping[str, Any]) -> ImageSummary:
                         and not state["request"].get("ignore_exif"))
 
 
+def samples_report(state: Mapping[str, Any]) -> SamplesReport | None:
+    """The trajectories' report, when this turn made one (samples > 1)."""
+    report = state.get("samples")
+    if not report or report.get("run") != state.get("started_at"):
+        return None
+    return SamplesReport.model_validate({k: v for k, v in report.items() if k != "run"})
+
+
 def _mass(belief: Belief, region: Region | None) -> float:
     return round(belief.mass(region), 4) if region else 0.0
 
@@ -161,5 +170,5 @@ def build_prediction(state: Mapping[str, Any], index: RegionIndex) -> GeoPredict
         timings=dict(state.get("timings", {})), backend=state.get("backend", "deterministic"),
         backend_fallback=scrub_secrets(state.get("backend_fallback")) or None,
         answered_by=state.get("answered_by", "fusion"), usage=usage_of_run(state),
-        warnings=warnings, image=image_summary(state),
+        warnings=warnings, image=image_summary(state), samples=samples_report(state),
     )

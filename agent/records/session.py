@@ -16,8 +16,10 @@ before the record does, are divergences too (nothing to serve, so never a miss).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -50,6 +52,10 @@ OnMiss = Literal["stop", "live"]
 ON_MISS: tuple[OnMiss, ...] = ("stop", "live")
 _ACTIVE: contextvars.ContextVar[ImageSession | None] = contextvars.ContextVar(
     "sinoloc_record_session", default=None)
+# the trajectory (samples > 1) whose node is running: its exchanges are keyed by it, so that
+# the concurrent trajectories of one image each replay their own, whatever order they ran in
+_SAMPLE: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "sinoloc_record_sample", default=None)
 
 
 class ReplayMiss(Exception):
@@ -74,11 +80,13 @@ def _costed(method):
     """Adds the hook's own time (not the model's or the tool's) to ``spent_s``."""
     @functools.wraps(method)
     def run(self, *args, **kwargs):
-        start, calling = time.perf_counter(), self.calling_s
+        start, calling = time.perf_counter(), self._thread_calling()
         try:
             return method(self, *args, **kwargs)
         finally:
-            self.spent_s += time.perf_counter() - start - (self.calling_s - calling)
+            spent = time.perf_counter() - start - (self._thread_calling() - calling)
+            with self._lock:
+                self.spent_s += spent
     return run
 
 
@@ -94,23 +102,29 @@ class ImageSession:
         self.writer, self.scrub = writer, scrub
         self.source, self.record, self.replaying, self.on_miss = source, record, replaying, on_miss
         self.seq = 0
+        self._lock = threading.Lock()  # the trajectories of samples > 1 share the session
+        self._calling = threading.local()  # this thread's calling time (concurrent hooks)
         self.spent_s = self.calling_s = 0.0
         self.hits = self.misses = self.live_calls = 0
         self.live = False  # after a miss with on_miss="live": everything runs live
         self.divergence: Divergence | None = None
         self._queues: dict[str, deque[Step]] = defaultdict(deque)
-        self._verdicts: deque[Step] = deque()
+        self._verdicts: dict[int | None, deque[Step]] = defaultdict(deque)  # by trajectory
         for step in source.steps if source else []:
             if step.kind in ("model", "tool"):
                 self._queues[step.req or ""].append(step)
             elif step.kind == "verify":
-                self._verdicts.append(step)
+                self._verdicts[(step.data or {}).get("sample")].append(step)
         self._write(Step(v=VERSION, image=image, attempt=attempt, seq=self._next(),
                          kind="start", sha256=sha256))
 
     # ------------------------------------------------------------------ plumbing
+    def _thread_calling(self) -> float:
+        return getattr(self._calling, "s", 0.0)
+
     def _next(self) -> int:
-        seq, self.seq = self.seq, self.seq + 1
+        with self._lock:
+            seq, self.seq = self.seq, self.seq + 1
         return seq
 
     def _write(self, step: Step) -> None:
@@ -123,13 +137,15 @@ class ImageSession:
     def _serve(self, key: str) -> Step | None:
         if not self.replaying or self.live:
             return None
-        queue = self._queues.get(key)
-        return queue.popleft() if queue else None
+        with self._lock:
+            queue = self._queues.get(key)
+            return queue.popleft() if queue else None
 
     def _miss(self, divergence: Divergence) -> None:
-        self.misses += 1
-        if self.divergence is None:
-            self.divergence = divergence
+        with self._lock:
+            self.misses += 1
+            if self.divergence is None:
+                self.divergence = divergence
         if self.on_miss == "stop":
             raise ReplayMiss(divergence)
         self.live = True
@@ -138,7 +154,8 @@ class ImageSession:
                   call: Callable[[], dict], served: Step | None) -> dict:
         """The response (served or called), with its step written."""
         if served is not None:
-            self.hits += 1
+            with self._lock:
+                self.hits += 1
             assert self.record is not None
             response = self.record.blob(served.res)
             self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq,
@@ -146,7 +163,8 @@ class ImageSession:
                              res=self._blob(response), s=served.s))
             return response
         if self.replaying:
-            self.live_calls += 1
+            with self._lock:
+                self.live_calls += 1
         start = time.perf_counter()
         response = self.scrub(_json_safe(call()))
         self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq, kind=kind,
@@ -161,7 +179,10 @@ class ImageSession:
             try:
                 return call()
             finally:
-                self.calling_s += time.perf_counter() - start
+                took = time.perf_counter() - start
+                self._calling.s = self._thread_calling() + took
+                with self._lock:
+                    self.calling_s += took
         return run
 
     # ------------------------------------------------------------------ the hooks
@@ -172,7 +193,7 @@ class ImageSession:
         forms = [self.scrub(message_form(m)) for m in messages]
         hashes = [self._blob(f) for f in forms]
         tools_h = self._blob(self.scrub(tools))
-        request = {"model": name, "messages": hashes, "tools": tools_h}
+        request = {"model": name, "messages": hashes, "tools": tools_h, **_sample_key()}
         req = self._blob(request)  # its hash is the key
         served = self._serve(req)
         if served is None and self.replaying and not self.live:
@@ -195,7 +216,7 @@ class ImageSession:
 
         seq = self._next()
         request = {"tool": name, "args": self.scrub(args), "image": self.sha256,
-                   "context": content_hash(self.scrub(context_form(context)))}
+                   "context": content_hash(self.scrub(context_form(context))), **_sample_key()}
         req = self._blob(request)  # its hash is the key
         served = self._serve(req)
         if served is None and self.replaying and not self.live:
@@ -214,10 +235,14 @@ class ImageSession:
 
     @_costed
     def verdict(self, verdict: dict) -> None:
-        seq = self._next()
+        """A verdict, compared with the recorded one of the same trajectory (samples > 1: they
+        give their verdicts concurrently)."""
+        seq, sample = self._next(), _SAMPLE.get()
         now = verdict_form(verdict)
         if self.replaying and not self.live and self.divergence is None:
-            recorded = self._verdicts.popleft() if self._verdicts else None
+            with self._lock:
+                queue = self._verdicts[sample]
+                recorded = queue.popleft() if queue else None
             then = verdict_form((recorded.data or {}).get("verdict") or {}) if recorded else None
             if recorded is not None and then != now:
                 self.divergence = Divergence(
@@ -225,7 +250,8 @@ class ImageSession:
                     nearest=recorded.seq, recorded="the recorded verdict",
                     why=why_verdict(now, then or {}))
         self._write(Step(v=VERSION, image=self.image, attempt=self.attempt, seq=seq,
-                         kind="verify", data={"verdict": self.scrub(verdict)}))
+                         kind="verify", data={"verdict": self.scrub(verdict),
+                                              **({"sample": sample} if sample is not None else {})}))
 
     @_costed
     def finish(self, status: str) -> dict:
@@ -342,5 +368,22 @@ def verify_checkpoint(verdict: dict) -> None:
         session.verdict(verdict)
 
 
+def _sample_key() -> dict:
+    """The running trajectory in an exchange's request (nothing outside samples > 1, so a
+    one-trajectory run's requests are what they always were)."""
+    sample = _SAMPLE.get()
+    return {} if sample is None else {"sample": sample}
+
+
+@contextlib.contextmanager
+def sample_scope(index: int | None):
+    """The exchanges made inside are the trajectory ``index``'s (None: not a trajectory)."""
+    token = _SAMPLE.set(index)
+    try:
+        yield
+    finally:
+        _SAMPLE.reset(token)
+
+
 __all__ = ["ON_MISS", "ImageSession", "OnMiss", "RecordedToolError", "ReplayMiss", "current",
-           "model_exchange", "tool_exchange", "verify_checkpoint"]
+           "model_exchange", "sample_scope", "tool_exchange", "verify_checkpoint"]

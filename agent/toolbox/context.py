@@ -29,6 +29,9 @@ class ToolOutput(BaseModel):
     outbound: list[OutboundQuery] = Field(default_factory=list, description=(
         "every query this call sent to an online service (or answered from the cache)"))
     data: dict = Field(default_factory=dict)
+    images: list[dict] = Field(default_factory=list, description=(
+        "images for the model to look at ({path, sha256, mime_type, caption}: files in the "
+        "image cache, never pixels in state), shown to it in its next request"))
 
 
 @dataclass(frozen=True)

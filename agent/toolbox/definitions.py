@@ -20,7 +20,8 @@ def offered_tools(request) -> Offered:
     """Tools switched off for the run (``disabled_tools``) or that cannot run in its
     configuration (each tool's :attr:`~sinoloc.agent.toolbox.registry.ToolSpec.unavailable`:
     ``cnn_prior`` without a prior checkpoint, ``web_search`` when the run is offline or web
-    search is off). Offering a tool that can only fail spends model calls and invites the model
+    search is off, ``map_view`` offline or without a static-map provider key).
+    Offering a tool that can only fail spends model calls and invites the model
     to lean on it."""
     reasons = {name: "switched off for this run" for name in request.disabled_tools}
     for name, spec in TOOLS.items():

@@ -49,8 +49,10 @@ class ToolSession:
         update = execute_calls(self.state, [tool_call(name, args)])
         for key in ("evidence", "ocr_spans", "tool_trace", "poi_queries", "outbound"):
             self.state[key] = [*self.state[key], *update[key]]
+        message = update["messages"][0]
         artifact = {"trace": update["tool_trace"][0], "evidence": update["evidence"],
-                    "ocr_spans": update["ocr_spans"]}
+                    "ocr_spans": update["ocr_spans"],
+                    "images": (message.artifact or {}).get("images", [])}  # map_view
         return update["messages"][0].content, artifact
 
     @property

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
 from sinoloc.agent.toolbox.image import NoArgs, OcrArgs, cnn_prior, no_prior, ocr
+from sinoloc.agent.toolbox.mapview import MapViewArgs, map_view, no_map_view
 from sinoloc.agent.toolbox.places import (
     GeocodeArgs,
     ReverseArgs,
@@ -71,6 +72,10 @@ TOOLS: dict[str, ToolSpec[Any]] = {spec.name: spec for spec in (
              "chains, dialect words): cited entries with the regions they point to; with "
              "seen_in_image the matching entries become evidence.", KnowledgeArgs,
              lookup_knowledge),
+    ToolSpec("map_view", "Look at a static road map and a satellite view around a WGS-84 "
+             "point (a red marker on it) to check a hypothesis against the photo: street "
+             "layout, rivers, rail, block and campus shapes. zoom 10 ≈ a city … 18 ≈ a block.",
+             MapViewArgs, map_view, unavailable=no_map_view),
 )}
 
 

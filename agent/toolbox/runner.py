@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from sinoloc.agent.budgets import tool_calls_this_turn
 from sinoloc.agent.records.session import ReplayMiss, tool_exchange
+from sinoloc.agent.samples.cache import run_shared, shared_cache
 from sinoloc.agent.schemas import ToolStatus, ToolTrace
 from sinoloc.agent.state import evidence_id
 from sinoloc.agent.toolbox.context import ToolContext, ToolOutput
@@ -46,11 +48,12 @@ def _stream_writer():
         return lambda _event: None
 
 
-def run_call(call: Mapping[str, Any], context: ToolContext,
-             spent: int) -> tuple[ToolStatus, str, ToolOutput | None]:
+def run_call(call: Mapping[str, Any], context: ToolContext, spent: int,
+             cache=None) -> tuple[ToolStatus, str, ToolOutput | None]:
     """One call's status and summary, and the tool's output when it ran: refused past the
     budget, for a switched-off or unknown tool and for bad arguments; a tool that raises never
-    ends the run (its error is the result)."""
+    ends the run (its error is the result). With a ``cache`` (the trajectories of one image
+    share one) an identical call is made once."""
     request = context.request
     spec = TOOLS.get(call["name"])
     if spent >= request.max_tool_calls:
@@ -64,9 +67,13 @@ def run_call(call: Mapping[str, Any], context: ToolContext,
         args = spec.args_model.model_validate(call.get("args") or {})
     except ValidationError as exc:
         return "error", f"bad arguments: {exc.errors(include_url=False)}", None
-    try:  # recorded, or served by a replay (agent/records)
-        output = tool_exchange(spec.name, args.model_dump(mode="json"), context,
-                               lambda: spec.run(args, context))
+
+    # recorded, or served by a replay (agent/records); with a cache (samples > 1) an identical
+    # call of another trajectory is made once, and each trajectory's call is its own step
+    exchange = partial(tool_exchange, spec.name, args.model_dump(mode="json"), context)
+    try:
+        output = exchange(lambda: spec.run(args, context)) if cache is None else run_shared(
+            cache, call["name"], args, context, lambda: spec.run(args, context), exchange)
     except ReplayMiss:
         raise  # the record lacks this call: the image stops (or was told to go live)
     except Exception as exc:  # a tool that raises never ends the run
@@ -84,6 +91,7 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
     next_id = len(state.get("evidence", [])) + 1
     done = len(state.get("tool_trace", []))
     spent_before = tool_calls_this_turn(state)
+    cache = shared_cache(state)
     update: dict = {"messages": [], "evidence": [], "ocr_spans": [], "ignored_text": [],
                     "poi_queries": [], "tool_trace": [], "timings": {}, "outbound": []}
     for call in calls:
@@ -91,7 +99,8 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
         write({"event": "tool_start", "tool": call["name"], "args": call.get("args") or {},
                "call_id": call["id"]})
         step = done + len(update["tool_trace"])
-        status, summary, output = run_call(call, context, spent_before + len(update["tool_trace"]))
+        status, summary, output = run_call(call, context, spent_before + len(update["tool_trace"]),
+                                          cache)
         ids: list[str] = []
         if output is not None:
             found = [item.model_copy(update={"id": evidence_id(next_id + i)})
@@ -113,5 +122,7 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
         write({"event": "tool_end", "trace": trace})
         update["messages"].append(ToolMessage(
             content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
-            name=call["name"], status="error" if status == "error" else "success"))
+            name=call["name"], status="error" if status == "error" else "success",
+            artifact={"images": output.images} if output is not None and output.images
+            else None))
     return update

@@ -49,7 +49,7 @@ def add_parser(sub, env=None) -> None:
                           "ocr: OCR clues alone")
     run.add_argument("--disable", action="append", default=[], metavar="TOOL",
                      help="switch a tool off (ablation): cnn_prior, ocr, lookup_clues, "
-                          "geocode_poi, reverse_geocode, web_search, lookup_knowledge")
+                          "geocode_poi, reverse_geocode, web_search, lookup_knowledge, map_view")
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
     run.add_argument("--offline", action="store_true", help="no network call by the tools "
                      "(geocoders, web search), whatever is configured")
@@ -168,7 +168,8 @@ def _run_locked(args, lock) -> int:
                        disabled_tools=args.disable, verify=not args.no_verify,
                        max_model_calls=args.max_model_calls, max_tool_calls=args.max_tool_calls,
                        max_seconds=args.max_seconds, timeout_s=args.timeout,
-                       model_timeout_s=args.model_timeout,
+                       model_timeout_s=args.model_timeout, samples=args.samples,
+                       sample_selector=args.sample_selector,
                        offline=args.offline, prior=prior, prior_id=prior_id,
                        record=not args.no_record)
     config = replay_config(args) or config  # --replay: the recorded run's settings

@@ -16,11 +16,13 @@ def run_prior(args: argparse.Namespace) -> str | None:
 
 
 def run_settings(args: argparse.Namespace, **fields):
-    """The settings of every image of this run: the shared run options and ``fields``."""
+    """The settings of every image of this run: the shared run options (budgets, trajectories
+    and their selector) and ``fields``."""
     from sinoloc.agent.settings import LocateSettings, is_offline
 
     return LocateSettings(ocr_backend=args.ocr, max_model_calls=args.max_model_calls,
                           max_tool_calls=args.max_tool_calls, max_seconds=args.max_seconds,
+                          samples=args.samples, sample_selector=args.sample_selector,
                           offline=is_offline(args.offline), prior=run_prior(args), **fields)
 
 

@@ -17,6 +17,10 @@ def add_budget_options(parser) -> None:
                           ("max_seconds", "SECONDS")):
         parser.add_argument("--" + name.replace("_", "-"), type=bounded(name),
                             default=field_default(name), metavar=metavar, help=field_help(name))
+    parser.add_argument("--samples", type=bounded("samples"), default=field_default("samples"),
+                        metavar="K", help=field_help("samples") + " (default 1)")
+    parser.add_argument("--sample-selector", choices=["evidence", "verifier"],
+                        default=field_default("sample_selector"), help=field_help("sample_selector"))
 
 
 def add_model_timeout(parser) -> None:

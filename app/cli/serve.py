@@ -74,12 +74,15 @@ def operator_setup(args: argparse.Namespace):
                       "operator_model": built.policy.name,
                       **{name: getattr(built.settings, name)
                          for name in ("max_model_calls", "max_tool_calls", "max_seconds")}}
+    boundary = ServeBoundary.from_env()
+    if built.settings.samples > boundary.max_samples:  # the operator's own --samples raises the cap
+        operator["max_samples"] = built.settings.samples
     if args.images:
         root = Path(args.images).expanduser().resolve()
         if not root.is_dir():
             raise ValueError(f"--images {args.images}: not a folder")
         operator["images_root"] = root
-    boundary = ServeBoundary.from_env().model_copy(update=operator)
+    boundary = boundary.model_copy(update=operator)
     defaults = {k: v for k, v in built.defaults.items() if k not in OPERATOR_ONLY_FIELDS}
     return built.policy, boundary, defaults
 

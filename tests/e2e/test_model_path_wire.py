@@ -17,7 +17,7 @@ import time
 
 import pytest
 from imaging import street_scene
-from provider_dialects import DIALECTS, MALFORMED, REFUSAL, Turn, geolocator
+from provider_dialects import DIALECTS, MALFORMED, REFUSAL, Turn, geolocator, scripted_model_env
 from provider_server import ScriptedServer, closed_port
 
 pytest.importorskip("langchain_google_genai")
@@ -60,11 +60,7 @@ def pauses(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def keys(monkeypatch):
-    for name in ("GOOGLE_API_KEY", "OPENAI_API_KEY"):
-        monkeypatch.setenv(name, "test-key-not-real")
-    for name in ("SINOLOC_LLM", "SINOLOC_LLM_BASE_URL", "SINOLOC_PRIOR_CHECKPOINT",
-                 "SINOLOC_WEB_SEARCH"):
-        monkeypatch.delenv(name, raising=False)
+    scripted_model_env(monkeypatch)
 
 
 def base_url(dialect, server) -> str:

@@ -18,7 +18,7 @@ import pytest
 from web_server import running_server
 
 from sinoloc.agent.boundary import ServeBoundary
-from sinoloc.app.cli.main import demo_image
+from sinoloc.app.cli.common import demo_image
 
 pytestmark = pytest.mark.loopback
 DEMO = demo_image().read_bytes()

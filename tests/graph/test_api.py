@@ -205,7 +205,7 @@ def test_get_tools_session_numbers_evidence_across_calls(shop):
     session = ToolSession(shop)
     tools = {t.name: t for t in session.tools()}
     assert set(tools) == {"cnn_prior", "ocr", "lookup_clues", "geocode_poi", "reverse_geocode",
-                          "web_search", "lookup_knowledge"}
+                          "web_search", "lookup_knowledge", "map_view"}
     message = tools["ocr"].invoke({"name": "ocr", "args": {}, "id": "c1", "type": "tool_call"})
     assert [s["span_id"] for s in message.artifact["ocr_spans"]] == ["T1", "T2", "T3"]
     first = json.loads(tools["lookup_clues"].invoke({}))

@@ -301,6 +301,16 @@ class Ollama(Dialect):
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (Gemini(), OpenAI(), Ollama())}
 
 
+def scripted_model_env(monkeypatch) -> None:
+    """The environment a CLI run against a scripted model server needs: placeholder provider
+    keys (the SDKs insist on one) and none of the user's model, prior or web-search settings."""
+    for name in ("GOOGLE_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, "test-key-not-real")
+    for name in ("SINOLOC_LLM", "SINOLOC_LLM_BASE_URL", "SINOLOC_PRIOR_CHECKPOINT",
+                 "SINOLOC_WEB_SEARCH"):
+        monkeypatch.delenv(name, raising=False)
+
+
 # ------------------------------------------------------------------ a scripted geolocator
 ADDRESS = "杭州市西湖区文三路138号 电话0571-88886666"
 RIGHT = {"province": "浙江省", "city": "杭州市", "district": "西湖区", "lat": 30.2741, "lon": 120.1305}

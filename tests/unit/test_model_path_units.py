@@ -100,14 +100,18 @@ def test_free_form_object_is_offered_as_pairs_and_read_back():
 def test_tools_that_cannot_run_are_not_offered(monkeypatch):
     for name in ("SINOLOC_PRIOR_CHECKPOINT", "SINOLOC_WEB_SEARCH", "SINOLOC_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY", "AMAP_KEY", "SINOLOC_AMAP_KEY",
+                 "SINOLOC_STATIC_MAPS"):
+        monkeypatch.delenv(name, raising=False)
     plain = offered_tools(LocateRequest(image_path="x.jpg"))
-    assert {"cnn_prior", "web_search"} <= plain.excluded
+    assert {"cnn_prior", "web_search", "map_view"} <= plain.excluded  # no map key
     monkeypatch.setenv("SINOLOC_WEB_SEARCH", "1")
+    monkeypatch.setenv("TENCENT_MAP_KEY", "a-key")
     with_prior = offered_tools(LocateRequest(image_path="x.jpg", prior="/models/prior",
                                              disabled_tools=["ocr"]))
     assert with_prior.excluded == {"ocr"}
     offline = offered_tools(LocateRequest(image_path="x.jpg", prior="/p", offline=True))
-    assert offline.excluded == {"web_search"}
+    assert offline.excluded == {"web_search", "map_view"}
     names = {d["function"]["name"] for d in tool_definitions(plain.excluded)}
     assert "cnn_prior" not in names and "submit_answer" in names
 

@@ -4,14 +4,13 @@ web search, and --offline proven by a socket guard. No test touches the network.
 
 import itertools
 import json
-import math
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
 import responses
 import respx
+from online_data import metres, recorded
 from socket_guard import SocketGuard
 
 from sinoloc.tools import crs
@@ -23,22 +22,11 @@ from sinoloc.tools.online.services import OnlineServices
 from sinoloc.tools.online.store import OnlineStore, normalise_query
 from sinoloc.tools.online.websearch import personal_numbers, search
 
-RECORDED = Path(__file__).parents[1] / "data" / "online"
 SHOP_WGS = (120.1380, 30.2776)  # lon, lat of the recorded shop on 文三路
 URLS = {"amap": r"https://restapi\.amap\.com/v3/place/text.*",
         "baidu": r"https://api\.map\.baidu\.com/place/v2/search.*",
         "tencent": r"https://apis\.map\.qq\.com/ws/place/v1/search.*"}
 QUOTA_KIND = {"amap": "amap_quota", "baidu": "baidu_quota", "tencent": "tencent_quota"}
-
-
-def recorded(name: str):
-    return json.loads((RECORDED / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def metres(lon1, lat1, lon2, lat2) -> float:
-    dy = (lat2 - lat1) * 111_320
-    dx = (lon2 - lon1) * 111_320 * math.cos(math.radians(lat1))
-    return math.hypot(dx, dy)
 
 
 @pytest.fixture(autouse=True)

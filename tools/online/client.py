@@ -111,7 +111,37 @@ class OnlineClient:
         return self.call(provider, url, params, lambda: self._get(provider, url, params),
                          validate, interval_s)
 
+    def get_image(self, provider: str, url: str, params: dict,
+                  validate: Callable[[Any], None], interval_s: float) -> dict:
+        """An HTTP GET of an image through :meth:`call` (cached like any answer): ``{"mime_type",
+        "base64"}``, or ``{"error": body}`` when the provider answered JSON instead, which
+        ``validate`` turns into its :class:`ProviderFailure`."""
+        return self.call(provider, url, params, lambda: self._get_image(provider, url, params),
+                         validate, interval_s)
+
+    def _get_image(self, provider: str, url: str, params: dict) -> dict:
+        import base64
+
+        response = self._response(provider, url, params)
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind.startswith("image/"):
+            return {"mime_type": kind, "base64": base64.b64encode(response.content).decode()}
+        try:
+            return {"error": response.json()}
+        except ValueError as exc:
+            raise ProviderFailure(provider, FailureKind.MALFORMED,
+                                  f"neither an image nor JSON ({kind or 'no type'})") from exc
+
     def _get(self, provider: str, url: str, params: dict) -> Any:
+        response = self._response(provider, url, params)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderFailure(provider, FailureKind.MALFORMED,
+                                  f"not JSON: {response.text[:80]!r}") from exc
+
+    def _response(self, provider: str, url: str, params: dict):
+        """The response to a GET, its transport failures and HTTP error statuses classified."""
         import httpx
 
         try:
@@ -130,11 +160,7 @@ class OnlineClient:
             raise ProviderFailure(provider, FailureKind.AUTH, f"HTTP {status} (key rejected)")
         if status >= 400:
             raise ProviderFailure(provider, FailureKind.HTTP, f"HTTP {status}")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderFailure(provider, FailureKind.MALFORMED,
-                                  f"not JSON: {response.text[:80]!r}") from exc
+        return response
 
     def _record(self, provider, endpoint, params, cached, status, seconds) -> None:
         self.trace.append(OutboundQuery(provider=provider, endpoint=endpoint, params=params,

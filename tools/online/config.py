@@ -5,6 +5,7 @@ file (``<user config dir>/sinoloc/config.toml``); keys are ``SecretStr`` so they
 [online]
 geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain
 web_search = true                                     # ddgs
+static_maps = ["tencent", "amap"]                     # map images a model may look at
 allow_personal_numbers = false
 cache_ttl_days = 30
 
@@ -14,7 +15,8 @@ baidu = "…"      # or BAIDU_MAP_AK
 tencent = "…"    # or TENCENT_MAP_KEY
 ```
 
-By default a provider that needs a key is used when its key is present; Nominatim and web
+By default a provider that needs a key is used when its key is present (for geocoding and,
+for Tencent and Amap, the static map images of the ``map_view`` tool); Nominatim and web
 search (no key) only when listed or switched on, so the embedded default sends nothing.
 """
 
@@ -28,12 +30,14 @@ from pydantic import BaseModel, Field, SecretStr
 
 KEYED = ("amap", "tencent", "baidu")
 GEOCODERS = (*KEYED, "nominatim")
+STATIC_MAPS = ("tencent", "amap")  # static map images (the map_view tool): road and satellite
 KEY_ENV = {"amap": ("AMAP_KEY", "SINOLOC_AMAP_KEY"),
            "baidu": ("BAIDU_MAP_AK", "SINOLOC_BAIDU_AK"),
            "tencent": ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY")}
 ENV_CONFIG = "SINOLOC_CONFIG"
 ENV_OFFLINE = "SINOLOC_OFFLINE"
 ENV_GEOCODERS = "SINOLOC_GEOCODERS"
+ENV_STATIC_MAPS = "SINOLOC_STATIC_MAPS"
 ENV_WEB_SEARCH = "SINOLOC_WEB_SEARCH"
 ENV_ALLOW_NUMBERS = "SINOLOC_ALLOW_PERSONAL_NUMBERS"
 ENV_USER_AGENT = "SINOLOC_USER_AGENT"
@@ -48,6 +52,9 @@ class OnlineConfig(BaseModel):
     offline: bool = False
     geocoders: list[str] = Field(default_factory=list, description="the chain, in order")
     web_search: bool = False
+    static_maps: list[str] = Field(default_factory=list, description=(
+        "providers of map images for a model to look at, in order (tencent: road and "
+        "satellite; amap: road)"))
     allow_personal_numbers: bool = False
     keys: dict[str, SecretStr] = Field(default_factory=dict)
     user_agent: str = DEFAULT_USER_AGENT
@@ -96,17 +103,13 @@ def _keys(data: dict) -> dict[str, SecretStr]:
     return keys
 
 
-def _geocoders(online: dict, keys: dict[str, SecretStr]) -> list[str]:
-    """The geocoder chain: ``SINOLOC_GEOCODERS``, else the file's, else the keyed providers."""
-    geocoders = os.environ.get(ENV_GEOCODERS)
-    if geocoders is not None:
-        chain = [g.strip().lower() for g in geocoders.split(",") if g.strip()]
-    else:
-        chain = online.get("geocoders", [p for p in KEYED if p in keys])
-    unknown = set(chain) - set(GEOCODERS)
-    if unknown:
-        raise ConfigError(f"unknown geocoders {sorted(unknown)}; choose from {list(GEOCODERS)}")
-    return chain
+def _providers(online: dict, field: str, env: str, with_keys: list[str]) -> list[str]:
+    """A provider list: the environment's (comma-separated), else the file's, else the keyed
+    providers whose key is present."""
+    listed = os.environ.get(env)
+    if listed is not None:
+        return [p.strip().lower() for p in listed.split(",") if p.strip()]
+    return list(online.get(field, with_keys))
 
 
 def load_config(path: Path | None = None) -> OnlineConfig:
@@ -114,7 +117,13 @@ def load_config(path: Path | None = None) -> OnlineConfig:
     data = read_file(path or config_path())
     online = dict(data.get("online", {}))
     keys = _keys(data)
-    online["geocoders"] = _geocoders(online, keys)
+    for field, env, keyed, known, what in (
+            ("geocoders", ENV_GEOCODERS, KEYED, GEOCODERS, "geocoders"),
+            ("static_maps", ENV_STATIC_MAPS, STATIC_MAPS, STATIC_MAPS, "static map providers")):
+        online[field] = _providers(online, field, env, [p for p in keyed if p in keys])
+        unknown = set(online[field]) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown {what} {sorted(unknown)}; choose from {list(known)}")
     for env, field in ((ENV_OFFLINE, "offline"), (ENV_WEB_SEARCH, "web_search"),
                        (ENV_ALLOW_NUMBERS, "allow_personal_numbers")):
         value = env_flag(env)
