@@ -14,7 +14,8 @@ from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.app.chat.repl import map_file_name
 from sinoloc.app.cli.knowledge import main as knowledge_main
 from sinoloc.app.cli.knowledge import stats_lines
-from sinoloc.tools.regions.build import BuildProgress, build
+from sinoloc.tools.cache_progress import BuildProgress
+from sinoloc.tools.regions.build import build
 
 OCR_SUMMARY = ('2 text line(s):\nT1 [full, 0.93] "厚实"\n'
                'T2 [left, 0.88] "杭州市西湖区文三路138号电话0571-88886666"')
@@ -200,7 +201,7 @@ def test_first_run_index_build_says_what_it_does(tmp_path, tty):
     records, wkb = build(tmp_path, progress=progress)
     assert [r["level"] for r in records] == ["province", "city", "district"] and len(wkb) == 1
     assert "building the region index (first run only)" in stream.text
-    assert re.search(r"3 boundaries read in \d+ s\n$", stream.text)
+    assert re.search(r"3 boundaries read in \d+\.\d s\n$", stream.text)
     if tty:
         assert "\r" in stream.text and "1/3 boundaries" in stream.text
     else:
