@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from sinoloc.agent.schemas import GeoPrediction, ToolTrace, Verdict
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
-EventKind = Literal["image", "tool_start", "tool_result", "model", "submit", "verdict", "answer",
-                    "reply", "warning"]
+EventKind = Literal["image", "tool_start", "tool_result", "model", "policy", "submit", "verdict",
+                    "answer", "reply", "warning"]
 SHORT = 110  # characters of a tool result or a model's reasoning shown in the stream
 
 
@@ -49,20 +49,33 @@ def _image_events(node: str, update: dict) -> list[ChatEvent]:
 
 
 def _submission(args: dict) -> ChatEvent:
-    names = " ".join(str(args[k]) for k in ("province", "city", "district") if args.get(k))
+    from sinoloc.agent.output.render import place_label
+
+    names = place_label(*(str(args[k]) if args.get(k) else None
+                          for k in ("province", "city", "district")))
     confidence = f" confidence {args['confidence']}" if "confidence" in args else ""
     return ChatEvent(kind="submit", data=args, text=(
         f"{names} ({args.get('lat')}, {args.get('lon')}){confidence}"))
 
 
+def _from_model(update: dict) -> bool:
+    """Whether a policy update's messages came from a model: not from the deterministic policy,
+    nor from its fusion standing in for a failed model or a spent budget."""
+    return update.get("backend") not in (None, "deterministic") \
+        and not update.get("backend_fallback") and not update.get("budget_exhausted") \
+        and update.get("answered_by") != "fusion"
+
+
 def _model_events(update: dict) -> list[ChatEvent]:
-    """What the model said beside its tool calls, and the answers it submitted."""
+    """What the policy said beside its tool calls (``model`` from a model, ``policy`` from the
+    offline policy), and the answers it submitted."""
     events: list[ChatEvent] = []
+    kind: EventKind = "model" if _from_model(update) else "policy"
     for message in _value(update.get("messages")) or []:
         if not isinstance(message, AIMessage):
             continue
         if message.text.strip() and message.tool_calls:
-            events.append(ChatEvent(kind="model", text=_short(message.text, 300)))
+            events.append(ChatEvent(kind=kind, text=_short(message.text, 300)))
         events += [_submission(call.get("args") or {}) for call in message.tool_calls
                    if call["name"] == SUBMIT_TOOL]
     return events
@@ -122,7 +135,7 @@ def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
     return events
 
 
-_MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "submit": "⇒",
+_MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "policy": "…", "submit": "⇒",
           "verdict": "✓", "answer": "●", "reply": "", "warning": "!"}
 
 

@@ -224,7 +224,7 @@ def _pending(images: list[Path], done: dict[str, bool]) -> tuple[list[Path], int
 def _row_writer(args: argparse.Namespace, out: Path | None, fmt: str, stream: TextIO
                 ) -> Callable[[BatchRow], None]:
     """How each row is written: JSON lines or CSV through a :class:`.batch.RowSink` (to --out,
-    with a header only for a new file, or stdout), or, for plain stdout, one headline per image."""
+    with a header only for a new file, or stdout), or, for plain stdout, one summary line per image."""
     from sinoloc.agent.batch import RowSink
 
     if out is None and not args.json and not args.csv:
@@ -233,11 +233,12 @@ def _row_writer(args: argparse.Namespace, out: Path | None, fmt: str, stream: Te
 
 
 def _print_headline(row: BatchRow) -> None:
-    """``file: headline`` of a located image, ``file: error: …`` of a failed one, flushed at once."""
-    from sinoloc.agent.output.render import headline
+    """``file: answer`` of a located image (a guess marked, with its confidence), ``file: error: …``
+    of a failed one, flushed at once."""
+    from sinoloc.agent.output.render import summary_line
     from sinoloc.agent.schemas import GeoPrediction
 
-    answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
+    answer = (summary_line(GeoPrediction.model_validate(row.prediction)) if row.ok
               else f"error: {(row.error or '').removeprefix(row.file + ': ')}")
     print(f"{row.file}: {answer}", flush=True)
 
