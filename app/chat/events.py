@@ -96,7 +96,25 @@ def _answer_event(prediction: dict) -> ChatEvent:
     return ChatEvent(kind="answer", text=headline(p), data={"basis": p.basis})
 
 
-def _node_events(node: str, update: dict) -> list[ChatEvent]:
+WEB_MODEL_ADVICE = ("Start the server with one (`sinoloc serve --llm SPEC`, e.g. "
+                    "--llm google_genai:gemini-2.5-flash or local:/path/to/qwen-vl), then ask again.")
+
+
+def cli_model_advice(resume_command: str) -> str:
+    """The chat command's advice: the same thread again, with a model."""
+    return (f"Start the chat again with one: `{resume_command} --llm SPEC` (SPEC: "
+            "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …; the README's "
+            "\"With a vision-language model\" says how to set one up).")
+
+
+def _reply_text(reply: str, model_advice: str | None) -> str:
+    """The graph's reply, the no-model one in the words of the surface showing it."""
+    from sinoloc.agent.policies.deterministic import NEEDS_A_MODEL, needs_a_model
+
+    return needs_a_model(model_advice) if model_advice and reply == NEEDS_A_MODEL else reply
+
+
+def _node_events(node: str, update: dict, model_advice: str | None = None) -> list[ChatEvent]:
     """The events of one node's update, in the order a person reads them."""
     events = [*_image_events(node, update), *_model_events(update)]
     if update.get("verdict"):
@@ -104,7 +122,7 @@ def _node_events(node: str, update: dict) -> list[ChatEvent]:
     if update.get("prediction"):
         events.append(_answer_event(update["prediction"]))
     if update.get("reply"):
-        events.append(ChatEvent(kind="reply", text=update["reply"]))
+        events.append(ChatEvent(kind="reply", text=_reply_text(update["reply"], model_advice)))
     events += [ChatEvent(kind="warning", text=w) for w in _value(update.get("warnings")) or []]
     return events
 
@@ -117,9 +135,11 @@ def tool_result(trace: dict) -> ChatEvent:
                      text=f"{t.tool}: {t.status}{ids}  {_short(' · '.join(lines))}")
 
 
-def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
+def stream_events(mode: str, chunk: Any, model_advice: str | None = None) -> list[ChatEvent]:
     """Events of one item of ``graph.stream(..., stream_mode=["custom", "updates"])``: tool
-    calls come from the custom stream as they start and end, the rest from node updates."""
+    calls come from the custom stream as they start and end, the rest from node updates.
+    ``model_advice``: how to add a model, in the words of the surface (the graph's own reply
+    speaks to Python)."""
     if mode == "custom":
         event = chunk.get("event") if isinstance(chunk, dict) else None
         if event == "tool_start":
@@ -131,7 +151,7 @@ def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
     events: list[ChatEvent] = []
     for node, update in (chunk or {}).items():
         if isinstance(update, dict):
-            events.extend(_node_events(node, update))
+            events.extend(_node_events(node, update, model_advice))
     return events
 
 

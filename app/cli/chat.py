@@ -37,6 +37,7 @@ def chat(args: argparse.Namespace) -> int:
     try:
         if args.thread:
             check_thread_id(args.thread)  # the id names files (/map): a bad one is bad input
+            _require_thread(db, args.thread, args.db)
         prior = _prior(args)
         _check_components(args, prior)
         use_knowledge_files(args.knowledge)
@@ -49,8 +50,9 @@ def chat(args: argparse.Namespace) -> int:
                 "max_seconds": args.max_seconds, "offline": _offline(args),
                 "prior": prior}
     with ThreadStore(db) as store:
-        resumed = bool(args.thread) and store.exists(args.thread)
-        session = ChatSession(store, policy, args.thread, defaults)
+        resumed = bool(args.thread)
+        session = ChatSession(store, policy, args.thread, defaults,
+                              resume_options=_db_option(args.db))
         tty = interactive()
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
         # OCR models and phone data load while the person types: started after the session
@@ -63,9 +65,30 @@ def chat(args: argparse.Namespace) -> int:
             repl.show_transcript()
         else:
             print(f"thread {session.thread_id} ({policy.name}); resume it with "
-                  f"`sinoloc chat --thread {session.thread_id}`; /help lists commands")
+                  f"`{session.resume_command()}`; /help lists commands")
         repl.run(args.images)
     return EXIT_OK
+
+
+def _db_option(db: str | None) -> str:
+    """`` --db PATH`` for a store given on the command line (a resume command must name it)."""
+    import shlex
+
+    return f" --db {shlex.quote(str(Path(db).expanduser().resolve()))}" if db else ""
+
+
+def _require_thread(db: Path, thread_id: str, db_arg: str | None) -> None:
+    """``--thread`` resumes a thread the store holds; an unknown id is bad input (ValueError),
+    never a new empty thread under that id. Checked before any model loads."""
+    from sinoloc.app.chat.threads import ThreadStore
+
+    known = False
+    if db.exists():
+        with ThreadStore(db) as store:
+            known = store.exists(thread_id)
+    if not known:
+        raise ValueError(f"no thread {thread_id} in {db} (`sinoloc chat --list"
+                         f"{_db_option(db_arg)}` lists the threads there)")
 
 
 def print_threads(threads, db: Path) -> None:

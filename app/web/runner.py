@@ -25,7 +25,7 @@ from sinoloc.agent.graph import build_graph
 from sinoloc.agent.output.mapdata import map_data
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
-from sinoloc.app.chat.events import stream_events
+from sinoloc.app.chat.events import WEB_MODEL_ADVICE, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 
 RECURSION_LIMIT = 200
@@ -129,7 +129,7 @@ class Runner:
                                                      durability="exit"):
                     for item in _new_evidence(mode, chunk, seen):
                         yield event("evidence", f"{item['id']} {item['kind']}: {item['text']}", item)
-                    for e in stream_events(mode, chunk):
+                    for e in stream_events(mode, chunk, WEB_MODEL_ADVICE):
                         if e.kind == "answer":
                             answer = e.text
                         yield event(e.kind, e.text, e.data)

@@ -129,3 +129,22 @@ def test_bad_llm_spec_exits_2(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code = main(["chat", "--db", str(tmp_path / "t.sqlite"), "--llm", "python:no_such_mod:x"])
     assert code == 2 and "no_such_mod" in capsys.readouterr().err
+
+
+def test_the_chat_commands_hints_name_its_store_and_an_unknown_thread_is_an_error(
+        monkeypatch, capsys, tmp_path, images):
+    shop, _ = images
+    db = tmp_path / "elsewhere.sqlite"
+    code, out = chat(monkeypatch, capsys, ["--db", str(db)], [str(shop), "why not 江苏?", "/quit"])
+    assert code == 0
+    thread = out.split("thread ", 1)[1].split()[0]
+    resume = f"sinoloc chat --thread {thread} --db {db.resolve()}"
+    assert f"resume it with `{resume}`" in out
+    assert f"`{resume} --llm SPEC`" in out and "Geolocator(" not in out  # the CLI's advice
+    code, out = chat(monkeypatch, capsys, ["--db", str(db), "--thread", thread], ["/quit"])
+    assert code == 0 and f"resuming thread {thread}" in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/quit\n"))
+    code = main(["chat", "--db", str(db), "--thread", "no-such-thread"])
+    captured = capsys.readouterr()
+    assert code == 2 and "no thread no-such-thread in" in captured.err
+    assert "thread no-such-thread (" not in captured.out  # no empty thread started
