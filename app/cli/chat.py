@@ -13,6 +13,7 @@ from sinoloc.app.cli.main import (
     _offline,
     _policy,
     _prior,
+    _spec,
 )
 from sinoloc.app.cli.warmup import start_warm_up
 
@@ -30,6 +31,13 @@ def chat(args: argparse.Namespace) -> int:
             print_threads(store.threads(), db)
         return EXIT_OK
 
+    try:  # a hosted model in an offline run: refused before the graph and any model load
+        from sinoloc.agent.settings import check_spec
+
+        check_spec(_spec(args), _offline(args))
+    except ValueError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from sinoloc.app.chat.repl import ChatRepl, interactive
     from sinoloc.app.chat.session import ChatSession
     from sinoloc.app.cli.knowledge import use_files as use_knowledge_files

@@ -67,7 +67,7 @@ def locate(args: argparse.Namespace) -> int:
         print(f"sinoloc: {checked}", file=sys.stderr)
         return EXIT_BAD_INPUT
     images, batch = checked
-    problem = _engine_problem(args, batch)
+    problem = _engine_problem(args, batch) or _refused_before_loading(args, images, batch)
     if problem:
         print(f"sinoloc: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -114,6 +114,24 @@ def locate(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"map: {path}")
     return EXIT_OK
+
+
+def _refused_before_loading(args: argparse.Namespace, images: list[Path], batch: bool
+                            ) -> str | None:
+    """Bad input found before any model loads (no warm-up has started): a hosted ``--llm`` in
+    an offline run, and for one image, a file that is no image (a text file named .jpg). A
+    batch keeps each unreadable file as its own row."""
+    from sinoloc.agent.settings import check_spec
+
+    try:
+        check_spec(_spec(args), _offline(args))
+        if not batch:
+            from sinoloc.tools.images import probe_image, read_image_file
+
+            probe_image(read_image_file(images[0]), label=str(images[0]))
+    except ValueError as exc:  # LlmSpecError, OfflineViolation, ImageInputError
+        return str(exc)
+    return None
 
 
 def _engine_problem(args: argparse.Namespace, batch: bool) -> str | None:
