@@ -22,11 +22,17 @@ from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
 
 
+SERVE_DESCRIPTION = ("The local web app: drop a photo, watch the agent's steps, see the answer "
+                     "on a map. One process keeps the graph, the OCR models, the region index "
+                     "and the knowledge warm; it binds 127.0.0.1 unless --host says otherwise "
+                     "(then clients need a token).")
+
+
 def add_parser(sub) -> None:
     from sinoloc.app.cli.main import _add_run_options
 
     serve = sub.add_parser("serve", help="a local web app: drop a photo, watch the agent, see the map",
-                           description=__doc__.split("\n\n")[0])
+                           description=SERVE_DESCRIPTION)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
                        "anything else needs a token)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
@@ -96,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
 
         from sinoloc.app.web.app import create_app
     except ImportError as exc:
-        print(f"sinoloc: serve needs the web extra: pip install 'sinoloc[serve]' ({exc.name} is "
+        print(f"sinoloc: serve needs the web extra: pip install '.[serve]' in the sinoloc clone ({exc.name} is "
               "missing)", file=sys.stderr)
         return EXIT_BAD_INPUT
     token, generated = server_token(args.host, args.token)
