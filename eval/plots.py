@@ -19,7 +19,8 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError as exc:
-        raise PlottingUnavailable("plots need matplotlib: pip install '.[eval]' in the sinoloc clone") from exc
+        raise PlottingUnavailable(
+            "plots need matplotlib: pip install '.[eval]' in the sinoloc clone") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from sinoloc.app.cli.main import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
 
-
 SERVE_DESCRIPTION = ("The local web app: drop a photo, watch the agent's steps, see the answer "
                      "on a map. One process keeps the graph, the OCR models, the region index "
                      "and the knowledge warm; it binds 127.0.0.1 unless --host says otherwise "
@@ -102,8 +101,8 @@ def main(args: argparse.Namespace) -> int:
 
         from sinoloc.app.web.app import create_app
     except ImportError as exc:
-        print(f"sinoloc: serve needs the web extra: pip install '.[serve]' in the sinoloc clone ({exc.name} is "
-              "missing)", file=sys.stderr)
+        print("sinoloc: serve needs the web extra: pip install '.[serve]' in the sinoloc clone "
+              f"({exc.name} is missing)", file=sys.stderr)
         return EXIT_BAD_INPUT
     token, generated = server_token(args.host, args.token)
     routers = []
