@@ -81,7 +81,7 @@ def first_run(runs: int, reference: str | None) -> dict:
             for version, path in versions.items():
                 results[version].append(one_round(path, tmp, pycache))
         load.append(os.getloadavg())
-    report = {version: _summary(rounds) for version, rounds in results.items()}
+    report: dict = {version: _summary(rounds) for version, rounds in results.items()}
     if reference is not None:
         report["reference_over_this"] = {
             key: round(report["reference"][key]["wall_median_s"]
