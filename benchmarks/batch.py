@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sinoloc.benchmarks.first_run import _timed
+from sinoloc.benchmarks.cold_start import _timed
 
 
 def _rows(path: Path) -> dict[str, dict]:
