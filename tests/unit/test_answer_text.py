@@ -110,3 +110,16 @@ def test_the_offline_policys_steps_are_not_labelled_model():
     assert fallback.kind == "policy"
     (model,) = stream_events("updates", _policy_update("gemini"))
     assert model.kind == "model"
+
+
+def test_the_map_legend_writes_its_ranges_in_one_style():
+    import re
+
+    from sinoloc.agent.output.mapdata import BINS, _legend
+
+    labels = [c.label for c in _legend()]
+    assert len(labels) == len(BINS)
+    assert labels[0].startswith("≥ ") and labels[-1].startswith("< ")
+    for label in labels:
+        assert re.fullmatch(r"(≥ |< )?\d+(\.\d+)?( – \d+(\.\d+)?)?%", label), label
+        assert not re.search(r"\.0\b", label), label  # no 10.0% beside 30%
