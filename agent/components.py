@@ -23,7 +23,7 @@ class ComponentUnavailable(ValueError):
 
 
 _OCR_PACKAGES = {"rapidocr": ("rapidocr", "pip install rapidocr onnxruntime"),
-                 "paddleocr": ("paddleocr", "pip install 'sinoloc[paddle]'")}
+                 "paddleocr": ("paddleocr", "pip install '.[paddle]' in the sinoloc clone")}
 
 
 @lru_cache(maxsize=8)
@@ -60,7 +60,7 @@ def _check_prior(path: str, _mtime: float, offline: bool) -> None:
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         raise ComponentUnavailable(f"visual prior {path}: {' and '.join(missing)} not installed "
-                                   "(pip install 'sinoloc[prior]')")
+                                   "(pip install '.[prior]' in the sinoloc clone)")
     from sinoloc.tools.prior.model import backbone_unreachable, hub_cached, hub_reachable
 
     try:

@@ -12,14 +12,15 @@ from sinoloc.eval.scoring import LEVELS, ScoredImage
 
 
 class PlottingUnavailable(RuntimeError):
-    """matplotlib is not installed (``pip install 'sinoloc[eval]'``)."""
+    """matplotlib is not installed (``pip install '.[eval]' in the sinoloc clone``)."""
 
 
 def _pyplot():
     try:
         import matplotlib
     except ImportError as exc:
-        raise PlottingUnavailable("plots need matplotlib: pip install 'sinoloc[eval]'") from exc
+        raise PlottingUnavailable(
+            "plots need matplotlib: pip install '.[eval]' in the sinoloc clone") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -43,7 +43,7 @@ from sinoloc.eval.results import ResultRow
 from sinoloc.eval.run_config import RunConfig
 from sinoloc.tools.privacy import is_loopback_host
 
-INSTALL_HINT = "the Ray engine needs Ray: pip install 'sinoloc[ray]'"
+INSTALL_HINT = "the Ray engine needs Ray: pip install '.[ray]' in the sinoloc clone"
 # Ray's own switch (meant for laptops): node addresses stay 127.0.0.1 instead of the address
 # other machines would use, so a local cluster is reachable from this machine only
 LOOPBACK_ONLY = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")

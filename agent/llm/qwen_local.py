@@ -187,7 +187,7 @@ class QwenVLChatModel(BaseChatModel):
             from transformers import AutoModelForImageTextToText
         except ImportError as exc:
             raise LocalModelError("the local backend needs transformers: "
-                                  "pip install 'sinoloc[local]'") from exc
+                                  "pip install '.[local]' in the sinoloc clone") from exc
         path = Path(self.model_path)
         check_model_dir(path)
         device, dtype = pick_device_and_dtype(self.device, self.dtype)

@@ -134,7 +134,7 @@ def load_chat_model(spec: LlmSpec):
         return init_chat_model(spec.model, model_provider=spec.provider, **kwargs)
     except ImportError as exc:
         raise LlmSpecError(f"--llm {spec.provider}:{spec.model} needs the provider package: "
-                           f"{exc}. Install it, e.g. pip install 'sinoloc[llm]'") from exc
+                           f"{exc}. Install it, e.g. pip install '.[llm]' in the sinoloc clone") from exc
     except Exception as exc:  # unknown provider, missing key, bad option
         raise LlmSpecError(f"--llm {spec.provider}:{spec.model}: {_reason(exc)}") from exc
 

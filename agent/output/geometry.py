@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 import shapely
 
 from sinoloc.tools import crs
+from sinoloc.tools.cache_progress import BuildProgress
 from sinoloc.tools.regions import Level, RegionIndex, get_region_index
 from sinoloc.tools.regions.index import default_cache_dir
 
@@ -51,24 +53,32 @@ def _geojson(geoms: np.ndarray, tolerance: float) -> list[dict]:
     return [json.loads(text) for text in shapely.to_geojson(wgs)]
 
 
-def build_geometry(index: RegionIndex) -> dict[str, dict[str, dict]]:
+def build_geometry(index: RegionIndex, progress: Callable[[int, int], None] | None = None
+                   ) -> dict[str, dict[str, dict]]:
     """``{level: {adcode: GeoJSON geometry}}`` for the three levels (seconds: see the module)."""
-    from sinoloc.tools.regions.build import _load_geometry, _rows, data_package
+    from sinoloc.tools.regions.build import _rows, data_package, read_geometries
 
     root, _ = data_package()
+    progress = progress or BuildProgress(what="the map outlines", unit="outlines",
+                                         doing="simplifying", did="simplified")
+    wanted = [(rel_path, _LEVEL_OF[level]) for *_, rel_path, level in _rows(root)
+              if level in _LEVEL_OF]
+    total = len(wanted) + len(index.districts)
+    codes, shapes_gcj = read_geometries(root, [rel for rel, _ in wanted],
+                                        lambda done, _total: progress(done, total))
     upper: dict[Level, dict[str, object]] = {Level.PROVINCE: {}, Level.CITY: {}}
-    for *_, rel_path, level in _rows(root):
-        if level in _LEVEL_OF:
-            adcode, geom = _load_geometry(root, rel_path)
-            upper[_LEVEL_OF[level]].setdefault(adcode, geom)
+    for (_, level), adcode, geom in zip(wanted, codes, shapes_gcj, strict=True):
+        upper[level].setdefault(adcode, geom)
     out: dict[str, dict[str, dict]] = {}
     for level, geoms in upper.items():
         codes = list(geoms)
         shapes = _geojson(np.array([geoms[c] for c in codes], dtype=object), TOLERANCE[level])
         out[level.value] = dict(zip(codes, shapes, strict=True))
+    progress(len(wanted), total)
     districts = [d.adcode for d in index.districts]
     shapes = _geojson(np.asarray(index._polygons), TOLERANCE[Level.DISTRICT])
     out[Level.DISTRICT.value] = dict(zip(districts, shapes, strict=True))
+    progress(total, total)
     return out
 
 

@@ -78,15 +78,20 @@ class MapData(BaseModel):
     coordinate_system: str = "WGS-84"
 
 
+def _bound(fraction: float) -> str:
+    """A class bound as a percent, in one style for every class (30, 3, 0.3: no 10.0 beside 10)."""
+    return f"{fraction * 100:g}"
+
+
 def _legend() -> list[LegendClass]:
     out, upper = [], None
     for low, color in BINS:
         if upper is None:
-            text = f"≥ {low:.0%}"
+            text = f"≥ {_bound(low)}%"
         elif low == 0:
-            text = f"< {upper:.1%}"
+            text = f"< {_bound(upper)}%"
         else:
-            text = f"{low:.1%} – {upper:.0%}" if upper >= 0.1 else f"{low:.1%} – {upper:.1%}"
+            text = f"{_bound(low)} – {_bound(upper)}%"
         out.append(LegendClass(min=low, color=color, label=text))
         upper = low
     return out

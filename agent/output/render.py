@@ -10,26 +10,73 @@ from sinoloc.agent.schemas import GeoPrediction, ToolTrace
 TOOL_INDENT = " " * 6
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.0f}%"
+def pct(value: float) -> str:
+    """A probability as every text surface writes it (headline, candidates, chat), so one value
+    never reads 0% in one place and 0.1% in another: whole percents from 10%, one decimal below,
+    ``<0.1%`` for what is not zero but rounds to it."""
+    percent = value * 100
+    if percent == 0:
+        return "0%"
+    if percent >= 9.95:
+        return f"{percent:.0f}%"
+    return f"{percent:.1f}%" if percent >= 0.05 else "<0.1%"
+
+
+def place_label(province: str | None, city: str | None = None, district: str | None = None) -> str:
+    """The one way a place is written: ``浙江省杭州市西湖区``, a level that repeats the one above
+    it left out (``北京市东城区``, ``广东省东莞市``), as the region index's labels read."""
+    parts: list[str] = []
+    for name in (province, city, district):
+        if name and (not parts or name != parts[-1]):
+            parts.append(name)
+    return "".join(parts)
 
 
 def place_names(p: GeoPrediction) -> str:
-    """``浙江省 杭州市 西湖区`` (a level repeating the one above it is left out)."""
-    return " ".join(n for n in (p.province, p.city if p.city != p.province else None,
-                                p.district if p.district != p.city else None) if n)
+    """The answer's place (:func:`place_label`)."""
+    return place_label(p.province, p.city, p.district)
 
 
 def headline(p: GeoPrediction) -> str:
     return f"{place_names(p)}  ({p.lat:.5f}, {p.lon:.5f} WGS-84, ±{p.precision_km:.1f} km)"
 
 
+GUESS_MARK = "GUESS (no locating evidence)"
+
+
+def confidence_text(p: GeoPrediction) -> str:
+    c = p.confidence
+    return f"province {pct(c.province)} · city {pct(c.city)} · district {pct(c.district)}"
+
+
+def summary_line(p: GeoPrediction) -> str:
+    """One image's answer on one line (a batch's text output): a guess says so before the
+    place, and every line carries its confidence, so a prior guess never reads like an answer
+    the evidence backs."""
+    mark = f"{GUESS_MARK}: " if p.basis == "prior_only" else ""
+    return f"{mark}{headline(p)}  confidence {confidence_text(p)}"
+
+
+CLAIMED_FIRST_NOTE = ("the answer: chosen top-down (province, then city, then district), "
+                      "so it heads the list although a district elsewhere holds more")
+
+
+def claimed_first_note(p: GeoPrediction) -> str | None:
+    """Why the first candidate is there when a later one holds more belief (the answer heads its
+    own list, and the decision goes down the province and city marginals), else None."""
+    if len(p.candidates) < 2 or p.candidates[0].adcode != p.district_adcode:
+        return None
+    first = p.candidates[0].probability
+    return CLAIMED_FIRST_NOTE if any(c.probability > first for c in p.candidates[1:]) else None
+
+
 def candidate_lines(p: GeoPrediction, max_candidates: int = 5) -> list[str]:
     lines = []
+    note = claimed_first_note(p)
     for c in p.candidates[:max_candidates]:
-        label = "".join(x for x in (c.province, c.city if c.city != c.province else None,
-                                    c.district if c.district != c.city else None) if x)
-        lines.append(f"  {c.rank:>2}. {label:<24} {c.adcode}  {c.probability * 100:5.1f}%")
+        label = place_label(c.province, c.city, c.district)
+        mark = f"  * {note}" if note and c.rank == 1 else ""
+        lines.append(f"  {c.rank:>2}. {label:<24} {c.adcode}  {pct(c.probability):>6}{mark}")
     return lines
 
 
@@ -137,8 +184,7 @@ def render_text(p: GeoPrediction, max_candidates: int = 5, width: int | None = N
     """The answer for people; ``width`` (the terminal's) wraps long lines at spaces."""
     lines = [
         headline(p),
-        f"confidence: province {_pct(p.confidence.province)} · city {_pct(p.confidence.city)} · "
-        f"district {_pct(p.confidence.district)}   basis: {p.basis}",
+        f"confidence: {confidence_text(p)}   basis: {p.basis}",
         "",
         p.reasoning,
         "",

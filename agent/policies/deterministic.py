@@ -22,13 +22,24 @@ from sinoloc.agent.toolbox.runner import tool_call
 from sinoloc.tools.regions import get_region_index
 
 MAX_GEOCODE_CALLS = 5
-NEEDS_A_MODEL = (
+NEEDS_A_MODEL_WHY = (
     "The deterministic offline policy answers images, not questions: free-form follow-ups "
-    "(\"why not 江苏?\", \"zoom into the blue board\") need a language model (--llm "
-    "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …: start the chat again with "
-    "`sinoloc chat --thread THREAD --llm SPEC`; the README's \"With a vision-language model\" "
-    "says how to set one up). "
-    "The answer, its candidates, evidence and map are all available without one.")
+    "(\"why not 江苏?\", \"zoom into the blue board\") need a language model.")
+NEEDS_A_MODEL_STILL = "The answer, its candidates, evidence and map are all available without one."
+# the graph's own words are for Python, where it runs embedded; each surface swaps in its own
+# (app.chat.events.model_advice): the chat command's option, the web server's
+PYTHON_MODEL_ADVICE = (
+    "Give the locator one: Geolocator(llm=\"google_genai:gemini-2.5-flash\") or "
+    "Geolocator(llm=\"local:/path/to/qwen-vl\") (the README's \"With a vision-language model\" "
+    "says how to set one up).")
+
+
+def needs_a_model(advice: str = PYTHON_MODEL_ADVICE) -> str:
+    """The reply to a follow-up without a model, with the advice that fits where it is read."""
+    return f"{NEEDS_A_MODEL_WHY} {advice} {NEEDS_A_MODEL_STILL}"
+
+
+NEEDS_A_MODEL = needs_a_model()
 
 
 @dataclass

@@ -21,6 +21,7 @@ from sinoloc.agent.schemas import (
 )
 from sinoloc.agent.settings import field_default
 from sinoloc.agent.state import evidence_in
+from sinoloc.agent.toolbox.runner import SWITCHED_OFF
 from sinoloc.tools.evidence import IgnoredText
 from sinoloc.tools.fusion import Belief, fuse, listing_key, precision_km
 from sinoloc.tools.online.client import OutboundQuery
@@ -109,7 +110,8 @@ def usage_of_run(state: Mapping[str, Any]) -> Usage:
                                       counts.get("output_tokens", 0))
     return Usage(model_calls=counts.get("model_calls", 0),
                  model_errors=counts.get("model_errors", 0),
-                 tool_calls=len(state.get("tool_trace", [])),
+                 tool_calls=sum(t.get("summary") != SWITCHED_OFF  # calls that could run
+                                for t in state.get("tool_trace", [])),
                  input_tokens=counts.get("input_tokens", 0),
                  output_tokens=counts.get("output_tokens", 0),
                  cost_usd=cost, price_source=price_source)

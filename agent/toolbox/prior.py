@@ -59,7 +59,7 @@ def run_prior(ctx: ToolContext) -> ToolOutput:
     except ImportError as exc:
         return ToolOutput(status="unavailable", summary=(
             f"the visual prior needs torch and transformers ({exc.name} is missing): "
-            "pip install 'sinoloc[prior]'"))
+            "pip install '.[prior]' in the sinoloc clone"))
     except PriorUnavailable as exc:
         return ToolOutput(status="unavailable", summary=f"visual prior unavailable: {exc}")
     try:

@@ -48,6 +48,9 @@ def _stream_writer():
         return lambda _event: None
 
 
+SWITCHED_OFF = "switched off for this run (ablation or baseline)"
+
+
 def run_call(call: Mapping[str, Any], context: ToolContext, spent: int,
              cache=None) -> tuple[ToolStatus, str, ToolOutput | None]:
     """One call's status and summary, and the tool's output when it ran: refused past the
@@ -60,7 +63,7 @@ def run_call(call: Mapping[str, Any], context: ToolContext, spent: int,
         return "error", (f"not run: the tool-call budget ({request.max_tool_calls}) is spent; "
                          f"call {SUBMIT_TOOL} with your best answer now"), None
     if call["name"] in request.disabled_tools:
-        return "unavailable", "switched off for this run (ablation or baseline)", None
+        return "unavailable", SWITCHED_OFF, None
     if spec is None:
         return "error", f"unknown tool {call['name']!r}; use one of {sorted(TOOLS)}", None
     try:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from sinoloc.agent.schemas import GeoPrediction, ToolTrace, Verdict
 from sinoloc.agent.toolbox.registry import SUBMIT_TOOL
 
-EventKind = Literal["image", "tool_start", "tool_result", "model", "submit", "verdict", "answer",
-                    "reply", "warning", "review"]
+EventKind = Literal["image", "tool_start", "tool_result", "model", "policy", "submit", "verdict",
+                    "answer", "reply", "warning", "review"]
 SHORT = 110  # characters of a tool result or a model's reasoning shown in the stream
 
 
@@ -49,20 +49,33 @@ def _image_events(node: str, update: dict) -> list[ChatEvent]:
 
 
 def _submission(args: dict) -> ChatEvent:
-    names = " ".join(str(args[k]) for k in ("province", "city", "district") if args.get(k))
+    from sinoloc.agent.output.render import place_label
+
+    names = place_label(*(str(args[k]) if args.get(k) else None
+                          for k in ("province", "city", "district")))
     confidence = f" confidence {args['confidence']}" if "confidence" in args else ""
     return ChatEvent(kind="submit", data=args, text=(
         f"{names} ({args.get('lat')}, {args.get('lon')}){confidence}"))
 
 
+def _from_model(update: dict) -> bool:
+    """Whether a policy update's messages came from a model: not from the deterministic policy,
+    nor from its fusion standing in for a failed model or a spent budget."""
+    return update.get("backend") not in (None, "deterministic") \
+        and not update.get("backend_fallback") and not update.get("budget_exhausted") \
+        and update.get("answered_by") != "fusion"
+
+
 def _model_events(update: dict) -> list[ChatEvent]:
-    """What the model said beside its tool calls, and the answers it submitted."""
+    """What the policy said beside its tool calls (``model`` from a model, ``policy`` from the
+    offline policy), and the answers it submitted."""
     events: list[ChatEvent] = []
+    kind: EventKind = "model" if _from_model(update) else "policy"
     for message in _value(update.get("messages")) or []:
         if not isinstance(message, AIMessage):
             continue
         if message.text.strip() and message.tool_calls:
-            events.append(ChatEvent(kind="model", text=_short(message.text, 300)))
+            events.append(ChatEvent(kind=kind, text=_short(message.text, 300)))
         events += [_submission(call.get("args") or {}) for call in message.tool_calls
                    if call["name"] == SUBMIT_TOOL]
     return events
@@ -83,7 +96,25 @@ def _answer_event(prediction: dict) -> ChatEvent:
     return ChatEvent(kind="answer", text=headline(p), data={"basis": p.basis})
 
 
-def _node_events(node: str, update: dict) -> list[ChatEvent]:
+WEB_MODEL_ADVICE = ("Start the server with one (`sinoloc serve --llm SPEC`, e.g. "
+                    "--llm google_genai:gemini-2.5-flash or local:/path/to/qwen-vl), then ask again.")
+
+
+def cli_model_advice(resume_command: str) -> str:
+    """The chat command's advice: the same thread again, with a model."""
+    return (f"Start the chat again with one: `{resume_command} --llm SPEC` (SPEC: "
+            "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …; the README's "
+            "\"With a vision-language model\" says how to set one up).")
+
+
+def _reply_text(reply: str, model_advice: str | None) -> str:
+    """The graph's reply, the no-model one in the words of the surface showing it."""
+    from sinoloc.agent.policies.deterministic import NEEDS_A_MODEL, needs_a_model
+
+    return needs_a_model(model_advice) if model_advice and reply == NEEDS_A_MODEL else reply
+
+
+def _node_events(node: str, update: dict, model_advice: str | None = None) -> list[ChatEvent]:
     """The events of one node's update, in the order a person reads them."""
     events = [*_image_events(node, update), *_model_events(update)]
     if update.get("verdict"):
@@ -91,7 +122,7 @@ def _node_events(node: str, update: dict) -> list[ChatEvent]:
     if update.get("prediction"):
         events.append(_answer_event(update["prediction"]))
     if update.get("reply"):
-        events.append(ChatEvent(kind="reply", text=update["reply"]))
+        events.append(ChatEvent(kind="reply", text=_reply_text(update["reply"], model_advice)))
     events += [ChatEvent(kind="warning", text=w) for w in _value(update.get("warnings")) or []]
     return events
 
@@ -119,9 +150,11 @@ def tool_result(trace: dict) -> ChatEvent:
                      text=f"{t.tool}: {t.status}{ids}  {_short(' · '.join(lines))}")
 
 
-def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
+def stream_events(mode: str, chunk: Any, model_advice: str | None = None) -> list[ChatEvent]:
     """Events of one item of ``graph.stream(..., stream_mode=["custom", "updates"])``: tool
-    calls come from the custom stream as they start and end, the rest from node updates."""
+    calls come from the custom stream as they start and end, the rest from node updates.
+    ``model_advice``: how to add a model, in the words of the surface (the graph's own reply
+    speaks to Python)."""
     if mode == "custom":
         event = chunk.get("event") if isinstance(chunk, dict) else None
         if event == "tool_start":
@@ -135,11 +168,11 @@ def stream_events(mode: str, chunk: Any) -> list[ChatEvent]:
         if node == "__interrupt__":
             events.extend(_review_events(update))
         elif isinstance(update, dict):
-            events.extend(_node_events(node, update))
+            events.extend(_node_events(node, update, model_advice))
     return events
 
 
-_MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "submit": "⇒",
+_MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "policy": "…", "submit": "⇒",
           "verdict": "✓", "answer": "●", "reply": "", "warning": "!", "review": "?"}
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sinoloc.agent.output.render import candidate_lines, evidence_lines, headline
+from sinoloc.agent.output.render import candidate_lines, evidence_lines, headline, pct
 from sinoloc.app.chat.events import event_line
 from sinoloc.app.chat.session import ChatSession
 from sinoloc.app.chat.threads import THREAD_ID
@@ -123,7 +123,7 @@ class ChatRepl:
         self.write(headline(p))
         for label, ranked in (("provinces", p.province_candidates), ("cities", p.city_candidates)):
             if ranked:
-                self.write(f"{label}: " + " · ".join(f"{c.name} {c.probability:.0%}"
+                self.write(f"{label}: " + " · ".join(f"{c.name} {pct(c.probability)}"
                                                       for c in ranked))
         self.write("districts:")
         for line in candidate_lines(p, max_candidates=10):

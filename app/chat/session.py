@@ -13,18 +13,25 @@ from sinoloc.agent.corrections import Correction, CorrectionsError, record_corre
 from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
 from sinoloc.agent.review import ReviewDecision, ReviewRequest
 from sinoloc.agent.schemas import GeoPrediction, TranscriptEntry
-from sinoloc.app.chat.events import ChatEvent, stream_events
+from sinoloc.app.chat.events import ChatEvent, cli_model_advice, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.tools.images import load_image
 
 
 class ChatSession:
     def __init__(self, store: ThreadStore, policy=None, thread_id: str | None = None,
-                 request_defaults: dict[str, Any] | None = None):
+                 request_defaults: dict[str, Any] | None = None, resume_options: str = ""):
+        """``resume_options``: what else the resume command needs (`` --db PATH`` for a thread
+        store other than the default)."""
         self.store = store
+        self.resume_options = resume_options
         self.graph = build_graph(policy, checkpointer=store.checkpointer)
         self.thread_id = check_thread_id(thread_id) if thread_id else new_thread_id()
         self.request_defaults = dict(request_defaults or {})
+
+    def resume_command(self) -> str:
+        """The command that opens this thread again."""
+        return f"sinoloc chat --thread {self.thread_id}{self.resume_options}"
 
     @property
     def config(self) -> dict:
@@ -90,7 +97,7 @@ class ChatSession:
         answer = None
         for mode, chunk in self.graph.stream(graph_input, self.config,
                                              stream_mode=["custom", "updates"]):
-            for event in stream_events(mode, chunk):
+            for event in stream_events(mode, chunk, cli_model_advice(self.resume_command())):
                 if event.kind == "answer":
                     answer = event.text
                 yield event

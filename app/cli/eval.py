@@ -52,7 +52,8 @@ def add_parser(sub, env=None) -> None:
                           "geocode_poi, reverse_geocode, web_search, lookup_knowledge, map_view")
     run.add_argument("--no-verify", action="store_true", help="accept the first answer")
     run.add_argument("--offline", action="store_true", help="no network call by the tools "
-                     "(geocoders, web search), whatever is configured")
+                     "(geocoders, web search), whatever is configured, and a hosted --llm is "
+                     "refused (also SINOLOC_OFFLINE=1)")
     run.add_argument("--prior", metavar="DIR", default=None, help="visual prior checkpoint "
                      "(default $SINOLOC_PRIOR_CHECKPOINT); with --baseline prior: the prior alone")
     run.add_argument("--llm", default=env.llm, metavar="SPEC",
@@ -69,7 +70,7 @@ def add_parser(sub, env=None) -> None:
                      help="progress line on stderr (default: when stderr is a terminal)")
     run.add_argument("--engine", choices=["local", "ray"], default="local",
                      help="local: worker processes on this machine (--workers); ray: actors on a "
-                          "Ray cluster (pip install 'sinoloc[ray]')")
+                          "Ray cluster (pip install '.[ray]' in the sinoloc clone)")
     run.add_argument("--ray-address", default=None, metavar="ADDRESS",
                      help="with --engine ray: auto (the running cluster), HOST:PORT or ray://…; "
                           "default: a local cluster on 127.0.0.1 for this run")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, demo_image
-from sinoloc.app.cli.locator import build_from_args, run_prior, run_settings
+from sinoloc.app.cli.locator import build_from_args, model_spec, run_prior, run_settings
 from sinoloc.app.cli.warmup import start_warm_up
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def locate(args: argparse.Namespace) -> int:
         print(f"sinoloc: {checked}", file=sys.stderr)
         return EXIT_BAD_INPUT
     images, batch = checked
-    problem = _engine_problem(args, batch)
+    problem = _engine_problem(args, batch) or _refused_before_loading(args, images, batch)
     if problem:
         print(f"sinoloc: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -104,6 +104,24 @@ def locate(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"map: {path}")
     return EXIT_OK
+
+
+def _refused_before_loading(args: argparse.Namespace, images: list[Path], batch: bool
+                            ) -> str | None:
+    """Bad input found before any model loads (no warm-up has started): a hosted ``--llm`` in
+    an offline run, and for one image, a file that is no image (a text file named .jpg). A
+    batch keeps each unreadable file as its own row."""
+    from sinoloc.agent.settings import check_spec, is_offline
+
+    try:
+        check_spec(model_spec(args), is_offline(args.offline))
+        if not batch:
+            from sinoloc.tools.images import probe_image, read_image_file
+
+            probe_image(read_image_file(images[0]), label=str(images[0]))
+    except ValueError as exc:  # LlmSpecError, OfflineViolation, ImageInputError
+        return str(exc)
+    return None
 
 
 def _engine_problem(args: argparse.Namespace, batch: bool) -> str | None:
@@ -215,7 +233,7 @@ def _pending(images: list[Path], done: dict[str, bool]) -> tuple[list[Path], int
 def _row_writer(args: argparse.Namespace, out: Path | None, fmt: str, stream: TextIO
                 ) -> Callable[[BatchRow], None]:
     """How each row is written: JSON lines or CSV through a :class:`.batch.RowSink` (to --out,
-    with a header only for a new file, or stdout), or, for plain stdout, one headline per image."""
+    with a header only for a new file, or stdout), or, for plain stdout, one summary line per image."""
     from sinoloc.agent.batch import RowSink
 
     if out is None and not args.json and not args.csv:
@@ -224,11 +242,12 @@ def _row_writer(args: argparse.Namespace, out: Path | None, fmt: str, stream: Te
 
 
 def _print_headline(row: BatchRow) -> None:
-    """``file: headline`` of a located image, ``file: error: …`` of a failed one, flushed at once."""
-    from sinoloc.agent.output.render import headline
+    """``file: answer`` of a located image (a guess marked, with its confidence), ``file: error: …``
+    of a failed one, flushed at once."""
+    from sinoloc.agent.output.render import summary_line
     from sinoloc.agent.schemas import GeoPrediction
 
-    answer = (headline(GeoPrediction.model_validate(row.prediction)) if row.ok
+    answer = (summary_line(GeoPrediction.model_validate(row.prediction)) if row.ok
               else f"error: {(row.error or '').removeprefix(row.file + ': ')}")
     print(f"{row.file}: {answer}", flush=True)
 

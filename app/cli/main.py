@@ -50,7 +50,7 @@ def _parser(env=None) -> argparse.ArgumentParser:
         "images located at once, on threads sharing the loaded models"))
     locate.add_argument("--engine", choices=["local", "ray"], default="local", help=(
         "for several images: local (this process, --workers threads) or ray (actors with warm "
-        "locators on a Ray cluster, same rows; pip install 'sinoloc[ray]')"))
+        "locators on a Ray cluster, same rows; pip install '.[ray]' in the sinoloc clone)"))
     locate.add_argument("--ray-address", default=None, metavar="ADDRESS", help=(
         "with --engine ray: auto (the running cluster), HOST:PORT or ray://…; default: a local "
         "cluster on 127.0.0.1 for this command"))

@@ -153,7 +153,7 @@ def main(args: argparse.Namespace) -> int:
         import transformers  # noqa: F401
     except ImportError as exc:
         print(f"sinoloc: the visual prior needs torch and transformers ({exc.name} is missing): "
-              "pip install 'sinoloc[prior]'", file=sys.stderr)
+              "pip install '.[prior]' in the sinoloc clone", file=sys.stderr)
         return EXIT_BAD_INPUT
     from sinoloc.tools.images import ImageInputError
     from sinoloc.tools.prior import PriorUnavailable

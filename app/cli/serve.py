@@ -23,6 +23,11 @@ from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_OK
 from sinoloc.tools.privacy import is_loopback_host
 
 ENV_ORIGINS = "SINOLOC_SERVE_ORIGINS"
+SERVE_DESCRIPTION = ("The local web app: drop a photo, watch the agent's steps, see the answer "
+                     "on a map. One process keeps the graph, the OCR models, the region index "
+                     "and the knowledge warm; it binds 127.0.0.1 unless --host says otherwise "
+                     "(then clients need a token).")
+
 
 
 def add_parser(sub, env=None) -> None:
@@ -31,7 +36,7 @@ def add_parser(sub, env=None) -> None:
 
     env = env or Environment.read()
     serve = sub.add_parser("serve", help="a local web app: drop a photo, watch the agent, see the map",
-                           description=__doc__.split("\n\n")[0])
+                           description=SERVE_DESCRIPTION)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
                        "anything else needs a token)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
@@ -159,8 +164,8 @@ def main(args: argparse.Namespace) -> int:
 
         from sinoloc.app.web.app import create_app
     except ImportError as exc:
-        print(f"sinoloc: serve needs the web extra: pip install 'sinoloc[serve]' ({exc.name} is "
-              "missing)", file=sys.stderr)
+        print("sinoloc: serve needs the web extra: pip install '.[serve]' in the sinoloc clone "
+              f"({exc.name} is missing)", file=sys.stderr)
         return EXIT_BAD_INPUT
     token, generated = server_token(args.host, args.token)
     routers = []

@@ -81,7 +81,7 @@ def _train(args) -> int:
         import transformers  # noqa: F401
     except ImportError as exc:
         print(f"sinoloc: sft train needs torch, transformers and peft ({exc.name} is missing): "
-              "pip install 'sinoloc[local]'", file=sys.stderr)
+              "pip install '.[local]' in the sinoloc clone", file=sys.stderr)
         return EXIT_BAD_INPUT
     from sinoloc.agent.sft.train import TrainConfig, load_records, train
 

@@ -5,18 +5,21 @@ them before it exits (onnxruntime aborts when torn down in the middle of a sessi
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 
 def warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
-            image: Path | None = None) -> None:
+            image: Path | None = None, models_loaded: threading.Event | None = None) -> None:
     """Load the OCR models, the visual prior and the offline data while the main thread imports
     the graph: model loading and inference release the GIL, so this overlaps for real.
     ``text_data``: also the data only some texts need, the phone geodata and the town tables
     (0.6 s of CPU: one image loads them only if its text calls for them, but a chat or a batch
     will likely meet such a text). ``image``: the one image of the run, whose default views are
     read for the graph's first OCR (:mod:`sinoloc.tools.ocr.speculative`) on a thread of their
-    own, outside the GIL, while this one loads the offline data."""
+    own, outside the GIL, while this one loads the offline data. ``models_loaded`` is set once
+    no model is loading any more: what follows (the offline data, a first run's cache builds) may
+    be left unfinished by a process that is done (chat's /quit)."""
     try:
         if prior:
             from sinoloc.tools.prior.inference import get_predictor
@@ -35,6 +38,8 @@ def warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
         if image is not None:
             start_thread(prefetch_ocr, image, engine)
             read_ahead = False  # handed over
+        if models_loaded is not None:
+            models_loaded.set()
         from sinoloc.tools.clues import extract_text_clues
 
         # knowledge files, region index, gazetteer and sign corpus (every text needs them)
@@ -47,6 +52,8 @@ def warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = True,
     except Exception as exc:
         logging.getLogger(__name__).debug("warm-up failed: %s", exc)
     finally:
+        if models_loaded is not None:
+            models_loaded.set()
         if read_ahead:  # the engine failed: the graph's OCR stops waiting for the read ahead
             from sinoloc.tools.ocr.speculative import abandon
 
@@ -67,7 +74,7 @@ def prefetch_ocr(image: Path, engine) -> None:
         abandon()  # after the read has started this changes nothing
 
 
-_WARM_UPS: list = []
+_WARM_UPS: list[tuple[threading.Thread, threading.Event | None]] = []
 WARM_UP_JOIN_S = 30.0
 
 
@@ -78,17 +85,17 @@ def start_warm_up(ocr_backend: str, prior: str | None = None, text_data: bool = 
         from sinoloc.tools.ocr.speculative import open_prefetch
 
         open_prefetch()
-    start_thread(warm_up, ocr_backend, prior, text_data, image)
+    loaded = threading.Event()
+    start_thread(warm_up, ocr_backend, prior, text_data, image, loaded, leave_after=loaded)
 
 
-def start_thread(target, *args) -> None:
+def start_thread(target, *args, leave_after: threading.Event | None = None) -> None:
     """A daemon thread that :func:`finish_warm_ups` waits for (a warm-up may start another
-    before it ends: the wait goes on until none is left)."""
-    import threading
-
+    before it ends: the wait goes on until none is left), or, with ``leave_after``, waits for
+    only until that event is set."""
     thread = threading.Thread(target=target, args=args, daemon=True)
     thread.start()
-    _WARM_UPS.append(thread)
+    _WARM_UPS.append((thread, leave_after))
 
 
 def finish_warm_ups() -> None:
@@ -96,6 +103,10 @@ def finish_warm_ups() -> None:
     ("terminate called …") when its threads are torn down in the middle of a session load."""
     try:
         while _WARM_UPS:
-            _WARM_UPS.pop().join(WARM_UP_JOIN_S)
+            thread, leave_after = _WARM_UPS.pop()
+            if leave_after is None:
+                thread.join(WARM_UP_JOIN_S)
+            else:  # models loaded: the data loading after them (a first run's cache build,
+                leave_after.wait(WARM_UP_JOIN_S)  # written atomically) need not hold up an exit
     except KeyboardInterrupt:  # a second Ctrl-C: leave now
         pass

@@ -38,7 +38,7 @@ from sinoloc.agent.output.mapdata import map_data
 from sinoloc.agent.review import ReviewDecision
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
-from sinoloc.app.chat.events import stream_events
+from sinoloc.app.chat.events import WEB_MODEL_ADVICE, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.tools.images import ImageInputError
 
@@ -307,7 +307,7 @@ class Runner:
             for mode, chunk in stream:
                 for item in _new_evidence(mode, chunk, seen):
                     yield event("evidence", f"{item['id']} {item['kind']}: {item['text']}", item)
-                for e in stream_events(mode, chunk):
+                for e in stream_events(mode, chunk, WEB_MODEL_ADVICE):
                     if e.kind == "answer":
                         answer = e.text
                     yield event(e.kind, e.text, e.data)

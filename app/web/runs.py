@@ -48,7 +48,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from sinoloc.agent.output.mapdata import MapData, map_data
-from sinoloc.agent.output.render import place_names
+from sinoloc.agent.output.render import place_label, place_names
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.app.web import static_dir
 from sinoloc.eval.datasets import load_dataset
@@ -269,7 +269,7 @@ class RunsViewer:
     @staticmethod
     def _row(name: str, row: ResultRow, scored: ScoredImage | None, has_image: bool) -> ImageRow:
         prediction = GeoPrediction.model_validate(row.prediction) if row.answered else None
-        truth = " ".join(n for n in (row.truth.province, row.truth.city, row.truth.district) if n)
+        truth = place_label(row.truth.province, row.truth.city, row.truth.district)
         base = f"/api/runs/{quote(name, safe='')}/images/{quote(row.id, safe='')}"
         return ImageRow(id=row.id, status=row.status, error=row.error,
                         truth=truth or f"{row.truth.lat:.4f}, {row.truth.lon:.4f}",

@@ -28,7 +28,7 @@ def test_locate_json_and_map(tmp_path):
 def test_locate_demo_readable_output():
     out = run("locate", "--demo")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("浙江省 杭州市 西湖区")
+    assert out.stdout.startswith("浙江省杭州市西湖区")
     assert "evidence:" in out.stdout and "E1" in out.stdout
 
 

@@ -39,7 +39,7 @@ def test_engine_ray_without_ray_says_how_to_install(tmp_path, monkeypatch, capsy
     b.write_bytes(a.read_bytes())
     assert main(["locate", str(a), str(b), "--engine", "ray", "--offline"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "pip install 'sinoloc[ray]'" in err, err
+    assert len(err.splitlines()) == 1 and "pip install '.[ray]'" in err, err
 
 
 def test_ray_options_need_the_ray_engine_and_a_batch(tmp_path, capsys):
@@ -58,7 +58,7 @@ def cluster():
     from sinoloc.eval.ray_engine import LOOPBACK_ONLY, RayOptions, connect
 
     os.environ.setdefault(*LOOPBACK_ONLY)  # read when Ray is imported: the cluster binds 127.0.0.1
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'sinoloc[ray]')")
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[ray]')")
     ray.shutdown()
     connect(RayOptions())
     try:

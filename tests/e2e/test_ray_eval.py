@@ -19,7 +19,7 @@ from sinoloc.eval.run_config import RunConfig
 from sinoloc.eval.runner import PREDICTIONS, load_record, rows_of, run
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the cluster binds 127.0.0.1
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'sinoloc[ray]')")
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[ray]')")
 
 from sinoloc.eval.ray_engine import RayEngine, RayOptions, connect  # noqa: E402
 

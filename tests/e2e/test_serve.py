@@ -114,6 +114,7 @@ def test_follow_up_question_on_the_thread_and_the_thread_list(client):
     assert replies[0]["kind"] == "thread" and replies[0]["text"] == thread_id
     reply = [e for e in replies if e["kind"] == "reply"]
     assert reply and "question" in reply[0]["text"]  # the offline policy says what it needs
+    assert "sinoloc serve --llm" in reply[0]["text"] and "sinoloc chat" not in reply[0]["text"]
     listed = {t["thread_id"]: t for t in client.get("/api/threads").json()}
     assert listed[thread_id]["questions"] == 1 and listed[thread_id]["images"] == 1
     view = client.get(f"/api/threads/{thread_id}").json()

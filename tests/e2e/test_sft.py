@@ -213,4 +213,4 @@ def test_train_cli_without_the_local_extra_says_how_to_get_it(monkeypatch, capsy
 
     monkeypatch.setitem(sys.modules, "peft", None)  # as if sinoloc[local] were not installed
     code = main(["sft", "train", str(tmp_path / "cot.jsonl"), "--base", "b", "--out", "o"])
-    assert code == 2 and "pip install 'sinoloc[local]'" in capsys.readouterr().err
+    assert code == 2 and "pip install '.[local]'" in capsys.readouterr().err

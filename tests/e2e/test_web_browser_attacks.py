@@ -15,7 +15,7 @@ import pytest
 from browser import CHROMIUM
 from web_server import running_server
 
-from sinoloc.app.cli.main import demo_image
+from sinoloc.app.cli.common import demo_image
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 pytestmark = [

@@ -57,7 +57,7 @@ def test_chat_two_images_follow_up_and_resume(monkeypatch, capsys, tmp_path, ima
     assert code == 0 and not SCRIPTED.script
     thread = out.split("thread ", 1)[1].split()[0]
     # the first image streams its steps, then the answer
-    first = out.index("● 浙江省 杭州市 西湖区")
+    first = out.index("● 浙江省杭州市西湖区")
     assert out.index("→ ocr()") < out.index("← ocr: ok") < out.index("⇒ 浙江省") < first
     assert out.index("✓ accepted") < first
     # the follow-up triggered a new tool call on the same image, then a reply in words
@@ -71,7 +71,7 @@ def test_chat_two_images_follow_up_and_resume(monkeypatch, capsys, tmp_path, ima
     cands = out.index("provinces: 浙江省 100%", out.index(BOARD_REPLY))
     assert "1. 浙江省杭州市西湖区" in out[cands:]
     # the second image starts afresh on the same thread: its own evidence numbering
-    second = out.index("● 四川省 成都市 武侯区")
+    second = out.index("● 四川省成都市武侯区")
     assert second > cands
     assert SCRIPTED.received[3][1].text.count("E1") >= 1
     assert not any("文三路" in m.text for m in SCRIPTED.received[3])  # image 1 is gone
@@ -79,7 +79,7 @@ def test_chat_two_images_follow_up_and_resume(monkeypatch, capsys, tmp_path, ima
     # --list shows the thread with both images and the question
     code, listed = chat(monkeypatch, capsys, ["--list", "--db", str(db)], [])
     assert code == 0 and thread in listed
-    assert "2 image(s), 1 question(s)" in listed and "四川省 成都市 武侯区" in listed
+    assert "2 image(s), 1 question(s)" in listed and "四川省成都市武侯区" in listed
 
     # --thread resumes: the transcript is shown and the model sees the conversation so far
     SCRIPTED = ScriptedChatModel(script=[reply(text=WHY_REPLY)])
@@ -87,8 +87,8 @@ def test_chat_two_images_follow_up_and_resume(monkeypatch, capsys, tmp_path, ima
                          ["why not 江苏?", "/evidence", "/quit"])
     assert code == 0 and f"resuming thread {thread}" in resumed
     history = resumed[: resumed.index("why not 江苏?")]
-    for line in (f"image: {shop}", "answer: 浙江省 杭州市 西湖区", "you: zoom into the blue board",
-                 f"sinoloc: {BOARD_REPLY}", f"image: {chengdu}", "answer: 四川省 成都市 武侯区"):
+    for line in (f"image: {shop}", "answer: 浙江省杭州市西湖区", "you: zoom into the blue board",
+                 f"sinoloc: {BOARD_REPLY}", f"image: {chengdu}", "answer: 四川省成都市武侯区"):
         assert line in history, line
     assert WHY_REPLY in resumed
     sent = SCRIPTED.received[0]
@@ -107,7 +107,7 @@ def test_chat_without_a_model_explains_and_commands_work(monkeypatch, capsys, tm
         "/candidates", "/image /no/such/file.jpg", "/bogus", "/help", "/quit"])
     assert code == 0
     assert "No image yet" in out
-    assert "● 浙江省 杭州市 西湖区" in out
+    assert "● 浙江省杭州市西湖区" in out
     assert "need a language model" in out
     assert "provinces: 浙江省 100%" in out
     payload = out[out.index("{\n"): out.index("\n}\n") + 2]
@@ -129,3 +129,22 @@ def test_bad_llm_spec_exits_2(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code = main(["chat", "--db", str(tmp_path / "t.sqlite"), "--llm", "python:no_such_mod:x"])
     assert code == 2 and "no_such_mod" in capsys.readouterr().err
+
+
+def test_the_chat_commands_hints_name_its_store_and_an_unknown_thread_is_an_error(
+        monkeypatch, capsys, tmp_path, images):
+    shop, _ = images
+    db = tmp_path / "elsewhere.sqlite"
+    code, out = chat(monkeypatch, capsys, ["--db", str(db)], [str(shop), "why not 江苏?", "/quit"])
+    assert code == 0
+    thread = out.split("thread ", 1)[1].split()[0]
+    resume = f"sinoloc chat --thread {thread} --db {db.resolve()}"
+    assert f"resume it with `{resume}`" in out
+    assert f"`{resume} --llm SPEC`" in out and "Geolocator(" not in out  # the CLI's advice
+    code, out = chat(monkeypatch, capsys, ["--db", str(db), "--thread", thread], ["/quit"])
+    assert code == 0 and f"resuming thread {thread}" in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/quit\n"))
+    code = main(["chat", "--db", str(db), "--thread", "no-such-thread"])
+    captured = capsys.readouterr()
+    assert code == 2 and "no thread no-such-thread in" in captured.err
+    assert "thread no-such-thread (" not in captured.out  # no empty thread started

@@ -40,7 +40,7 @@ def test_missing_paddleocr_is_exit_2(photo, capsys, no_paddle):
 
     assert main(["locate", str(photo), "--ocr", "paddleocr"]) == 2
     err = one_line_error(capsys)
-    assert "paddleocr package is not installed" in err and "sinoloc[paddle]" in err
+    assert "paddleocr package is not installed" in err and "'.[paddle]'" in err
 
 
 def test_missing_prior_is_exit_2(photo, capsys, tmp_path):

@@ -60,7 +60,7 @@ def test_follow_up_revises_the_answer_and_is_verified(shop):
     graph.invoke({"request": {"image_path": str(shop)}}, config)
     out = graph.invoke({"question": "zoom into the sign and check"}, config)
     assert not model.script
-    assert out["reply"].startswith("Revised answer: 浙江省 杭州市 西湖区")
+    assert out["reply"].startswith("Revised answer: 浙江省杭州市西湖区")
     assert out["prediction"]["reasoning"] == fixed["reasoning"]
     assert out["prediction"]["verification"]["round"] == 2  # rounds restart with the turn
     state = graph.get_state(config).values

@@ -160,10 +160,10 @@ def test_report_without_matplotlib_says_how_to_get_figures(tmp_path, regions, mo
     from sinoloc.eval import plots
 
     def missing():
-        raise plots.PlottingUnavailable("plots need matplotlib: pip install 'sinoloc[eval]'")
+        raise plots.PlottingUnavailable("plots need matplotlib: pip install '.[eval]'")
 
     monkeypatch.setattr(plots, "_pyplot", missing)
     path = write_report(_write_run(tmp_path / "run", _rows()), regions)
-    assert "_No figures: plots need matplotlib: pip install 'sinoloc[eval]'._" in path.read_text(
+    assert "_No figures: plots need matplotlib: pip install '.[eval]'._" in path.read_text(
         encoding="utf-8")
     assert not list(path.parent.glob("*.png")) and (path.parent / "summary.json").exists()

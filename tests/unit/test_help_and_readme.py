@@ -112,7 +112,7 @@ def test_readme_sections_and_install_notes():
     assert "download.pytorch.org/whl/cpu" in README
     assert 'langgraph-cli[inmem]' in README
     agent = README.split("<!-- example: agent -->", 1)[0].rstrip().rsplit("\n\n", 1)[1]
-    assert "sinoloc[llm]" in agent  # said right before the example that needs it
+    assert "'.[llm]'" in agent  # said right before the example that needs it
 
 
 def test_gitignore_covers_langgraph_dev_files():

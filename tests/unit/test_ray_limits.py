@@ -52,7 +52,7 @@ def test_a_rate_limit_error_pushes_the_next_slot_back_for_everyone(tmp_path):
 
 def test_engine_ray_without_ray_says_how_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as when not installed
-    with pytest.raises(RunError, match=r"pip install 'sinoloc\[ray\]'"):
+    with pytest.raises(RunError, match=r"pip install '\.\[ray\]'"):
         require_ray()
     data = tmp_path / "set.csv"
     data.write_text("id,image,lat,lon\n", encoding="utf-8")

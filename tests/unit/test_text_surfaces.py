@@ -14,7 +14,8 @@ from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.app.chat.repl import map_file_name
 from sinoloc.app.cli.knowledge import main as knowledge_main
 from sinoloc.app.cli.knowledge import stats_lines
-from sinoloc.tools.regions.build import BuildProgress, build
+from sinoloc.tools.cache_progress import BuildProgress
+from sinoloc.tools.regions.build import build
 
 OCR_SUMMARY = ('2 text line(s):\nT1 [full, 0.93] "厚实"\n'
                'T2 [left, 0.88] "杭州市西湖区文三路138号电话0571-88886666"')
@@ -92,9 +93,19 @@ def test_thread_store_from_before_last_image_is_upgraded(tmp_path):
         assert (old.first_image, old.last_image, old.last_answer) == ("/a.jpg", None, "浙江省")
 
 
-def test_the_no_model_reply_points_at_the_chat_option():
-    assert "sinoloc locate --help" not in NEEDS_A_MODEL
-    assert "sinoloc chat --thread THREAD --llm SPEC" in NEEDS_A_MODEL
+def test_the_no_model_reply_gives_each_surface_its_own_advice():
+    from sinoloc.app.chat.events import WEB_MODEL_ADVICE, cli_model_advice, stream_events
+
+    # Python (the graph's own reply): how to give the locator a model, no command line
+    assert "Geolocator(llm=" in NEEDS_A_MODEL and "sinoloc chat" not in NEEDS_A_MODEL
+    update = {"followup": {"reply": NEEDS_A_MODEL}}
+    (web,) = stream_events("updates", update, WEB_MODEL_ADVICE)
+    assert "sinoloc serve --llm SPEC" in web.text and "sinoloc chat" not in web.text
+    assert "Geolocator(" not in web.text
+    (cli,) = stream_events("updates", update, cli_model_advice("sinoloc chat --thread t-1"))
+    assert "`sinoloc chat --thread t-1 --llm SPEC`" in cli.text and "Geolocator(" not in cli.text
+    other = {"followup": {"reply": "The board reads 文三路."}}  # a model's reply stays as it is
+    assert stream_events("updates", other, WEB_MODEL_ADVICE)[0].text == "The board reads 文三路."
 
 
 # ------------------------------------------------------------------ knowledge
@@ -200,7 +211,7 @@ def test_first_run_index_build_says_what_it_does(tmp_path, tty):
     records, wkb = build(tmp_path, progress=progress)
     assert [r["level"] for r in records] == ["province", "city", "district"] and len(wkb) == 1
     assert "building the region index (first run only)" in stream.text
-    assert re.search(r"3 boundaries read in \d+ s\n$", stream.text)
+    assert re.search(r"3 boundaries read in \d+\.\d s\n$", stream.text)
     if tty:
         assert "\r" in stream.text and "1/3 boundaries" in stream.text
     else:

@@ -30,7 +30,7 @@ class PaddleOcrEngine(LazyEngine):
             from paddleocr import PaddleOCR
         except ImportError as exc:
             raise OcrUnavailable(
-                "paddleocr is not installed: pip install 'sinoloc[paddle]'") from exc
+                "paddleocr is not installed: pip install '.[paddle]' in the sinoloc clone") from exc
         return PaddleOCR(
             text_detection_model_dir=self._det,
             text_recognition_model_dir=self._rec,

@@ -56,7 +56,7 @@ def search(client: OnlineClient, query: str, *,
         import ddgs  # noqa: F401 - the optional extra
     except ImportError as exc:
         raise ProviderFailure(PROVIDER, FailureKind.NOT_CONFIGURED, "the ddgs package is not "
-                              "installed: pip install 'sinoloc[online]'") from exc
+                              "installed: pip install '.[online]' in the sinoloc clone") from exc
     pause = sleep or client.store.sleep
 
     def fetch() -> list[dict]:

@@ -23,7 +23,6 @@ import os
 import tempfile
 import threading
 import unicodedata
-from collections import defaultdict
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
@@ -102,28 +101,44 @@ class TownGazetteer:
     # ---------------------------------------------------------------- building
     @classmethod
     def from_rows(cls, rows, source_sha: str = "") -> TownGazetteer:
+        """Entries (name, kind, region) gathered in one pass, then sorted and deduplicated by
+        numpy (a first run's cost: a dict of sets took seconds)."""
         region_ids: dict[tuple[str, str], int] = {}
-        entries: dict[tuple[str, int], set[int]] = defaultdict(set)  # plain ints sort fast
+        names: list[str] = []
+        kinds: list[int] = []
+        rids: list[int] = []
         town, bare, village = int(NameKind.TOWN), int(NameKind.TOWN_BARE), int(NameKind.VILLAGE)
         for level, adcode, name, villages in rows:
             rid = region_ids.setdefault((level, adcode), len(region_ids))
             if len(name) <= MAX_NAME:
-                entries[(name, town)].add(rid)
+                names.append(name)
+                kinds.append(town)
+                rids.append(rid)
             stem = bare_name(name)
             if stem is not None:
-                entries[(stem, bare)].add(rid)
-            for v in villages:
-                if 2 <= len(v) <= MAX_NAME:
-                    entries[(v, village)].add(rid)
-        keys = sorted(entries)
-        names = np.array([k[0] for k in keys], dtype=f"<U{MAX_NAME}")
-        kinds = np.array([k[1] for k in keys], dtype=np.int8)
-        posting_lists = [sorted(entries[k]) if len(entries[k]) > 1 else list(entries[k]) for k in keys]
-        starts = np.zeros(len(keys) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in posting_lists], out=starts[1:])
-        postings = np.array([r for p in posting_lists for r in p], dtype=np.int32)
+                names.append(stem)
+                kinds.append(bare)
+                rids.append(rid)
+            kept = [v for v in villages if 2 <= len(v) <= MAX_NAME]
+            names += kept
+            kinds += [village] * len(kept)
+            rids += [rid] * len(kept)
+        unique_names, name_ids = np.unique(np.array(names, dtype=f"<U{MAX_NAME}"),
+                                           return_inverse=True)
+        kind_arr, rid_arr = np.array(kinds, dtype=np.int64), np.array(rids, dtype=np.int64)
+        order = np.lexsort((rid_arr, kind_arr, name_ids))  # by name, then kind, then region
+        name_ids, kind_arr, rid_arr = name_ids[order], kind_arr[order], rid_arr[order]
+        new_key = np.ones(len(order), dtype=bool)
+        new_key[1:] = (name_ids[1:] != name_ids[:-1]) | (kind_arr[1:] != kind_arr[:-1])
+        fresh = new_key.copy()  # a (name, kind, region) triple met before is one entry
+        fresh[1:] |= rid_arr[1:] != rid_arr[:-1]
+        name_ids, kind_arr, rid_arr, new_key = (a[fresh] for a in (name_ids, kind_arr, rid_arr,
+                                                                   new_key))
+        first = np.nonzero(new_key)[0]
+        starts = np.append(first, len(rid_arr)).astype(np.int64)
         regions = sorted(region_ids, key=region_ids.__getitem__)
-        return cls(names, kinds, starts, postings, regions, source_sha)
+        return cls(unique_names[name_ids[first]], kind_arr[first].astype(np.int8), starts,
+                   rid_arr.astype(np.int32), regions, source_sha)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,6 +214,7 @@ def _sha(path: Path) -> str:
 
 def load_towns(path: Path = DATA_FILE, cache_dir: Path | None = None) -> TownGazetteer:
     """The gazetteer from the user cache, rebuilt from the shipped table when it changed."""
+    from sinoloc.tools.cache_progress import BuildProgress
     from sinoloc.tools.regions.index import default_cache_dir
 
     sha = _sha(path)
@@ -210,7 +226,13 @@ def load_towns(path: Path = DATA_FILE, cache_dir: Path | None = None) -> TownGaz
                 return gazetteer
         except (OSError, ValueError, KeyError) as exc:
             log.warning("town index %s unreadable (%s): rebuilding", cache, exc)
-    gazetteer = TownGazetteer.from_rows(read_table(path), sha)
+    progress = BuildProgress(what="the town index", unit="towns and villages", doing="indexing",
+                             did="indexed")
+    rows = read_table(path)
+    total = len(rows) + sum(len(villages) for *_, villages in rows)
+    progress(0, total)
+    gazetteer = TownGazetteer.from_rows(rows, sha)
+    progress(total, total)
     try:
         gazetteer.save(cache)
     except OSError as exc:  # a read-only cache dir costs speed, not correctness

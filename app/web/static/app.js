@@ -136,10 +136,10 @@
     state.prediction = p;
     const guess = p.basis === "prior_only";
     const names = [p.province, p.city !== p.province ? p.city : null, p.district !== p.city ? p.district : null].filter(Boolean);
-    const rows = p.candidates.map((c) => `<tr><td class="num">${c.rank}</td><td>${esc([c.province, c.city !== c.province ? c.city : null, c.district].filter(Boolean).join(" "))}</td><td class="num">${pct(c.probability)}</td></tr>`).join("");
+    const rows = p.candidates.map((c) => `<tr><td class="num">${c.rank}</td><td>${esc([c.province, c.city !== c.province ? c.city : null, c.district !== c.city ? c.district : null].filter(Boolean).join(""))}</td><td class="num">${pct(c.probability)}</td></tr>`).join("");
     const evidence = p.evidence.map((e) => `<tr id="ev-${esc(e.id)}"><td class="ev">${esc(e.id)}</td><td>${esc(e.kind)}</td><td>${esc(e.text)}</td><td>${esc(e.detail)}</td></tr>`).join("");
     $("answer").innerHTML =
-      `<div class="place" id="answer-place">${esc(names.join(" "))}</div>` +
+      `<div class="place" id="answer-place">${esc(names.join(""))}</div>` +
       `<div>${p.lat.toFixed(5)}, ${p.lon.toFixed(5)} (WGS-84) ±${p.precision_km.toFixed(1)} km · <span class="basis ${guess ? "guess" : ""}" id="basis">${guess ? "GUESS · prior only" : "basis: " + esc(p.basis)}</span></div>` +
       (guess ? `<div class="guess-note">No evidence located this image: the answer is where photos are most likely a priori, not a finding.</div>` : "") +
       confidence(p.confidence) +
