@@ -92,6 +92,26 @@ def resolve_place(text: str, index: RegionIndex) -> Region:
     return resolution.region
 
 
+def _edited_point(decision: ReviewDecision, evidence: list[Evidence], region: Region,
+                  index: RegionIndex) -> tuple[float, float]:
+    """The person's point, else the best point evidence inside ``region``, else its centre."""
+    if decision.lat is not None and decision.lon is not None:
+        return decision.lat, decision.lon
+    inside = [e for e in evidence if e.point is not None
+              and index.contains(region, e.point.lon, e.point.lat)]
+    best = max(inside, key=lambda e: e.effective_weight, default=None)
+    return (best.point.lat, best.point.lon) if best and best.point else (region.lat, region.lon)
+
+
+def _cited_levels(region: Region, evidence: list[Evidence], index: RegionIndex) -> list[list[str]]:
+    """For province, city and district of ``region``: the ids of the non-prior evidence that
+    supports it ([] for a level below the region's own)."""
+    levels = [index.province_of(region), index.city_of(region) if region.level is not Level.PROVINCE
+              else None, region if region.level is Level.DISTRICT else None]
+    return [[e.id for e in evidence if e.kind is not EvidenceKind.PRIOR and supports(e, r, index)]
+            if r is not None else [] for r in levels]
+
+
 def edited_answer(decision: ReviewDecision, evidence: list[Evidence],
                   index: RegionIndex) -> Answer:
     """A person's edit as a submission: the named place, their point or one inside it (the best
@@ -99,17 +119,8 @@ def edited_answer(decision: ReviewDecision, evidence: list[Evidence],
     cited, so the verifier judges the place against the evidence, not the form."""
     region = resolve_place(decision.place or "", index)
     path = index.admin_path(region)
-    if decision.lat is not None and decision.lon is not None:
-        lat, lon = decision.lat, decision.lon
-    else:
-        inside = [e for e in evidence if e.point is not None
-                  and index.contains(region, e.point.lon, e.point.lat)]
-        best = max(inside, key=lambda e: e.effective_weight, default=None)
-        lat, lon = (best.point.lat, best.point.lon) if best and best.point else (region.lat, region.lon)
-    levels = [index.province_of(region), index.city_of(region) if region.level is not Level.PROVINCE
-              else None, region if region.level is Level.DISTRICT else None]
-    cited = [[e.id for e in evidence if e.kind is not EvidenceKind.PRIOR and supports(e, r, index)]
-             if r is not None else [] for r in levels]
+    lat, lon = _edited_point(decision, evidence, region, index)
+    cited = _cited_levels(region, evidence, index)
     return Answer(province=path.province or index.province_of(region).name, city=path.city,
                   district=path.district, lat=lat, lon=lon, confidence=0.9,
                   province_evidence=cited[0], city_evidence=cited[1], district_evidence=cited[2],

@@ -25,20 +25,32 @@ def _rows(run: Path) -> dict[str, ResultRow]:
     return {r.id: r for r in ResultsLog(run / "predictions.jsonl").read()}
 
 
+def _changed(base: dict[str, ResultRow], rows: dict[str, ResultRow]) -> list[str]:
+    """Ids in both runs whose predictions differ in any field but timings, sorted."""
+    return sorted(i for i, r in rows.items() if i in base and without_timings(
+        r.prediction) != without_timings(base[i].prediction))
+
+
+def _diverged(replayed: list[ResultRow]) -> list[dict]:
+    """The first divergence of each replayed image that diverged, by image id."""
+    diverged = sorted((r for r in replayed if r.replay and r.replay.get("divergence")),
+                      key=lambda r: r.id)
+    return [r.replay["divergence"] for r in diverged if r.replay]
+
+
+def _replay_counts(replayed: list[ResultRow]) -> dict[str, int]:
+    """Hits, misses and live calls summed over the replayed images."""
+    return {"hits": sum(r.replay["hits"] for r in replayed if r.replay),
+            "misses": sum(r.replay["misses"] for r in replayed if r.replay),
+            "live_calls": sum(r.replay.get("live_calls", 0) for r in replayed if r.replay)}
+
+
 def replay_summary(base: dict[str, ResultRow], rows: dict[str, ResultRow]) -> dict:
     """Counts for one replayed run against ``base`` (the first run compared)."""
     replayed = [r for r in rows.values() if r.replay is not None]
-    diverged = sorted((r for r in replayed if r.replay and r.replay.get("divergence")),
-                      key=lambda r: r.id)
-    changed = sorted(i for i, r in rows.items() if i in base and without_timings(
-        r.prediction) != without_timings(base[i].prediction))
-    return {"images": len(rows), "replayed": len(replayed),
-            "hits": sum(r.replay["hits"] for r in replayed if r.replay),
-            "misses": sum(r.replay["misses"] for r in replayed if r.replay),
-            "live_calls": sum(r.replay.get("live_calls", 0) for r in replayed if r.replay),
+    return {"images": len(rows), "replayed": len(replayed), **_replay_counts(replayed),
             "stopped": sum(r.status == "replay_miss" for r in rows.values()),
-            "diverged": [r.replay["divergence"] for r in diverged if r.replay],
-            "changed": changed}
+            "diverged": _diverged(replayed), "changed": _changed(base, rows)}
 
 
 def replay_lines(run_dirs: list[Path]) -> list[str]:

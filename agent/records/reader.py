@@ -93,12 +93,16 @@ def read_manifest(folder: Path) -> Manifest:
     return manifest
 
 
-def load_record(folder: Path) -> Record:
-    """The record in ``folder`` (an eval run directory's ``record/`` is found too), validated."""
+def _record_folder(folder: Path) -> Path:
+    """``folder`` itself, or its ``record/`` when ``folder`` is an eval run directory."""
     folder = Path(folder)
     if not (folder / MANIFEST).exists() and (folder / "record" / MANIFEST).exists():
         folder = folder / "record"
-    manifest = read_manifest(folder)
+    return folder
+
+
+def _read_blobs(folder: Path) -> dict[str, object]:
+    """Every blob by its hash, each checked against its hash and for absolute paths."""
     blobs: dict[str, object] = {}
     path = folder / BLOBS
     for number, raw in _lines(path):
@@ -108,29 +112,48 @@ def load_record(folder: Path) -> Record:
                               "(the line was edited)")
         _check_paths(path, number, raw)
         blobs[blob.h] = blob.d
+    return blobs
+
+
+def _checked_step(path: Path, number: int, raw: bytes, blobs: dict[str, object]) -> Step:
+    """One steps line, validated: its version, the blobs it names, an exchange's req and res."""
+    step = _parsed(Step, path, number, raw)
+    if step.v > VERSION:
+        raise RecordError(f"{path}:{number}: format version {step.v} is newer than {VERSION}")
+    for h in (step.req, step.res):
+        if h is not None and h not in blobs:
+            raise RecordError(f"{path}:{number}: names blob {h}, which {BLOBS} lacks")
+    if step.kind in EXCHANGES and (step.req is None or step.res is None):
+        raise RecordError(f"{path}:{number}: a {step.kind} step needs req and res")
+    _check_paths(path, number, raw)
+    return step
+
+
+def _place_step(step: Step, attempts: dict[tuple[str, int], ImageRecord],
+                images: dict[str, ImageRecord]) -> None:
+    """Append ``step`` to its image's attempt; the last attempt of each image counts."""
+    slot = (step.image, step.attempt)
+    if slot not in attempts or step.kind == "start":  # a start begins the attempt afresh
+        attempts[slot] = ImageRecord(step.image, step.attempt, step.sha256)
+    current = attempts[slot]
+    current.sha256 = current.sha256 or step.sha256
+    current.steps.append(step)
+    if step.image not in images or images[step.image].attempt <= step.attempt:
+        images[step.image] = current  # the last attempt of each image counts
+
+
+def load_record(folder: Path) -> Record:
+    """The record in ``folder`` (an eval run directory's ``record/`` is found too), validated."""
+    folder = _record_folder(folder)
+    manifest = read_manifest(folder)
+    blobs = _read_blobs(folder)
     images: dict[str, ImageRecord] = {}
     attempts: dict[tuple[str, int], ImageRecord] = {}
     count = 0
     path = folder / STEPS
     for number, raw in _lines(path):
-        step = _parsed(Step, path, number, raw)
-        if step.v > VERSION:
-            raise RecordError(f"{path}:{number}: format version {step.v} is newer than {VERSION}")
-        for h in (step.req, step.res):
-            if h is not None and h not in blobs:
-                raise RecordError(f"{path}:{number}: names blob {h}, which {BLOBS} lacks")
-        if step.kind in EXCHANGES and (step.req is None or step.res is None):
-            raise RecordError(f"{path}:{number}: a {step.kind} step needs req and res")
-        _check_paths(path, number, raw)
+        _place_step(_checked_step(path, number, raw, blobs), attempts, images)
         count += 1
-        slot = (step.image, step.attempt)
-        if slot not in attempts or step.kind == "start":  # a start begins the attempt afresh
-            attempts[slot] = ImageRecord(step.image, step.attempt, step.sha256)
-        current = attempts[slot]
-        current.sha256 = current.sha256 or step.sha256
-        current.steps.append(step)
-        if step.image not in images or images[step.image].attempt <= step.attempt:
-            images[step.image] = current  # the last attempt of each image counts
     return Record(folder=folder, manifest=manifest, blobs=blobs, images=images, steps=count)
 
 

@@ -165,38 +165,48 @@ def _corrections(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(args: argparse.Namespace) -> int:
-    from sinoloc.agent.build import use_knowledge_files
-    from sinoloc.tools.knowledge.corpus import CorpusError, get_corpus
+def _stats(args: argparse.Namespace, corpus) -> int:
+    """``knowledge stats``: entry counts, as JSON or lines."""
+    stats = {"entries": len(corpus), **corpus.stats()}
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(stats_lines(stats)))
+    return EXIT_OK
 
-    try:
-        if args.knowledge_command in ("corrections", "promote"):
-            return _corrections(args)
-        if args.knowledge_command == "validate":
-            return _validate(args.files)
-        use_knowledge_files(knowledge_files(args.knowledge))
-        corpus = get_corpus()
-    except CorpusError as exc:
-        print(f"sinoloc: {exc}", file=sys.stderr)
+
+def _show(args: argparse.Namespace, corpus) -> int:
+    """``knowledge show``: one entry by id, as JSON or lines; an unknown id is bad input."""
+    entry = corpus.by_id.get(args.id)
+    if entry is None:
+        print(f"sinoloc: no knowledge entry {args.id!r} (`sinoloc knowledge search WORDS` "
+              "lists ids)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.knowledge_command == "stats":
-        stats = {"entries": len(corpus), **corpus.stats()}
-        if args.json:
-            print(json.dumps(stats, ensure_ascii=False, indent=2))
-        else:
-            print("\n".join(stats_lines(stats)))
-        return EXIT_OK
-    if args.knowledge_command == "show":
-        entry = corpus.by_id.get(args.id)
-        if entry is None:
-            print(f"sinoloc: no knowledge entry {args.id!r} (`sinoloc knowledge search WORDS` "
-                  "lists ids)", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        if args.json:
-            print(json.dumps(_entry_dict(entry, corpus), ensure_ascii=False, indent=2))
-        else:
-            print("\n".join(entry_lines(entry, corpus)))
-        return EXIT_OK
+    if args.json:
+        print(json.dumps(_entry_dict(entry, corpus), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(entry_lines(entry, corpus)))
+    return EXIT_OK
+
+
+def _print_hits(hits, kept: set, reading, corpus) -> None:
+    """The search's hits as numbered lines, each flagged when locate would not use it."""
+    print("\n".join(reading.lines()) or "locate reads no clue in this text")
+    if not hits:
+        print("no matching entry")
+    for rank, hit in enumerate(hits, start=1):
+        entry = hit.entry
+        where = "、".join(corpus.region_names(entry)) or "does not localise"
+        print(f"{rank}. [{entry.id}] {entry.kind.value}, score {hit.score:.2f}\n"
+              f"   {entry.clue_zh}\n   {entry.clue_en}\n   → {where} (strength "
+              f"{entry.strength:.2f})\n   source: {entry.source}")
+        if entry.id not in kept:
+            print(f"   ! matched only through words locate reads otherwise ({reading.why}): "
+                  "not evidence")
+
+
+def _search(args: argparse.Namespace, corpus) -> int:
+    """``knowledge search``: the entries matching the query, and which of them locate reads."""
     from sinoloc.tools.clues.reading import how_locate_reads
     from sinoloc.tools.knowledge.retrieval import get_knowledge_index
 
@@ -215,16 +225,26 @@ def main(args: argparse.Namespace) -> int:
                            "locate_ignores": None if h.entry.id in kept else reading.why}
                           for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK
-    print("\n".join(reading.lines()) or "locate reads no clue in this text")
-    if not hits:
-        print("no matching entry")
-    for rank, hit in enumerate(hits, start=1):
-        entry = hit.entry
-        where = "、".join(corpus.region_names(entry)) or "does not localise"
-        print(f"{rank}. [{entry.id}] {entry.kind.value}, score {hit.score:.2f}\n"
-              f"   {entry.clue_zh}\n   {entry.clue_en}\n   → {where} (strength "
-              f"{entry.strength:.2f})\n   source: {entry.source}")
-        if entry.id not in kept:
-            print(f"   ! matched only through words locate reads otherwise ({reading.why}): "
-                  "not evidence")
+    _print_hits(hits, kept, reading, corpus)
     return EXIT_OK
+
+
+def main(args: argparse.Namespace) -> int:
+    from sinoloc.agent.build import use_knowledge_files
+    from sinoloc.tools.knowledge.corpus import CorpusError, get_corpus
+
+    try:
+        if args.knowledge_command in ("corrections", "promote"):
+            return _corrections(args)
+        if args.knowledge_command == "validate":
+            return _validate(args.files)
+        use_knowledge_files(knowledge_files(args.knowledge))
+        corpus = get_corpus()
+    except CorpusError as exc:
+        print(f"sinoloc: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.knowledge_command == "stats":
+        return _stats(args, corpus)
+    if args.knowledge_command == "show":
+        return _show(args, corpus)
+    return _search(args, corpus)
