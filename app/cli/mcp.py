@@ -57,8 +57,8 @@ def main(args: argparse.Namespace) -> int:
         from sinoloc.app.mcp.server import build_server
         from sinoloc.app.mcp.transport import http_app, serve_http
     except ImportError as exc:
-        print(f"sinoloc: mcp needs the mcp extra: pip install 'sinoloc[mcp]' ({exc.name} is "
-              "missing)", file=sys.stderr)
+        print("sinoloc: mcp needs the mcp extra: pip install '.[mcp]' in the sinoloc clone "
+              f"({exc.name} is missing)", file=sys.stderr)
         return EXIT_BAD_INPUT
     token, generated = server_token(args.host, args.token) if args.transport == "http" \
         else (None, False)

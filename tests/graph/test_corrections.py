@@ -38,13 +38,13 @@ def test_chat_review_commands(monkeypatch, capsys, tmp_path, files):
         "/approve", "/approve", "/review off", "/review"])
     assert "cannot approve: nothing waits for review" in out  # before any image
     assert "review on: each new image stops" in out
-    assert "? for review: 浙江省 杭州市 西湖区" in out
-    assert out.index("? for review") < out.index("● 浙江省 杭州市 西湖区")  # committed after /approve
+    assert "? for review: 浙江省杭州市西湖区" in out
+    assert out.index("? for review") < out.index("● 浙江省杭州市西湖区")  # committed after /approve
     assert "did not pass verification" in out  # the edit outside the evidence, with the reasons
     assert "cannot edit: edit needs place" in out
     assert "your clue E4 (江苏省苏州市) contradicts evidence at least as strong" in out
-    assert out.count("● 浙江省 杭州市 西湖区") == 1  # one commit: the clue did not move it
-    assert "cannot approve: nothing waits" in out.split("● 浙江省 杭州市 西湖区")[1]
+    assert out.count("● 浙江省杭州市西湖区") == 1  # one commit: the clue did not move it
+    assert "cannot approve: nothing waits" in out.split("● 浙江省杭州市西湖区")[1]
     assert "review off" in out and "review is off" in out
 
 
