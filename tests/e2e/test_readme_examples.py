@@ -84,8 +84,8 @@ def test_thread(photo_dir, capsys):
 
 def test_tools(photo_dir, capsys):
     out = run_example("tools", capsys).splitlines()
-    assert out[0] == str(["cnn_prior", "geocode_poi", "lookup_clues", "lookup_knowledge", "ocr",
-                          "reverse_geocode", "web_search"])
+    assert out[0] == str(["cnn_prior", "geocode_poi", "lookup_clues", "lookup_knowledge", "map_view",
+                          "ocr", "reverse_geocode", "web_search"])
     assert "杭州市西湖区文三路138号" in out[1]
     assert json.loads(out[2])["evidence_ids"] == ["E1", "E2", "E3"]
 
