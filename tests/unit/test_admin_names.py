@@ -53,6 +53,11 @@ HARD_CASES = [
     ("中山公园", None),
     ("中山纪念堂", None),
     ("北京医院", "北京市"),  # a hospital named after its city stands in it
+    ("杭州湾跨海大桥", None),  # joins 嘉兴 and 宁波: a bay named after 杭州, not 杭州市
+    ("胶州湾隧道", None),  # in 青岛, not 胶州市
+    ("杭甬高速", None),  # an expressway named by its ends
+    ("哈尔滨绕城高速", "黑龙江省哈尔滨市"),  # a ring expressway runs around the city it names
+    ("南京长江大桥", "江苏省南京市"),  # the name is 南京, then 长江大桥: the bridge is in 南京
     ("廊坊职业技术学院", None),  # an institution named after a city, read on a sign elsewhere
     ("杭州电子科技大学", None),
     ("杭州西湖区学院路", "浙江省杭州市西湖区"),  # 学院路 is a road: the names before it still count
