@@ -83,8 +83,7 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
     """The row checked (cited, with the source's year and successors), or None where the
     source does not list the change; and the corrections made."""
     records = [r for r in history.rows if r["名称"] == row["old_name"]
-               and r["一级行政区"] == row["province"] and r["状态"] in ("弃用", "变更")
-               and r["变更/弃用时间"]]
+               and r["状态"] in ("弃用", "变更") and r["变更/弃用时间"]]
     if not records:
         return None, []
     want = set(row["new_names"].split(";")) if row["new_names"] else set()
@@ -92,7 +91,8 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
     def fit(record: dict) -> tuple:
         names = {s["名称"] for s in history.successors(record)}
         gap = abs(int(record["变更/弃用时间"]) - int(row["year"]))
-        return (record["二级行政区"] in (row["city"], row["old_name"], "直辖"), gap <= 1,
+        return (record["一级行政区"] == row["province"] or record["二级行政区"] == row["city"],
+                record["二级行政区"] in (row["city"], row["old_name"], "直辖"), gap <= 1,
                 bool(want) and want <= names, -gap)
 
     record = max(records, key=fit)
@@ -109,7 +109,10 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
         fixed["new_names"] = ";".join(names)
         if len(names) > 1 and row["change"] == "merged":
             fixed["change"] = "split"
-    fixed["source"] = _cite(record, commit)
+    earlier = row["source"].strip()
+    kept = [part.strip() for part in earlier.split(" | ")
+            if part.strip() and "typed from" not in part and REPO not in part]
+    fixed["source"] = " | ".join([_cite(record, commit), *kept])  # with a checked earlier source
     return fixed, notes
 
 
@@ -148,10 +151,11 @@ def nineties(history: History, commit: str, taken: set[tuple[str, str]]) -> list
             continue
         if record["状态"] not in ("弃用", "变更") or record["名称"] in _GENERIC:
             continue
-        if any(r["名称"] == record["名称"] and r["一级行政区"] == record["一级行政区"]
-               and r["启用时间"] >= end for r in history.rows):
-            continue  # the name went on under another code (文登市, 1988 → 1990): not retired
         direct = [c.split("[")[0] for c in record["新代码"].split(";") if c]
+        if any(r["名称"] == record["名称"] and r["启用时间"] >= end
+               and (r["一级行政区"] == record["一级行政区"] or r["代码"] in direct)
+               for r in history.rows):
+            continue  # the name went on under another code (文登市, 1988 → 1990; 双桥区 in 重庆, 1997)
         if not direct or not all(any(r["状态"] == "在用" for r in history.by_code.get(c, []))
                                  for c in direct):
             continue  # changed again later (胶南县 → 胶南市 → 黄岛区): that later row tells it
