@@ -216,5 +216,6 @@ def test_a_sign_line_split_into_two_spans_keeps_its_distance():
 def test_a_distance_on_another_line_is_not_joined():
     from sinoloc.tools.clues import ClueKind, extract_clues
 
-    clues = extract_clues([_span("马鞍山市博望区", 100, 400, 100, "T1"), _span("62公里", 100, 220, 300, "T2")])
+    clues = extract_clues([_span("马鞍山市博望区", 100, 400, 100, "T1"),
+                           _span("62公里", 100, 220, 300, "T2")])
     assert not [c for c in clues if c.kind is ClueKind.GUIDE_SIGN]

@@ -180,7 +180,8 @@ def test_a_regional_bank_sign_alone_answers_its_home_city_not_the_capital(corpus
     for bank_id, home in [("bank-hongta", "530400"), ("bank-tianfu", "511300"), ("bank-huarun", "440400")]:
         entry = corpus.by_id[bank_id]
         belief = fuse([Evidence(id="E1", kind="knowledge", text=entry.patterns[0], source="test",
-                                regions=[{"level": r.level.value, "adcode": r.adcode, "weight": w, "name": r.name}
+                                regions=[{"level": r.level.value, "adcode": r.adcode,
+                                          "weight": w, "name": r.name}
                                          for r, w in corpus.regions(entry)],
                                 weight=entry.strength, confidence=0.8)], corpus.index)
         city = max(belief.marginal("city").items(), key=lambda kv: kv[1])[0]

@@ -78,7 +78,7 @@ def _lines(spans: list[OcrSpan]) -> list[tuple[str, str | None, float]]:
                 and _same_line(spans[i], spans[j]) and i not in joined and j not in joined.values():
             joined[i] = j
     taken = set(joined.values())
-    out = []
+    out: list[tuple[str, str | None, float]] = []
     for i, span in enumerate(spans):
         if i in taken and i not in joined:
             continue
