@@ -22,6 +22,7 @@ EDGE_LETTERS = 1.2  # ... or this many letter heights (the cut letter may not be
 SAME_LINE = 0.5  # elevation difference allowed, in letter heights
 HEIGHT_RATIO = 1.6  # letter heights of one line read in two views differ by at most this factor
 OVERLAP_SLACK = 1.5  # characters: a text overlap may differ this much from the angular one
+ABUT = 0.3  # characters: readings sharing less than this abut (joined as they are)
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ def _same_line(a: _Geo, b: _Geo) -> bool:
 
 def join_text(left: str, right: str, shared: float) -> str | None:
     """``left`` and ``right`` read as one line whose readings overlap by about ``shared``
-    characters: the join at the text overlap nearest that (dropping at most one cut character at
-    either end), plain concatenation where almost nothing is shared, else None."""
+    characters: the join at the longest text overlap near that (dropping at most one cut
+    character at either end), plain concatenation where almost nothing is shared, else None."""
     left, right = left.rstrip(), right.lstrip()
     best: tuple[float, str] | None = None
     for drop_l in (0, 1):
@@ -85,7 +86,9 @@ def join_text(left: str, right: str, shared: float) -> str | None:
                 break
     if best is not None:
         return best[1]
-    return left + right if shared < 0.7 else None
+    # abutting readings: only where the views share less than a third of a letter of this line
+    # (more, and the cut letter was read twice, maybe differently: 沙 | 少家埭村 is not 沙少家埭村)
+    return left + right if shared < ABUT else None
 
 
 def _joined(left: OcrSpan, right: OcrSpan, gl: _Geo, gr: _Geo) -> OcrSpan | None:
@@ -125,11 +128,16 @@ def _read_whole_elsewhere(cut: OcrSpan, gc: _Geo, others: list[tuple[OcrSpan, _G
 
 
 def join_seams(spans: list[OcrSpan], views: list[ViewSpec]) -> list[OcrSpan]:
-    """``spans`` read in ``views`` of one panorama, with lines cut by a seam joined into one span
-    and cut readings another view read whole dropped. Spans of whole-image views pass as they are."""
+    """``spans`` read in ``views`` of one panorama, with each line cut by a seam added as one
+    joined span, and cut readings another view read whole dropped. The halves stay (the merge
+    that follows drops those the joined text holds), so a wrong join (a reading that only seemed
+    cut, beside a fragment) never costs the reading itself. Spans of whole-image views pass as
+    they are."""
     specs = {v.view_id: v for v in views}
     items: list[tuple[OcrSpan, _Geo | None]] = [
         (s, _geometry(s, specs[s.view_id]) if s.view_id in specs else None) for s in spans]
+    originals = list(items)
+    halves: list[OcrSpan] = []
     changed = True
     while changed:
         changed = False
@@ -142,11 +150,15 @@ def join_seams(spans: list[OcrSpan], views: list[ViewSpec]) -> list[OcrSpan]:
                     continue
                 geo = _Geo(ga.lon0, ga.lon0 + ga.width + _offset(gb.lon0, ga.lon1) + gb.width,
                            ga.lat, max(ga.height, gb.height), ga.cut_left, gb.cut_right)
+                halves += [a, b]
                 items = [it for k, it in enumerate(items) if k not in (i, j)] + [(joined, geo)]
                 changed = True
                 break
             if changed:
                 break
-    placed = [(s, g) for s, g in items if g is not None]
-    return [s for s, g in items
-            if g is None or not (g.cut_left or g.cut_right) or not _read_whole_elsewhere(s, g, placed)]
+    read = [(s, g) for s, g in originals if g is not None]  # a join proves no whole reading
+    kept = [s for s, g in items
+            if g is None or not (g.cut_left or g.cut_right) or not _read_whole_elsewhere(s, g, read)]
+    return kept + [h for h in halves if h not in kept and not any(
+        h is s and g is not None and (g.cut_left or g.cut_right) and _read_whole_elsewhere(s, g, read)
+        for s, g in originals)]
