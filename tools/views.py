@@ -26,12 +26,13 @@ WHOLE_IMAGE = ViewSpec(view_id="full")
 
 
 def panorama_views(pano_width: int = 2048, count: int = 4, fov: float = 100.0,
-                   pitch: float = 0.0, aspect: float = 0.7) -> list[ViewSpec]:
+                   pitch: float = -5.0, aspect: float = 0.8) -> list[ViewSpec]:
     """``count`` headings evenly around the panorama; a field of view wider than 360/count
     overlaps neighbours, so a sign on a seam is whole in one of them, and a line wider than the
-    overlap is joined again from its two halves (:mod:`sinoloc.tools.ocr.seams`). Level views
-    ``aspect`` times as tall as wide see from 40° below the horizon (a nearby car's plate, above
-    the capture car at the nadir) to 40° above it (shop signs). Views match the panorama's own
+    overlap is joined again from its two halves (:mod:`sinoloc.tools.ocr.seams`). Views ``aspect``
+    times as tall as wide, pitched 5° down, see from 48° below the horizon (the plate of a car
+    parked 2 m away, seen from a capture car's 2.5 m camera; the capture car itself lies lower) to
+    38° above it (shop signs across the street). Views match the panorama's own
     angular resolution (no pixels are invented for OCR to pay for), between 480 and 960 px wide."""
     step = 360.0 / count
     width = int(min(960, max(480, round(pano_width * fov / 360.0))))
