@@ -20,13 +20,19 @@ from sinoloc.tools.clues.signs import sign_clues
 from sinoloc.tools.clues.towns import town_clues
 from sinoloc.tools.clues.welcome import welcome_clues
 from sinoloc.tools.injection import neighbour_pairs
-from sinoloc.tools.knowledge import get_knowledge
+from sinoloc.tools.knowledge import Knowledge, get_knowledge
 from sinoloc.tools.knowledge.corpus import get_corpus
 from sinoloc.tools.knowledge.kinds import get_kinds
 from sinoloc.tools.ocr.base import OcrSpan
 from sinoloc.tools.regions import get_region_index
 
 __all__ = ["Clue", "ClueKind", "RegionSupport", "extract_clues", "extract_text_clues"]
+
+
+def _province_folds(knowledge: Knowledge) -> dict[str, str]:
+    """Traditional forms the OCR engine reads for a province abbreviation (粵 → 粤)."""
+    return {read: rows[0].meant for (position, read), rows in knowledge.plate_confusions.items()
+            if position == "province"}
 
 
 def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
@@ -47,7 +53,8 @@ def extract_text_clues(text: str, span_id: str | None = None) -> list[Clue]:
     for plate in plates:
         masked = masked.replace(plate.text, "□" * len(plate.text))
     masked, guides = guide_sign_clues(masked, gazetteer, span_id)  # "PLACE N km" is not here
-    masked, signs = sign_clues(masked, get_corpus(), gazetteer, span_id)
+    masked, signs = sign_clues(masked, get_corpus(), gazetteer, span_id,
+                               fold=_province_folds(knowledge))
     clues += phones + plates + signs + guides + road_clues(masked, knowledge, span_id)
     addresses = address_clue_with_slips(masked, gazetteer, span_id)
     clues += addresses + town_clues(masked, gazetteer, span_id, addresses)
