@@ -34,7 +34,8 @@ from sinoloc.tools.regions import get_region_index
 REPO = "yescallop/areacodes"
 ANNOUNCEMENT = "民政部 中华人民共和国县级以上行政区划代码 {year}年"
 _MUNICIPALITIES = {"北京市", "天津市", "上海市", "重庆市"}
-_GENERIC = {"郊区", "城区", "矿区", "市辖区", "市中区", "新区"}
+# generic names, and the directional ones that are Hong Kong's districts today (东区, 北区)
+_GENERIC = {"郊区", "城区", "矿区", "市辖区", "市中区", "新区", "东区", "西区", "南区", "北区"}
 
 
 def _load(path: Path) -> list[dict]:
