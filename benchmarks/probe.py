@@ -49,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     backgrounds = background_files(args.backgrounds) if args.backgrounds else []
     if args.backgrounds and not backgrounds:
         parser.error(f"no images in {args.backgrounds}")
-    pick = random.Random(f"{args.seed}-backgrounds")
-    tasks = [(p.model_dump(mode="json"), str(pick.choice(backgrounds)) if backgrounds else None,
-              args.keep_images) for p in probes]
+    # each probe draws its own background (by seed and id), so a probe keeps its picture when
+    # another kind gains or loses probes (a longer admin-change table, a new kind)
+    tasks = [(p.model_dump(mode="json"),
+              str(random.Random(f"{args.seed}-{p.id}-background").choice(backgrounds))
+              if backgrounds else None, args.keep_images) for p in probes]
 
     def progress(done: int, total: int) -> None:
         if done % 25 == 0 or done == total:

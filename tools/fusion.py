@@ -112,7 +112,7 @@ def support_vector(item: Evidence, index: RegionIndex) -> np.ndarray:
         for position, dist in index.districts_near(item.point.lon, item.point.lat, 3 * radius):
             support[position] = max(support[position], float(np.exp(-0.5 * (dist / radius) ** 2)))
     for ring in item.rings:  # alternatives (a place name shared by a few regions): the best
-        np.maximum(support, ring_support(ring, index), out=support)
+        np.maximum(support, ring_support(ring, index, population_start(index)), out=support)
     return support
 
 

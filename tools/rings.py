@@ -15,20 +15,39 @@ from sinoloc.tools.regions import Region, RegionIndex, haversine_km
 GRID = 24  # candidate points per side of a district's bounding box
 
 
-def ring_support(ring: Ring, index: RegionIndex) -> np.ndarray:
-    """A guide sign's "N km from PLACE": each district supported by the area of the ring it
-    holds, scaled so the district holding most has 1 — a photo anywhere on the ring is likelier
-    in a district that holds more of it (so a small city district wholly inside a 5 km disc
-    does not outrank the county around the place). Cached: verify asks again for every claim."""
-    return _ring_support(ring.lon, ring.lat, ring.inner_km, ring.outer_km, index)
+def ring_support(ring: Ring, index: RegionIndex, people: np.ndarray | None = None) -> np.ndarray:
+    """A guide sign's "N km from PLACE": how likely the photo is in each district given that it
+    lies on the ring, scaled so the likeliest district has 1. A photo is in district ``d`` as
+    often as ``people[d]`` says (where people live: the belief's population start), anywhere in
+    it, so ``d`` is supported by the share of its area on the ring times ``people[d]``: a vast
+    county that holds much of the ring does not outrank the towns and city districts along it
+    for its area alone. Without ``people``, by the area of the ring it holds. Cached: verify
+    asks again for every claim."""
+    return _ring_support(ring.lon, ring.lat, ring.inner_km, ring.outer_km, index,
+                         None if people is None else _Key(people))
+
+
+class _Key:
+    """An array as a cache key, by identity (the population start is cached and read-only)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def __hash__(self) -> int:
+        return id(self.array)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and other.array is self.array
 
 
 @lru_cache(maxsize=64)
 def _ring_support(lon: float, lat: float, inner_km: float, outer_km: float,
-                  index: RegionIndex) -> np.ndarray:
+                  index: RegionIndex, people: _Key | None) -> np.ndarray:
     support = np.zeros(len(index.districts))
     for position, overlap_km2 in index.districts_in_ring(lon, lat, inner_km, outer_km):
         support[position] = overlap_km2
+    if people is not None:
+        support *= people.array / np.maximum(index.district_areas_km2(), 1e-6)
     if support.max() > 0:
         support /= support.max()
     support.setflags(write=False)

@@ -26,14 +26,17 @@ WHOLE_IMAGE = ViewSpec(view_id="full")
 
 
 def panorama_views(pano_width: int = 2048, count: int = 4, fov: float = 100.0,
-                   pitch: float = 5.0) -> list[ViewSpec]:
+                   pitch: float = -5.0, aspect: float = 0.8) -> list[ViewSpec]:
     """``count`` headings evenly around the panorama; a field of view wider than 360/count
-    overlaps neighbours, so a sign on a seam is whole in one of them. A slight upward pitch
-    keeps the capture car out and shop signs in. Views match the panorama's own angular
-    resolution (no pixels are invented for OCR to pay for), between 480 and 960 px wide."""
+    overlaps neighbours, so a sign on a seam is whole in one of them, and a line wider than the
+    overlap is joined again from its two halves (:mod:`sinoloc.tools.ocr.seams`). Views ``aspect``
+    times as tall as wide, pitched 5° down, see from 48° below the horizon (the plate of a car
+    parked 2 m away, seen from a capture car's 2.5 m camera; the capture car itself lies lower) to
+    38° above it (shop signs across the street). Views match the panorama's own
+    angular resolution (no pixels are invented for OCR to pay for), between 480 and 960 px wide."""
     step = 360.0 / count
     width = int(min(960, max(480, round(pano_width * fov / 360.0))))
-    height = round(width * 0.6)
+    height = round(width * aspect)
     return [ViewSpec(view_id=f"h{round(i * step):03d}", heading=i * step, pitch=pitch,
                      fov=fov, width=width, height=height) for i in range(count)]
 
@@ -65,6 +68,21 @@ def _remap_tables(pano_w: int, pano_h: int, spec_json: str) -> tuple[np.ndarray,
     map_x = ((lon / (2 * np.pi) + 0.5) * pano_w).astype(np.float32) % pano_w
     map_y = ((0.5 - lat / np.pi) * pano_h).astype(np.float32)
     return map_x, map_y
+
+
+def view_angles(spec: ViewSpec, x: float, y: float) -> tuple[float, float]:
+    """Where pixel (x, y) of a panorama view looks: (longitude, latitude) in degrees, longitude 0
+    at the panorama's centre column and growing to the right (the inverse of :func:`render_view`)."""
+    assert spec.heading is not None, "a whole-image spec has no panorama angles"
+    f = 0.5 * spec.width / np.tan(np.radians(spec.fov) / 2)
+    xc, yc, z = x - (spec.width - 1) / 2, y - (spec.height - 1) / 2, f
+    pitch, yaw = np.radians(spec.pitch), np.radians(spec.heading)
+    y_r = yc * np.cos(pitch) - z * np.sin(pitch)
+    z_r = yc * np.sin(pitch) + z * np.cos(pitch)
+    x_w = xc * np.cos(yaw) + z_r * np.sin(yaw)
+    z_w = -xc * np.sin(yaw) + z_r * np.cos(yaw)
+    return (float(np.degrees(np.arctan2(x_w, z_w))),
+            float(np.degrees(np.arctan2(-y_r, np.hypot(x_w, z_w)))))
 
 
 def render_view(panorama: Image.Image, spec: ViewSpec) -> Image.Image:

@@ -302,3 +302,11 @@ def test_slip_that_adds_nothing_keeps_the_exact_reading(gazetteer):
     # 小店区 is read exactly and already gives the district: the city slip is not needed
     clue = address(address_clue_with_slips("山西省太愿市小店区", gazetteer))
     assert [r.name for r in clue.regions] == ["山西省太原市小店区"] and "OCR slip" not in clue.detail
+
+
+def test_a_province_abbreviation_read_in_its_traditional_form_still_names_the_etc_card():
+    """The recogniser reads 粤 as 粵 (plate_ocr_confusions.csv): 粵通卡 is Guangdong's ETC card."""
+    [clue] = [c for c in extract_text_clues("粵通卡客户服务网点") if c.knowledge_id]
+    assert clue.knowledge_id == "etc-card-guangdong" and clue.regions[0].adcode == "440000"
+    # traditional patterns of Hong Kong and Taiwan signs are matched as they are
+    assert [c.knowledge_id for c in extract_text_clues("恒生銀行")] == ["bank-hang-seng"]

@@ -192,3 +192,30 @@ def test_a_geonames_place_joins_a_town_only_inside_its_district(regions):
         ("district", "310114", "南翔镇"): 1, ("district", "350302", "华亭镇"): 3}
     assert matched[("district", "350302", "华亭镇")][1] == "bare"
     assert tally["named towns all outside the point's county"] == 1
+
+
+def _span(text, x0, x1, y0, span_id):
+    from sinoloc.tools.ocr import OcrSpan
+
+    return OcrSpan(span_id=span_id, text=text, score=0.9, view_id="h000", heading=0,
+                   box=[(x0, y0), (x1, y0), (x1, y0 + 40), (x0, y0 + 40)])
+
+
+def test_a_sign_line_split_into_two_spans_keeps_its_distance():
+    """OCR read "马鞍山" and "62公里" as two spans of one line: the place is 62 km away, not here."""
+    from sinoloc.tools.clues import ClueKind, extract_clues
+
+    clues = extract_clues([_span("马鞍山", 100, 220, 100, "T1"), _span("62公里", 240, 360, 100, "T2"),
+                           _span("善厚19km", 100, 260, 160, "T3"), _span("来安", 100, 180, 220, "T4"),
+                           _span("107km", 200, 320, 220, "T5")])
+    assert sorted((c.kind, c.text) for c in clues) == [
+        (ClueKind.GUIDE_SIGN, "107 km from 来安"), (ClueKind.GUIDE_SIGN, "19 km from 善厚"),
+        (ClueKind.GUIDE_SIGN, "62 km from 马鞍山")]
+
+
+def test_a_distance_on_another_line_is_not_joined():
+    from sinoloc.tools.clues import ClueKind, extract_clues
+
+    clues = extract_clues([_span("马鞍山市博望区", 100, 400, 100, "T1"),
+                           _span("62公里", 100, 220, 300, "T2")])
+    assert not [c for c in clues if c.kind is ClueKind.GUIDE_SIGN]

@@ -68,7 +68,7 @@ def test_panorama_detection_and_views():
     views = panorama_views(2048)
     assert [v.heading for v in views] == [0, 90, 180, 270]
     right = render_view(pano, views[1])
-    centre = right.getpixel((right.width // 2, right.height // 2 + 20))
+    centre = right.getpixel((right.width // 2, right.height // 2 - 20))  # pitched 5° down
     assert centre[0] > 200  # the red patch at heading 90 is in the middle of the 90° view
 
 

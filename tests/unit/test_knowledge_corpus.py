@@ -160,3 +160,29 @@ def test_unreadable_or_unknown_user_files(tmp_path):
     broken.write_text("clues: [unclosed", encoding="utf-8")
     with pytest.raises(CorpusError, match="not valid YAML"):
         load_corpus([broken])
+
+
+def test_a_regional_bank_whose_province_outweighs_its_home_is_rejected(tmp_path):
+    """红塔银行 at 530400:1;530000:0.7 answered 昆明: the wider region is a background (≤ 0.1)."""
+    path = tmp_path / "banks.csv"
+    row = "bank-mine,commerce,某某城市商业银行网点,Some city bank,530400:1;530000:0.7,0.8,,,某某城商行,https://example.org\n"
+    path.write_text(HEADER + row, encoding="utf-8")
+    with pytest.raises(CorpusError, match="background around its home"):
+        load_corpus([path])
+    path.write_text(HEADER + row.replace("530000:0.7", "530000:0.1"), encoding="utf-8")
+    assert "bank-mine" in load_corpus([path]).by_id
+
+
+def test_a_regional_bank_sign_alone_answers_its_home_city_not_the_capital(corpus):
+    from sinoloc.tools.evidence import Evidence
+    from sinoloc.tools.fusion import fuse
+
+    for bank_id, home in [("bank-hongta", "530400"), ("bank-tianfu", "511300"), ("bank-huarun", "440400")]:
+        entry = corpus.by_id[bank_id]
+        belief = fuse([Evidence(id="E1", kind="knowledge", text=entry.patterns[0], source="test",
+                                regions=[{"level": r.level.value, "adcode": r.adcode,
+                                          "weight": w, "name": r.name}
+                                         for r, w in corpus.regions(entry)],
+                                weight=entry.strength, confidence=0.8)], corpus.index)
+        city = max(belief.marginal("city").items(), key=lambda kv: kv[1])[0]
+        assert city == home, bank_id

@@ -9,6 +9,8 @@ street-level query. A name counts only where the text segments it as that name:
 - not before 路/街/大道 … (中山路 exists in every city: a road named after a place is not at that
   place), and a short name not before an institution's word (中山大学 is in 广州, 中山公园 in
   many cities: not 中山市);
+- not a short name before 湾/高速/大桥/隧道 (杭州湾跨海大桥 is not in 杭州市; 京沪高速 runs far
+  from both) — but 哈尔滨绕城高速 circles 哈尔滨 and 杭州机场 serves 杭州: those count;
 - short district names (西湖, 鼓楼) only next to their city;
 - old names from the admin-change table (:mod:`sinoloc.tools.places.admin_changes`: 白下区,
   萝岗区, 吴江市) stand for today's district(s) and carry the change; an old name that is also a
@@ -36,6 +38,11 @@ _ROAD_AFTER_FULL = re.compile(r"^[东西南北中]{0,2}[一二三四五六七八
 # hospital is not among them: 北京医院, 北京大学深圳医院 stand in the city they name)
 _INSTITUTION_AFTER = re.compile(
     r"^(公园|陵|纪念堂|纪念馆|舰|号|[^\s市区县省州路街道号]{0,6}?(大学|学院))")
+# a short name before these words names a bay, an expressway, a bridge or a tunnel after the place
+# it reaches or the ends it joins (杭州湾跨海大桥 joins 嘉兴 and 宁波; 杭甬高速, 沪昆高速 run far
+# from 杭州 and 上海): not the region. A ring expressway (哈尔滨绕城高速) runs around the city it
+# names and an airport (杭州机场) serves it: those still count.
+_LANDMARK_AFTER = re.compile(r"^(湾|海湾|港湾|跨海|高速|高架|大桥|隧道)")
 _GENERIC = {"城区", "郊区", "矿区", "新区", "市中区", "市辖区", "开发区", "高新区"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _MAX_NAME = 24
@@ -111,6 +118,8 @@ class Gazetteer:
             return Mention(piece, i, i + len(piece), change.regions, full=True, change=change)
         if not full and _INSTITUTION_AFTER.match(after):
             return None  # 中山大学, 中山公园: an institution's name, not the city
+        if not full and _LANDMARK_AFTER.match(after):
+            return None  # 杭州湾跨海大桥, 杭甬高速: a bay or a route, not the city
         candidates = tuple(r for r, _ in entries)
         shared = self._old_shared.get(piece)
         if shared is not None:

@@ -29,7 +29,8 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 def _occurrences(pattern: str, text: str, folded: str):
     """Start and end of every occurrence; Latin patterns ignore case. ``folded`` is ``text``
-    with only A–Z lowered, so its positions are the text's (str.casefold can change length)."""
+    with only A–Z lowered, so its positions are the text's (str.casefold can change length);
+    ``text`` has the traditional forms of province abbreviations folded (粵通卡 is 粤通卡)."""
     haystack, needle = (folded, pattern.translate(_ASCII_LOWER)) if pattern.isascii() \
         else (text, pattern)
     start = haystack.find(needle)
@@ -54,14 +55,18 @@ def _clue(entry: ClueEntry, pattern: str, corpus: Corpus, span_id: str | None) -
 
 
 def sign_clues(text: str, corpus: Corpus, gazetteer: Gazetteer,
-               span_id: str | None = None) -> tuple[str, list[Clue]]:
+               span_id: str | None = None,
+               fold: dict[str, str] | None = None) -> tuple[str, list[Clue]]:
     """One clue per corpus entry whose sign text occurs in ``text``, and ``text`` with the
-    matched characters masked (for the extractors that run after this one)."""
+    matched characters masked (for the extractors that run after this one). ``fold`` maps
+    single characters the OCR engine reads in a traditional form to the form the patterns use
+    (the province abbreviations of plate_ocr_confusions.csv: 粵 → 粤), position for position."""
     mentions = [(m.start, m.end) for m in gazetteer.mentions(text)]
     clues: dict[str, Clue] = {}
     folded = text.translate(_ASCII_LOWER)
+    table = str.maketrans(fold or {})
     for pattern, entry in _patterns(corpus):
-        for start, end in list(_occurrences(pattern, text, folded)):
+        for start, end in list(_occurrences(pattern, text.translate(table), folded)):
             if MASK in text[start:end]:
                 continue  # part of a longer sign text already matched
             if any(s <= start and end <= e and e - s > end - start for s, e in mentions):

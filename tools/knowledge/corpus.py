@@ -331,10 +331,36 @@ def problems(entries: list[ClueEntry], index: RegionIndex) -> Iterator[str]:
         for adcode in [r.adcode for r in entry.regions] + entry.excludes:
             if index.get(adcode) is None:
                 yield f"{where}: unknown adcode {adcode} (not in the boundary data)"
+        yield from _home_background(entry, where, index)
         for pattern in entry.patterns:
             if pattern in seen_patterns:
                 yield f"{where}: pattern {pattern!r} is already used by {seen_patterns[pattern]}"
             seen_patterns.setdefault(pattern, entry.id)
+
+
+HOME_BACKGROUND = 0.1  # the most a home-region bank's wider region may weigh (see below)
+
+
+def _home_background(entry: ClueEntry, where: str, index: RegionIndex) -> Iterator[str]:
+    """A regional bank (ids ``bank-…``) that names its home city or county at weight 1 and the
+    province or city around it at a lower weight lists that wider region as a background: a city
+    or rural commercial bank keeps most of its branches at home and has a branch or a few in each
+    other city of its province, while a clue's weight is read per district. At 0.5-0.7 the
+    background's many districts outweighed the home (红塔银行 answered 昆明, not 玉溪; 天府银行
+    成都, not 南充; 华润银行 广州, not 珠海), so every such row gives the wider region
+    :data:`HOME_BACKGROUND`: then even the largest other city of a province (广州 holds 5.6 times
+    珠海's start mass) stays below the home on the bank's sign alone."""
+    if not entry.id.startswith("bank-"):
+        return
+    weights = {r.adcode: r.weight for r in entry.regions}
+    homes = [index.get(a) for a, w in weights.items() if w >= 1]
+    for adcode, weight in weights.items():
+        outer = index.get(adcode)
+        if outer is None or weight >= 1 or weight <= HOME_BACKGROUND:
+            continue
+        if any(h is not None and h.adcode != adcode and index.is_within(h, outer) for h in homes):
+            yield (f"{where}: a regional bank's wider region {adcode} is a background around its "
+                   f"home: weight at most {HOME_BACKGROUND}, not {weight}")
 
 
 def check_files(extra: Iterable[str | Path] = (), index: RegionIndex | None = None

@@ -12,6 +12,7 @@ from PIL import Image
 
 from sinoloc.tools.ocr.base import OcrEngine, OcrSpan, OcrUnavailable, RawText
 from sinoloc.tools.ocr.merge import merge_spans, text_key
+from sinoloc.tools.ocr.seams import join_seams
 from sinoloc.tools.ocr.speculative import prefetch, take
 from sinoloc.tools.views import ViewSpec, default_views, render_view
 
@@ -83,4 +84,4 @@ def _read_views(image: Image.Image, views: list[ViewSpec], engine: OcrEngine,
             spans.append(OcrSpan(span_id="", text=raw.text.strip(), score=raw.score,
                                  view_id=view.view_id, heading=view.heading, box=raw.box,
                                  height_px=_box_height(raw.box)))
-    return merge_spans(spans)
+    return merge_spans(join_seams(spans, views))

@@ -27,7 +27,7 @@ def merge_spans(spans: list[OcrSpan]) -> list[OcrSpan]:
             continue
         duplicate = next((k for k in kept if key in text_key(k.text)), None)
         if duplicate is None:
-            kept.append(span.model_copy(update={"also_in": []}))
+            kept.append(span.model_copy(update={"also_in": list(span.also_in)}))
         elif span.view_id != duplicate.view_id and span.view_id not in duplicate.also_in:
             duplicate.also_in.append(span.view_id)
     kept.sort(key=lambda s: (s.heading if s.heading is not None else -1,

@@ -3,10 +3,11 @@
 Signs outlive the map. ``南京市白下区`` was merged into 秦淮区 in 2013, ``广州市萝岗区`` into
 黄埔区 in 2014, and every county-level city that became a district (``吴江市`` → 吴江区, 2012)
 left signs behind that today's boundaries cannot read. ``data/admin_changes.csv`` lists such
-changes, one old name a row, each with its year, the ministry's yearly list it appears in
-(民政部 县级以上行政区划变更情况) and the source the row was taken from (jionlp's
-``china_location_change.txt`` for the rows it covers, see :mod:`.build_changes`; the State
-Council's approval where it was checked). Columns:
+changes, one old name a row, each with its year and the ministry's list it appears in. Every row
+is checked against the ministry's county-level code history as republished by
+``yescallop/areacodes`` (CC0) and cites it by commit and line (:mod:`.build_areacodes`, which also
+added the clean changes of 1990–1999; a row's year is the first yearly list without the old
+name). Columns:
 
 - ``year``, ``change`` (one of :data:`CHANGE_KINDS`), ``province``, ``city`` (the old name's city
   when it changed), ``old_name`` (the full name as signs wrote it);

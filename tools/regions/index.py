@@ -76,6 +76,7 @@ class RegionIndex:
         self.district_city = np.array([r.city_adcode for r in self.districts])
         self._polygons = np.asarray(shapely.from_wkb(district_wkb))
         self._tree = shapely.STRtree(self._polygons)
+        self._areas: np.ndarray | None = None
         self._prepared = False
 
     # ---------------------------------------------------------------- loading
@@ -285,6 +286,16 @@ class RegionIndex:
             if overlap > 0:
                 out.append((int(idx), overlap))
         return out
+
+    def district_areas_km2(self) -> np.ndarray:
+        """Every district's area in km² (in order of ``districts``; a local plane at each
+        district's centroid latitude), computed once."""
+        if self._areas is None:
+            lat = shapely.get_y(shapely.centroid(self._polygons))
+            scale = 111.32 * 111.32 * np.maximum(np.cos(np.radians(lat)), 0.05)
+            self._areas = shapely.area(self._polygons) * scale
+            self._areas.setflags(write=False)
+        return self._areas
 
     def contains(self, region: Region, lon: float, lat: float) -> bool:
         """Whether a WGS-84 point lies inside ``region``."""
