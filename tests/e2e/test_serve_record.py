@@ -26,9 +26,9 @@ DEMO = demo_image().read_bytes()
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve-record")
-    with running_server(root, record_dir=root / "records") as (url, runner):
-        with httpx.Client(base_url=url, timeout=120) as client:
-            yield client, root / "records", root
+    with running_server(root, record_dir=root / "records") as (url, _runner), \
+            httpx.Client(base_url=url, timeout=120) as client:
+        yield client, root / "records", root
 
 
 def locate(client: httpx.Client, settings: dict | None = None) -> httpx.Response:
