@@ -257,7 +257,7 @@ class Runner:
     def _locate_steps(self, thread_id: str, image: str, configurable: dict, name: str,
                       with_map: bool, record: bool = False) -> Generator[WebEvent]:
         self.store.record(thread_id, image=name)
-        with self.records.run(thread_id, "locate", image) if record and self.records \
+        with self.records.run(thread_id, "locate", image, configurable) if record and self.records \
                 else nullcontext():
             yield from self._run(thread_id, {"request": {"image_path": image}}, configurable,
                                  with_map)

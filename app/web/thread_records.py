@@ -30,6 +30,7 @@ from sinoloc.agent.records.recording import RunRecording
 from sinoloc.agent.records.schema import MANIFEST, STEPS
 from sinoloc.agent.records.session import ReplayMiss
 from sinoloc.app.chat.threads import check_thread_id
+from sinoloc.eval.replay import RECORDED_SETTINGS
 
 RECORD_SETTING = "record"
 NOT_RECORDING = ("record: this server does not record runs (its operator starts it with "
@@ -78,10 +79,12 @@ class ThreadRecords:
         return self.boundary.upload_dir.expanduser().resolve()
 
     @contextlib.contextmanager
-    def run(self, thread_id: str, kind: RunKind, image: str | None = None) -> Iterator[None]:
+    def run(self, thread_id: str, kind: RunKind, image: str | None = None,
+            configurable: dict | None = None) -> Iterator[None]:
         """One run on the thread as one session of its record; ``image`` (the client's upload
-        or image name) for the locate run, which starts the record. Nothing is recorded for a
-        thread that did not opt in."""
+        or image name) and ``configurable`` (its checked settings, kept in the manifest as an
+        eval run keeps its own) for the locate run, which starts the record. Nothing is
+        recorded for a thread that did not opt in."""
         folder = self.folder_of(thread_id)
         if kind == "locate":
             assert image is not None
@@ -91,8 +94,9 @@ class ThreadRecords:
             return
         else:
             sha = _first_sha256(folder)
-        recording = RunRecording(record_to=folder, prepare=True, backend=self.backend,
-                                 settings={"surface": "web", "thread": thread_id})
+        settings = {k: v for k, v in (configurable or {}).items() if k in RECORDED_SETTINGS}
+        recording = RunRecording(record_to=folder, prepare=True,
+                                 backend=settings.get("llm") or self.backend, settings=settings)
         name = sha[:12] if kind == "locate" else f"{sha[:12]}.{kind}{_runs_in(folder)}"
         try:
             with recording.image(name, sha, image_dir=self._image_dir(image)) as session:

@@ -53,6 +53,7 @@ def test_a_recorded_thread_replays_offline_to_the_same_prediction(server, tmp_pa
     record = load_record(records / thread)  # valid: schema, hashes, no absolute path inside
     sha = hashlib.sha256(DEMO).hexdigest()
     assert set(record.images) == {sha[:12], f"{sha[:12]}.ask1"}  # named by content hash
+    assert record.manifest.settings == {"offline": True}  # the run's settings, no paths
     located = record.images[sha[:12]]
     assert located.sha256 == sha and located.finished and located.exchanges
     assert record.images[f"{sha[:12]}.ask1"].finished  # the follow-up is recorded too
