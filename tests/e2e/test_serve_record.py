@@ -5,6 +5,7 @@ network cut. A thread that did not opt in writes nothing, and a client never nam
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 
@@ -102,3 +103,20 @@ def test_a_server_without_the_operators_folder_refuses_to_record(tmp_path):
         r = locate(c, {"record": True})
         assert r.status_code == 400 and r.json()["error"] == NOT_RECORDING, r.text
         assert locate(c, {"record": False}).status_code == 200
+
+
+def test_a_recorded_threads_review_decision_is_recorded_too(server):
+    client, records, _ = server
+    upload = "data:image/jpeg;base64," + base64.b64encode(DEMO).decode()
+    with client.stream("POST", "/api/locate/stream",
+                       json={"image": upload, "settings": {"review": True, "record": True}}) as r:
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+    thread = events[0]["text"]
+    assert any(e["kind"] == "review" for e in events)
+    with client.stream("POST", f"/api/threads/{thread}/review", json={"action": "approve"}) as r:
+        done = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+    assert any(e["kind"] == "result" for e in done), done
+    sha = hashlib.sha256(DEMO).hexdigest()[:12]
+    record = load_record(records / thread)
+    assert set(record.images) == {sha, f"{sha}.review1"}
+    assert all(i.finished for i in record.images.values())
