@@ -207,10 +207,20 @@ class ServeBoundary(BaseModel):
         the image's header (kind, size, pixel count), without decoding a pixel or storing a byte."""
         given, _ = self._client_fields(request, configurable)
         image = given["image_path"]
-        if looks_like_base64(image):
-            probe_image(decode_base64_image(image, max_bytes=self.upload_max_bytes), UPLOAD_LABEL)
-        else:
-            probe_image(self._read_name(image), _shown(image))
+        probe_image(self.image_bytes(image),
+                    UPLOAD_LABEL if self.is_upload(image) else _shown(image))
+
+    @staticmethod
+    def is_upload(image: str) -> bool:
+        """Whether a client's image is the image itself (base64 or a data: URI), not a name."""
+        return looks_like_base64(image)
+
+    def image_bytes(self, image: str) -> bytes:
+        """A client's image as bytes: an upload decoded, or a file named inside the images
+        folder (any other name refused as every path is)."""
+        if self.is_upload(image):
+            return decode_base64_image(image, max_bytes=self.upload_max_bytes)
+        return self._read_name(image)
 
     def admit(self, request: Any, configurable: dict | None) -> tuple[LocateRequest, LoadedImage]:
         """The client's request with its image decoded (an upload is stored once it decoded),

@@ -54,6 +54,10 @@ def add_parser(sub, env=None) -> None:
                        help="another origin (scheme://host:port) whose pages may start runs "
                        "(repeatable; also $SINOLOC_SERVE_ORIGINS, comma-separated; default: "
                        "this server's own pages only)")
+    serve.add_argument("--record-dir", metavar="DIR", default=None, help="keep run records "
+                       "(model and tool exchanges, replayable) of the threads whose client asks "
+                       "(the page's 'record' box, settings {\"record\": true}) in DIR/THREAD_ID; "
+                       "without it the server records nothing")
     add_run_options(serve, env)
 
 
@@ -98,11 +102,18 @@ def build_runner(args: argparse.Namespace):
     ValueError on bad input."""
     from sinoloc.app.chat.threads import ThreadStore, default_db_path, thread_limits
     from sinoloc.app.web.runner import Runner
+    from sinoloc.app.web.thread_records import ThreadRecords
 
     policy, boundary, defaults = operator_setup(args)
+    records = None
+    if getattr(args, "record_dir", None):
+        folder = Path(args.record_dir).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--record-dir {args.record_dir}: not a folder")
+        records = ThreadRecords(folder, boundary, backend=getattr(policy, "name", None))
     store = ThreadStore(Path(args.db) if args.db else default_db_path(), thread_limits())
-    return Runner(store, policy, boundary=boundary, defaults=defaults,
-                  workers=args.workers), boundary.prior
+    return Runner(store, policy, boundary=boundary, defaults=defaults, workers=args.workers,
+                  records=records), boundary.prior
 
 
 def server_config(app, host: str, port: int):

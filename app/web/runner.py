@@ -26,6 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from langgraph.types import Command, Overwrite
@@ -40,6 +41,7 @@ from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
 from sinoloc.app.chat.events import WEB_MODEL_ADVICE, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
+from sinoloc.app.web.thread_records import RECORD_SETTING, RunKind, ThreadRecords, record_opt_in
 from sinoloc.tools.images import ImageInputError
 
 log = logging.getLogger(__name__)
@@ -137,8 +139,10 @@ class Runner:
     """The graph, the thread store and the worker pool every request shares (see the module)."""
 
     def __init__(self, store: ThreadStore, policy=None, *, boundary: ServeBoundary,
-                 defaults: dict | None = None, workers: int = 2, max_waiting: int | None = None):
+                 defaults: dict | None = None, workers: int = 2, max_waiting: int | None = None,
+                 records: ThreadRecords | None = None):
         self.store = store
+        self.records = records  # the operator's --record-dir: threads that opt in record there
         self.boundary = boundary
         self.defaults = dict(defaults or {})
         self.graph = build_graph(policy, checkpointer=store.checkpointer, boundary=boundary)
@@ -158,10 +162,12 @@ class Runner:
     def admit(self, image: str, settings: dict | None) -> dict:
         """Check the settings, the model and the image's header before any run (no pixel is
         decoded and nothing is stored here): the ``configurable`` the run will use. Raises
-        :class:`ImageInputError` / :class:`ClientInputError` (one line each)."""
+        :class:`ImageInputError` / :class:`ClientInputError` (one line each). A client's
+        ``record: true`` (thread_records.py) is kept as the configurable's ``record``."""
+        settings, record = record_opt_in(settings or {}, self.records)
         configurable = self.boundary.limit({**self.defaults, **client_settings(settings)})
         self.boundary.precheck({"image_path": image}, configurable)
-        return configurable
+        return {**configurable, RECORD_SETTING: True} if record else configurable
 
     def _config(self, thread_id: str, configurable: dict) -> dict:
         return {"configurable": {**configurable, "thread_id": thread_id},
@@ -232,8 +238,10 @@ class Runner:
         """Queue an admitted image on a new thread: (thread id, ticket)."""
         thread_id = new_thread_id()
         ticket = RunTicket(loop)
-        self.submit(lambda: self._locate_steps(thread_id, image, configurable, name, with_map),
-                    ticket)
+        configurable = dict(configurable)
+        record = configurable.pop(RECORD_SETTING, False) is True
+        self.submit(lambda: self._locate_steps(thread_id, image, configurable, name, with_map,
+                                               record), ticket)
         return thread_id, ticket
 
     def start_ask(self, thread_id: str, question: str,
@@ -247,13 +255,21 @@ class Runner:
         return ticket
 
     def _locate_steps(self, thread_id: str, image: str, configurable: dict, name: str,
-                      with_map: bool) -> Generator[WebEvent]:
+                      with_map: bool, record: bool = False) -> Generator[WebEvent]:
         self.store.record(thread_id, image=name)
-        yield from self._run(thread_id, {"request": {"image_path": image}}, configurable, with_map)
+        with self.records.run(thread_id, "locate", image, configurable) if record and self.records \
+                else nullcontext():
+            yield from self._run(thread_id, {"request": {"image_path": image}}, configurable,
+                                 with_map)
 
     def _ask_steps(self, thread_id: str, question: str) -> Generator[WebEvent]:
         self.store.record(thread_id, question=True)
-        yield from self._run(thread_id, {"question": question}, dict(self.defaults))
+        yield from self._later_run(thread_id, "ask", {"question": question})
+
+    def _later_run(self, thread_id: str, kind: RunKind, graph_input) -> Generator[WebEvent]:
+        """A follow-up or a review: recorded when its thread opted in (in the worker thread)."""
+        with nullcontext() if self.records is None else self.records.run(thread_id, kind):
+            yield from self._run(thread_id, graph_input, dict(self.defaults))
 
     def start_review(self, thread_id: str, decision: dict,
                      loop: asyncio.AbstractEventLoop | None = None) -> RunTicket:
@@ -272,7 +288,7 @@ class Runner:
             raise ClientInputError("review: nothing waits for review on this thread")
         ticket = RunTicket(loop)
         resume: Command = Command(resume=checked.model_dump(mode="json"))
-        self.submit(lambda: self._run(thread_id, resume, dict(self.defaults)), ticket)
+        self.submit(lambda: self._later_run(thread_id, "review", resume), ticket)
         return ticket
 
     def record_truth(self, thread_id: str, place: str) -> Correction:

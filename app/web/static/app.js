@@ -68,7 +68,7 @@
     setStatus("uploading");
     const form = new FormData();
     form.append("image", file, file.name);
-    form.append("settings", JSON.stringify({ top_k: Number($("top_k").value) || 10, ignore_exif: $("ignore_exif").checked, review: $("review_on").checked }));
+    form.append("settings", JSON.stringify({ top_k: Number($("top_k").value) || 10, ignore_exif: $("ignore_exif").checked, review: $("review_on").checked, record: $("record_on").checked }));
     try {
       await stream("/api/locate/stream", { method: "POST", body: form }, onEvent);
       setStatus("done");
