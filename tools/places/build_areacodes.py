@@ -80,15 +80,14 @@ def _cite(record: dict, commit: str) -> str:
             f"{record['状态']} {record['启用时间']}–{record['变更/弃用时间']} → {record['新代码'] or '-'})")
 
 
-def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[str]]:
-    """The row checked (cited, with the source's year and successors), or None where the
-    source does not list the change; and the corrections made."""
-    records = [r for r in history.rows if r["名称"] == row["old_name"]
-               and r["状态"] in ("弃用", "变更") and r["变更/弃用时间"]]
-    if not records:
-        return None, []
-    want = set(row["new_names"].split(";")) if row["new_names"] else set()
+def _retired(history: History, name: str) -> list[dict]:
+    """The source's records of ``name`` that left the lists (retired or changed, with a year)."""
+    return [r for r in history.rows if r["名称"] == name
+            and r["状态"] in ("弃用", "变更") and r["变更/弃用时间"]]
 
+
+def _best_record(records: list[dict], row: dict, want: set[str], history: History) -> dict:
+    """The record that fits ``row`` best: its province or city, its year, its successors."""
     def fit(record: dict) -> tuple:
         names = {s["名称"] for s in history.successors(record)}
         gap = abs(int(record["变更/弃用时间"]) - int(row["year"]))
@@ -96,24 +95,45 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
                 record["二级行政区"] in (row["city"], row["old_name"], "直辖"), gap <= 1,
                 bool(want) and want <= names, -gap)
 
-    record = max(records, key=fit)
+    return max(records, key=fit)
+
+
+def _corrected_successors(record: dict, heirs: list[dict], want: set[str]) -> list[str] | None:
+    """The source's successor names where the row's (``want``) are not among ``heirs`` and the
+    source's principal successors lie in one city; else None (the row's stand)."""
+    successors = principal(record["名称"], heirs)
+    if want and not want <= {s["名称"] for s in heirs} and successors \
+            and len({s["二级行政区"] for s in successors}) == 1:
+        return [s["名称"] for s in successors]
+    return None
+
+
+def _cited(earlier: str, record: dict, commit: str) -> str:
+    """The source column: the citation of ``record``, then the earlier sources that were checked."""
+    kept = [part.strip() for part in earlier.strip().split(" | ")
+            if part.strip() and "typed from" not in part and REPO not in part]
+    return " | ".join([_cite(record, commit), *kept])
+
+
+def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[str]]:
+    """The row checked (cited, with the source's year and successors), or None where the
+    source does not list the change; and the corrections made."""
+    records = _retired(history, row["old_name"])
+    if not records:
+        return None, []
+    want = set(row["new_names"].split(";")) if row["new_names"] else set()
+    record = _best_record(records, row, want, history)
     fixed, notes = dict(row), []
     if record["变更/弃用时间"] != row["year"]:
         notes.append(f"year {row['year']} → {record['变更/弃用时间']}")
         fixed["year"] = record["变更/弃用时间"]
-    heirs = history.successors(record)
-    successors = principal(record["名称"], heirs)
-    names = [s["名称"] for s in successors]
-    if want and not want <= {s["名称"] for s in heirs} and successors \
-            and len({s["二级行政区"] for s in successors}) == 1:
+    names = _corrected_successors(record, history.successors(record), want)
+    if names is not None:
         notes.append(f"successors {row['new_names']} → {';'.join(names)}")
         fixed["new_names"] = ";".join(names)
         if len(names) > 1 and row["change"] == "merged":
             fixed["change"] = "split"
-    earlier = row["source"].strip()
-    kept = [part.strip() for part in earlier.split(" | ")
-            if part.strip() and "typed from" not in part and REPO not in part]
-    fixed["source"] = " | ".join([_cite(record, commit), *kept])  # with a checked earlier source
+    fixed["source"] = _cited(row["source"], record, commit)  # with a checked earlier source
     return fixed, notes
 
 
