@@ -163,44 +163,66 @@ def _kind(old: str, successors: list[dict]) -> str:
     return "merged"  # (a successor under the same code is a rename: see nineties)
 
 
+def _left_in_nineties(record: dict) -> bool:
+    """A county-level name, not a generic one, retired or changed in 1990–1999."""
+    end = record["变更/弃用时间"]
+    if record["级别"] != "县级" or not end or not 1990 <= int(end) <= 1999:
+        return False
+    return record["状态"] in ("弃用", "变更") and record["名称"] not in _GENERIC
+
+
+def _name_went_on(record: dict, direct: list[str], history: History) -> bool:
+    """Whether the name went on under another code (文登市, 1988 → 1990; 双桥区 in 重庆, 1997)."""
+    end = record["变更/弃用时间"]
+    return any(r["名称"] == record["名称"] and r["启用时间"] >= end
+               and (r["一级行政区"] == record["一级行政区"] or r["代码"] in direct)
+               for r in history.rows)
+
+
+def _clean_successors(record: dict, history: History) -> list[dict] | None:
+    """The principal successors of a clean change, all in one city; else None."""
+    direct = [c.split("[")[0] for c in record["新代码"].split(";") if c]
+    if _name_went_on(record, direct, history):
+        return None
+    if not direct or not all(any(r["状态"] == "在用" for r in history.by_code.get(c, []))
+                             for c in direct):
+        return None  # changed again later (胶南县 → 胶南市 → 黄岛区): that later row tells it
+    successors = principal(record["名称"], history.successors(record))
+    if not successors or len({s["二级行政区"] for s in successors}) != 1:
+        return None
+    return successors
+
+
+def _nineties_row(record: dict, successors: list[dict], commit: str) -> dict | None:
+    """The table row for ``record``'s change to ``successors``, or None where it is left out."""
+    names = [s["名称"] for s in successors]
+    city = successors[0]["二级行政区"]
+    if city == "直辖":  # a municipality's districts; other directly governed counties are left out
+        if successors[0]["一级行政区"] not in _MUNICIPALITIES:
+            return None
+        city = successors[0]["一级行政区"]
+    if record["名称"] in names or any(n in _GENERIC for n in names):
+        return None  # the name is still in use (a new code only), or a generic successor
+    kind = _kind(record["名称"], successors)
+    if kind == "merged" and any(s["代码"] == record["代码"] for s in successors):
+        kind = "renamed"
+    end, old_city = record["变更/弃用时间"], record["二级行政区"]
+    return {"year": end, "change": kind, "province": successors[0]["一级行政区"],
+            "city": city if old_city in ("直辖", "") else old_city,
+            "old_name": record["名称"], "new_city": city,
+            "new_names": ";".join(names), "announcement": ANNOUNCEMENT.format(year=end),
+            "source": _cite(record, commit)}
+
+
 def nineties(history: History, commit: str, taken: set[tuple[str, str]]) -> list[dict]:
     """Clean county-level changes whose old name left the lists in 1990–1999."""
     out = []
     for record in history.rows:
-        end = record["变更/弃用时间"]
-        if record["级别"] != "县级" or not end or not 1990 <= int(end) <= 1999:
+        if not _left_in_nineties(record):
             continue
-        if record["状态"] not in ("弃用", "变更") or record["名称"] in _GENERIC:
-            continue
-        direct = [c.split("[")[0] for c in record["新代码"].split(";") if c]
-        if any(r["名称"] == record["名称"] and r["启用时间"] >= end
-               and (r["一级行政区"] == record["一级行政区"] or r["代码"] in direct)
-               for r in history.rows):
-            continue  # the name went on under another code (文登市, 1988 → 1990; 双桥区 in 重庆, 1997)
-        if not direct or not all(any(r["状态"] == "在用" for r in history.by_code.get(c, []))
-                                 for c in direct):
-            continue  # changed again later (胶南县 → 胶南市 → 黄岛区): that later row tells it
-        successors = principal(record["名称"], history.successors(record))
-        if not successors or len({s["二级行政区"] for s in successors}) != 1:
-            continue
-        names = [s["名称"] for s in successors]
-        city = successors[0]["二级行政区"]
-        if city == "直辖":  # a municipality's districts; other directly governed counties are left out
-            if successors[0]["一级行政区"] not in _MUNICIPALITIES:
-                continue
-            city = successors[0]["一级行政区"]
-        if record["名称"] in names or any(n in _GENERIC for n in names):
-            continue  # the name is still in use (a new code only), or a generic successor
-        kind = _kind(record["名称"], successors)
-        if kind == "merged" and any(s["代码"] == record["代码"] for s in successors):
-            kind = "renamed"
-        old_city = record["二级行政区"]
-        row = {"year": end, "change": kind, "province": successors[0]["一级行政区"],
-               "city": city if old_city in ("直辖", "") else old_city,
-               "old_name": record["名称"], "new_city": city,
-               "new_names": ";".join(names), "announcement": ANNOUNCEMENT.format(year=end),
-               "source": _cite(record, commit)}
-        if (row["old_name"], row["new_city"]) in taken:
+        successors = _clean_successors(record, history)
+        row = None if successors is None else _nineties_row(record, successors, commit)
+        if row is None or (row["old_name"], row["new_city"]) in taken:
             continue
         taken.add((row["old_name"], row["new_city"]))
         out.append(row)
