@@ -127,6 +127,35 @@ def _read_whole_elsewhere(cut: OcrSpan, gc: _Geo, others: list[tuple[OcrSpan, _G
     return False
 
 
+def _merged_geo(ga: _Geo, gb: _Geo) -> _Geo:
+    """The geometry of ``ga`` joined on its right by ``gb``."""
+    return _Geo(ga.lon0, ga.lon0 + ga.width + _offset(gb.lon0, ga.lon1) + gb.width,
+                ga.lat, max(ga.height, gb.height), ga.cut_left, gb.cut_right)
+
+
+_Item = tuple[OcrSpan, _Geo | None]
+
+
+def _join_first(items: list[_Item]) -> tuple[list[_Item], list[OcrSpan]] | None:
+    """``items`` with their first pair that is one line cut at a seam replaced by the joined
+    span (appended last), and that pair; None where no pair joins."""
+    for i, (a, ga) in enumerate(items):
+        for j, (b, gb) in enumerate(items):
+            if i == j or ga is None or gb is None or a.view_id == b.view_id:
+                continue
+            joined = _joined(a, b, ga, gb)
+            if joined is None:
+                continue
+            rest = [it for k, it in enumerate(items) if k not in (i, j)]
+            return [*rest, (joined, _merged_geo(ga, gb))], [a, b]
+    return None
+
+
+def _cut_and_read_whole(span: OcrSpan, geo: _Geo | None, read: list[tuple[OcrSpan, _Geo]]) -> bool:
+    """Whether ``span`` is a reading cut at a view edge that another view read whole."""
+    return geo is not None and (geo.cut_left or geo.cut_right) and _read_whole_elsewhere(span, geo, read)
+
+
 def join_seams(spans: list[OcrSpan], views: list[ViewSpec]) -> list[OcrSpan]:
     """``spans`` read in ``views`` of one panorama, with each line cut by a seam added as one
     joined span, and cut readings another view read whole dropped. The halves stay (the merge
@@ -134,31 +163,20 @@ def join_seams(spans: list[OcrSpan], views: list[ViewSpec]) -> list[OcrSpan]:
     cut, beside a fragment) never costs the reading itself. Spans of whole-image views pass as
     they are."""
     specs = {v.view_id: v for v in views}
-    items: list[tuple[OcrSpan, _Geo | None]] = [
+    items: list[_Item] = [
         (s, _geometry(s, specs[s.view_id]) if s.view_id in specs else None) for s in spans]
     originals = list(items)
     halves: list[OcrSpan] = []
-    changed = True
-    while changed:
-        changed = False
-        for i, (a, ga) in enumerate(items):
-            for j, (b, gb) in enumerate(items):
-                if i == j or ga is None or gb is None or a.view_id == b.view_id:
-                    continue
-                joined = _joined(a, b, ga, gb)
-                if joined is None:
-                    continue
-                geo = _Geo(ga.lon0, ga.lon0 + ga.width + _offset(gb.lon0, ga.lon1) + gb.width,
-                           ga.lat, max(ga.height, gb.height), ga.cut_left, gb.cut_right)
-                halves += [a, b]
-                items = [it for k, it in enumerate(items) if k not in (i, j)] + [(joined, geo)]
-                changed = True
-                break
-            if changed:
-                break
+    while (step := _join_first(items)) is not None:
+        items, pair = step
+        halves += pair
     read = [(s, g) for s, g in originals if g is not None]  # a join proves no whole reading
-    kept = [s for s, g in items
-            if g is None or not (g.cut_left or g.cut_right) or not _read_whole_elsewhere(s, g, read)]
-    return kept + [h for h in halves if h not in kept and not any(
-        h is s and g is not None and (g.cut_left or g.cut_right) and _read_whole_elsewhere(s, g, read)
-        for s, g in originals)]
+    kept = [s for s, g in items if not _cut_and_read_whole(s, g, read)]
+    return kept + _halves_left(halves, kept, originals, read)
+
+
+def _halves_left(halves: list[OcrSpan], kept: list[OcrSpan], originals: list[_Item],
+                 read: list[tuple[OcrSpan, _Geo]]) -> list[OcrSpan]:
+    """The halves of joins not kept already, less those cut readings another view read whole."""
+    return [h for h in halves if h not in kept and not any(
+        h is s and _cut_and_read_whole(s, g, read) for s, g in originals)]

@@ -76,17 +76,28 @@ def _region(index: RegionIndex, name: str, level: Level, within: Region | None, 
     return found[0]
 
 
-def _row(raw: dict[str, str], index: RegionIndex, where: str) -> AdminChange:
-    missing = [c for c in COLUMNS if c != "new_names" and not (raw.get(c) or "").strip()]
-    if missing:
-        raise AdminChangeError(f"{where}: empty {', '.join(missing)} (every row needs its year, "
-                               "names and both provenance columns)")
+def _checked_year(raw: dict[str, str], where: str) -> int:
+    """The row's year, which must lie from :data:`FIRST_YEAR` to today."""
     try:
         year = int(raw["year"])
     except ValueError:
         raise AdminChangeError(f"{where}: year {raw['year']!r} is not a year") from None
     if not FIRST_YEAR <= year <= datetime.date.today().year:
         raise AdminChangeError(f"{where}: year {year} outside {FIRST_YEAR}–today")
+    return year
+
+
+def _check_filled(raw: dict[str, str], where: str) -> None:
+    """Every column but ``new_names`` must be filled, and ``change`` a known kind."""
+    missing = [c for c in COLUMNS if c != "new_names" and not (raw.get(c) or "").strip()]
+    if missing:
+        raise AdminChangeError(f"{where}: empty {', '.join(missing)} (every row needs its year, "
+                               "names and both provenance columns)")
+
+
+def _row(raw: dict[str, str], index: RegionIndex, where: str) -> AdminChange:
+    _check_filled(raw, where)
+    year = _checked_year(raw, where)
     if raw["change"] not in CHANGE_KINDS:
         raise AdminChangeError(f"{where}: change {raw['change']!r} is not one of {sorted(CHANGE_KINDS)}")
     province = _region(index, raw["province"], Level.PROVINCE, None, where)

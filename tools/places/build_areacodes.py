@@ -80,15 +80,14 @@ def _cite(record: dict, commit: str) -> str:
             f"{record['状态']} {record['启用时间']}–{record['变更/弃用时间']} → {record['新代码'] or '-'})")
 
 
-def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[str]]:
-    """The row checked (cited, with the source's year and successors), or None where the
-    source does not list the change; and the corrections made."""
-    records = [r for r in history.rows if r["名称"] == row["old_name"]
-               and r["状态"] in ("弃用", "变更") and r["变更/弃用时间"]]
-    if not records:
-        return None, []
-    want = set(row["new_names"].split(";")) if row["new_names"] else set()
+def _retired(history: History, name: str) -> list[dict]:
+    """The source's records of ``name`` that left the lists (retired or changed, with a year)."""
+    return [r for r in history.rows if r["名称"] == name
+            and r["状态"] in ("弃用", "变更") and r["变更/弃用时间"]]
 
+
+def _best_record(records: list[dict], row: dict, want: set[str], history: History) -> dict:
+    """The record that fits ``row`` best: its province or city, its year, its successors."""
     def fit(record: dict) -> tuple:
         names = {s["名称"] for s in history.successors(record)}
         gap = abs(int(record["变更/弃用时间"]) - int(row["year"]))
@@ -96,24 +95,45 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
                 record["二级行政区"] in (row["city"], row["old_name"], "直辖"), gap <= 1,
                 bool(want) and want <= names, -gap)
 
-    record = max(records, key=fit)
+    return max(records, key=fit)
+
+
+def _corrected_successors(record: dict, heirs: list[dict], want: set[str]) -> list[str] | None:
+    """The source's successor names where the row's (``want``) are not among ``heirs`` and the
+    source's principal successors lie in one city; else None (the row's stand)."""
+    successors = principal(record["名称"], heirs)
+    if want and not want <= {s["名称"] for s in heirs} and successors \
+            and len({s["二级行政区"] for s in successors}) == 1:
+        return [s["名称"] for s in successors]
+    return None
+
+
+def _cited(earlier: str, record: dict, commit: str) -> str:
+    """The source column: the citation of ``record``, then the earlier sources that were checked."""
+    kept = [part.strip() for part in earlier.strip().split(" | ")
+            if part.strip() and "typed from" not in part and REPO not in part]
+    return " | ".join([_cite(record, commit), *kept])
+
+
+def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[str]]:
+    """The row checked (cited, with the source's year and successors), or None where the
+    source does not list the change; and the corrections made."""
+    records = _retired(history, row["old_name"])
+    if not records:
+        return None, []
+    want = set(row["new_names"].split(";")) if row["new_names"] else set()
+    record = _best_record(records, row, want, history)
     fixed, notes = dict(row), []
     if record["变更/弃用时间"] != row["year"]:
         notes.append(f"year {row['year']} → {record['变更/弃用时间']}")
         fixed["year"] = record["变更/弃用时间"]
-    heirs = history.successors(record)
-    successors = principal(record["名称"], heirs)
-    names = [s["名称"] for s in successors]
-    if want and not want <= {s["名称"] for s in heirs} and successors \
-            and len({s["二级行政区"] for s in successors}) == 1:
+    names = _corrected_successors(record, history.successors(record), want)
+    if names is not None:
         notes.append(f"successors {row['new_names']} → {';'.join(names)}")
         fixed["new_names"] = ";".join(names)
         if len(names) > 1 and row["change"] == "merged":
             fixed["change"] = "split"
-    earlier = row["source"].strip()
-    kept = [part.strip() for part in earlier.split(" | ")
-            if part.strip() and "typed from" not in part and REPO not in part]
-    fixed["source"] = " | ".join([_cite(record, commit), *kept])  # with a checked earlier source
+    fixed["source"] = _cited(row["source"], record, commit)  # with a checked earlier source
     return fixed, notes
 
 
@@ -143,44 +163,66 @@ def _kind(old: str, successors: list[dict]) -> str:
     return "merged"  # (a successor under the same code is a rename: see nineties)
 
 
+def _left_in_nineties(record: dict) -> bool:
+    """A county-level name, not a generic one, retired or changed in 1990–1999."""
+    end = record["变更/弃用时间"]
+    if record["级别"] != "县级" or not end or not 1990 <= int(end) <= 1999:
+        return False
+    return record["状态"] in ("弃用", "变更") and record["名称"] not in _GENERIC
+
+
+def _name_went_on(record: dict, direct: list[str], history: History) -> bool:
+    """Whether the name went on under another code (文登市, 1988 → 1990; 双桥区 in 重庆, 1997)."""
+    end = record["变更/弃用时间"]
+    return any(r["名称"] == record["名称"] and r["启用时间"] >= end
+               and (r["一级行政区"] == record["一级行政区"] or r["代码"] in direct)
+               for r in history.rows)
+
+
+def _clean_successors(record: dict, history: History) -> list[dict] | None:
+    """The principal successors of a clean change, all in one city; else None."""
+    direct = [c.split("[")[0] for c in record["新代码"].split(";") if c]
+    if _name_went_on(record, direct, history):
+        return None
+    if not direct or not all(any(r["状态"] == "在用" for r in history.by_code.get(c, []))
+                             for c in direct):
+        return None  # changed again later (胶南县 → 胶南市 → 黄岛区): that later row tells it
+    successors = principal(record["名称"], history.successors(record))
+    if not successors or len({s["二级行政区"] for s in successors}) != 1:
+        return None
+    return successors
+
+
+def _nineties_row(record: dict, successors: list[dict], commit: str) -> dict | None:
+    """The table row for ``record``'s change to ``successors``, or None where it is left out."""
+    names = [s["名称"] for s in successors]
+    city = successors[0]["二级行政区"]
+    if city == "直辖":  # a municipality's districts; other directly governed counties are left out
+        if successors[0]["一级行政区"] not in _MUNICIPALITIES:
+            return None
+        city = successors[0]["一级行政区"]
+    if record["名称"] in names or any(n in _GENERIC for n in names):
+        return None  # the name is still in use (a new code only), or a generic successor
+    kind = _kind(record["名称"], successors)
+    if kind == "merged" and any(s["代码"] == record["代码"] for s in successors):
+        kind = "renamed"
+    end, old_city = record["变更/弃用时间"], record["二级行政区"]
+    return {"year": end, "change": kind, "province": successors[0]["一级行政区"],
+            "city": city if old_city in ("直辖", "") else old_city,
+            "old_name": record["名称"], "new_city": city,
+            "new_names": ";".join(names), "announcement": ANNOUNCEMENT.format(year=end),
+            "source": _cite(record, commit)}
+
+
 def nineties(history: History, commit: str, taken: set[tuple[str, str]]) -> list[dict]:
     """Clean county-level changes whose old name left the lists in 1990–1999."""
     out = []
     for record in history.rows:
-        end = record["变更/弃用时间"]
-        if record["级别"] != "县级" or not end or not 1990 <= int(end) <= 1999:
+        if not _left_in_nineties(record):
             continue
-        if record["状态"] not in ("弃用", "变更") or record["名称"] in _GENERIC:
-            continue
-        direct = [c.split("[")[0] for c in record["新代码"].split(";") if c]
-        if any(r["名称"] == record["名称"] and r["启用时间"] >= end
-               and (r["一级行政区"] == record["一级行政区"] or r["代码"] in direct)
-               for r in history.rows):
-            continue  # the name went on under another code (文登市, 1988 → 1990; 双桥区 in 重庆, 1997)
-        if not direct or not all(any(r["状态"] == "在用" for r in history.by_code.get(c, []))
-                                 for c in direct):
-            continue  # changed again later (胶南县 → 胶南市 → 黄岛区): that later row tells it
-        successors = principal(record["名称"], history.successors(record))
-        if not successors or len({s["二级行政区"] for s in successors}) != 1:
-            continue
-        names = [s["名称"] for s in successors]
-        city = successors[0]["二级行政区"]
-        if city == "直辖":  # a municipality's districts; other directly governed counties are left out
-            if successors[0]["一级行政区"] not in _MUNICIPALITIES:
-                continue
-            city = successors[0]["一级行政区"]
-        if record["名称"] in names or any(n in _GENERIC for n in names):
-            continue  # the name is still in use (a new code only), or a generic successor
-        kind = _kind(record["名称"], successors)
-        if kind == "merged" and any(s["代码"] == record["代码"] for s in successors):
-            kind = "renamed"
-        old_city = record["二级行政区"]
-        row = {"year": end, "change": kind, "province": successors[0]["一级行政区"],
-               "city": city if old_city in ("直辖", "") else old_city,
-               "old_name": record["名称"], "new_city": city,
-               "new_names": ";".join(names), "announcement": ANNOUNCEMENT.format(year=end),
-               "source": _cite(record, commit)}
-        if (row["old_name"], row["new_city"]) in taken:
+        successors = _clean_successors(record, history)
+        row = None if successors is None else _nineties_row(record, successors, commit)
+        if row is None or (row["old_name"], row["new_city"]) in taken:
             continue
         taken.add((row["old_name"], row["new_city"]))
         out.append(row)

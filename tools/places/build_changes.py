@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from sinoloc.tools.places.admin_changes import COLUMNS, DATA_FILE
-from sinoloc.tools.regions import Level, RegionIndex, get_region_index
+from sinoloc.tools.regions import Level, Region, RegionIndex, get_region_index
 
 MEMBER = "jionlp/dictionary/china_location_change.txt"
 SOURCE = "jionlp 1.5.31 dictionary/china_location_change.txt (Apache-2.0), {date} {approver}"
@@ -54,6 +54,24 @@ def _parse(text: str) -> list[dict]:
     return rows
 
 
+def _target_city(r: dict, old: str, index: RegionIndex) -> Region | None:
+    """Today's city the change ``r`` leads to, where the change adds something a sign could need:
+    its province and new city on today's map, ``old`` a region's name that is gone there, and its
+    new county (if any) on the map."""
+    province = index.lookup(r["province"], level=Level.PROVINCE)
+    within = province[0] if province else None
+    city = [c for c in index.lookup(r["new_city"], level=Level.CITY, within=within)
+            if c.name == r["new_city"]]
+    if not province or not city or not old.endswith(("县", "区", "市", "旗")):
+        return None  # a new city later than the boundaries; 西沙群岛, 行政委员会: not a region's name
+    if any(x.name == old for x in index.lookup(old, within=city[0])):
+        return None  # the old name is still on the map there
+    if r["new"] and not any(x.name == r["new"] for x in index.lookup(r["new"], level=Level.DISTRICT,
+                                                                     within=city[0])):
+        return None  # the change is later than the boundaries
+    return city[0]
+
+
 def jionlp_rows(text: str, index: RegionIndex) -> list[dict[str, str]]:
     """Table rows for the changes of jionlp's list that today's map needs (see the docstring)."""
     parsed = _parse(text)
@@ -61,20 +79,12 @@ def jionlp_rows(text: str, index: RegionIndex) -> list[dict[str, str]]:
     out: dict[tuple[str, str], dict[str, str]] = {}
     for r in parsed:
         old = r["old"] or r["old_city"]
-        province = index.lookup(r["province"], level=Level.PROVINCE)
-        within = province[0] if province else None
-        city = [c for c in index.lookup(r["new_city"], level=Level.CITY, within=within)
-                if c.name == r["new_city"]]
-        if not province or not city or not old.endswith(("县", "区", "市", "旗")):
-            continue  # a new city later than the boundaries; 西沙群岛, 行政委员会: not a region's name
-        if any(x.name == old for x in index.lookup(old, within=city[0])):
-            continue  # the old name is still on the map there
-        if r["new"] and not any(x.name == r["new"] for x in index.lookup(r["new"], level=Level.DISTRICT,
-                                                                         within=city[0])):
-            continue  # the change is later than the boundaries
+        city = _target_city(r, old, index)
+        if city is None:
+            continue
         year = r["date"][:4]
         merged = r["old"] is not None and targets[(r["date"], r["new_city"], r["new"])] > 1
-        out[(old, city[0].adcode)] = {
+        out[(old, city.adcode)] = {
             "year": year, "change": _kind(old, r["new"] or r["new_city"], merged),
             "province": r["province"], "city": r["old_city"], "old_name": old, "new_city": r["new_city"],
             "new_names": r["new"] or "", "announcement": ANNOUNCEMENT.format(year=year),

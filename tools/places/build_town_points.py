@@ -64,36 +64,53 @@ def _names(place: dict) -> list[str]:
     return sorted({n for n in place["alternatenames"] if _CJK_NAME.match(n)})
 
 
-def match(places: list[dict], towns: list[tuple[str, str, str]], index) -> tuple[dict, Counter]:
-    """``{(level, adcode, town): (place, how)}`` and the tally of what was rejected and why."""
-    full: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    bare: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+_Town = tuple[str, str, str]
+
+
+def _by_name(towns: list[_Town]) -> tuple[dict[str, list[_Town]], dict[str, list[_Town]]]:
+    """The towns by full name (总寨镇) and by bare name (总寨)."""
+    full: dict[str, list[_Town]] = defaultdict(list)
+    bare: dict[str, list[_Town]] = defaultdict(list)
     for town in towns:
         full[town[2]].append(town)
         stem = bare_name(town[2])
         if stem is not None:
             bare[stem].append(town)
+    return full, bare
+
+
+def _claim(place: dict, full: dict[str, list[_Town]], bare: dict[str, list[_Town]],
+           index) -> tuple[_Town | None, str]:
+    """The one town ``place`` names inside its point's county and how it was named (full, bare),
+    or None and why not."""
+    names = _names(place)
+    if not names:
+        return None, "no Chinese name"
+    candidates, how = [t for n in names for t in full.get(n, [])], "full"
+    if not candidates:
+        candidates, how = [t for n in names for t in bare.get(n, [])], "bare"
+    if not candidates:
+        return None, "no town of that name"
+    here = index.reverse(place["longitude"], place["latitude"])
+    inside = {t for t in candidates if here is not None and _inside(index, t, here)}
+    if not inside:
+        return None, "named towns all outside the point's county"
+    if len(inside) > 1:
+        return None, "several towns of that name in the point's county"
+    return inside.pop(), how
+
+
+def match(places: list[dict], towns: list[tuple[str, str, str]], index) -> tuple[dict, Counter]:
+    """``{(level, adcode, town): (place, how)}`` and the tally of what was rejected and why."""
+    full, bare = _by_name(towns)
     tally: Counter = Counter()
     claims: dict[tuple[str, str, str], list[tuple[dict, str]]] = defaultdict(list)
     for place in places:
-        names = _names(place)
-        if not names:
-            tally["no Chinese name"] += 1
-            continue
-        candidates, how = [t for n in names for t in full.get(n, [])], "full"
-        if not candidates:
-            candidates, how = [t for n in names for t in bare.get(n, [])], "bare"
-        if not candidates:
-            tally["no town of that name"] += 1
-            continue
-        here = index.reverse(place["longitude"], place["latitude"])
-        inside = {t for t in candidates if here is not None and _inside(index, t, here)}
-        if not inside:
-            tally["named towns all outside the point's county"] += 1
-        elif len(inside) > 1:
-            tally["several towns of that name in the point's county"] += 1
+        town, how = _claim(place, full, bare, index)
+        if town is None:
+            tally[how] += 1
         else:
-            claims[inside.pop()].append((place, how))
+            claims[town].append((place, how))
     matched = {}
     for town, claimants in claims.items():
         claimants.sort(key=lambda c: (c[1] != "full", -int(c[0]["population"] or 0), c[0]["geonameid"]))
