@@ -8,7 +8,8 @@ events; ``GET /api/threads``; ``GET /api/threads/{id}`` (prediction, map, transc
 ``POST /api/threads/{id}/ask`` → events; ``POST /api/threads/{id}/review`` (a decision on the
 answer waiting for review, with the ``review`` setting) → events; ``POST /api/threads/{id}/truth``
 (the photo's true place, kept as a correction); ``GET /api/map/base`` the province outlines; with
-``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``);
+``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``); ``GET /api/config``
+what the page may offer (the runs viewer or not);
 ``GET /openapi.json`` and ``GET /docs`` (a local page: FastAPI's own docs load from a CDN).
 
 Errors are ``{"error": "one line"}`` with a 4xx status (503 when too many runs wait). Host names,
@@ -65,6 +66,11 @@ class ThreadView(BaseModel):
     prediction: dict | None
     map: dict | None
     transcript: list[dict]
+
+
+class PageConfig(BaseModel):
+    runs: bool = Field(description="the eval runs viewer is mounted (serve --runs)")
+    policy: str = Field(description="the policy that answers (a model, or the offline one)")
 
 
 class TooLarge(ImageInputError):
@@ -244,6 +250,15 @@ def create_app(runner: Runner, *, token: str | None = None,
         except KeyError:
             return _error(404, f"thread {thread_id}: no such thread")
         return {"id": kept.id, "truth": kept.truth, "adcode": kept.truth_adcode}
+
+    has_runs = any(getattr(route, "path", "").startswith("/api/runs")
+                   for router in routers for route in router.routes)
+
+    @app.get("/api/config", summary="what this server offers the page")
+    def config() -> PageConfig:
+        """The page asks here instead of probing (a 404 for ``/api/runs`` on every load without
+        ``--runs`` would be a console error)."""
+        return PageConfig(runs=has_runs, policy=runner.policy_name)
 
     @app.get("/api/map/base", summary="province outlines (WGS-84 GeoJSON) under every map")
     def base() -> dict:
