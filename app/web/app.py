@@ -3,12 +3,14 @@ event stream (server-sent events over a POST, read by the page with ``fetch``).
 
 Routes: ``GET /`` the page; ``GET /static/…`` its scripts, styles and the vendored Leaflet;
 ``POST /api/locate`` (multipart ``image`` [+ ``settings`` as JSON text] or JSON ``{"image":
-"data:…", "settings": {…}}``) → the ``GeoPrediction``; ``POST /api/locate/stream`` → the run's
-events; ``GET /api/threads``; ``GET /api/threads/{id}`` (prediction, map, transcript);
+"data:…", "settings": {…}}``) → the ``GeoPrediction`` (its thread kept unless
+``?thread=false``); ``POST /api/locate/stream`` → the run's events; ``GET /api/threads``;
+``GET /api/threads/{id}`` (prediction, map, transcript);
 ``POST /api/threads/{id}/ask`` → events; ``POST /api/threads/{id}/review`` (a decision on the
 answer waiting for review, with the ``review`` setting) → events; ``POST /api/threads/{id}/truth``
 (the photo's true place, kept as a correction); ``GET /api/map/base`` the province outlines; with
-``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``);
+``--runs`` the eval report viewer (app/web/runs.py: ``/runs``, ``/api/runs…``); ``GET /api/config``
+what the page may offer (the runs viewer or not);
 ``GET /openapi.json`` and ``GET /docs`` (a local page: FastAPI's own docs load from a CDN).
 
 Errors are ``{"error": "one line"}`` with a 4xx status (503 when too many runs wait). Host names,
@@ -65,6 +67,11 @@ class ThreadView(BaseModel):
     prediction: dict | None
     map: dict | None
     transcript: list[dict]
+
+
+class PageConfig(BaseModel):
+    runs: bool = Field(description="the eval runs viewer is mounted (serve --runs)")
+    policy: str = Field(description="the policy that answers (a model, or the offline one)")
 
 
 class TooLarge(ImageInputError):
@@ -165,9 +172,18 @@ def create_app(runner: Runner, *, token: str | None = None,
         return body.image, body.settings, "uploaded image"
 
     @app.post("/api/locate", openapi_extra=LOCATE_BODY, summary="locate one image")
-    async def locate(request: Request):
-        """The ``GeoPrediction``; its thread (for follow-up questions) in ``X-Sinoloc-Thread``."""
+    async def locate(request: Request, thread: bool = Query(True, description=(
+            "keep the run as a thread (listed, open to follow-up questions and review); "
+            "false: a one-shot answer that leaves no thread behind"))):
+        """The ``GeoPrediction``; its thread (for follow-up questions) in ``X-Sinoloc-Thread``.
+
+        A call keeps its thread by default, as the page's uploads do: the header is how a script
+        asks follow-ups or reviews, and the threads list is the server's, whoever started them.
+        A script sending many images it will not ask about passes ``?thread=false``: the run's
+        thread is removed once its answer is read, so the page's list is not flooded."""
         image, settings, name = await read_input(request)
+        if not thread and settings.get("review"):
+            raise ImageInputError("settings: review needs a thread (drop ?thread=false)")
         configurable = await asyncio.to_thread(runner.admit, image, settings)
         thread_id, ticket = runner.start_locate(image, configurable, name,
                                                 loop=asyncio.get_running_loop(), with_map=False)
@@ -176,9 +192,11 @@ def create_app(runner: Runner, *, token: str | None = None,
             events = [e async for e in ticket.events()]
         finally:
             watcher.cancel()
+        if not thread:  # the run is over (its events ended): nothing writes to it any more
+            await asyncio.to_thread(runner.store.delete, [thread_id])
         prediction = prediction_of(events, thread_id)
         return JSONResponse(prediction.model_dump(mode="json"),
-                            headers={"X-Sinoloc-Thread": thread_id})
+                            headers={"X-Sinoloc-Thread": thread_id} if thread else None)
 
     @app.post("/api/locate/stream", openapi_extra=LOCATE_BODY,
               summary="locate one image, streaming the run as server-sent events")
@@ -244,6 +262,15 @@ def create_app(runner: Runner, *, token: str | None = None,
         except KeyError:
             return _error(404, f"thread {thread_id}: no such thread")
         return {"id": kept.id, "truth": kept.truth, "adcode": kept.truth_adcode}
+
+    has_runs = any(getattr(route, "path", "").startswith("/api/runs")
+                   for router in routers for route in router.routes)
+
+    @app.get("/api/config", summary="what this server offers the page")
+    def config() -> PageConfig:
+        """The page asks here instead of probing (a 404 for ``/api/runs`` on every load without
+        ``--runs`` would be a console error)."""
+        return PageConfig(runs=has_runs, policy=runner.policy_name)
 
     @app.get("/api/map/base", summary="province outlines (WGS-84 GeoJSON) under every map")
     def base() -> dict:

@@ -52,6 +52,22 @@ def test_locate_multipart_answers_the_prediction(client):
     assert thread["prediction"]["district_adcode"] == p.district_adcode
 
 
+def test_locate_without_a_thread_leaves_none_behind(client):
+    """``?thread=false``: the answer, no thread header, nothing added to the threads list; a
+    review (which needs a thread) is refused up front."""
+    before = {t["thread_id"] for t in client.get("/api/threads").json()}
+    r = client.post("/api/locate?thread=false", files={"image": ("shop.jpg", DEMO, "image/jpeg")})
+    assert r.status_code == 200, r.text
+    assert r.json()["district_adcode"] == "330106" and "x-sinoloc-thread" not in r.headers
+    assert {t["thread_id"] for t in client.get("/api/threads").json()} == before
+    kept = client.post("/api/locate", files={"image": ("shop.jpg", DEMO, "image/jpeg")})
+    assert kept.headers["x-sinoloc-thread"] in {t["thread_id"] for t in client.get("/api/threads").json()}
+    refused = client.post("/api/locate?thread=false",
+                          json={"image": "data:image/jpeg;base64," + base64.b64encode(DEMO).decode(),
+                                "settings": {"review": True}})
+    assert refused.status_code == 400 and "review needs a thread" in refused.json()["error"]
+
+
 def test_locate_json_data_uri_applies_its_settings(client):
     uri = "data:image/jpeg;base64," + base64.b64encode(DEMO).decode()
     r = client.post("/api/locate", json={"image": uri, "settings": {"top_k": 2}})

@@ -16,6 +16,21 @@
     $("error").textContent = message || "";
   }
   function setStatus(text) { $("status").textContent = text ? `· ${text}` : ""; }
+  /* Questions need an answer to ask about: off before the first image, while one runs, after a refusal. */
+  function setAsk(on) {
+    $("question").disabled = $("ask-button").disabled = !on;
+  }
+  /* A new image starts from a clean slate: no answer, candidates, review or map of the last one. */
+  function clearAnswer() {
+    state.thread = null;
+    state.prediction = null;
+    $("answer").innerHTML = "";
+    $("review").hidden = true;
+    $("truth").hidden = true;
+    $("truth-kept").textContent = "";
+    setAsk(false);
+    basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
+  }
 
   function addStep(e) {
     const li = document.createElement("li");
@@ -63,6 +78,7 @@
 
   async function locate(file) {
     showError("");
+    clearAnswer();
     $("timeline").innerHTML = "";
     addStep({ kind: "image", text: `${file.name} (${Math.round(file.size / 1024)} KB) sent`, t: 0 });
     setStatus("uploading");
@@ -75,6 +91,7 @@
     } catch (err) {
       showError(err.message);
       setStatus("refused");
+      if (!state.prediction) clearAnswer();  // nothing of an earlier image stays on screen
     }
     refreshThreads();
   }
@@ -89,6 +106,7 @@
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question }) }, onEvent);
       setStatus("done");
     } catch (err) { showError(err.message); }
+    refreshThreads();  // its question count and last answer
   }
 
   /* Human review: the graph stopped before commit; the person approves, edits, rejects or adds a clue. */
@@ -147,7 +165,7 @@
       `<h2>Candidates</h2><table id="candidates"><tr><th>#</th><th>district</th><th>belief</th></tr>${rows}</table>` +
       `<h2>Evidence</h2><table id="evidence">${evidence || "<tr><td>(none)</td></tr>"}</table>` +
       (p.reasoning ? `<h2>Reasoning</h2><p>${esc(p.reasoning)}</p>` : "");
-    $("ask").hidden = false;
+    setAsk(true);
     $("truth").hidden = !mapData;  // a committed answer (a proposal under review has no map yet)
     await basePromise;
     if (mapData) SinolocMap.draw($("map"), mapData, state.base, { onEvidence: highlightEvidence });
@@ -157,6 +175,7 @@
     const r = await fetch(`/api/threads/${encodeURIComponent(id)}`);
     if (!r.ok) { showError((await r.json()).error); return; }
     const t = await r.json();
+    clearAnswer();
     state.thread = id;
     $("timeline").innerHTML = "";
     for (const entry of t.transcript) addStep({ kind: entry.kind === "question" ? "question" : entry.kind === "reply" ? "reply" : entry.kind === "answer" ? "answer" : "image", text: entry.text });
@@ -203,5 +222,6 @@
   $("threads").addEventListener("click", (ev) => { const li = ev.target.closest("li"); if (li) openThread(li.dataset.id); });
   basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
   refreshThreads();
-  fetch("/api/runs").then((r) => { $("runs-link").hidden = !r.ok; }).catch(() => {});
+  // what this server offers (the eval runs viewer only with --runs): asked, never probed with a 404
+  fetch("/api/config").then((r) => (r.ok ? r.json() : {})).then((c) => { $("runs-link").hidden = !c.runs; }).catch(() => {});
 })();

@@ -150,15 +150,20 @@
     const legend = L.control({ position: "bottomright" });
     legend.onAdd = () => {
       const div = L.DomUtil.create("div", "map-legend");
-      div.innerHTML = `<div class="legend-title">belief over districts</div>` +
+      div.innerHTML = `<div class="legend-title" title="show or hide the legend">belief over districts</div>` +
         data.legend.map((c) => `<div class="legend-row"><i style="background:${c.color}"></i>${esc(c.label)}</div>`).join("") +
         `<div class="legend-note">${data.belief.length} of ${data.belief_districts_total} districts shown, ${pct(data.belief_mass_shown)} of the belief</div>` +
         `<div class="legend-row"><i class="line red"></i>claimed district</div>` +
         `<div class="legend-row"><i class="dot ${guess ? "grey" : "blue"}"></i>answer ± precision</div>` +
+        (data.candidates.length ? `<div class="legend-row"><i class="dot candidate"></i>candidates (size: belief)</div>` : "") +
         (data.points.length ? `<div class="legend-row"><i class="dot green"></i>point evidence</div>` : "");
       return div;
     };
     legend.addTo(map);
+    // on a small map the legend folds to its title (a click opens it) rather than cover the answer
+    const legendBox = legend.getContainer(), size = map.getSize();
+    legendBox.querySelector(".legend-title").addEventListener("click", () => legendBox.classList.toggle("folded"));
+    if (legendBox.offsetWidth > size.x / 2 || legendBox.offsetHeight > size.y / 2) legendBox.classList.add("folded");
     if (guess) {
       const banner = L.control({ position: "topright" });
       banner.onAdd = () => {
@@ -183,10 +188,16 @@
     tileControl.addTo(map);
     L.control.layers(null, groups, { collapsed: true }).addTo(map);
 
-    // a guess is shown at the scale of its uncertainty; a finding around the claimed district
+    // a guess is shown at the scale of its uncertainty; a finding around the claimed district —
+    // fitted into the part of the map the legend (bottom right) leaves free, so it never covers
+    // the answer's label or the claimed outline
     const focus = guess ? precision : data.claimed.length ? L.geoJSON(feature(data.claimed[data.claimed.length - 1])) : belief;
     const bounds = focus.getBounds && focus.getBounds();
-    if (bounds && bounds.isValid()) map.fitBounds(guess ? bounds : bounds.pad(1.0)); else map.setView([a.lat, a.lon], 8);
+    const free = [legendBox.offsetWidth + 12, legendBox.offsetHeight + 12];
+    const fits = free[0] < size.x / 2 && free[1] < size.y / 2;
+    if (bounds && bounds.isValid()) {
+      map.fitBounds(guess ? bounds : bounds.pad(1.0), { paddingTopLeft: [40, 30], paddingBottomRight: fits ? free : [0, 0] });
+    } else map.setView([a.lat, a.lon], 8);
     return { map, groups };
   }
 
