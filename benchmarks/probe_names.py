@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sinoloc.benchmarks.probe_data import _Ask, _Context
+    from sinoloc.tools.regions import Region, RegionIndex
 
 NAME_KINDS = ("old_name", "homonym", "address_vs_town")
 ROAD_SUFFIXES = ("路", "东路", "西路", "南路", "北路", "中路", "大道", "大街", "一路", "二路", "东一路",
@@ -184,6 +185,25 @@ def _address_vs_town_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> lis
                  note=note)]
 
 
+def _name_forms(regions: dict[tuple[str, str], Region]) -> dict[str, set[tuple[str, str]]]:
+    """Every name a region answers to (its full name, and its short name of two characters or
+    more) → the keys of the regions that answer to it."""
+    forms: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for region in regions.values():
+        forms[region.name].add(region.key)
+        if region.short != region.name and len(region.short) >= 2:
+            forms[region.short].add(region.key)
+    return forms
+
+
+def _class_label(index: RegionIndex, named: list[Region]) -> str:
+    """How the regions sharing a name relate: their levels, ``nested`` where one lies within
+    another, ``cross-province`` where they span provinces."""
+    nested = any(index.is_within(a, b) for a in named for b in named if a.key != b.key)
+    return "+".join(sorted({r.level.value for r in named})) + (" nested" if nested else "") \
+        + (" cross-province" if len({r.province_adcode for r in named}) > 1 else "")
+
+
 def homonym_classes() -> dict[str, list[tuple[str, list[str]]]]:
     """Every name (full or short) that more than one region answers to, grouped by how the
     regions relate: ``city+district nested`` (承德: the city and its 承德县), ``district
@@ -193,20 +213,12 @@ def homonym_classes() -> dict[str, list[tuple[str, list[str]]]]:
 
     index = get_region_index()
     regions = {r.key: r for _, r in index.names()}
-    forms: dict[str, set] = defaultdict(set)
-    for region in regions.values():
-        forms[region.name].add(region.key)
-        if region.short != region.name and len(region.short) >= 2:
-            forms[region.short].add(region.key)
     classes: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for form, keys in sorted(forms.items()):
+    for form, keys in sorted(_name_forms(regions).items()):
         if len(keys) < 2:
             continue
         named = [regions[k] for k in sorted(keys)]
-        nested = any(index.is_within(a, b) for a in named for b in named if a.key != b.key)
-        label = "+".join(sorted({r.level.value for r in named})) + (" nested" if nested else "") \
-            + (" cross-province" if len({r.province_adcode for r in named}) > 1 else "")
-        classes[label].append((form, [index.label(r) for r in named]))
+        classes[_class_label(index, named)].append((form, [index.label(r) for r in named]))
     for old, inner, _ in _longer_names():
         classes["inside an old name"].append((inner, [old]))
     return dict(classes)
