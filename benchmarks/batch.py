@@ -44,35 +44,57 @@ def one_run(folder: Path, out: Path, pythonpath: str | None, workers: int) -> tu
                    "--out", str(out), "--workers", str(workers)], env)
 
 
-def batch(folder: Path, runs: int, workers: int, reference: str | None) -> dict:
-    images = sum(1 for p in folder.rglob("*") if p.is_file())
-    versions = {"this": os.environ.get("PYTHONPATH")}
-    if reference is not None:
-        versions["reference"] = reference
+_Times = dict[str, list[tuple[float, float]]]  # version → (wall, CPU) seconds of each round
+_Rows = dict[str, dict[str, dict]]  # version → rows by file name
+
+
+def _rounds(folder: Path, runs: int, workers: int, versions: dict[str, str | None]
+            ) -> tuple[_Times, list[tuple[float, float, float]], _Rows]:
+    """One warm-up run per version, then ``runs`` rounds interleaving the versions: the (wall, CPU)
+    seconds of each run, the load average before and after the rounds, the rows of the last."""
     with tempfile.TemporaryDirectory() as name:
         outs = {v: Path(name) / f"{v}.jsonl" for v in versions}
         for version, path in versions.items():  # caches, bytecode, page cache: warm
             one_run(folder, outs[version], path, workers)
         load = [os.getloadavg()]
-        times: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+        times: _Times = {v: [] for v in versions}
         for _ in range(runs):
             for version, path in versions.items():
                 times[version].append(one_run(folder, outs[version], path, workers))
         load.append(os.getloadavg())
         rows = {v: _rows(outs[v]) for v in versions}
+    return times, load, rows
+
+
+def _medians(images: int, timed: list[tuple[float, float]]) -> dict:
+    """One version's median wall and CPU seconds, images per second, and every wall time."""
+    wall = statistics.median(t[0] for t in timed)
+    return {"wall_median_s": round(wall, 2), "images_per_s": round(images / wall, 2),
+            "cpu_median_s": round(statistics.median(t[1] for t in timed), 2),
+            "wall_all_s": [round(t[0], 2) for t in timed]}
+
+
+def _against_reference(report: dict, rows: _Rows) -> None:
+    """Add the reference's wall and CPU medians over this code's, and the rows that differ."""
+    report["reference_wall_over_this"] = round(
+        report["reference"]["wall_median_s"] / report["this"]["wall_median_s"], 2)
+    report["reference_cpu_over_this"] = round(
+        report["reference"]["cpu_median_s"] / report["this"]["cpu_median_s"], 2)
+    report["rows_differing_from_reference"] = sorted(
+        k for k in rows["this"] if rows["this"][k] != rows["reference"].get(k))
+
+
+def batch(folder: Path, runs: int, workers: int, reference: str | None) -> dict:
+    images = sum(1 for p in folder.rglob("*") if p.is_file())
+    versions = {"this": os.environ.get("PYTHONPATH")}
+    if reference is not None:
+        versions["reference"] = reference
+    times, load, rows = _rounds(folder, runs, workers, versions)
     report: dict = {"images": images, "workers": workers, "runs": runs}
     for version, timed in times.items():
-        wall = statistics.median(t[0] for t in timed)
-        report[version] = {"wall_median_s": round(wall, 2), "images_per_s": round(images / wall, 2),
-                           "cpu_median_s": round(statistics.median(t[1] for t in timed), 2),
-                           "wall_all_s": [round(t[0], 2) for t in timed]}
+        report[version] = _medians(images, timed)
     if reference is not None:
-        report["reference_wall_over_this"] = round(
-            report["reference"]["wall_median_s"] / report["this"]["wall_median_s"], 2)
-        report["reference_cpu_over_this"] = round(
-            report["reference"]["cpu_median_s"] / report["this"]["cpu_median_s"], 2)
-        report["rows_differing_from_reference"] = sorted(
-            k for k in rows["this"] if rows["this"][k] != rows["reference"].get(k))
+        _against_reference(report, rows)
     report["load_average_before_after"] = [[round(x, 2) for x in la] for la in load]
     return report
 

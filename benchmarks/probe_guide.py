@@ -142,36 +142,54 @@ def _truth_at(ctx, town: TownPoint) -> Any:
     return ctx.truth(district).model_copy(update={"lat": town.lat, "lon": town.lon})
 
 
+def _exits(town: TownPoint, towns: list[TownPoint], index: RegionIndex) -> list[tuple[TownPoint, str]]:
+    """The towns 4–30 km from ``town`` that a sign can name as an exit, with that name."""
+    near = [t for t in towns if t is not town
+            and EXIT_KM[0] <= _km(town.lon, town.lat, t.lon, t.lat) <= EXIT_KM[1]]
+    return [(t, name) for t in near for name in [_exit_name(t, index)] if name is not None]
+
+
+def _far_ahead(town: TownPoint, exit_town: TownPoint, exit_name: str,
+               index: RegionIndex) -> list[tuple[str, float, float]]:
+    """The far places 30–250 km from ``town`` within 60° of the exit's bearing, nearest first."""
+    heading = _bearing(town.lon, town.lat, exit_town.lon, exit_town.lat)
+    far = [(n, lo, la) for n, lo, la in _far(index)
+           if n != exit_name and FAR_KM[0] <= _km(town.lon, town.lat, lo, la) <= FAR_KM[1]
+           and _angle(_bearing(town.lon, town.lat, lo, la), heading) <= MAX_BEARING_DEG]
+    far.sort(key=lambda f: (_km(town.lon, town.lat, f[1], f[2]), f[0]))
+    return far
+
+
+def _guide_sign(ctx, ask, rng: random.Random, town: TownPoint, exit_stop: tuple[str, float, float],
+                far: list[tuple[str, float, float]]) -> dict:
+    """The probe: the exit and one or two of the nearest far places, at seeded road distances."""
+    chosen = rng.sample(far[:NEAREST_FAR], min(len(far), rng.choice((1, 2))))
+    stops = [exit_stop, *chosen]
+    factor = rng.uniform(*ROAD_FACTOR)
+    dists = sorted((max(1.0, round(_km(town.lon, town.lat, lo, la) * factor)), n) for n, lo, la in stops)
+    sign = [_route(ask.province, rng), *(_line(n, km, rng) for km, n in dists)]
+    truth = _truth_at(ctx, town)
+    district = truth.district
+    return dict(variant="sign", sign=sign, key=dists[0][1],
+                truth=truth.model_copy(update={"level": "city", "district": None,
+                                               "district_adcode": None}),
+                note=f"at {town.town}, {district} ({town.adcode}); road factor {factor:.2f}")
+
+
 def guide_sign_probes(ctx, ask, rng: random.Random) -> list[dict]:
     """A guide sign near a real town (see the module docstring); none where the province has no
     town with an exit and a far place to sign (every mainland province has)."""
     index = ctx.index
     towns = _towns_by_province().get(ask.province.adcode, [])
     for town in rng.sample(towns, min(len(towns), 40)):
-        near = [t for t in towns if t is not town
-                and EXIT_KM[0] <= _km(town.lon, town.lat, t.lon, t.lat) <= EXIT_KM[1]]
-        exits = [(t, name) for t in near for name in [_exit_name(t, index)] if name is not None]
+        exits = _exits(town, towns, index)
         if not exits:
             continue
         exit_town, exit_name = rng.choice(exits)
-        heading = _bearing(town.lon, town.lat, exit_town.lon, exit_town.lat)
-        far = [(n, lo, la) for n, lo, la in _far(index)
-               if n != exit_name and FAR_KM[0] <= _km(town.lon, town.lat, lo, la) <= FAR_KM[1]
-               and _angle(_bearing(town.lon, town.lat, lo, la), heading) <= MAX_BEARING_DEG]
+        far = _far_ahead(town, exit_town, exit_name, index)
         if not far:
             continue
-        far.sort(key=lambda f: (_km(town.lon, town.lat, f[1], f[2]), f[0]))
-        chosen = rng.sample(far[:NEAREST_FAR], min(len(far), rng.choice((1, 2))))
-        stops = [(exit_name, exit_town.lon, exit_town.lat), *chosen]
-        factor = rng.uniform(*ROAD_FACTOR)
-        dists = sorted((max(1.0, round(_km(town.lon, town.lat, lo, la) * factor)), n) for n, lo, la in stops)
-        sign = [_route(ask.province, rng), *(_line(n, km, rng) for km, n in dists)]
-        truth = _truth_at(ctx, town)
-        district = truth.district
-        return [dict(variant="sign", sign=sign, key=dists[0][1],
-                     truth=truth.model_copy(update={"level": "city", "district": None,
-                                                    "district_adcode": None}),
-                     note=f"at {town.town}, {district} ({town.adcode}); road factor {factor:.2f}")]
+        return [_guide_sign(ctx, ask, rng, town, (exit_name, exit_town.lon, exit_town.lat), far)]
     return []
 
 

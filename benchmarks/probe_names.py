@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sinoloc.benchmarks.probe_data import _Ask, _Context
+    from sinoloc.tools.regions import Region, RegionIndex
 
 NAME_KINDS = ("old_name", "homonym", "address_vs_town")
 ROAD_SUFFIXES = ("路", "东路", "西路", "南路", "北路", "中路", "大道", "大街", "一路", "二路", "东一路",
@@ -108,30 +109,46 @@ def _longer_names() -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-def _homonym_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
-    """A decoy name of one of four classes beside (or in) a real clue of this province."""
+def _longer_changes(ask: _Ask) -> tuple[dict, list[str]]:
+    """This province's changes by old name, and the old names that hold another province's
+    district name and became one region (the ``longer`` class's candidates)."""
     from sinoloc.tools.places.admin_changes import get_admin_changes
 
-    variant = rng.choice(("road", "institution", "shared", "longer"))
     changes = {c.old_name: c for c in get_admin_changes() if c.scope.province_adcode == ask.province.adcode}
     longer = [name for name, _, _ in _longer_names() if name in changes and len(changes[name].regions) == 1]
+    return changes, longer
+
+
+def _elsewhere_shorts(ctx: _Context, ask: _Ask) -> list[str]:
+    """Short names (two characters or more) of the cities of other provinces."""
+    return sorted({c.short for c in ctx.index.cities() if c.province_adcode != ask.province.adcode
+                   and len(c.short) >= 2 and c.short != c.name})
+
+
+def _decoy(variant: str, elsewhere: list[str], ask: _Ask, rng: random.Random) -> str:
+    """A decoy of the ``road``, ``institution`` or ``shared`` class that names no place here."""
+    if variant == "road":
+        return f"{rng.choice(elsewhere)}{rng.choice(ROAD_SUFFIXES)}{rng.randint(1, 299)}号"
+    if variant == "institution":
+        return f"{rng.choice(elsewhere)}{rng.choice(INSTITUTIONS)}"
+    pool = sorted(n for n, provinces in _homonym_names().items() if ask.province.adcode not in provinces)
+    return f"{rng.choice(pool)}{rng.choice(SHOP_WORDS)}"
+
+
+def _homonym_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> list[dict]:
+    """A decoy name of one of four classes beside (or in) a real clue of this province."""
+    variant = rng.choice(("road", "institution", "shared", "longer"))
+    changes, longer = _longer_changes(ask)
     if variant == "longer" and not longer:
         variant = "road"
-    elsewhere = sorted({c.short for c in ctx.index.cities() if c.province_adcode != ask.province.adcode
-                        and len(c.short) >= 2 and c.short != c.name})
+    elsewhere = _elsewhere_shorts(ctx, ask)
     if variant == "longer":
         change = changes[rng.choice(sorted(longer))]
         line = f"{change.old_city}{change.old_name}{rng.choice(ctx.roads)}{rng.randint(1, 399)}号"
         return [dict(variant=variant, sign=[ask.shop, line], key=change.old_name,
                      truth=ctx.truth(change.regions[0]), note=change.describe())]
     line, key, truth = _real_clue(ctx, ask, rng)
-    if variant == "road":
-        decoy = f"{rng.choice(elsewhere)}{rng.choice(ROAD_SUFFIXES)}{rng.randint(1, 299)}号"
-    elif variant == "institution":
-        decoy = f"{rng.choice(elsewhere)}{rng.choice(INSTITUTIONS)}"
-    else:
-        pool = sorted(n for n, provinces in _homonym_names().items() if ask.province.adcode not in provinces)
-        decoy = f"{rng.choice(pool)}{rng.choice(SHOP_WORDS)}"
+    decoy = _decoy(variant, elsewhere, ask, rng)
     sign = [decoy, line] if rng.random() < 0.5 else [line, decoy]
     return [dict(variant=variant, sign=sign, key=key, truth=ctx.truth(truth),
                  note=f"decoy {decoy!r} ({variant}) names no place here")]
@@ -168,6 +185,25 @@ def _address_vs_town_probes(ctx: _Context, ask: _Ask, rng: random.Random) -> lis
                  note=note)]
 
 
+def _name_forms(regions: dict[tuple[str, str], Region]) -> dict[str, set[tuple[str, str]]]:
+    """Every name a region answers to (its full name, and its short name of two characters or
+    more) → the keys of the regions that answer to it."""
+    forms: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for region in regions.values():
+        forms[region.name].add(region.key)
+        if region.short != region.name and len(region.short) >= 2:
+            forms[region.short].add(region.key)
+    return forms
+
+
+def _class_label(index: RegionIndex, named: list[Region]) -> str:
+    """How the regions sharing a name relate: their levels, ``nested`` where one lies within
+    another, ``cross-province`` where they span provinces."""
+    nested = any(index.is_within(a, b) for a in named for b in named if a.key != b.key)
+    return "+".join(sorted({r.level.value for r in named})) + (" nested" if nested else "") \
+        + (" cross-province" if len({r.province_adcode for r in named}) > 1 else "")
+
+
 def homonym_classes() -> dict[str, list[tuple[str, list[str]]]]:
     """Every name (full or short) that more than one region answers to, grouped by how the
     regions relate: ``city+district nested`` (承德: the city and its 承德县), ``district
@@ -177,20 +213,12 @@ def homonym_classes() -> dict[str, list[tuple[str, list[str]]]]:
 
     index = get_region_index()
     regions = {r.key: r for _, r in index.names()}
-    forms: dict[str, set] = defaultdict(set)
-    for region in regions.values():
-        forms[region.name].add(region.key)
-        if region.short != region.name and len(region.short) >= 2:
-            forms[region.short].add(region.key)
     classes: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for form, keys in sorted(forms.items()):
+    for form, keys in sorted(_name_forms(regions).items()):
         if len(keys) < 2:
             continue
         named = [regions[k] for k in sorted(keys)]
-        nested = any(index.is_within(a, b) for a in named for b in named if a.key != b.key)
-        label = "+".join(sorted({r.level.value for r in named})) + (" nested" if nested else "") \
-            + (" cross-province" if len({r.province_adcode for r in named}) > 1 else "")
-        classes[label].append((form, [index.label(r) for r in named]))
+        classes[_class_label(index, named)].append((form, [index.label(r) for r in named]))
     for old, inner, _ in _longer_names():
         classes["inside an old name"].append((inner, [old]))
     return dict(classes)
