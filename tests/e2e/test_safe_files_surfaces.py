@@ -36,8 +36,9 @@ _SURFACES = textwrap.dedent("""
     items = load_dataset(work / "set.csv", get_region_index())
     timed("eval_validate", lambda: [i.message for i in validate(items).issues])
 
+    from sinoloc.eval.run_config import RunConfig
     from sinoloc.eval.worker import Evaluator
-    evaluator = Evaluator(None, None)
+    evaluator = Evaluator(None, RunConfig(record=False))
     timed("eval_run_copy", lambda: evaluator.neutral_copy(target))
     evaluator.close()
 
