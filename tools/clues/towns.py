@@ -202,11 +202,7 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
     if not _CJK.search(text):
         return []
     mentions = gazetteer.mentions(text)
-    # a full admin name (宁化县) is no part of a town's name: masked, it cannot start a bare
-    # town name that hides the real one behind it (宁化县河龙乡: 县河 would hide 河龙乡)
-    masked = "".join("□" if any(m.full and m.start <= i < m.end for m in mentions) else ch
-                     for i, ch in enumerate(text))
-    hits = get_towns().find(masked)
+    hits = get_towns().find(_mask_full_names(text, mentions))
     if not hits:
         return []
     index = gazetteer.index
@@ -218,15 +214,25 @@ def town_clues(text: str, gazetteer: Gazetteer, span_id: str | None = None,
         reading = _choose(group, regions, _peers(candidates, i), admin, named_districts, index)
         if reading is None:  # named by the address clue
             _point_the_address(group, regions, admin, addresses or [])
-            continue
-        if len(reading.regions) > MAX_REGIONS:
-            continue  # a common name: 新村, 城关镇, 和平村
-        reading = _hedged(reading)
-        name = group[0].text
-        same = _same_regions(clues, reading.regions)
-        if same is not None:
-            same.text += name
-            same.detail += f"、{name}"
-            continue
-        clues.append(_clue(name, reading, index, span_id, town_points(group, reading.regions)))
+        elif len(reading.regions) <= MAX_REGIONS:  # else a common name: 新村, 城关镇, 和平村
+            _add_reading(clues, group, _hedged(reading), index, span_id)
     return clues
+
+
+def _mask_full_names(text: str, mentions: list[Mention]) -> str:
+    """``text`` with its full admin names masked (□): no part of a town's name, they cannot start
+    a bare town name that hides the real one behind it (宁化县河龙乡: 县河 would hide 河龙乡)."""
+    return "".join("□" if any(m.full and m.start <= i < m.end for m in mentions) else ch
+                   for i, ch in enumerate(text))
+
+
+def _add_reading(clues: list[Clue], group: list[PlaceHit], reading: _Reading, index: RegionIndex,
+                 span_id: str | None) -> None:
+    """Add the clue of one name to ``clues``, or its name to an earlier clue of the same counties."""
+    name = group[0].text
+    same = _same_regions(clues, reading.regions)
+    if same is not None:
+        same.text += name
+        same.detail += f"、{name}"
+        return
+    clues.append(_clue(name, reading, index, span_id, town_points(group, reading.regions)))
