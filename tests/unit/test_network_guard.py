@@ -4,7 +4,7 @@ the subprocesses tests start (the control for "no test reaches the network")."""
 import socket
 
 import pytest
-from conftest import NetworkBlocked
+from network_guard import NetworkBlocked  # tests/netguard, on the path from tests/conftest.py
 
 # a name that can never resolve (RFC 6761): were the guard broken, nothing would be sent anyway
 NOWHERE = "generativelanguage.invalid"
