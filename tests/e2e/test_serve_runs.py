@@ -14,7 +14,8 @@ from web_server import running_server
 
 from sinoloc.app.cli.common import EXIT_BAD_INPUT
 from sinoloc.app.cli.main import main
-from sinoloc.app.web.runs import markdown_html, runs_router
+from sinoloc.app.web.markdown import markdown_html
+from sinoloc.app.web.runs import runs_router
 
 pytestmark = pytest.mark.loopback
 

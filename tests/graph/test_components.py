@@ -79,9 +79,9 @@ def test_prior_with_an_unreachable_hub_backbone(tmp_path, monkeypatch, offline):
 
 def test_missing_knowledge_file_is_exit_2(photo, capsys, tmp_path, monkeypatch):
     from sinoloc.app.cli.main import main
-    from sinoloc.tools.knowledge import corpus
+    from sinoloc.tools.knowledge import files
 
-    monkeypatch.setattr(corpus, "_chosen_files", None)  # --knowledge sets it: restored after the test
+    monkeypatch.setattr(files, "_chosen_files", None)  # --knowledge sets it: restored after the test
 
     assert main(["locate", str(photo), "--knowledge", str(tmp_path / "none.csv")]) == 2
     assert one_line_error(capsys).startswith("sinoloc: ")

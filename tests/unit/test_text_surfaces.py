@@ -124,9 +124,9 @@ def test_search_matches_whole_words_not_single_characters(capsys):
 
 
 def test_search_takes_the_users_clue_files(tmp_path, capsys, monkeypatch):
-    from sinoloc.tools.knowledge import corpus
+    from sinoloc.tools.knowledge import files
 
-    monkeypatch.setattr(corpus, "_chosen_files", None)  # --knowledge sets it: put it back after the test
+    monkeypatch.setattr(files, "_chosen_files", None)  # --knowledge sets it: put it back after the test
     mine = tmp_path / "mine.csv"
     mine.write_text("id,kind,clue_zh,clue_en,regions,strength,source\n"
                     "my-clue,commerce,蓝色的招牌写着糖水铺,blue tong sui shop sign,440100,0.4,"
