@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 from sinoloc.agent.llm.spec import LlmSpec
 from sinoloc.agent.settings import LocateSettings
 from sinoloc.agent.toolbox.registry import TOOLS
+from sinoloc.eval.limits import IMAGE_TIMEOUT_S
 
 ALL_TOOLS = tuple(TOOLS)
 # Baselines are the same graph with tools switched off, so they are measured exactly like the
@@ -56,7 +57,7 @@ class RunConfig(BaseModel):
     samples: int = _field(LocateSettings, "samples")
     sample_selector: Literal["evidence", "verifier"] = _field(LocateSettings, "sample_selector")
     model_timeout_s: float = _field(LlmSpec, "timeout_s")
-    timeout_s: float = Field(default=600.0, gt=0, description="hard per-image limit")
+    timeout_s: float = Field(default=IMAGE_TIMEOUT_S, gt=0, description="hard per-image limit")
     offline: bool = _field(LocateSettings, "offline")
     prior: str | None = _field(LocateSettings, "prior")
     prior_id: str | None = Field(default=None, description=(

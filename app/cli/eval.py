@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sinoloc.app.cli.common import EXIT_BAD_INPUT, EXIT_OK
+from sinoloc.eval.limits import IMAGE_TIMEOUT_S
 
 # kept here so that building the parser imports nothing heavy (RunConfig checks both again)
 BASELINE_NAMES = ("constant", "prior", "ocr")
@@ -42,8 +43,8 @@ def add_parser(sub, env=None) -> None:
                      help="worker processes (0: in this process, no hard timeout)")
     run.add_argument("--limit", type=int, default=None, metavar="K",
                      help="only the first K usable images (default: all)")
-    run.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
-                     help="hard per-image limit")
+    run.add_argument("--timeout", type=float, default=IMAGE_TIMEOUT_S, metavar="SECONDS",
+                     help="hard per-image limit (default %(default)s)")
     run.add_argument("--baseline", choices=BASELINE_NAMES,
                      help="constant: the no-evidence point; prior: the visual prior alone; "
                           "ocr: OCR clues alone")

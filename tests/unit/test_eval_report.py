@@ -167,3 +167,18 @@ def test_report_without_matplotlib_says_how_to_get_figures(tmp_path, regions, mo
     assert "_No figures: plots need matplotlib: pip install '.[eval]'._" in path.read_text(
         encoding="utf-8")
     assert not list(path.parent.glob("*.png")) and (path.parent / "summary.json").exists()
+
+
+def test_cli_timeout_default_is_the_run_configs():
+    import argparse
+
+    from sinoloc.app.cli.eval import add_parser
+    from sinoloc.eval.run_config import RunConfig
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", "run", "data.csv", "--out", "runs/x"])
+    assert args.timeout == RunConfig.model_fields["timeout_s"].default
+    run_parser = parser._subparsers._group_actions[0].choices["eval"]._subparsers \
+        ._group_actions[0].choices["run"]
+    assert f"default {args.timeout}" in " ".join(run_parser.format_help().split())
