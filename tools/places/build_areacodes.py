@@ -123,6 +123,8 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
         return None, []
     want = set(row["new_names"].split(";")) if row["new_names"] else set()
     record = _best_record(records, row, want, history)
+    if record["一级行政区"] != row["province"] and record["二级行政区"] != row["city"]:
+        return None, []  # the same name elsewhere (another city's 郊区) is not this change
     fixed, notes = dict(row), []
     if record["变更/弃用时间"] != row["year"]:
         notes.append(f"year {row['year']} → {record['变更/弃用时间']}")
