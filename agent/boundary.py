@@ -10,7 +10,9 @@ served graph is built with a :class:`ServeBoundary`, which decides what a client
   model of the same provider (it would go to the provider's default address with the operator's
   key), never ``python:`` (imports and calls code) or ``local:`` (reads model files);
 - **budgets**: the operator's model calls, tool calls, verify rounds and seconds are ceilings a
-  client's settings are clamped to (a finite number of seconds);
+  client's settings are clamped to (a finite number of seconds): ``sinoloc serve``'s --max-*
+  options, or where no command line sets them (``langgraph dev``) ``SINOLOC_SERVE_MAX_MODEL_CALLS``,
+  ``_TOOL_CALLS``, ``_VERIFY_ROUNDS`` and ``_SECONDS`` (default: LocateSettings' budgets);
 - **images**: an upload (base64 or a data: URI), checked from its header (magic bytes, size, pixel
   count) when the request is admitted, decoded when its run starts (a bounded number of pixels
   at once, tools/images.py) and stored only once it decoded, in a store bounded by disk usage,
@@ -66,6 +68,15 @@ ENV_STORE_MAX_MB = "SINOLOC_UPLOAD_STORE_MB"
 ENV_STORE_MAX_AGE_H = "SINOLOC_UPLOAD_MAX_AGE_H"
 ENV_STORE_MAX_FILES = "SINOLOC_UPLOAD_STORE_FILES"
 ENV_MAX_SAMPLES = "SINOLOC_SERVE_MAX_SAMPLES"
+# the operator's ceilings where no command line sets them (``langgraph dev``, LangGraph Platform;
+# ``sinoloc serve`` takes its --max-* and --samples options instead): variable → (field, type)
+ENV_CEILINGS: dict[str, tuple[str, type]] = {
+    ENV_MAX_SAMPLES: ("max_samples", int),
+    "SINOLOC_SERVE_MAX_MODEL_CALLS": ("max_model_calls", int),
+    "SINOLOC_SERVE_MAX_TOOL_CALLS": ("max_tool_calls", int),
+    "SINOLOC_SERVE_MAX_VERIFY_ROUNDS": ("max_verify_rounds", int),
+    "SINOLOC_SERVE_MAX_SECONDS": ("max_seconds", float),
+}
 OPERATOR_ONLY_FIELDS = ("prior",)
 # the budgets a client may lower but never raise above the operator's
 BUDGETS = ("max_model_calls", "max_tool_calls", "max_verify_rounds", "max_seconds")
@@ -133,8 +144,8 @@ class ServeBoundary(BaseModel):
                                  (ENV_STORE_MAX_FILES, "store_max_files", 1)):
             if env.get(key):
                 fields[name] = float(env[key]) * scale
-        if env.get(ENV_MAX_SAMPLES):
-            fields["max_samples"] = int(env[ENV_MAX_SAMPLES])
+        fields |= {name: kind(env[key]) for key, (name, kind) in ENV_CEILINGS.items()
+                   if env.get(key, "").strip()}
         if "upload_max_bytes" in fields:
             fields["upload_max_bytes"] = int(min(fields["upload_max_bytes"], MAX_FILE_BYTES))
         for name in ("store_max_bytes", "store_max_files"):

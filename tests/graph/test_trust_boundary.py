@@ -138,6 +138,28 @@ def test_clients_pick_only_the_models_the_operator_allowed(tmp_path):
         == frozenset({"ollama:a", "openai:b"})
 
 
+def test_the_operators_budget_ceilings_come_from_the_environment_without_a_command_line(tmp_path):
+    """Under ``langgraph dev`` no command line sets the ceilings: the SINOLOC_SERVE_MAX_* variables
+    do, and a client's higher budgets are lowered to them (a lower one is kept)."""
+    from sinoloc.agent.boundary import ServeBoundary
+    from sinoloc.agent.settings import LocateSettings
+
+    env = {"SINOLOC_SERVE_MAX_MODEL_CALLS": "4", "SINOLOC_SERVE_MAX_TOOL_CALLS": " 9 ",
+           "SINOLOC_SERVE_MAX_VERIFY_ROUNDS": "1", "SINOLOC_SERVE_MAX_SECONDS": "30.5",
+           "SINOLOC_SERVE_MAX_SAMPLES": "2", "SINOLOC_UPLOAD_DIR": str(tmp_path)}
+    boundary = ServeBoundary.from_env(env)
+    assert (boundary.max_model_calls, boundary.max_tool_calls, boundary.max_verify_rounds,
+            boundary.max_seconds, boundary.max_samples) == (4, 9, 1, 30.5, 2)
+    asked = {"max_model_calls": 50, "max_tool_calls": 3, "max_verify_rounds": 3,
+             "max_seconds": 600.0, "samples": 5}
+    assert boundary.limit(asked) == {"max_model_calls": 4, "max_tool_calls": 3,
+                                     "max_verify_rounds": 1, "max_seconds": 30.5, "samples": 2}
+    unset = ServeBoundary.from_env({"SINOLOC_UPLOAD_DIR": str(tmp_path)})
+    assert unset.max_model_calls == LocateSettings.model_fields["max_model_calls"].default
+    with pytest.raises(ValueError):
+        ServeBoundary.from_env(env | {"SINOLOC_SERVE_MAX_MODEL_CALLS": "0"})
+
+
 def test_the_server_operator_may_still_configure_python_models(served, monkeypatch):
     """SINOLOC_LLM is the operator's: python: / local: are allowed there (read at start)."""
     monkeypatch.setenv("SINOLOC_LLM", "python:no_such_module_for_the_operator:factory")
