@@ -2,9 +2,10 @@
 model to compare with the photo (road layout, river bends, block shapes, campus outlines).
 
 The images come from the configured static-map providers (:mod:`sinoloc.tools.online.staticmap`:
-Tencent road + satellite, Amap road), through the one online path (cache, rate limit, outbound
-trace); they are stored in the image cache by content hash and referenced from the tool's
-message, and the model is shown them in its very next request (:mod:`sinoloc.agent.llm.messages`).
+Tencent road + satellite, Amap road, Tianditu road + satellite from its tiles), through the one
+online path (cache, rate limit, outbound trace); they are stored in the image cache by content
+hash and referenced from the tool's message, and the model is shown them in its very next
+request (:mod:`sinoloc.agent.llm.messages`).
 The tool is offered only where it can run: online, with a provider key, to a model that is sent
 images (:func:`available`); the deterministic policy never calls it. It adds no evidence: what
 the model concludes from a view it cites as its own observation."""

@@ -42,7 +42,8 @@ def online(monkeypatch, tmp_path):
     monkeypatch.setenv("TENCENT_MAP_KEY", KEY)
     monkeypatch.setenv("SINOLOC_GEOCODERS", "")  # map images only: no geocoder in this test
     scripted_model_env(monkeypatch)
-    for name in ("SINOLOC_OFFLINE", "AMAP_KEY", "SINOLOC_STATIC_MAPS"):
+    for name in ("SINOLOC_OFFLINE", "AMAP_KEY", "TIANDITU_KEY", "SINOLOC_TIANDITU_KEY",
+                 "SINOLOC_STATIC_MAPS"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -101,7 +101,7 @@ def test_tools_that_cannot_run_are_not_offered(monkeypatch):
     for name in ("SINOLOC_PRIOR_CHECKPOINT", "SINOLOC_WEB_SEARCH", "SINOLOC_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
     for name in ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY", "AMAP_KEY", "SINOLOC_AMAP_KEY",
-                 "SINOLOC_STATIC_MAPS"):
+                 "TIANDITU_KEY", "SINOLOC_TIANDITU_KEY", "SINOLOC_STATIC_MAPS"):
         monkeypatch.delenv(name, raising=False)
     plain = offered_tools(LocateRequest(image_path="x.jpg"))
     assert {"cnn_prior", "web_search", "map_view"} <= plain.excluded  # no map key

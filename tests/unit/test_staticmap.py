@@ -164,7 +164,8 @@ def online(monkeypatch, tmp_path):
     monkeypatch.setenv("SINOLOC_ONLINE_DB", str(tmp_path / "online.sqlite"))
     monkeypatch.setenv("SINOLOC_CACHE_DIR", str(tmp_path / "cache"))
     for name in ("SINOLOC_OFFLINE", "AMAP_KEY", "SINOLOC_AMAP_KEY", "TENCENT_MAP_KEY",
-                 "SINOLOC_TENCENT_KEY", "SINOLOC_STATIC_MAPS", "SINOLOC_GEOCODERS"):
+                 "SINOLOC_TENCENT_KEY", "TIANDITU_KEY", "SINOLOC_TIANDITU_KEY",
+                 "SINOLOC_STATIC_MAPS", "SINOLOC_GEOCODERS"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 

@@ -15,9 +15,9 @@ from sinoloc.tools.online.config import OnlineConfig
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 from sinoloc.tools.online.store import OnlineStore, normalise_query
 
-SECRET_PARAMS = frozenset({"key", "ak", "sk", "api_key", "token"})
+SECRET_PARAMS = frozenset({"key", "ak", "sk", "api_key", "token", "tk"})
 QUOTA_BACKOFF_S = 10.0  # after a 429, no request to that provider from any worker for this long
-_SECRET_IN_URL = re.compile(r"([?&](?:key|ak|sk|api_key|token)=)[^&\s\"']+", re.IGNORECASE)
+_SECRET_IN_URL = re.compile(r"([?&](?:key|ak|sk|api_key|token|tk)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class RedactKeys(logging.Filter):

@@ -5,7 +5,7 @@ file (``<user config dir>/sinoloc/config.toml``); keys are ``SecretStr`` so they
 [online]
 geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain
 web_search = true                                     # ddgs
-static_maps = ["tencent", "amap"]                     # map images a model may look at
+static_maps = ["tencent", "amap", "tianditu"]         # map images a model may look at
 allow_personal_numbers = false
 cache_ttl_days = 30
 
@@ -13,10 +13,11 @@ cache_ttl_days = 30
 amap = "…"       # or AMAP_KEY
 baidu = "…"      # or BAIDU_MAP_AK
 tencent = "…"    # or TENCENT_MAP_KEY
+tianditu = "…"   # or TIANDITU_KEY (map images only)
 ```
 
 By default a provider that needs a key is used when its key is present (for geocoding and,
-for Tencent and Amap, the static map images of the ``map_view`` tool); Nominatim and web
+for Tencent, Amap and Tianditu, the map images of the ``map_view`` tool); Nominatim and web
 search (no key) only when listed or switched on, so the embedded default sends nothing.
 """
 
@@ -30,10 +31,11 @@ from pydantic import BaseModel, Field, SecretStr
 
 KEYED = ("amap", "tencent", "baidu")
 GEOCODERS = (*KEYED, "nominatim")
-STATIC_MAPS = ("tencent", "amap")  # static map images (the map_view tool): road and satellite
+STATIC_MAPS = ("tencent", "amap", "tianditu")  # map images (the map_view tool): road, satellite
 KEY_ENV = {"amap": ("AMAP_KEY", "SINOLOC_AMAP_KEY"),
            "baidu": ("BAIDU_MAP_AK", "SINOLOC_BAIDU_AK"),
-           "tencent": ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY")}
+           "tencent": ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY"),
+           "tianditu": ("TIANDITU_KEY", "SINOLOC_TIANDITU_KEY")}
 ENV_CONFIG = "SINOLOC_CONFIG"
 ENV_OFFLINE = "SINOLOC_OFFLINE"
 ENV_GEOCODERS = "SINOLOC_GEOCODERS"
@@ -53,8 +55,8 @@ class OnlineConfig(BaseModel):
     geocoders: list[str] = Field(default_factory=list, description="the chain, in order")
     web_search: bool = False
     static_maps: list[str] = Field(default_factory=list, description=(
-        "providers of map images for a model to look at, in order (tencent: road and "
-        "satellite; amap: road)"))
+        "providers of map images for a model to look at, in order (tencent and tianditu: road "
+        "and satellite; amap: road)"))
     allow_personal_numbers: bool = False
     keys: dict[str, SecretStr] = Field(default_factory=dict)
     user_agent: str = DEFAULT_USER_AGENT

@@ -6,6 +6,8 @@ and a satellite view from the providers' documented static-map APIs, with a mark
   GCJ-02.
 - **Amap** static map v3 (``restapi.amap.com/v3/staticmap``): a road map, zoom 1–17,
   ``location`` and markers as ``lng,lat`` in GCJ-02.
+- **Tianditu** WMTS tiles, stitched and marked by :mod:`sinoloc.tools.online.tianditu`: road and
+  satellite, zoom 1–18, in CGCS2000 (= WGS-84 to centimetres: no shift).
 
 Points come in WGS-84 and are converted here, at the adapter, so the drawn marker sits on the
 WGS-84 point. Each image goes through the one online path (:class:`OnlineClient`: offline check,
@@ -24,6 +26,7 @@ from pydantic import BaseModel
 from sinoloc.tools.crs import CRS, from_wgs84
 from sinoloc.tools.online.client import OnlineClient
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.tianditu import TiandituTiles
 
 View = Literal["road", "satellite"]
 SIZE = (640, 400)  # pixels: wide enough for a street grid, small enough for a model's budget
@@ -128,30 +131,37 @@ class AmapStaticMap:
         raise ProviderFailure(self.name, kind, f"infocode {code} {info}")
 
 
-PROVIDERS: dict[str, type[TencentStaticMap] | type[AmapStaticMap]] = {
-    "tencent": TencentStaticMap, "amap": AmapStaticMap}
+PROVIDERS: dict[str, type[TencentStaticMap] | type[AmapStaticMap] | type[TiandituTiles]] = {
+    "tencent": TencentStaticMap, "amap": AmapStaticMap, "tianditu": TiandituTiles}
 
 
-def build_static_maps(names: list[str], key_of) -> tuple[list[StaticMapProvider],
+MapProvider = StaticMapProvider | TiandituTiles
+
+
+def build_static_maps(names: list[str], key_of) -> tuple[list[MapProvider],
                                                           list[ProviderFailure]]:
     """The configured providers that have a key, and why the others cannot be used."""
-    built: list[StaticMapProvider] = []
+    built: list[MapProvider] = []
     missing: list[ProviderFailure] = []
     for name in names:
         key = key_of(name)
         if not key:
             missing.append(ProviderFailure(name, FailureKind.NOT_CONFIGURED, "no key"))
             continue
-        provider: StaticMapProvider = PROVIDERS[name](key)
+        provider: MapProvider = PROVIDERS[name](key)
         built.append(provider)
     return built, missing
 
 
-def fetch_view(client: OnlineClient, provider: StaticMapProvider, lat: float, lon: float,
+def fetch_view(client: OnlineClient, provider: MapProvider, lat: float, lon: float,
                zoom: int, view: View) -> MapImage:
     """One view from one provider (its zoom bounds applied); raises ProviderFailure."""
     low, high = provider.zoom_range(view)
     zoom = min(max(zoom, low), high)
+    if isinstance(provider, TiandituTiles):  # tiles, stitched by the adapter
+        mime_type, data = provider.fetch(client, lat, lon, zoom, view, SIZE)
+        return MapImage(provider=provider.name, view=view, lat=lat, lon=lon, zoom=zoom,
+                        mime_type=mime_type, base64=base64.b64encode(data).decode())
     url, params = provider.request(lat, lon, zoom, view)
 
     def validate(answer) -> None:  # only a valid image is cached
