@@ -4,7 +4,8 @@ people's agents — desktop assistants, IDE agents, LangChain apps through langc
 Tools: ``locate_image`` (the :class:`GeoPrediction` as structured content and a short summary,
 with progress notifications while the graph runs), and read-only ``explain`` (an answer's
 evidence and verification), ``candidates`` (ranked districts, cities, provinces) and
-``knowledge_search`` (the clue corpus). The trust boundary is ``sinoloc serve``'s
+``knowledge_search`` (the clue corpus); ``settings.review`` puts the answer to the person before
+commit (app/mcp/review.py). The trust boundary is ``sinoloc serve``'s
 (:class:`~sinoloc.agent.boundary.ServeBoundary`): the model, the prior and the images folder are
 the operator's; a client sends the image itself (a data: URI) or a file name inside ``--images
 DIR``; its settings are :class:`ClientSettings` (bounded, no model, no paths).
@@ -13,23 +14,41 @@ DIR``; its settings are :class:`ClientSettings` (bounded, no model, no paths).
 from __future__ import annotations
 
 import asyncio
+import itertools
+import uuid
 from collections import OrderedDict
 from typing import Annotated, Any
 
+from langgraph.types import Command
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sinoloc.agent.boundary import ClientInputError, ServeBoundary
 from sinoloc.agent.graph import build_graph
 from sinoloc.agent.output.render import headline
+from sinoloc.agent.review import ReviewRequest
 from sinoloc.agent.schemas import Candidate, GeoPrediction, RegionCandidate
 from sinoloc.app.chat.events import stream_events
+from sinoloc.app.mcp.review import (
+    MAX_ROUNDS,
+    NO_ELICITATION,
+    UNKNOWN_STATE,
+    Elicit,
+    NeedsInput,
+    NoBackChannel,
+    ReviewStopped,
+    answered_decision,
+    ask,
+    can_elicit,
+    input_required,
+)
 from sinoloc.tools.images import ImageInputError
 
 RECURSION_LIMIT = 200
 KEPT_RESULTS = 256  # answers `explain` and `candidates` can still refer to
+MAX_WAITING = 64  # reviews paused for a person's answer over the 2026 protocol (the oldest go)
 OPERATOR_CHOICES = ("llm", "model", "base_url", "prior", "checkpoint")
 INSTRUCTIONS = (
     "sinoloc locates photos and street-view panoramas taken in China: province, city, district "
@@ -52,6 +71,9 @@ class ClientSettings(BaseModel):
     max_tool_calls: int | None = Field(default=None, ge=3, le=200)
     max_seconds: float | None = Field(default=None, gt=0, le=600)
     disabled_tools: list[str] = Field(default_factory=list, max_length=20)
+    review: bool = Field(default=False, description=(
+        "ask the person before the answer is committed (MCP elicitation: approve, edit, reject "
+        "or add a clue); needs a client that can elicit"))
 
     @model_validator(mode="before")
     @classmethod
@@ -120,30 +142,112 @@ class Locator:
         self.workers = max(1, workers)
         self._slots = asyncio.Semaphore(self.workers)
         self._results: OrderedDict[str, GeoPrediction] = OrderedDict()
+        self._policy = policy
+        self._review_graph = None
+        self._waiting: OrderedDict[str, tuple[dict, dict]] = OrderedDict()  # paused reviews
 
     def admit(self, image: str, settings: ClientSettings) -> dict:
         """The run's ``configurable``; raises :class:`ClientInputError` / ImageInputError."""
         chosen = settings.model_dump(exclude_none=True, exclude_defaults=True)
-        configurable = {**self.defaults, **chosen, "review": False}
+        configurable = {**self.defaults, **chosen, "review": settings.review}
         self.boundary.admit({"image_path": image}, configurable)
         return configurable
 
-    async def locate(self, image: str, settings: ClientSettings, progress=None) -> GeoPrediction:
+    def _reviewing(self):
+        """The graph of reviewed runs: the same one with threads in memory (a review pauses the
+        run between the person's answers; each thread is deleted when its call ends)."""
+        if self._review_graph is None:
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            self._review_graph = build_graph(self._policy, checkpointer=InMemorySaver(),
+                                             boundary=self.boundary)
+        return self._review_graph
+
+    async def locate(self, image: str, settings: ClientSettings, progress=None,
+                     elicit: Elicit | None = None, answer: tuple[str, Any] | None = None
+                     ) -> GeoPrediction:
+        """One run; with ``settings.review`` each review is put to the person through
+        ``elicit`` (the tool's ``ctx.elicit``) and the run resumed with their decision. Over a
+        session without a back-channel it raises :class:`NeedsInput` (the tool returns the
+        form) and the retried call brings ``answer``: ``(request_state, input_responses)``."""
+        report = _reporter(progress)
+        if answer is not None:
+            state, responses = answer
+            configurable, request = self._take_waiting(state)
+            try:
+                decision = answered_decision(state, request, responses)
+            except NeedsInput:
+                self._wait(state, configurable, request)
+                raise
+            except ReviewStopped:
+                self._reviewing().checkpointer.delete_thread(state)
+                raise
+            inputs: Any = Command(resume=decision.model_dump(mode="json"))
+            return await self._reviewed(state, configurable, inputs, report, elicit)
+        if settings.review and elicit is None:
+            raise ClientInputError(NO_ELICITATION)
         configurable = await asyncio.to_thread(self.admit, image, settings)
+        if not settings.review:
+            prediction, _ = await self._segment(self.graph, {"request": {"image_path": image}},
+                                                configurable, report)
+            return self._finish(prediction)
+        thread_id = uuid.uuid4().hex  # unguessable: it is the request_state of a paused review
+        configurable = {**configurable, "thread_id": thread_id}
+        return await self._reviewed(thread_id, configurable, {"request": {"image_path": image}},
+                                    report, elicit)
+
+    async def _reviewed(self, thread_id: str, configurable: dict, inputs, report,
+                        elicit: Elicit | None) -> GeoPrediction:
+        """Run the review graph's thread until a person approves what it commits."""
+        graph, waiting = self._reviewing(), False
+        try:
+            for _ in range(MAX_ROUNDS):
+                prediction, pending = await self._segment(graph, inputs, configurable, report)
+                if pending is None:
+                    return self._finish(prediction)
+                try:
+                    if elicit is None:  # a retried 2026 call: the form goes in its result again
+                        raise NoBackChannel
+                    decision = await ask(elicit, ReviewRequest.model_validate(pending))
+                except NoBackChannel:
+                    waiting = True
+                    self._wait(thread_id, configurable, pending)
+                    raise NeedsInput(thread_id, pending) from None
+                inputs = Command(resume=decision.model_dump(mode="json"))
+        finally:
+            if not waiting:
+                graph.checkpointer.delete_thread(thread_id)
+        raise ToolError(f"review: {MAX_ROUNDS} reviews without an approved answer; nothing was "
+                        "committed")
+
+    def _wait(self, thread_id: str, configurable: dict, request: dict) -> None:
+        self._waiting[thread_id] = (configurable, request)
+        while len(self._waiting) > MAX_WAITING:
+            oldest, _ = self._waiting.popitem(last=False)
+            self._reviewing().checkpointer.delete_thread(oldest)
+
+    def _take_waiting(self, state: str) -> tuple[dict, dict]:
+        found = self._waiting.pop(state or "", None)
+        if found is None:
+            raise ToolError(UNKNOWN_STATE.format(n=MAX_WAITING))
+        return found
+
+    async def _segment(self, graph, inputs, configurable: dict, report):
+        """Run ``graph`` until it commits or stops for a review (a run slot is held only while
+        it runs, not while a person decides): ``(prediction or None, review request or None)``."""
         config = {"configurable": configurable, "recursion_limit": RECURSION_LIMIT}
-        prediction = None
-        step = 0
+        prediction, pending = None, None
         async with self._slots:
-            async for mode, chunk in self.graph.astream({"request": {"image_path": image}}, config,
-                                                        stream_mode=["custom", "updates"]):
+            async for mode, chunk in graph.astream(inputs, config,
+                                                   stream_mode=["custom", "updates"]):
                 if mode == "updates" and isinstance(chunk, dict):
-                    for update in chunk.values():
-                        if isinstance(update, dict) and update.get("prediction"):
-                            prediction = update["prediction"]
+                    prediction = _prediction_in(chunk) or prediction
+                    pending = _interrupt_in(chunk) or pending
                 for event in stream_events(mode, chunk):
-                    step += 1
-                    if progress is not None:
-                        await progress(step, f"{event.kind}: {event.text}"[:300])
+                    await report(f"{event.kind}: {event.text}")
+        return prediction, pending
+
+    def _finish(self, prediction) -> GeoPrediction:
         if prediction is None:
             raise ToolError("the graph ended without a prediction")
         result = GeoPrediction.model_validate(prediction)
@@ -163,6 +267,30 @@ class Locator:
             raise ToolError(f"run_id {run_id[:20]!r}: no such answer on this server (call "
                             "locate_image first; the run id is in its summary)")
         return found
+
+
+def _reporter(progress):
+    """The call's progress: one count across its segments and reviews."""
+    steps = itertools.count(1)
+
+    async def report(text: str) -> None:
+        if progress is not None:
+            await progress(next(steps), text[:300])
+
+    return report
+
+
+def _prediction_in(chunk: dict):
+    for update in chunk.values():
+        if isinstance(update, dict) and update.get("prediction"):
+            return update["prediction"]
+    return None
+
+
+def _interrupt_in(chunk: dict):
+    """The review request of an ``updates`` chunk that stopped for one (else None)."""
+    pending = chunk.get("__interrupt__")
+    return pending[0].value if pending else None
 
 
 def explanation(prediction: GeoPrediction) -> Explanation:
@@ -191,17 +319,26 @@ def build_server(locator: Locator) -> MCPServer:
             "server's images folder"), max_length=70_000_000)],
         ctx: Context,
         settings: ClientSettings | None = None,
-    ) -> Annotated[CallToolResult, GeoPrediction]:
+    ) -> Annotated[CallToolResult, GeoPrediction] | InputRequiredResult:
         """Locate a photo or street-view panorama taken in China: province, city, district and
         WGS-84 coordinates, ranked candidates, a confidence per level and the evidence behind
         every claim (OCR'd addresses, phone numbers, plates, knowledge clues). Reports progress
-        while it runs (a few seconds offline; longer with a language model)."""
+        while it runs (a few seconds offline; longer with a language model). With
+        ``settings.review`` the person is shown the proposed answer before it is committed and
+        approves, edits, rejects or adds a clue (MCP elicitation)."""
 
         async def progress(step: int, message: str) -> None:
             await ctx.report_progress(step, None, message)
 
+        settings = settings or ClientSettings()
+        elicit = ctx.elicit if can_elicit(ctx.client_capabilities) else None
+        answer = (ctx.request_state, ctx.input_responses) if ctx.request_state else None
         try:
-            prediction = await locator.locate(image, settings or ClientSettings(), progress)
+            prediction = await locator.locate(image, settings, progress, elicit, answer)
+        except NeedsInput as need:
+            return input_required(need)
+        except ReviewStopped as exc:
+            raise ToolError(str(exc)) from exc
         except (ClientInputError, ImageInputError) as exc:
             raise ToolError(str(exc).splitlines()[0]) from exc
         return CallToolResult(content=[TextContent(type="text", text=summary(prediction))],
