@@ -51,6 +51,11 @@ class OutboundQuery(BaseModel):
     seconds: float
 
 
+def redact_url(url: str) -> str:
+    """``url`` with the value of every key-like query parameter as ***."""
+    return _SECRET_IN_URL.sub(r"\1***", url)
+
+
 def redact(params: dict) -> dict:
     return {k: ("***" if k.lower() in SECRET_PARAMS else v) for k, v in params.items()
             if v is not None}

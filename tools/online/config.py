@@ -3,7 +3,8 @@ file (``<user config dir>/sinoloc/config.toml``); keys are ``SecretStr`` so they
 
 ```toml
 [online]
-geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain
+geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain (also amap_mcp)
+amap_mcp = "npx -y @amap/amap-maps-mcp-server"          # or a URL (SINOLOC_AMAP_MCP)
 web_search = true                                     # ddgs
 static_maps = ["tencent", "amap", "tianditu"]         # map images a model may look at
 allow_personal_numbers = false
@@ -30,7 +31,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 
 KEYED = ("amap", "tencent", "baidu")
-GEOCODERS = (*KEYED, "nominatim")
+GEOCODERS = (*KEYED, "nominatim", "amap_mcp")  # amap_mcp: Amap's MCP server, only when listed
+KEY_OF = {"amap_mcp": "amap"}  # providers that use another provider's key
 STATIC_MAPS = ("tencent", "amap", "tianditu")  # map images (the map_view tool): road, satellite
 KEY_ENV = {"amap": ("AMAP_KEY", "SINOLOC_AMAP_KEY"),
            "baidu": ("BAIDU_MAP_AK", "SINOLOC_BAIDU_AK"),
@@ -43,6 +45,7 @@ ENV_STATIC_MAPS = "SINOLOC_STATIC_MAPS"
 ENV_WEB_SEARCH = "SINOLOC_WEB_SEARCH"
 ENV_ALLOW_NUMBERS = "SINOLOC_ALLOW_PERSONAL_NUMBERS"
 ENV_USER_AGENT = "SINOLOC_USER_AGENT"
+ENV_AMAP_MCP = "SINOLOC_AMAP_MCP"
 DEFAULT_USER_AGENT = "sinoloc/0.1 (photo geolocation research tool; set SINOLOC_USER_AGENT)"
 
 
@@ -60,11 +63,14 @@ class OnlineConfig(BaseModel):
     allow_personal_numbers: bool = False
     keys: dict[str, SecretStr] = Field(default_factory=dict)
     user_agent: str = DEFAULT_USER_AGENT
+    amap_mcp: str | None = Field(default=None, description=(
+        "the Amap MCP server of the amap_mcp geocoder: a Streamable HTTP URL or a command that "
+        "starts it over stdio (None: npx -y @amap/amap-maps-mcp-server)"))
     timeout_s: float = Field(default=10.0, gt=0)
     cache_ttl_days: float = Field(default=30.0, ge=0)
 
     def key(self, provider: str) -> str | None:
-        secret = self.keys.get(provider)
+        secret = self.keys.get(KEY_OF.get(provider, provider))
         return secret.get_secret_value() if secret else None
 
 
@@ -133,6 +139,8 @@ def load_config(path: Path | None = None) -> OnlineConfig:
             online[field] = value
     if os.environ.get(ENV_USER_AGENT):
         online["user_agent"] = os.environ[ENV_USER_AGENT]
+    if os.environ.get(ENV_AMAP_MCP, "").strip():
+        online["amap_mcp"] = os.environ[ENV_AMAP_MCP].strip()
     try:
         return OnlineConfig(**online, keys=keys)
     except ValueError as exc:

@@ -48,7 +48,8 @@ class OnlineServices:
         for name in self.config.geocoders:
             try:
                 self.geocoders.append(build_geocoder(name, self.config.key(name),
-                                                     self.config.user_agent))
+                                                     self.config.user_agent,
+                                                     amap_mcp=self.config.amap_mcp))
             except ProviderFailure as failure:  # listed without a key: said, not fatal
                 self.unconfigured.append(failure)
 

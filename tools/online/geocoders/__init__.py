@@ -18,7 +18,13 @@ class Geocoder(Protocol):
     def reverse(self, client: OnlineClient, lat: float, lon: float) -> str | None: ...
 
 
-def build_geocoder(name: str, key: str | None, user_agent: str) -> Geocoder:
+def build_geocoder(name: str, key: str | None, user_agent: str, *,
+                   amap_mcp: str | None = None) -> Geocoder:
+    """``amap_mcp``: where the Amap MCP server is (a URL or a command; None: the default)."""
+    if name == "amap_mcp":
+        from sinoloc.tools.online.geocoders.amap_mcp import AmapMcp
+
+        return AmapMcp(key, amap_mcp)
     if name == "amap":
         from sinoloc.tools.online.geocoders.amap import Amap
 
