@@ -122,3 +122,18 @@ def test_the_link_check_finds_the_links_and_the_broken_ones(tmp_path):
 
 def test_every_relative_link_reaches_a_file_and_a_heading():
     assert broken_links(PAGES) == []
+
+
+def test_the_code_points_at_pages_that_exist():
+    """Help texts, replies and docstrings that send a reader to a page name one that exists, and
+    none sends them to a README section (the reference lives in docs/)."""
+    named, stale = set(), []
+    for folder in ("agent", "app", "eval", "tools", "benchmarks"):
+        for source in (ROOT / folder).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            named |= set(re.findall(r"\bdocs/[\w-]+\.md\b", text))
+            stale += [f"{source.relative_to(ROOT)}: {m}" for m in
+                      re.findall(r"README'?s? [\\\"“«]+[^\"”»]+", text)]
+    assert "docs/models.md" in named
+    assert sorted(p for p in named if not (ROOT / p).is_file()) == []
+    assert stale == []
