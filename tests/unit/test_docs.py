@@ -137,3 +137,24 @@ def test_the_code_points_at_pages_that_exist():
     assert "docs/models.md" in named
     assert sorted(p for p in named if not (ROOT / p).is_file()) == []
     assert stale == []
+
+
+def _documentation() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in PAGES)
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    code = "\n".join(p.read_text(encoding="utf-8") for folder in ("agent", "app", "eval", "tools")
+                     for p in (ROOT / folder).rglob("*.py"))
+    names = set(re.findall(r"\bSINOLOC_[A-Z0-9_]*[A-Z0-9]\b", code))
+    assert len(names) > 30
+    docs = _documentation()
+    assert sorted(n for n in names if not re.search(rf"\b{n}\b", docs)) == []
+
+
+def test_every_benchmark_is_documented():
+    runnable = {p.stem for p in (ROOT / "benchmarks").glob("*.py")
+                if '__name__ == "__main__"' in p.read_text(encoding="utf-8")}
+    assert {"locate", "first_run", "serve_hostile"} <= runnable
+    docs = _documentation()
+    assert sorted(b for b in runnable if f"python -m sinoloc.benchmarks.{b}" not in docs) == []
