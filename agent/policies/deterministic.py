@@ -30,8 +30,8 @@ NEEDS_A_MODEL_STILL = "The answer, its candidates, evidence and map are all avai
 # (app.chat.events.model_advice): the chat command's option, the web server's
 PYTHON_MODEL_ADVICE = (
     "Give the locator one: Geolocator(llm=\"google_genai:gemini-2.5-flash\") or "
-    "Geolocator(llm=\"local:/path/to/qwen-vl\") (the README's \"With a vision-language model\" "
-    "says how to set one up).")
+    "Geolocator(llm=\"local:/path/to/qwen-vl\") (docs/models.md in the "
+    "repository says how to set one up).")
 
 
 def needs_a_model(advice: str = PYTHON_MODEL_ADVICE) -> str:

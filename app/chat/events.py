@@ -103,8 +103,8 @@ WEB_MODEL_ADVICE = ("Start the server with one (`sinoloc serve --llm SPEC`, e.g.
 def cli_model_advice(resume_command: str) -> str:
     """The chat command's advice: the same thread again, with a model."""
     return (f"Start the chat again with one: `{resume_command} --llm SPEC` (SPEC: "
-            "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …; the README's "
-            "\"With a vision-language model\" says how to set one up).")
+            "google_genai:gemini-2.5-flash, local:/path/to/qwen-vl, …; docs/models.md "
+            "says how to set one up).")
 
 
 def _reply_text(reply: str, model_advice: str | None) -> str:

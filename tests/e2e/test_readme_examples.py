@@ -1,5 +1,6 @@
-"""Every README block marked ``<!-- example: NAME -->`` runs as written, next to a photo.jpg the
-test renders. The create_agent example talks to recorded Gemini answers served on 127.0.0.1."""
+"""Every block marked ``<!-- example: NAME -->`` in README.md or a page of docs/ runs as written,
+next to a photo.jpg the test renders. The create_agent example talks to recorded Gemini answers
+served on 127.0.0.1."""
 
 import json
 import re
@@ -9,18 +10,28 @@ import pytest
 from imaging import hangzhou_shop
 from provider_server import ScriptedServer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLE = re.compile(r"<!-- example: (?P<name>[\w-]+) -->\n```python\n(?P<code>.*?)```", re.S)
 RECORDED = Path(__file__).parents[1] / "data" / "gemini"
 GEMINI = r"/models/gemini-2\.5-flash:generateContent$"
 
 
-def examples() -> dict[str, str]:
-    return {m["name"]: m["code"] for m in EXAMPLE.finditer(README.read_text(encoding="utf-8"))}
+def found() -> list[tuple[str, str, str]]:
+    """(page, name, code) of every example, in page order."""
+    return [(page.relative_to(ROOT).as_posix(), m["name"], m["code"]) for page in PAGES
+            for m in EXAMPLE.finditer(page.read_text(encoding="utf-8"))]
+
+
+def examples() -> dict[str, tuple[str, str]]:
+    return {name: (page, code) for page, name, code in found()}
 
 
 def test_the_readme_has_the_examples():
-    assert set(examples()) == {"locate", "subgraph", "agent", "thread", "tools", "review"}
+    names = [name for _, name, _ in found()]
+    assert sorted(names) == sorted(set(names))  # each example once, wherever it lives
+    assert set(names) == {"locate", "subgraph", "agent", "thread", "tools", "review"}
+    assert examples()["locate"][0] == "README.md"  # the first use stays on the front page
 
 
 @pytest.fixture
@@ -31,8 +42,8 @@ def photo_dir(tmp_path, monkeypatch):
 
 
 def run_example(name: str, capsys) -> str:
-    code = examples()[name]
-    exec(compile(code, f"README.md:{name}", "exec"), {"__name__": f"readme_{name}"})
+    page, code = examples()[name]
+    exec(compile(code, f"{page}:{name}", "exec"), {"__name__": f"readme_{name}"})
     return capsys.readouterr().out
 
 

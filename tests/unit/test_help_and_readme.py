@@ -1,6 +1,6 @@
-"""Help and README checked against the code: every option of every command has help and shows
-its default, one metavar per concept, exit codes listed, and every `sinoloc …` command line in
-the README parses with the real parser."""
+"""Help, README and docs checked against the code: every option of every command has help and
+shows its default, one metavar per concept, exit codes listed, and every `sinoloc …` command line
+in README.md and the pages of docs/ parses with the real parser."""
 
 import argparse
 import re
@@ -15,6 +15,8 @@ from sinoloc.eval.datasets import IMAGE_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+         for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
 SKIP = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
 # `sinoloc serve` is in flight in another change (issue 22); its --workers has no metavar yet
 METAVAR_EXEMPT = {"sinoloc serve"}
@@ -77,10 +79,10 @@ def test_locate_has_a_description():
     assert parser.description and "several images" in parser.description.lower()
 
 
-def _readme_commands() -> list[str]:
-    """Every `sinoloc …` line of the README's bash blocks (continuations joined)."""
+def _readme_commands(text: str) -> list[list[str]]:
+    """Every `sinoloc …` line of a page's bash blocks (continuations joined)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
             for stop in (">", "|", "&&", "<"):  # the shell's, not sinoloc's
@@ -93,25 +95,36 @@ def _readme_commands() -> list[str]:
 
 
 def test_readme_command_lines_parse_with_the_real_parser():
-    commands = _readme_commands()
-    assert len(commands) >= 30
+    commands = {page: _readme_commands(text) for page, text in PAGES.items()}
+    assert len(commands["README.md"]) >= 10
+    assert sum(map(len, commands.values())) >= 60
     parser = _parser()
-    for words in commands:
-        try:
-            parser.parse_args(words)
-        except SystemExit as exc:
-            pytest.fail(f"README: `sinoloc {' '.join(words)}` does not parse ({exc})")
+    for page, lines in commands.items():
+        for words in lines:
+            try:
+                parser.parse_args(words)
+            except SystemExit as exc:
+                pytest.fail(f"{page}: `sinoloc {' '.join(words)}` does not parse ({exc})")
+
+
+def test_every_subcommand_has_its_page():
+    """docs/cli.md lists every subcommand, and the page it links names it in a command line."""
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    cli = PAGES["docs/cli.md"]
+    for name in sub.choices:
+        row = re.search(rf"^\| `sinoloc {name}` \|.*\| \[[^]]+\]\(([^)#]*)[^)]*\) \|$", cli, re.M)
+        assert row, f"docs/cli.md: no row for `sinoloc {name}`"
+        page = f"docs/{row[1]}" if row[1] else "docs/cli.md"
+        assert any(w[:1] == [name] for w in _readme_commands(PAGES[page])), page
 
 
 def test_readme_sections_and_install_notes():
-    headings = re.findall(r"^## (.+)$", README, re.M)
-    assert "Evaluate" in headings
-    assert headings.index("Evaluate") == headings.index("Distil a teacher into a local Qwen-VL") + 1
-    evaluate = README.split("## Evaluate", 1)[1].split("\n## ", 1)[0]
+    evaluate = PAGES["docs/evaluate.md"]
     assert all(f"`{key}`" in evaluate for key in IMAGE_KEYS)  # the image column's names
-    assert "download.pytorch.org/whl/cpu" in README
-    assert 'langgraph-cli[inmem]' in README
-    agent = README.split("<!-- example: agent -->", 1)[0].rstrip().rsplit("\n\n", 1)[1]
+    assert "download.pytorch.org/whl/cpu" in README  # beside the set-up commands
+    assert 'langgraph-cli[inmem]' in PAGES["docs/python.md"]
+    page = next(text for text in PAGES.values() if "<!-- example: agent -->" in text)
+    agent = page.split("<!-- example: agent -->", 1)[0].rstrip().rsplit("\n\n", 1)[1]
     assert "'.[llm]'" in agent  # said right before the example that needs it
 
 

@@ -15,6 +15,7 @@ def _sources():
     for folder in ("agent", "app", "eval", "tools"):
         yield from (ROOT / folder).rglob("*.py")
     yield ROOT / "README.md"
+    yield from (ROOT / "docs").glob("*.md")
 
 
 def test_install_hints_name_the_extra_from_the_clone():
@@ -46,10 +47,11 @@ def test_eval_run_help_says_offline_also_refuses_hosted_models():
 
 
 def test_the_threat_model_speaks_of_the_servers_that_exist():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "a future `sinoloc serve`" not in readme
-    threat = readme.split("## Serving the graph: threat model", 1)[1].split("\n## ", 1)[0]
-    assert "`sinoloc serve`" in threat and "ServeBoundary" in threat
+    pages = {p: p.read_text(encoding="utf-8") for p in _sources() if p.suffix == ".md"}
+    assert [p.name for p, text in pages.items() if "a future `sinoloc serve`" in text] == []
+    threat = (ROOT / "docs" / "threat-model.md").read_text(encoding="utf-8")
+    summary = threat.split("## In short", 1)[1].split("\n## ", 1)[0]
+    assert "`sinoloc serve`" in summary and "ServeBoundary" in summary
 
 
 def test_the_constant_baseline_counts_no_tool_call(tmp_path):
