@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field, model_serializer
 
 from sinoloc.agent.samples.report import SamplesReport
 from sinoloc.tools.evidence import Evidence, IgnoredText
-from sinoloc.tools.photo_marks import PhotoMarks
 from sinoloc.tools.online.client import OutboundQuery
+from sinoloc.tools.photo_marks import PhotoMarks
 
 Band = Literal["low", "medium", "high"]
 

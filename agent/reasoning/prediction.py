@@ -23,10 +23,10 @@ from sinoloc.agent.settings import field_default
 from sinoloc.agent.state import evidence_in
 from sinoloc.agent.toolbox.runner import SWITCHED_OFF
 from sinoloc.tools.evidence import Evidence, IgnoredText
-from sinoloc.tools.ocr.base import OcrSpan
-from sinoloc.tools.photo_marks import PhotoMarks, build_photo_marks
 from sinoloc.tools.fusion import Belief, fuse, listing_key, precision_km
+from sinoloc.tools.ocr.base import OcrSpan
 from sinoloc.tools.online.client import OutboundQuery
+from sinoloc.tools.photo_marks import PhotoMarks, build_photo_marks
 from sinoloc.tools.regions import Level, Region, RegionIndex
 from sinoloc.tools.secrets import scrub_secrets
 
