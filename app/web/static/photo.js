@@ -1,0 +1,91 @@
+/* Evidence on the photo: the image with each OCR line's outline drawn where it was read
+ * (agent prediction's photo_marks: polygons in fractions of the image; a panorama box across the
+ * 0/360° seam has a copy one width over, clipped by the drawing), coloured by what the line
+ * became — locating evidence, ignored text, or a flagged instruction — with a legend. Used by the
+ * page of `sinoloc serve` and by the standalone --map file alike.
+ *
+ * draw(el, marks, src, options) returns { highlightEvidence(id), highlightSpan(spanId) };
+ * options.onEvidence(id) is called when a box that produced evidence is clicked. */
+(function (global) {
+  "use strict";
+  const LABELS = { evidence: "locating evidence", ignored: "ignored text", flagged: "flagged instruction" };
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function legend(marks) {
+    const counts = { evidence: 0, ignored: 0, flagged: 0 };
+    for (const m of marks) counts[m.status] = (counts[m.status] || 0) + 1;
+    return `<div class="photo-legend">` + Object.keys(LABELS).map((k) =>
+      `<span class="photo-key ${k}"><i></i>${LABELS[k]} (${counts[k]})</span>`).join("") + `</div>`;
+  }
+
+  function polygonsOf(mark) {
+    return mark.polygons.map((poly) => {
+      const el = document.createElementNS(SVG, "polygon");
+      el.setAttribute("points", poly.map(([x, y]) => `${x},${y}`).join(" "));
+      el.setAttribute("vector-effect", "non-scaling-stroke");
+      return el;
+    });
+  }
+
+  function markGroup(mark, onClick) {
+    const g = document.createElementNS(SVG, "g");
+    g.setAttribute("class", `photo-mark ${mark.status}`);
+    g.dataset.span = mark.span_id;
+    g.dataset.evidence = mark.evidence_ids.join(" ");
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${mark.span_id} «${mark.text}» — ${mark.reason}`;
+    g.appendChild(title);
+    for (const p of polygonsOf(mark)) g.appendChild(p);
+    g.addEventListener("click", (ev) => { ev.stopPropagation(); onClick(mark); });
+    return g;
+  }
+
+  function draw(el, data, src, options) {
+    const opts = options || {};
+    el.innerHTML = "";
+    if (!src) { el.hidden = true; return { highlightEvidence() {}, highlightSpan() {} }; }
+    el.hidden = false;
+    const marks = (data && data.marks) || [];
+    const note = !marks.length ? "no text was read in this image"
+      : data.omitted ? `${data.omitted} more lines not drawn` : "";
+    el.innerHTML = `<div class="photo-frame"><img class="photo-img" alt="the photo, with where its text was read"></div>` +
+      legend(marks) + (note ? `<div class="photo-note">${note}</div>` : "");
+    const frame = el.querySelector(".photo-frame"), img = el.querySelector(".photo-img");
+    img.src = src;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "photo-boxes");
+    svg.setAttribute("viewBox", "0 0 1 1");
+    svg.setAttribute("preserveAspectRatio", "none");
+    frame.appendChild(svg);
+
+    function select(test) {
+      let first = null;
+      for (const g of svg.querySelectorAll(".photo-mark")) {
+        const on = test(g);
+        g.classList.toggle("hl", on);
+        if (on && !first) first = g;
+      }
+      if (first) frame.scrollIntoView({ block: "nearest" });
+      return first;
+    }
+    const api = {
+      highlightEvidence: (id) => select((g) => g.dataset.evidence.split(" ").includes(id)),
+      highlightSpan: (spanId) => select((g) => g.dataset.span === spanId),
+    };
+    // flagged and evidence drawn last, over the ignored lines they may overlap
+    const order = { ignored: 0, flagged: 1, evidence: 2 };
+    for (const mark of [...marks].sort((a, b) => order[a.status] - order[b.status])) {
+      svg.appendChild(markGroup(mark, (m) => {
+        api.highlightSpan(m.span_id);
+        if (m.evidence_ids.length && opts.onEvidence) opts.onEvidence(m.evidence_ids[0], m);
+      }));
+    }
+    return api;
+  }
+
+  global.SinolocPhoto = { draw, LABELS, esc };
+})(window);
