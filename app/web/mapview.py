@@ -68,7 +68,8 @@ function showEvidence(id) {{
   if (photoView) photoView.highlightEvidence(id);
 }}
 SinolocMap.draw(document.getElementById("map"), DATA, BASE, {{ onEvidence: showEvidence }});
-photoView = SinolocPhoto.draw(document.getElementById("photo"), PHOTO.marks, PHOTO.src, {{ onEvidence: showEvidence }});
+photoView = SinolocPhoto.draw(document.getElementById("photo"), PHOTO.marks, PHOTO.src,
+                              {{ onEvidence: showEvidence }});
 document.addEventListener("click", (ev) => {{
   const link = ev.target.closest("a.ev-link");
   if (link) {{ ev.preventDefault(); showEvidence(link.dataset.ev); }}

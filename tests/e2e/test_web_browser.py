@@ -5,13 +5,12 @@ counted (none may happen). Screenshots are written to the test's tmp dir;
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from browser import CHROMIUM
+from browser import CHROMIUM, drop_file
 from web_server import running_server
 
 from sinoloc.app.cli.common import demo_image
@@ -49,17 +48,6 @@ def page(browser):
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     yield page
     context.close()
-
-
-def drop_file(page, name: str, data: bytes, mime: str) -> None:
-    """Drop a file on the drop zone as a person would (a DataTransfer on a drop event)."""
-    page.evaluate("""([name, b64, mime]) => {
-        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-        const dt = new DataTransfer();
-        dt.items.add(new File([bytes], name, { type: mime }));
-        const drop = new DragEvent("drop", { dataTransfer: dt, bubbles: true });
-        document.getElementById("drop").dispatchEvent(drop);
-    }""", [name, base64.b64encode(data).decode(), mime])
 
 
 def test_page_streams_the_run_and_draws_the_offline_map(page, tmp_path):

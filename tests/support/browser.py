@@ -3,6 +3,7 @@ no download). Test modules import the ``browser`` fixture from here."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,14 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield b
         b.close()
+
+
+def drop_file(page, name: str, data: bytes, mime: str) -> None:
+    """Drop a file on the drop zone as a person would (a DataTransfer on a drop event)."""
+    page.evaluate("""([name, b64, mime]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, { type: mime }));
+        const drop = new DragEvent("drop", { dataTransfer: dt, bubbles: true });
+        document.getElementById("drop").dispatchEvent(drop);
+    }""", [name, base64.b64encode(data).decode(), mime])
