@@ -175,7 +175,7 @@
       (p.warnings.length ? `<ul class="warnings">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>` : "") +
       `<h2>Candidates</h2><table id="candidates"><tr><th>#</th><th>district</th><th>belief</th></tr>${rows}</table>` +
       `<h2>Evidence</h2><table id="evidence">${evidence || "<tr><td>(none)</td></tr>"}</table>` +
-      (p.reasoning ? `<h2>Reasoning</h2><p>${esc(p.reasoning)}</p>` : "");
+      (p.reasoning ? `<h2>Reasoning</h2><p>${evidenceLinks(esc(p.reasoning))}</p>` : "");
     setAsk(true);
     state.photoView = SinolocPhoto.draw($("photo"), p.photo_marks, state.photos[state.thread] || null, { onEvidence: highlightEvidence });
     $("truth").hidden = !mapData;  // a committed answer (a proposal under review has no map yet)
