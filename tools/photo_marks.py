@@ -1,11 +1,12 @@
 """Evidence on the photo: every OCR line as a mark where it was read, with what it became.
 
-A line became **evidence** when one or more evidence items rest on it (their ``span_id``, or a
-POI query read from it that a geocoder answered), **flagged** when the injection detector marks
-it as (part of) an instruction to a model (:func:`~sinoloc.tools.injection.flag_instructions`,
-the same judgement the OCR and clue tools make), and **ignored** otherwise: read, and not
-locating (a dish name, a watermark, a slogan, a stray character), with the reason the clue
-reader gave when it gave one. Flagged wins over the rest: no clue is read from a flagged line.
+A line became **evidence** when one or more evidence items rest on it (their ``span_id`` or
+``also_span_ids``, or a POI query read from it that a geocoder answered), **flagged** when the
+injection detector marks it as (part of) an instruction to a model
+(:func:`~sinoloc.tools.injection.flag_instructions`, the same judgement the OCR and clue tools
+make), and **ignored** otherwise: read, and not locating (a dish name, a watermark, a slogan, a
+stray character), with the reason the clue reader gave when it gave one. Flagged wins over the
+rest: no clue is read from a flagged line.
 
 Marks are bounded (:data:`MAX_MARKS` lines, a few polygons of rounded points each) and plain
 JSON, so they travel in the graph state, the prediction and the web app's events; coordinates are
@@ -71,7 +72,7 @@ def evidence_by_span(evidence: Iterable[Evidence], poi_queries: Iterable[dict]) 
             query_spans.setdefault(str(query.get("query")), []).append(str(query["span_id"]))
     out: dict[str, list[str]] = {}
     for item in evidence:
-        spans = [item.span_id] if item.span_id else []
+        spans = [item.span_id, *item.also_span_ids] if item.span_id else []
         if not spans and item.kind is EvidenceKind.POI:
             spans = query_spans.get(item.text, [])
         for span_id in dict.fromkeys(spans):

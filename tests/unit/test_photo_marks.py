@@ -176,3 +176,21 @@ def test_marks_are_bounded_and_plain_json():
                   polygons=[[(0, 0)]] * 3)
     with pytest.raises(ValidationError):
         PhotoMarks(width=10, height=10, is_panorama=False, marks=[mark] * (MAX_MARKS + 1))
+
+
+def test_a_clue_read_over_two_lines_marks_both_as_its_evidence():
+    from sinoloc.tools.clues import extract_clues
+    from sinoloc.tools.evidence import clue_to_evidence
+
+    spans = [OcrSpan(span_id="T1", text="马鞍山", score=0.9, view_id="full",
+                     box=[(100, 100), (220, 100), (220, 140), (100, 140)]),
+             OcrSpan(span_id="T2", text="62公里", score=0.9, view_id="full",
+                     box=[(240, 100), (360, 100), (360, 140), (240, 140)])]
+    [clue] = [c for c in extract_clues(spans) if "km from" in c.text]
+    item = clue_to_evidence(clue, trace="test")
+    assert isinstance(item, Evidence) and (item.span_id, item.also_span_ids) == ("T1", ["T2"])
+    item.id = "E1"
+    assert Evidence.model_validate(item.model_dump(mode="json")).also_span_ids == ["T2"]
+    marks = build_photo_marks(spans, [item], [], [], 1200, 800, False)
+    assert [(m.status, m.evidence_ids) for m in marks.marks] == [(MarkStatus.EVIDENCE, ["E1"])] * 2
+    assert "also_span_ids" not in _evidence("E2", "T1").model_dump()  # absent when empty
