@@ -60,13 +60,7 @@ const DATA = {data};
 const BASE = {base};
 const PHOTO = {photo};
 let photoView = null;
-function showEvidence(id) {{
-  document.querySelectorAll("tr.hl, .evidence-point.hl").forEach((e) => e.classList.remove("hl"));
-  const row = document.getElementById("ev-" + id);
-  if (row) {{ row.classList.add("hl"); row.scrollIntoView({{ block: "nearest" }}); }}
-  document.querySelectorAll(".evidence-" + CSS.escape(id)).forEach((e) => e.classList.add("hl"));
-  if (photoView) photoView.highlightEvidence(id);
-}}
+const showEvidence = (ids) => SinolocPhoto.showEvidence(ids, photoView);
 SinolocMap.draw(document.getElementById("map"), DATA, BASE, {{ onEvidence: showEvidence }});
 photoView = SinolocPhoto.draw(document.getElementById("photo"), PHOTO.marks, PHOTO.src,
                               {{ onEvidence: showEvidence }});

@@ -151,15 +151,8 @@
       `<span>${k}</span><span class="bar"><span style="width:${(c[k] * 100).toFixed(0)}%"></span></span><span>${pct(c[k])}</span>`).join("") + `</div>`;
   }
 
-  /* One evidence item shown everywhere it appears: its row, its step, its map marker, its boxes. */
-  function highlightEvidence(id) {
-    document.querySelectorAll("tr.hl, #timeline li.hl, .evidence-point.hl").forEach((r) => r.classList.remove("hl"));
-    for (const el of [document.getElementById("ev-" + id), document.getElementById("step-" + id)]) {
-      if (el) { el.classList.add("hl"); el.scrollIntoView({ block: "nearest" }); }
-    }
-    document.querySelectorAll(".evidence-" + CSS.escape(id)).forEach((m) => m.classList.add("hl"));
-    if (state.photoView) state.photoView.highlightEvidence(id);
-  }
+  /* Evidence items shown everywhere they appear: rows, steps, map markers, boxes on the photo. */
+  function highlightEvidence(ids) { SinolocPhoto.showEvidence(ids, state.photoView); }
 
   async function showResult(p, mapData) {
     state.prediction = p;

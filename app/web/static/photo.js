@@ -4,16 +4,14 @@
  * became — locating evidence, ignored text, or a flagged instruction — with a legend. Used by the
  * page of `sinoloc serve` and by the standalone --map file alike.
  *
- * draw(el, marks, src, options) returns { highlightEvidence(id), highlightSpan(spanId) };
- * options.onEvidence(id) is called when a box that produced evidence is clicked. */
+ * draw(el, marks, src, options) returns { highlightEvidence(ids), highlightSpan(spanId) };
+ * options.onEvidence(ids) is called with a box's evidence ids when one that produced evidence is
+ * clicked. showEvidence(ids, view) highlights evidence items wherever a page shows them: their
+ * rows (#ev-E1), steps (#step-E1), map markers (.evidence-E1) and boxes. */
 (function (global) {
   "use strict";
   const LABELS = { evidence: "locating evidence", ignored: "ignored text", flagged: "flagged instruction" };
   const SVG = "http://www.w3.org/2000/svg";
-
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
 
   function legend(marks) {
     const counts = { evidence: 0, ignored: 0, flagged: 0 };
@@ -73,7 +71,7 @@
       return first;
     }
     const api = {
-      highlightEvidence: (id) => select((g) => g.dataset.evidence.split(" ").includes(id)),
+      highlightEvidence: (ids) => select((g) => g.dataset.evidence.split(" ").some((i) => [].concat(ids).includes(i))),
       highlightSpan: (spanId) => select((g) => g.dataset.span === spanId),
     };
     // flagged and evidence drawn last, over the ignored lines they may overlap
@@ -81,11 +79,23 @@
     for (const mark of [...marks].sort((a, b) => order[a.status] - order[b.status])) {
       svg.appendChild(markGroup(mark, (m) => {
         api.highlightSpan(m.span_id);
-        if (m.evidence_ids.length && opts.onEvidence) opts.onEvidence(m.evidence_ids[0], m);
+        if (m.evidence_ids.length && opts.onEvidence) opts.onEvidence(m.evidence_ids);
       }));
     }
     return api;
   }
 
-  global.SinolocPhoto = { draw, LABELS, esc };
+  function showEvidence(ids, view) {
+    ids = [].concat(ids);
+    document.querySelectorAll("tr.hl, li.hl, .evidence-point.hl").forEach((e) => e.classList.remove("hl"));
+    for (const id of ids) {
+      for (const el of [document.getElementById("ev-" + id), document.getElementById("step-" + id)]) {
+        if (el) { el.classList.add("hl"); el.scrollIntoView({ block: "nearest" }); }
+      }
+      document.querySelectorAll(".evidence-" + CSS.escape(id)).forEach((m) => m.classList.add("hl"));
+    }
+    if (view) view.highlightEvidence(ids);
+  }
+
+  global.SinolocPhoto = { draw, showEvidence, LABELS };
 })(window);
