@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from browser import CHROMIUM, drop_file
+from browser import CHROMIUM, drop_file, guarded_page
 from web_server import running_server
 
 from sinoloc.app.cli.common import demo_image
@@ -29,23 +28,7 @@ pytestmark = [
 def page(browser):
     """A page whose requests may reach 127.0.0.1, file: and data: only; the rest are aborted and
     listed in ``page.blocked``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 860})
-    page = context.new_page()
-    page.blocked = []
-
-    def guard(route):
-        url = urlparse(route.request.url)
-        if url.scheme in ("data", "file", "blob") or url.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            page.blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page.on("request", lambda r: None if urlparse(r.url).scheme in ("data", "file", "blob")
-            or urlparse(r.url).hostname == "127.0.0.1" else page.blocked.append(r.url))
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    context, page = guarded_page(browser, 1400, 860)
     yield page
     context.close()
 

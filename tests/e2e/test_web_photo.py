@@ -6,10 +6,9 @@ instruction in its own colour, and nothing wider than the window at 1440×900 an
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from browser import CHROMIUM, drop_file
+from browser import CHROMIUM, drop_file, guarded_page
 from imaging import draw_sign, street_scene
 from web_server import running_server
 
@@ -40,22 +39,7 @@ def mixed_photo(tmp_path_factory) -> Path:
 
 
 def open_page(browser, size):
-    """A page of ``size`` whose requests may reach 127.0.0.1, file:, data: and blob: only."""
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    page = context.new_page()
-    page.blocked, page.errors = [], []
-
-    def guard(route):
-        url = urlparse(route.request.url)
-        if url.scheme in ("data", "file", "blob") or url.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            page.blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    return context, page
+    return guarded_page(browser, *size)
 
 
 def stroke(page, selector: str) -> str:

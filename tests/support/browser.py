@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -33,3 +34,29 @@ def drop_file(page, name: str, data: bytes, mime: str) -> None:
         const drop = new DragEvent("drop", { dataTransfer: dt, bubbles: true });
         document.getElementById("drop").dispatchEvent(drop);
     }""", [name, base64.b64encode(data).decode(), mime])
+
+
+def _local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "file", "blob") or parsed.hostname == "127.0.0.1"
+
+
+def guarded_page(browser, width: int, height: int):
+    """(context, page) of a ``width``×``height`` window whose requests may reach 127.0.0.1,
+    file:, data: and blob: only; the rest are aborted and listed in ``page.blocked``, and the
+    page's script errors in ``page.errors``. Close the context when done."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.blocked, page.errors = [], []
+
+    def guard(route):
+        if _local(route.request.url):
+            route.continue_()
+        else:
+            page.blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page.on("request", lambda r: None if _local(r.url) else page.blocked.append(r.url))
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return context, page
