@@ -194,3 +194,11 @@ def test_a_clue_read_over_two_lines_marks_both_as_its_evidence():
     marks = build_photo_marks(spans, [item], [], [], 1200, 800, False)
     assert [(m.status, m.evidence_ids) for m in marks.marks] == [(MarkStatus.EVIDENCE, ["E1"])] * 2
     assert "also_span_ids" not in _evidence("E2", "T1").model_dump()  # absent when empty
+
+
+@pytest.mark.parametrize("width", [1024, 2048, 4096])
+def test_view_ids_name_the_views_ocr_rendered(width):
+    """The ocr tool's views (the default ones of a panorama this wide, a zoom at any heading) are
+    found again from the id and heading a span keeps."""
+    for spec in [*panorama_views(width), view_for_heading(37.4), view_for_heading(359.9, fov=45)]:
+        assert view_spec(spec.view_id, spec.heading, width) == spec
