@@ -1,10 +1,12 @@
 """Evidence on the photo in a real browser (Debian's headless Chromium through Playwright), in the
 page of ``sinoloc serve`` and in the standalone ``--map`` file: each OCR line's box drawn on the
 photo in the colour of what it became, boxes and evidence ids linked both ways, the flagged
-instruction in its own colour, and nothing wider than the window at 1440×900 and 800×900."""
+instruction in its own colour, and nothing wider than the window at 1440×900 and 800×900.
+``SINOLOC_README_SCREENSHOT=1`` also refreshes docs/photo-evidence.png (the web page at 1440×900)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ pytestmark = [
 ]
 
 SIZES = [(1440, 900), (800, 900)]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "photo-evidence.png"
 FLAGGED_STROKE = "rgb(208, 28, 139)"  # photo.css: .photo-mark.flagged
 EVIDENCE_STROKE = "rgb(26, 150, 65)"
 
@@ -100,6 +103,11 @@ def test_web_app_draws_the_boxes_on_the_photo_linked_to_the_evidence(browser, tm
         page.locator(".photo-mark.evidence").first.dispatch_event("click")
         assert page.locator("#timeline li.evidence.hl").count() == 1
         page.screenshot(path=str(tmp_path / f"photo-{size[0]}.png"))
+        if size[0] == 1440 and os.environ.get("SINOLOC_README_SCREENSHOT"):  # 256 colours: small
+            from PIL import Image
+
+            Image.open(tmp_path / "photo-1440.png").convert("RGB").quantize(256).save(
+                DOCS_SCREENSHOT, optimize=True)
         # the next image starts without the last one's photo
         drop_file(page, "notes.jpg", b"not a photo at all " * 10, "image/jpeg")
         page.wait_for_selector("#error:not([hidden])")
