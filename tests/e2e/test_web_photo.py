@@ -162,3 +162,19 @@ def test_map_file_without_the_image_is_the_map_alone(browser, tmp_path, mixed_ph
         assert page.locator("#side").is_hidden() and page.locator(".photo-mark").count() == 0
         assert page.errors == []
         context.close()
+
+
+def test_an_image_the_browser_cannot_show_leaves_a_note_not_a_broken_picture(browser):
+    from sinoloc.app.web import static_dir
+
+    context, page = open_page(browser, (800, 900))
+    page.set_content("<div id='photo'></div>")
+    page.add_style_tag(path=str(static_dir() / "photo.css"))
+    page.add_script_tag(path=str(static_dir() / "photo.js"))
+    marks = {"width": 10, "height": 10, "is_panorama": False, "omitted": 0, "marks": []}
+    page.evaluate("m => SinolocPhoto.draw(document.getElementById('photo'), m, "
+                  "'data:image/heic;base64,AAAA')", marks)
+    page.wait_for_selector("text=cannot show the image")
+    assert page.locator(".photo-frame").is_hidden()
+    assert page.errors == []
+    context.close()

@@ -53,6 +53,10 @@
     el.innerHTML = `<div class="photo-frame"><img class="photo-img" alt="the photo, with where its text was read"></div>` +
       legend(marks) + (note ? `<div class="photo-note">${note}</div>` : "");
     const frame = el.querySelector(".photo-frame"), img = el.querySelector(".photo-img");
+    img.addEventListener("error", () => {  // a format the browser cannot show (HEIC): say so
+      frame.hidden = true;
+      el.insertAdjacentHTML("beforeend", `<div class="photo-note">this browser cannot show the image; its lines are in the steps</div>`);
+    });
     img.src = src;
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("class", "photo-boxes");
