@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_serializer
 from sinoloc.agent.samples.report import SamplesReport
 from sinoloc.tools.evidence import Evidence, IgnoredText
 from sinoloc.tools.online.client import OutboundQuery
+from sinoloc.tools.photo_marks import PhotoMarks
 
 Band = Literal["low", "medium", "high"]
 
@@ -148,6 +149,9 @@ class GeoPrediction(BaseModel):
     city_candidates: list[RegionCandidate] = Field(default_factory=list)
     evidence: list[Evidence]
     ignored_text: list[IgnoredText] = Field(default_factory=list)
+    photo_marks: PhotoMarks | None = Field(default=None, description=(
+        "each OCR line where it was read in the image, and what it became (evidence, ignored, "
+        "flagged as an instruction); None when nothing was read"))
     reasoning: str
     verification: Verdict | None = None
     tool_calls: list[ToolTrace] = Field(default_factory=list)

@@ -45,7 +45,9 @@ class Evidence(BaseModel):
     confidence: float = Field(default=1.0, ge=0, le=1)
     detail: str = ""
     trace: str = ""  # what was asked to obtain it
-    span_id: str | None = None
+    span_id: str | None = None  # the OCR line it was read from (T-ids of the ocr tool)
+    also_span_ids: list[str] = Field(default_factory=list, exclude_if=lambda v: not v, description=(
+        "further OCR lines read as one line with span_id (a guide sign's place and distance)"))
     knowledge_id: str | None = None  # the knowledge-corpus entry it rests on, if any
 
     @property
@@ -90,7 +92,7 @@ def clue_to_evidence(clue: Clue, trace: str) -> Evidence | IgnoredText | None:
                     regions=clue.regions, weight=clue.strength, confidence=clue.confidence,
                     detail=clue.detail, trace=trace, span_id=clue.span_id,
                     knowledge_id=clue.knowledge_id, place_points=clue.place_points,
-                    rings=clue.rings)
+                    rings=clue.rings, also_span_ids=clue.also_span_ids)
 
 
 __all__ = [

@@ -304,22 +304,32 @@ def run_image(path: str | Path, sha256: str | None) -> LoadedImage:
     return loaded
 
 
+def crop_geometry(width: int, height: int, box: tuple[float, float, float, float],
+                  min_side: int = 320) -> tuple[tuple[int, int, int, int], float]:
+    """Where :func:`crop` cuts ``box`` (x0, y0, x1, y1; fractions of the image when all are
+    ≤ 1, else pixels) out of a ``width``×``height`` image: the pixel box (left, top, right,
+    bottom) and the factor the crop is upscaled by (1 when it is large enough). A point (x, y)
+    of the crop lies at (left + x / factor, top + y / factor) in the image."""
+    x0, y0, x1, y1 = box
+    if max(box) <= 1.0:
+        x0, x1 = x0 * width, x1 * width
+        y0, y1 = y0 * height, y1 * height
+    x0, x1 = sorted((max(0, x0), min(width, x1)))
+    y0, y1 = sorted((max(0, y0), min(height, y1)))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        raise ImageInputError(f"crop box {box} is empty inside a {width}x{height} image")
+    pixels = (int(x0), int(y0), round(x1), round(y1))
+    short = min(pixels[2] - pixels[0], pixels[3] - pixels[1])
+    return pixels, (min_side / short if short < min_side else 1.0)
+
+
 def crop(image: Image.Image, box: tuple[float, float, float, float],
          min_side: int = 320) -> Image.Image:
     """Crop ``box`` (x0, y0, x1, y1; fractions of the image when all are ≤ 1, else pixels) and
     upscale small crops so that text in them reaches OCR at a readable size."""
-    x0, y0, x1, y1 = box
-    if max(box) <= 1.0:
-        x0, x1 = x0 * image.width, x1 * image.width
-        y0, y1 = y0 * image.height, y1 * image.height
-    x0, x1 = sorted((max(0, x0), min(image.width, x1)))
-    y0, y1 = sorted((max(0, y0), min(image.height, y1)))
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        raise ImageInputError(f"crop box {box} is empty inside a {image.width}x{image.height} image")
-    region = image.crop((int(x0), int(y0), round(x1), round(y1)))
-    short = min(region.size)
-    if short < min_side:
-        factor = min_side / short
+    pixels, factor = crop_geometry(image.width, image.height, box, min_side)
+    region = image.crop(pixels)
+    if factor != 1.0:
         region = region.resize((round(region.width * factor), round(region.height * factor)),
                                Image.Resampling.BICUBIC)
     return region

@@ -22,9 +22,11 @@ from sinoloc.agent.schemas import (
 from sinoloc.agent.settings import field_default
 from sinoloc.agent.state import evidence_in
 from sinoloc.agent.toolbox.runner import SWITCHED_OFF
-from sinoloc.tools.evidence import IgnoredText
+from sinoloc.tools.evidence import Evidence, IgnoredText
 from sinoloc.tools.fusion import Belief, fuse, listing_key, precision_km
+from sinoloc.tools.ocr.base import OcrSpan
 from sinoloc.tools.online.client import OutboundQuery
+from sinoloc.tools.photo_marks import PhotoMarks, build_photo_marks
 from sinoloc.tools.regions import Level, Region, RegionIndex
 from sinoloc.tools.secrets import scrub_secrets
 
@@ -137,6 +139,18 @@ def _mass(belief: Belief, region: Region | None) -> float:
     return round(belief.mass(region), 4) if region else 0.0
 
 
+def photo_marks_of(state: Mapping[str, Any], evidence: list[Evidence]) -> PhotoMarks | None:
+    """The run's OCR lines on its image (None when nothing was read or no image was ingested)."""
+    spans = [OcrSpan.model_validate(s) for s in state.get("ocr_spans") or []]
+    image = state.get("image") or {}
+    if not spans or not image.get("width") or not image.get("height"):
+        return None
+    ignored = [IgnoredText.model_validate(i) for i in state.get("ignored_text", [])]
+    return build_photo_marks(spans, evidence, ignored, list(state.get("poi_queries") or []),
+                             int(image["width"]), int(image["height"]),
+                             bool(image.get("is_panorama")))
+
+
 def build_prediction(state: Mapping[str, Any], index: RegionIndex) -> GeoPrediction:
     """The committed answer with everything behind it: confidences and candidates from the
     belief over the run's evidence, warnings, the tool trace, usage and timings."""
@@ -165,7 +179,7 @@ def build_prediction(state: Mapping[str, Any], index: RegionIndex) -> GeoPredict
                                        preferred=city.adcode if city else None),
         evidence=evidence,
         ignored_text=[IgnoredText.model_validate(i) for i in state.get("ignored_text", [])],
-        reasoning=answer.reasoning, verification=verdict,
+        photo_marks=photo_marks_of(state, evidence), reasoning=answer.reasoning, verification=verdict,
         tool_calls=[ToolTrace.model_validate(t) for t in state.get("tool_trace", [])],
         outbound_queries=[OutboundQuery.model_validate(q) for q in state.get("outbound", [])],
         locatability=state.get("locatability"),

@@ -146,7 +146,7 @@ class ChatRepl:
         if not THREAD_ID.fullmatch(thread_id) or path.resolve().parent != self.map_dir.resolve():
             self.write("cannot write the map: the thread id is not a plain file name")
             return
-        path = write_map(p, path)
+        path = write_map(p, path, image=self.session.image_path())
         self.write(f"map: {path.resolve()}")
         if self.open_browser:
             import webbrowser

@@ -100,7 +100,7 @@ def locate(args: argparse.Namespace) -> int:
     if args.map:
         from sinoloc.app.web.mapview import write_map
 
-        path = write_map(prediction, args.map)
+        path = write_map(prediction, args.map, image=images[0])
         if not args.json:
             print(f"map: {path}")
     return EXIT_OK

@@ -22,7 +22,13 @@ def test_locate_json_and_map(tmp_path):
     data = json.loads(out.stdout)
     assert (data["province"], data["city"], data["district"]) == ("浙江省", "杭州市", "西湖区")
     assert data["coordinate_system"] == "WGS-84" and len(data["candidates"]) == 3
-    assert "西湖区" in (tmp_path / "m.html").read_text(encoding="utf-8")
+    page = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "西湖区" in page
+    # evidence on the photo: the lines' boxes in the JSON, the photo (downscaled) in the map file
+    marks = data["photo_marks"]
+    assert (marks["width"], marks["height"]) == (1200, 800)
+    assert {m["status"] for m in marks["marks"]} == {"evidence"} and len(marks["marks"]) == 3
+    assert "data:image/jpeg;base64," in page and '"span_id":"T1"' in page
 
 
 def test_locate_demo_readable_output():

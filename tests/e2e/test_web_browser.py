@@ -5,13 +5,11 @@ counted (none may happen). Screenshots are written to the test's tmp dir;
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from browser import CHROMIUM
+from browser import CHROMIUM, drop_file, guarded_page
 from web_server import running_server
 
 from sinoloc.app.cli.common import demo_image
@@ -30,36 +28,9 @@ pytestmark = [
 def page(browser):
     """A page whose requests may reach 127.0.0.1, file: and data: only; the rest are aborted and
     listed in ``page.blocked``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 860})
-    page = context.new_page()
-    page.blocked = []
-
-    def guard(route):
-        url = urlparse(route.request.url)
-        if url.scheme in ("data", "file", "blob") or url.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            page.blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page.on("request", lambda r: None if urlparse(r.url).scheme in ("data", "file", "blob")
-            or urlparse(r.url).hostname == "127.0.0.1" else page.blocked.append(r.url))
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    context, page = guarded_page(browser, 1400, 860)
     yield page
     context.close()
-
-
-def drop_file(page, name: str, data: bytes, mime: str) -> None:
-    """Drop a file on the drop zone as a person would (a DataTransfer on a drop event)."""
-    page.evaluate("""([name, b64, mime]) => {
-        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-        const dt = new DataTransfer();
-        dt.items.add(new File([bytes], name, { type: mime }));
-        const drop = new DragEvent("drop", { dataTransfer: dt, bubbles: true });
-        document.getElementById("drop").dispatchEvent(drop);
-    }""", [name, base64.b64encode(data).decode(), mime])
 
 
 def test_page_streams_the_run_and_draws_the_offline_map(page, tmp_path):

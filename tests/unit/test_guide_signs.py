@@ -211,6 +211,9 @@ def test_a_sign_line_split_into_two_spans_keeps_its_distance():
     assert sorted((c.kind, c.text) for c in clues) == [
         (ClueKind.GUIDE_SIGN, "107 km from 来安"), (ClueKind.GUIDE_SIGN, "19 km from 善厚"),
         (ClueKind.GUIDE_SIGN, "62 km from 马鞍山")]
+    # each clue knows both lines it was read from (the photo draws both as its evidence)
+    assert sorted((c.span_id, tuple(c.also_span_ids)) for c in clues) == [
+        ("T1", ("T2",)), ("T3", ()), ("T4", ("T5",))]
 
 
 def test_a_distance_on_another_line_is_not_joined():

@@ -75,32 +75,38 @@ def _same_line(a: OcrSpan, b: OcrSpan) -> bool:
     return abs((max(ya) + min(ya)) - (max(yb) + min(yb))) / 2 <= 0.5 * height
 
 
-def _lines(spans: list[OcrSpan]) -> list[tuple[str, str | None, float]]:
-    """(text, span id, score) to read: a guide sign's distance the engine read as a span of its
-    own ("马鞍山" | "62公里") joins the text it continues on the sign, so the place is read as
-    that far away, not as here; every other span as it is."""
+_Line = tuple[str, str | None, float, list[str]]  # text, span id, score, the spans joined to it
+
+
+def _lines(spans: list[OcrSpan]) -> list[_Line]:
+    """(text, span id, score, joined span ids) to read: a guide sign's distance the engine read
+    as a span of its own ("马鞍山" | "62公里") joins the text it continues on the sign, so the
+    place is read as that far away, not as here; every other span as it is."""
     joined: dict[int, int] = {}
     for i, j in neighbour_pairs(spans):
         if _DISTANCE_ONLY.match(spans[j].text) and not _HAS_DISTANCE.search(spans[i].text) \
                 and _same_line(spans[i], spans[j]) and i not in joined and j not in joined.values():
             joined[i] = j
     taken = set(joined.values())
-    out: list[tuple[str, str | None, float]] = []
+    out: list[_Line] = []
     for i, span in enumerate(spans):
         if i in taken and i not in joined:
             continue
         if i in joined:
             j = joined[i]
-            out.append((f"{span.text} {spans[j].text}", span.span_id, min(span.score, spans[j].score)))
+            out.append((f"{span.text} {spans[j].text}", span.span_id,
+                        min(span.score, spans[j].score), [spans[j].span_id]))
         else:
-            out.append((span.text, span.span_id, span.score))
+            out.append((span.text, span.span_id, span.score, []))
     return out
 
 
 def extract_clues(spans: list[OcrSpan]) -> list[Clue]:
-    """Clues from OCR spans, each carrying its span id; a span's OCR score caps confidence."""
+    """Clues from OCR spans, each carrying its span id (and the ids of spans read as one line
+    with it); a span's OCR score caps confidence."""
     clues: list[Clue] = []
-    for text, span_id, score in _lines(spans):
+    for text, span_id, score, joined in _lines(spans):
         for clue in extract_text_clues(text, span_id):
-            clues.append(clue.model_copy(update={"confidence": min(clue.confidence, score)}))
+            clues.append(clue.model_copy(update={"confidence": min(clue.confidence, score),
+                                                 "also_span_ids": list(joined)}))
     return clues

@@ -77,6 +77,8 @@ class Clue(BaseModel):
     kind: ClueKind
     text: str  # the matched text
     span_id: str | None = None  # the OCR span it came from
+    # further spans read as one line with it (a guide sign's "马鞍山" | "62公里")
+    also_span_ids: list[str] = Field(default_factory=list)
     confidence: float = Field(ge=0, le=1)  # how sure the reading/parse is
     # The probability that the photo lies in the supported regions if this clue were the only
     # evidence (0: the clue does not locate). Fusion turns it into a likelihood ratio that

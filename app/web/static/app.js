@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const state = { thread: null, base: null, prediction: null };
+  const state = { thread: null, base: null, prediction: null, photo: null, photos: {}, photoView: null };
   const basePromise = fetch("/api/map/base").then((r) => (r.ok ? r.json() : null)).then((b) => (state.base = b));
 
   function esc(s) {
@@ -29,14 +29,20 @@
     $("truth").hidden = true;
     $("truth-kept").textContent = "";
     setAsk(false);
+    state.photoView = SinolocPhoto.draw($("photo"), null, null);
     basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
+  }
+
+  /* Evidence ids in a text (already escaped) as links that show the item on the photo and the map. */
+  function evidenceLinks(html) {
+    return html.replace(/\bE(\d{1,4})\b/g, '<a class="ev-link" data-ev="E$1">E$1</a>');
   }
 
   function addStep(e) {
     const li = document.createElement("li");
     li.className = e.kind + (e.kind === "verdict" && !String(e.text).startsWith("accepted") ? " rejected" : "");
     li.dataset.kind = e.kind;
-    li.innerHTML = `<span class="k">${esc(e.kind.replace("_", " "))}</span><span class="t">${e.t != null ? e.t.toFixed(2) + " s" : ""}</span>${esc(e.text)}`;
+    li.innerHTML = `<span class="k">${esc(e.kind.replace("_", " "))}</span><span class="t">${e.t != null ? e.t.toFixed(2) + " s" : ""}</span>${evidenceLinks(esc(e.text))}`;
     if (e.kind === "evidence") li.id = "step-" + e.data.id;
     $("timeline").appendChild(li);
     li.scrollIntoView({ block: "nearest" });
@@ -67,7 +73,7 @@
   }
 
   function onEvent(e) {
-    if (e.kind === "thread") { state.thread = e.data.thread_id; return; }
+    if (e.kind === "thread") { state.thread = e.data.thread_id; state.photos[state.thread] = state.photo; return; }
     if (e.kind === "running") { setStatus("running"); return; }
     if (e.kind === "result") { $("review").hidden = true; showResult(e.data.prediction, e.data.map); return; }
     if (e.kind === "review") showReview(e.data);
@@ -81,6 +87,7 @@
     clearAnswer();
     $("timeline").innerHTML = "";
     addStep({ kind: "image", text: `${file.name} (${Math.round(file.size / 1024)} KB) sent`, t: 0 });
+    state.photo = URL.createObjectURL(file);  // the boxes are drawn on the image the browser has
     setStatus("uploading");
     const form = new FormData();
     form.append("image", file, file.name);
@@ -144,18 +151,15 @@
       `<span>${k}</span><span class="bar"><span style="width:${(c[k] * 100).toFixed(0)}%"></span></span><span>${pct(c[k])}</span>`).join("") + `</div>`;
   }
 
-  function highlightEvidence(id) {
-    document.querySelectorAll("tr.hl").forEach((r) => r.classList.remove("hl"));
-    const row = document.getElementById("ev-" + id);
-    if (row) { row.classList.add("hl"); row.scrollIntoView({ block: "nearest" }); }
-  }
+  /* Evidence items shown everywhere they appear: rows, steps, map markers, boxes on the photo. */
+  function highlightEvidence(ids) { SinolocPhoto.showEvidence(ids, state.photoView); }
 
   async function showResult(p, mapData) {
     state.prediction = p;
     const guess = p.basis === "prior_only";
     const names = [p.province, p.city !== p.province ? p.city : null, p.district !== p.city ? p.district : null].filter(Boolean);
     const rows = p.candidates.map((c) => `<tr><td class="num">${c.rank}</td><td>${esc([c.province, c.city !== c.province ? c.city : null, c.district !== c.city ? c.district : null].filter(Boolean).join(""))}</td><td class="num">${pct(c.probability)}</td></tr>`).join("");
-    const evidence = p.evidence.map((e) => `<tr id="ev-${esc(e.id)}"><td class="ev">${esc(e.id)}</td><td>${esc(e.kind)}</td><td>${esc(e.text)}</td><td>${esc(e.detail)}</td></tr>`).join("");
+    const evidence = p.evidence.map((e) => `<tr id="ev-${esc(e.id)}"><td class="ev"><a class="ev-link" data-ev="${esc(e.id)}">${esc(e.id)}</a></td><td>${esc(e.kind)}</td><td>${esc(e.text)}</td><td>${esc(e.detail)}</td></tr>`).join("");
     $("answer").innerHTML =
       `<div class="place" id="answer-place">${esc(names.join(""))}</div>` +
       `<div>${p.lat.toFixed(5)}, ${p.lon.toFixed(5)} (WGS-84) ±${p.precision_km.toFixed(1)} km · <span class="basis ${guess ? "guess" : ""}" id="basis">${guess ? "GUESS · prior only" : "basis: " + esc(p.basis)}</span></div>` +
@@ -164,8 +168,9 @@
       (p.warnings.length ? `<ul class="warnings">${p.warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>` : "") +
       `<h2>Candidates</h2><table id="candidates"><tr><th>#</th><th>district</th><th>belief</th></tr>${rows}</table>` +
       `<h2>Evidence</h2><table id="evidence">${evidence || "<tr><td>(none)</td></tr>"}</table>` +
-      (p.reasoning ? `<h2>Reasoning</h2><p>${esc(p.reasoning)}</p>` : "");
+      (p.reasoning ? `<h2>Reasoning</h2><p>${evidenceLinks(esc(p.reasoning))}</p>` : "");
     setAsk(true);
+    state.photoView = SinolocPhoto.draw($("photo"), p.photo_marks, state.photos[state.thread] || null, { onEvidence: highlightEvidence });
     $("truth").hidden = !mapData;  // a committed answer (a proposal under review has no map yet)
     await basePromise;
     if (mapData) SinolocMap.draw($("map"), mapData, state.base, { onEvidence: highlightEvidence });
@@ -218,6 +223,10 @@
     ev.preventDefault();
     const place = $("truth-place").value.trim();
     if (place && state.thread) keepTruth(place);
+  });
+  document.addEventListener("click", (ev) => {
+    const link = ev.target.closest("a.ev-link");
+    if (link) { ev.preventDefault(); highlightEvidence(link.dataset.ev); }
   });
   $("threads").addEventListener("click", (ev) => { const li = ev.target.closest("li"); if (li) openThread(li.dataset.id); });
   basePromise.then(() => { if (!state.prediction) SinolocMap.draw($("map"), null, state.base); });
