@@ -87,6 +87,10 @@ class ChatRepl:
         self.map_dir = map_dir or Path.cwd()
 
     # ------------------------------------------------------------------ turns
+    def stream(self, events) -> None:
+        """Show a run's events as they come (Ctrl-C cancels the run)."""
+        self._stream(events)
+
     def _stream(self, events) -> None:
         try:
             for event in events:

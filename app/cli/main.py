@@ -80,6 +80,9 @@ def _parser(env=None) -> argparse.ArgumentParser:
                       "or chat.sqlite in the user data directory)")
     chat.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
     add_run_options(chat, env)
+    from sinoloc.agent.records.options import add_chat_record_options
+
+    add_chat_record_options(chat)
     from sinoloc.app.cli.eval import add_parser as add_eval_parser
     from sinoloc.app.cli.knowledge import add_parser as add_knowledge_parser
 
