@@ -38,4 +38,4 @@ def add_chat_record_options(parser: argparse.ArgumentParser) -> None:
         "`sinoloc serve --record-dir`): each recorded image's run (give the IMAGE files; found "
         "by content hash) and each follow-up question and review decision in order, every "
         "model and tool call answered from the record: no model, no network; a thread store "
-        "is not touched"), what="the replay stops there with one line, exit 1")
+        "is not touched"), what="exit 1: the replay stops with one line")

@@ -192,7 +192,8 @@ class ThreadReplay:
         recorded = self.runs[self.next]
         if recorded.kind != kind or (sha256 and recorded.sha256 != sha256):
             raise RecordError(f"{self.record.folder / STEPS}: the next recorded run is "
-                              f"{recorded.name}, not a {kind} run of image {(sha256 or '?')[:12]}")
+                              f"{recorded.name}, not this {kind} run (image "
+                              f"{(sha256 or '?')[:12]})")
         self.next += 1
         with self.recording.image(recorded.name, recorded.sha256, recorded.run.attempt,
                                   image_dir=image_dir, source=recorded.run) as session, \

@@ -12,7 +12,6 @@ import hashlib
 import io
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 from chat_images import chat_images

@@ -2,7 +2,8 @@
 its runs, a follow-up question included, into DIR/THREAD_ID; the record is valid, holds no host
 path, and ``sinoloc locate --replay DIR/THREAD IMAGE`` replays it to the same prediction with the
 network cut; ``sinoloc chat --replay DIR/THREAD IMAGE`` replays the whole thread, its follow-up
-question and review decision included. A thread that did not opt in writes nothing, and a client never names a folder."""
+question and review decision included. A thread that did not opt in writes nothing, and a client
+never names a folder."""
 
 from __future__ import annotations
 
