@@ -182,3 +182,27 @@ def test_the_deterministic_policy_records_and_replays_review_and_two_images(
     assert err.strip().splitlines() == [
         f"sinoloc: the record's image(s) {b} (the first 12 hex digits of the content hash) are "
         "not among the images given: pass the photo files the thread located"]
+
+
+def test_replay_miss_live_lets_the_live_model_answer_what_the_record_lacks(
+        recorded, monkeypatch, capsys):
+    from provider_server import ScriptedServer
+
+    from sinoloc.agent.nodes import followup
+
+    folder, out, shop = recorded
+    real = followup.render_prompt
+    monkeypatch.setattr(followup, "render_prompt",
+                        lambda name, **kw: real(name, **kw) + "\nAnswer in one sentence.")
+    server = ScriptedServer(DIALECT.path)
+    server.fallback = DIALECT.reply_for(chatting)
+    with server:
+        code, replayed, err = chat(monkeypatch, capsys, [
+            "--replay", str(folder), str(shop), "--offline", "--replay-miss", "live",
+            "--llm", DIALECT.llm, "--base-url", server.url + "/v1", "--model-timeout", "30"])
+    assert code == 0, err
+    # the locate run came from the record; each follow-up left it at its first model request
+    # and the live model answered the rest of it
+    assert "replayed 3 run(s): 2 miss(es), " in replayed and server.requests
+    assert turns(replayed)[0] == turns(out)[0]
+    assert "Because E1" in replayed and "The knowledge base was asked twice" in replayed
