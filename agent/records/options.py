@@ -36,6 +36,6 @@ def add_chat_record_options(parser: argparse.ArgumentParser) -> None:
     add_replay_options(parser, (
         "replay the conversation recorded in DIR (a --record-dir DIR/THREAD_ID folder, or one of "
         "`sinoloc serve --record-dir`): each recorded image's run (give the IMAGE files; found "
-        "by content hash) and each follow-up question and review decision in order, every "
-        "model and tool call answered from the record: no model, no network; a thread store "
-        "is not touched"), what="exit 1: the replay stops with one line")
+        "by content hash) and each follow-up question and review decision in order, with the "
+        "recorded session's settings, every model and tool call answered from the record: no "
+        "model, no network; a thread store is not touched"), what="exit 1: the replay stops with one line")

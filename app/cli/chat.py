@@ -116,7 +116,8 @@ def replay(args: argparse.Namespace) -> int:
         # resume command reads as it did
         name = Path(args.replay).resolve().name
         session = ChatSession(store, policy, name if THREAD_ID.fullmatch(name) else None,
-                              built.defaults, resume_options=_db_option(args.db), runs=replayed)
+                              _recorded_settings(built.defaults, replayed.record.manifest.settings),
+                              resume_options=_db_option(args.db), runs=replayed)
         try:
             replay_conversation(ChatRepl(session), replayed, images)
         except ReplayMiss as exc:
@@ -129,6 +130,14 @@ def replay(args: argparse.Namespace) -> int:
     misses = sum(s.get("misses", 0) for s in replayed.summaries)
     print(f"replayed {len(replayed.summaries)} run(s): {misses} miss(es), {live_calls} live call(s)")
     return EXIT_OK
+
+
+def _recorded_settings(defaults: dict, recorded: dict) -> dict:
+    """The replay's request settings: the recorded session's (its manifest: offline, OCR backend,
+    budgets) over this command's, as ``eval run --replay`` takes the recorded run's."""
+    from sinoloc.agent.settings import LocateSettings
+
+    return {**defaults, **{k: v for k, v in recorded.items() if k in LocateSettings.model_fields}}
 
 
 def _db_option(db: str | None) -> str:

@@ -168,14 +168,15 @@ def test_the_deterministic_policy_records_and_replays_review_and_two_images(
                                                        if k != "action")
     assert record.manifest.backend == "deterministic"
 
-    guard = SocketGuard(monkeypatch)
+    guard = SocketGuard(monkeypatch)  # recorded --offline: replayed with the record's settings
     code, replayed, err = chat(monkeypatch, capsys, [
-        "--replay", str(folder), str(chengdu), str(shop), "--offline", "--db",
+        "--replay", str(folder), str(chengdu), str(shop), "--db",
         str(tmp_path / "threads.sqlite")])
     assert code == 0, err
     assert guard.attempts == []
     assert turns(replayed) == [t for t in turns(out) if t[0] != "/review on"]
     assert "● 四川省成都市武侯区" in replayed
+    assert "replayed 4 run(s): 0 miss(es), 0 live call(s)" in replayed
 
     code, _, err = chat(monkeypatch, capsys, ["--replay", str(folder), str(shop), "--offline"])
     assert code == 2  # the second image was not given: one line naming it
