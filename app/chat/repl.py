@@ -99,6 +99,10 @@ class ChatRepl:
             self.write("  (cancelled: the thread keeps what finished before Ctrl-C)")
         except ImageInputError as exc:
             self.write(f"  cannot read that image: {exc}")
+        finally:  # a run cut short ends here (its record's session too), not when collected
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def locate(self, path: str) -> None:
         path = path.strip().strip("'\"")
