@@ -72,16 +72,23 @@ def current_sha256(folder: Path) -> str:
     return found[-1]
 
 
-def finish_on_exit(session: ImageSession) -> contextlib.AbstractContextManager:
+def finish_on_exit(session: ImageSession,
+                   cut_at_miss: bool = False) -> contextlib.AbstractContextManager:
     """Ends ``session`` as its run ends: ``ok``, ``cancelled`` (the client or Ctrl-C went away),
-    ``replay_miss``, or the failure's class name."""
+    ``replay_miss``, or the failure's class name. ``cut_at_miss``: the replay of a run that was
+    recorded cut short (Ctrl-C) ends, cancelled, where the record ends, and the conversation
+    goes on."""
     @contextlib.contextmanager
     def finishing():
         try:
             yield session
+        except ReplayMiss:
+            session.finish("cancelled" if cut_at_miss else "replay_miss")
+            if not cut_at_miss:
+                raise
+            return
         except BaseException as exc:
             session.finish("cancelled" if isinstance(exc, (GeneratorExit, KeyboardInterrupt))
-                           else "replay_miss" if isinstance(exc, ReplayMiss)
                            else exc.__class__.__name__)
             raise
         session.finish("ok")
@@ -151,6 +158,12 @@ class RecordedRun:
     def data(self) -> dict:
         return (self.run.steps[0].data or {}) if self.run.steps else {}
 
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was cut short (Ctrl-C, a client gone) where its record ends."""
+        return any(s.kind == "end" and (s.data or {}).get("status") == "cancelled"
+                   for s in self.run.steps)
+
 
 def recorded_runs(record: Record) -> list[RecordedRun]:
     """The thread's runs in the order they ran, each checked to carry what its replay asks
@@ -196,10 +209,13 @@ class ThreadReplay:
                               f"{(sha256 or '?')[:12]})")
         self.next += 1
         with self.recording.image(recorded.name, recorded.sha256, recorded.run.attempt,
-                                  image_dir=image_dir, source=recorded.run) as session, \
-                finish_on_exit(session):
-            yield session
-        self.summaries.append({"run": recorded.name, **session.summary()})  # type: ignore[dict-item]
+                                  image_dir=image_dir, source=recorded.run) as session:
+            if recorded.cancelled:
+                session.on_miss = "stop"  # where the record ends, the run was cut: no further
+            with finish_on_exit(session, cut_at_miss=recorded.cancelled):
+                yield session
+        self.summaries.append({"run": recorded.name, "cut": recorded.cancelled,
+                               **session.summary()})  # type: ignore[dict-item]
 
 
 __all__ = ["KINDS", "RecordedRun", "RunKind", "ThreadRecorder", "ThreadReplay", "ThreadRuns",

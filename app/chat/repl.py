@@ -18,6 +18,7 @@ from sinoloc.app.chat.threads import THREAD_ID
 from sinoloc.tools.images import ImageInputError
 
 PROMPT = "sinoloc› "
+CANCELLED = "  (cancelled: the thread keeps what finished before Ctrl-C)"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic",
                   ".heif"}
 HELP = """\
@@ -96,7 +97,7 @@ class ChatRepl:
             for event in events:
                 self.write(event_line(event))
         except KeyboardInterrupt:
-            self.write("  (cancelled: the thread keeps what finished before Ctrl-C)")
+            self.write(CANCELLED)
         except ImageInputError as exc:
             self.write(f"  cannot read that image: {exc}")
         finally:  # a run cut short ends here (its record's session too), not when collected

@@ -9,6 +9,8 @@ thread, in order, and the terminal shows what a live session showed: the prompt 
 was asked, then the run's steps and its answer. What the graph asks that the record lacks (the
 code changed) is a :class:`~sinoloc.agent.records.ReplayMiss`: the replay stops there, naming
 the first divergence, or with ``--replay-miss live`` the live model answers the rest of that run.
+A run that was cut short (Ctrl-C) is replayed up to where its record ends, and the conversation
+goes on.
 Records of ``sinoloc chat --record-dir`` and of the web app's threads (``sinoloc serve
 --record-dir``) replay the same way.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from sinoloc.agent.records.recording import file_sha256
 from sinoloc.agent.records.threads import RecordedRun, ThreadReplay
-from sinoloc.app.chat.repl import PROMPT, ChatRepl
+from sinoloc.app.chat.repl import CANCELLED, PROMPT, ChatRepl
 
 
 def images_by_hash(replay: ThreadReplay, images: Iterable[str | Path]) -> dict[str, Path]:
@@ -73,7 +75,20 @@ def replay_conversation(repl: ChatRepl, replay: ThreadReplay, images: dict[str, 
             repl.ask(str(run.data["question"]))
         else:
             repl.stream(session.decide(run.data["decision"]))
+        if run.cancelled:  # recorded cut short by Ctrl-C: replayed up to where it was cut
+            repl.write(CANCELLED)
     return replay.next
 
 
-__all__ = ["asked_line", "images_by_hash", "replay_conversation"]
+def replay_summary(replay: ThreadReplay) -> str:
+    """The closing line: the runs replayed, the cut ones among them, misses and live calls (a
+    cut run's miss is where it was cut, not counted)."""
+    summaries = replay.summaries
+    cut = sum(s["cut"] for s in summaries)
+    misses = sum(s.get("misses", 0) for s in summaries if not s["cut"])
+    live_calls = sum(s.get("live_calls", 0) for s in summaries)
+    return (f"replayed {len(summaries)} run(s){f' ({cut} cut short, as recorded)' if cut else ''}"
+            f": {misses} miss(es), {live_calls} live call(s)")
+
+
+__all__ = ["asked_line", "images_by_hash", "replay_conversation", "replay_summary"]

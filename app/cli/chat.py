@@ -91,7 +91,7 @@ def replay(args: argparse.Namespace) -> int:
     from sinoloc.agent.records import RecordError, ReplayMiss, replay_policy
     from sinoloc.agent.records.threads import ThreadReplay
     from sinoloc.app.chat.repl import ChatRepl
-    from sinoloc.app.chat.replay import images_by_hash, replay_conversation
+    from sinoloc.app.chat.replay import images_by_hash, replay_conversation, replay_summary
     from sinoloc.app.chat.session import ChatSession
     from sinoloc.app.chat.threads import THREAD_ID, ThreadStore
 
@@ -126,9 +126,7 @@ def replay(args: argparse.Namespace) -> int:
         except RecordError as exc:
             print(f"sinoloc: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    live_calls = sum(s.get("live_calls", 0) for s in replayed.summaries)
-    misses = sum(s.get("misses", 0) for s in replayed.summaries)
-    print(f"replayed {len(replayed.summaries)} run(s): {misses} miss(es), {live_calls} live call(s)")
+    print(replay_summary(replayed))
     return EXIT_OK
 
 
