@@ -6,7 +6,8 @@ model or a network, and compared step by step (the first divergence, and why).
 - :mod:`.writer` / :mod:`.reader`: appending, and reading back validated (file and line named);
 - :mod:`.session`: one image's recording or replay, and the hooks the graph calls;
 - :mod:`.recording`: a run's settings and its sessions; :mod:`.replay_model`: the model slot of a
-  replay; :mod:`.divergence`: what differs and why; :mod:`.timeline`: an image's steps to show.
+  replay; :mod:`.divergence`: what differs and why; :mod:`.timeline`: an image's steps to show;
+- :mod:`.threads`: a conversation thread's runs (chat, the web app) as one record, replayed in order.
 """
 
 from sinoloc.agent.records.divergence import Divergence

@@ -46,6 +46,7 @@ class Record:
     blobs: dict[str, object]
     images: dict[str, ImageRecord]
     steps: int = 0
+    runs: list[ImageRecord] = field(default_factory=list)  # every attempt, in the order begun
 
     def blob(self, h: str | None):
         return self.blobs.get(h) if h else None
@@ -130,11 +131,12 @@ def _checked_step(path: Path, number: int, raw: bytes, blobs: dict[str, object])
 
 
 def _place_step(step: Step, attempts: dict[tuple[str, int], ImageRecord],
-                images: dict[str, ImageRecord]) -> None:
+                images: dict[str, ImageRecord], runs: list[ImageRecord]) -> None:
     """Append ``step`` to its image's attempt; the last attempt of each image counts."""
     slot = (step.image, step.attempt)
     if slot not in attempts or step.kind == "start":  # a start begins the attempt afresh
         attempts[slot] = ImageRecord(step.image, step.attempt, step.sha256)
+        runs.append(attempts[slot])
     current = attempts[slot]
     current.sha256 = current.sha256 or step.sha256
     current.steps.append(step)
@@ -149,12 +151,14 @@ def load_record(folder: Path) -> Record:
     blobs = _read_blobs(folder)
     images: dict[str, ImageRecord] = {}
     attempts: dict[tuple[str, int], ImageRecord] = {}
+    runs: list[ImageRecord] = []
     count = 0
     path = folder / STEPS
     for number, raw in _lines(path):
-        _place_step(_checked_step(path, number, raw, blobs), attempts, images)
+        _place_step(_checked_step(path, number, raw, blobs), attempts, images, runs)
         count += 1
-    return Record(folder=folder, manifest=manifest, blobs=blobs, images=images, steps=count)
+    return Record(folder=folder, manifest=manifest, blobs=blobs, images=images, steps=count,
+                  runs=runs)
 
 
 def record_size(folder: Path) -> dict:

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sinoloc.agent.records.normalize import Scrubber
-from sinoloc.agent.records.reader import Record, load_record
+from sinoloc.agent.records.reader import ImageRecord, Record, load_record
 from sinoloc.agent.records.session import _ACTIVE, ImageSession, OnMiss, ReplayMiss
 from sinoloc.agent.records.writer import RecordWriter, open_record
 
@@ -55,18 +55,20 @@ class RunRecording:
 
     @contextlib.contextmanager
     def image(self, image: str, sha256: str | None = None, attempt: int = 1,
-              image_dir: Path | None = None) -> Iterator[ImageSession]:
-        """The session of one image; its ``finish`` is the caller's (it knows the status)."""
+              image_dir: Path | None = None, *, source: ImageRecord | None = None,
+              data: dict | None = None) -> Iterator[ImageSession]:
+        """The session of one image; its ``finish`` is the caller's (it knows the status).
+        ``source``: the recorded run to serve (by default the record's run of ``image``, or of
+        its content hash); ``data``: kept in the start step (see :class:`ImageSession`)."""
         start = time.perf_counter()
-        source = None
-        if self.source is not None:
+        if self.source is not None and source is None:
             source = self.source.images.get(image) or (
                 self.source.by_sha256(sha256) if sha256 else None)
         scrub = Scrubber([(str(image_dir), "<image_dir>")],
                                                  self.scrub.secrets) if image_dir else self.scrub
         session = ImageSession(image, sha256, writer=self.writer, scrub=scrub, source=source,
                                record=self.source, replaying=self.source is not None,
-                               on_miss=self.on_miss, attempt=attempt)
+                               on_miss=self.on_miss, attempt=attempt, data=data)
         token = _ACTIVE.set(session)
         self.spent_s += time.perf_counter() - start
         try:

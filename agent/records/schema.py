@@ -67,7 +67,9 @@ class Step(BaseModel):
     res: str | None = Field(default=None, description="response blob")
     s: float | None = Field(default=None, description="seconds the exchange took")
     sha256: str | None = Field(default=None, description="the image's content hash (start)")
-    data: dict | None = Field(default=None, description="start/end/verify details")
+    data: dict | None = Field(default=None, description=(
+        "start/end/verify details (a thread run's start: its question, decision or review "
+        "flag, see threads.py)"))
 
 
 __all__ = ["BLOBS", "EXCHANGES", "FORMAT", "MANIFEST", "RECORD_DIR", "STEPS", "VERSION", "Blob",

@@ -97,7 +97,9 @@ class ImageSession:
     def __init__(self, image: str, sha256: str | None, *, writer: RecordWriter | None,
                  scrub: Scrubber, source: ImageRecord | None = None,
                  record: Record | None = None, replaying: bool = False,
-                 on_miss: OnMiss = "stop", attempt: int = 1):
+                 on_miss: OnMiss = "stop", attempt: int = 1, data: dict | None = None):
+        """``data``: what the start step keeps about the run besides its image (a thread's
+        follow-up question, see :mod:`.threads`)."""
         self.image, self.sha256, self.attempt = image, sha256, attempt
         self.writer, self.scrub = writer, scrub
         self.source, self.record, self.replaying, self.on_miss = source, record, replaying, on_miss
@@ -116,7 +118,8 @@ class ImageSession:
             elif step.kind == "verify":
                 self._verdicts[(step.data or {}).get("sample")].append(step)
         self._write(Step(v=VERSION, image=image, attempt=attempt, seq=self._next(),
-                         kind="start", sha256=sha256))
+                         kind="start", sha256=sha256,
+                         data=self.scrub(data) if data else None))
 
     # ------------------------------------------------------------------ plumbing
     def _thread_calling(self) -> float:

@@ -18,6 +18,7 @@ from sinoloc.app.chat.threads import THREAD_ID
 from sinoloc.tools.images import ImageInputError
 
 PROMPT = "sinoloc› "
+CANCELLED = "  (cancelled: the thread keeps what finished before Ctrl-C)"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic",
                   ".heif"}
 HELP = """\
@@ -87,14 +88,22 @@ class ChatRepl:
         self.map_dir = map_dir or Path.cwd()
 
     # ------------------------------------------------------------------ turns
+    def stream(self, events) -> None:
+        """Show a run's events as they come (Ctrl-C cancels the run)."""
+        self._stream(events)
+
     def _stream(self, events) -> None:
         try:
             for event in events:
                 self.write(event_line(event))
         except KeyboardInterrupt:
-            self.write("  (cancelled: the thread keeps what finished before Ctrl-C)")
+            self.write(CANCELLED)
         except ImageInputError as exc:
             self.write(f"  cannot read that image: {exc}")
+        finally:  # a run cut short ends here (its record's session too), not when collected
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def locate(self, path: str) -> None:
         path = path.strip().strip("'\"")

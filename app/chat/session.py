@@ -1,8 +1,15 @@
 """A chat session: one graph, one checkpointed thread, images and questions sent to it, and what
-happened streamed back as :class:`ChatEvent` items while it happens."""
+happened streamed back as :class:`ChatEvent` items while it happens.
+
+With ``runs`` (agent/records/threads.py) every run is one session of the thread's record: a
+:class:`~sinoloc.agent.records.threads.ThreadRecorder` records each image's locate run, each
+follow-up question and each review decision into ``DIR/THREAD_ID`` (``sinoloc chat
+--record-dir DIR``); a :class:`~sinoloc.agent.records.threads.ThreadReplay` answers them from
+a record instead (``sinoloc chat --replay``, app/chat/replay.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +18,7 @@ from langgraph.types import Command
 
 from sinoloc.agent.corrections import Correction, CorrectionsError, record_correction
 from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
+from sinoloc.agent.records.threads import RunKind, ThreadRuns
 from sinoloc.agent.review import ReviewDecision, ReviewRequest
 from sinoloc.agent.schemas import GeoPrediction, TranscriptEntry
 from sinoloc.app.chat.events import ChatEvent, cli_model_advice, stream_events
@@ -20,10 +28,12 @@ from sinoloc.tools.images import load_image
 
 class ChatSession:
     def __init__(self, store: ThreadStore, policy=None, thread_id: str | None = None,
-                 request_defaults: dict[str, Any] | None = None, resume_options: str = ""):
+                 request_defaults: dict[str, Any] | None = None, resume_options: str = "",
+                 runs: ThreadRuns | None = None):
         """``resume_options``: what else the resume command needs (`` --db PATH`` for a thread
-        store other than the default)."""
+        store other than the default); ``runs``: what records (or replays) each run."""
         self.store = store
+        self.runs = runs
         self.resume_options = resume_options
         self.graph = build_graph(policy, checkpointer=store.checkpointer)
         self.thread_id = check_thread_id(thread_id) if thread_id else new_thread_id()
@@ -48,12 +58,14 @@ class ChatSession:
         load_image(path)  # a clear error for a bad file, before the thread changes
         self.store.record(self.thread_id, image=str(path))
         request = {**self.request_defaults, "image_path": str(path.resolve())}
-        yield from self._run({"request": request})
+        with self._recorded("locate", path.resolve(), {"review": True} if self.review else None):
+            yield from self._run({"request": request})
 
     def ask(self, question: str) -> Iterator[ChatEvent]:
         """A follow-up question about the current image."""
         self.store.record(self.thread_id, question=True)
-        yield from self._run({"question": question})
+        with self._recorded("ask", self._current_image(), {"question": question}):
+            yield from self._run({"question": question})
 
     # ------------------------------------------------------------------ human review
     @property
@@ -79,7 +91,31 @@ class ChatSession:
         decision = ReviewDecision.model_validate(decision)
         if self.pending_review() is None:
             raise ValueError("nothing waits for review on this thread")
-        return self._run(Command(resume=decision.model_dump(mode="json")))
+        return self._decided(decision.model_dump(mode="json"))
+
+    def _decided(self, decision: dict) -> Iterator[ChatEvent]:
+        with self._recorded("review", self._current_image(), {"decision": decision}):
+            yield from self._run(Command(resume=decision))
+
+    # ------------------------------------------------------------------ records
+    def _current_image(self) -> Path | None:
+        path = self.image_path()
+        return Path(path) if path else None
+
+    def _recorded(self, kind: RunKind, image: Path | None,
+                  data: dict | None) -> contextlib.AbstractContextManager:
+        """The run as one session of the thread's record (nothing without ``runs``); the
+        image's content hash names it (a follow-up's, when its file is gone: the record's
+        current image's)."""
+        if self.runs is None:
+            return contextlib.nullcontext()
+        from sinoloc.agent.records.recording import file_sha256
+
+        sha = None
+        with contextlib.suppress(OSError):
+            sha = file_sha256(image) if image is not None else None
+        return self.runs.run(self.thread_id, kind, sha256=sha,
+                             image_dir=image.parent if image is not None else None, data=data)
 
     def record_truth(self, truth: str, note: str = "") -> Correction:
         """Keep the true place of the current image (``/truth 江苏省苏州市``) in the corrections

@@ -72,7 +72,12 @@ def _parser(env=None) -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="a conversation about one or more images, with threads",
                           description=(
                               "Locate images and ask about the answers; every step streams as "
-                              "it happens. Threads persist in SQLite: --thread ID resumes one."))
+                              "it happens. Threads persist in SQLite: --thread ID resumes one. "
+                              "--record-dir DIR records every run of the session into "
+                              "DIR/THREAD_ID; --replay DIR/THREAD_ID IMAGE… asks that "
+                              "conversation again from the record, no model and no network "
+                              "(exit codes: 0 replayed, 1 a request the record lacks, 2 bad "
+                              "input: a torn or edited record, an image not given)."))
     chat.add_argument("images", nargs="*", metavar="IMAGE", help="images to locate first")
     chat.add_argument("--thread", metavar="ID", help="resume (or create) the thread ID")
     chat.add_argument("--list", action="store_true", help="list the saved threads and exit")
@@ -80,6 +85,9 @@ def _parser(env=None) -> argparse.ArgumentParser:
                       "or chat.sqlite in the user data directory)")
     chat.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")
     add_run_options(chat, env)
+    from sinoloc.agent.records.options import add_chat_record_options
+
+    add_chat_record_options(chat)
     from sinoloc.app.cli.eval import add_parser as add_eval_parser
     from sinoloc.app.cli.knowledge import add_parser as add_knowledge_parser
 

@@ -267,8 +267,9 @@ class Runner:
         yield from self._later_run(thread_id, "ask", {"question": question})
 
     def _later_run(self, thread_id: str, kind: RunKind, graph_input) -> Generator[WebEvent]:
-        """A follow-up or a review: recorded when its thread opted in (in the worker thread)."""
-        with nullcontext() if self.records is None else self.records.run(thread_id, kind):
+        """A follow-up or a review: recorded, what it asked included, if its thread opted in."""
+        asked = graph_input if kind == "ask" else {"decision": graph_input.resume}
+        with self.records.run(thread_id, kind, data=asked) if self.records else nullcontext():
             yield from self._run(thread_id, graph_input, dict(self.defaults))
 
     def start_review(self, thread_id: str, decision: dict,

@@ -8,34 +8,31 @@ operator's, and a server started without one refuses ``record: true`` with one l
 records exactly when its folder exists (made by its first, opted-in run), so a follow-up on a
 thread that did not opt in writes nothing.
 
-Each run is one image session of the record (see agent/records/locate.py): the locate run is
-named by the image's content hash (its first 12 hex digits), a later run on the thread by that
-name and ``.ask<n>`` / ``.review<n>``. ``sinoloc locate --replay DIR/THREAD IMAGE`` replays the
-locate run of the same image (found by its content hash, whatever the file is called now);
-``sinoloc eval show DIR/THREAD ID`` prints any run's steps. A worker thread runs a whole run
-(app/web/runner.py), so the session's context variable holds for all of it.
+Each run is one session of the thread's record, named and recorded as every thread's run is
+(agent/records/threads.py: ``<sha12>``, ``<sha12>.ask<n>``, ``<sha12>.review<n>``, a follow-up's
+question and a review's decision kept with it). ``sinoloc chat --replay DIR/THREAD IMAGE``
+replays the whole thread, its follow-ups and review included; ``sinoloc locate --replay
+DIR/THREAD IMAGE`` its locate run (the image found by its content hash, whatever the file is
+called now); ``sinoloc eval show DIR/THREAD ID`` prints any run's steps. A worker thread runs a
+whole run (app/web/runner.py), so the session's context variable holds for all of it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 from sinoloc.agent.boundary import ClientInputError, ServeBoundary
-from sinoloc.agent.records.recording import RunRecording
-from sinoloc.agent.records.schema import MANIFEST, STEPS
-from sinoloc.agent.records.session import ReplayMiss
+from sinoloc.agent.records.schema import MANIFEST
+from sinoloc.agent.records.threads import RunKind, ThreadRecorder
 from sinoloc.app.chat.threads import check_thread_id
 from sinoloc.eval.replay import RECORDED_SETTINGS
 
 RECORD_SETTING = "record"
 NOT_RECORDING = ("record: this server does not record runs (its operator starts it with "
                  "--record-dir DIR)")
-RunKind = Literal["locate", "ask", "review"]
 
 
 def record_opt_in(settings: dict, records: ThreadRecords | None) -> tuple[dict, bool]:
@@ -80,52 +77,27 @@ class ThreadRecords:
 
     @contextlib.contextmanager
     def run(self, thread_id: str, kind: RunKind, image: str | None = None,
-            configurable: dict | None = None) -> Iterator[None]:
+            configurable: dict | None = None, data: dict | None = None) -> Iterator[None]:
         """One run on the thread as one session of its record; ``image`` (the client's upload
         or image name) and ``configurable`` (its checked settings, kept in the manifest as an
-        eval run keeps its own) for the locate run, which starts the record. Nothing is
-        recorded for a thread that did not opt in."""
-        folder = self.folder_of(thread_id)
+        eval run keeps its own) for the locate run, which starts the record; ``data``: what a
+        replay asks again (a follow-up's question, a review's decision). Nothing is recorded
+        for a thread that did not opt in."""
+        self.folder_of(thread_id)  # the server's own id, checked before use
+        if kind != "locate" and not self.recording(thread_id):
+            yield
+            return
+        sha = None
         if kind == "locate":
             assert image is not None
             sha = hashlib.sha256(self.boundary.image_bytes(image)).hexdigest()
-        elif not self.recording(thread_id):
-            yield
-            return
-        else:
-            sha = _first_sha256(folder)
         settings = {k: v for k, v in (configurable or {}).items() if k in RECORDED_SETTINGS}
-        recording = RunRecording(record_to=folder, prepare=True,
-                                 backend=settings.get("llm") or self.backend, settings=settings)
-        name = sha[:12] if kind == "locate" else f"{sha[:12]}.{kind}{_runs_in(folder)}"
-        try:
-            with recording.image(name, sha, image_dir=self._image_dir(image)) as session:
-                try:
-                    yield
-                except BaseException as exc:
-                    session.finish("cancelled" if isinstance(exc, GeneratorExit)
-                                   else "replay_miss" if isinstance(exc, ReplayMiss)
-                                   else exc.__class__.__name__)
-                    raise
-                session.finish("ok")
-        finally:
-            recording.close()
-
-
-def _first_sha256(folder: Path) -> str:
-    """The content hash of the thread's image (the first run's start step)."""
-    with (folder / STEPS).open("rb") as handle:
-        for line in handle:
-            sha = json.loads(line).get("sha256")
-            if sha:
-                return sha
-    raise ClientInputError("record: this thread's record holds no run of its image")
-
-
-def _runs_in(folder: Path) -> int:
-    """How many runs the thread's record holds (each began with a start step)."""
-    with (folder / STEPS).open("rb") as handle:
-        return sum(b'"kind":"start"' in line for line in handle)
+        if kind == "locate" and (configurable or {}).get("review"):
+            data = {"review": True}  # it stopped for review: its replay does too
+        recorder = ThreadRecorder(self.folder, backend=settings.get("llm") or self.backend)
+        with recorder.run(thread_id, kind, sha256=sha, image_dir=self._image_dir(image),
+                          data=data, settings=settings):
+            yield
 
 
 __all__ = ["NOT_RECORDING", "RECORD_SETTING", "ThreadRecords", "record_opt_in"]

@@ -1,7 +1,9 @@
 """``sinoloc serve --record-dir DIR``: a thread whose client opts in (``record: true``) records
 its runs, a follow-up question included, into DIR/THREAD_ID; the record is valid, holds no host
 path, and ``sinoloc locate --replay DIR/THREAD IMAGE`` replays it to the same prediction with the
-network cut. A thread that did not opt in writes nothing, and a client never names a folder."""
+network cut; ``sinoloc chat --replay DIR/THREAD IMAGE`` replays the whole thread, its follow-up
+question and review decision included. A thread that did not opt in writes nothing, and a client
+never names a folder."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from socket_guard import SocketGuard
 from web_server import running_server
 
 from sinoloc.agent.records import load_record
+from sinoloc.app.chat.repl import PROMPT
 from sinoloc.app.cli.common import demo_image
 from sinoloc.app.cli.main import main
 from sinoloc.app.web.thread_records import NOT_RECORDING
@@ -69,7 +72,18 @@ def test_a_recorded_thread_replays_offline_to_the_same_prediction(server, tmp_pa
                  str(records / thread)]) == 0
     replayed = json.loads(capsys.readouterr().out)
     assert without_timings(replayed) == without_timings(r.json())
+    assert record.images[f"{sha[:12]}.ask1"].steps[0].data == {"question": "why this district?"}
+    assert main(["chat", "--replay", str(records / thread), str(image), "--offline"]) == 0
+    conversation = capsys.readouterr().out  # the locate run, then the follow-up asked again
+    assert conversation.index("● 浙江省杭州市西湖区") < conversation.index(
+        f"{PROMPT}why this district?") < conversation.index(_reply(events))
+    assert "replayed 2 run(s): 0 miss(es), 0 live call(s)" in conversation
     assert guard.attempts == []
+
+
+def _reply(events: list[dict]) -> str:
+    """The start of the follow-up's reply (the web's advice on adding a model is its own)."""
+    return next(e["text"] for e in events if e["kind"] == "reply")[:40]
 
 
 def test_a_thread_without_the_opt_in_writes_nothing(server):
@@ -105,7 +119,7 @@ def test_a_server_without_the_operators_folder_refuses_to_record(tmp_path):
         assert locate(c, {"record": False}).status_code == 200
 
 
-def test_a_recorded_threads_review_decision_is_recorded_too(server):
+def test_a_recorded_threads_review_decision_is_recorded_and_replayed(server, tmp_path, capsys):
     client, records, _ = server
     upload = "data:image/jpeg;base64," + base64.b64encode(DEMO).decode()
     with client.stream("POST", "/api/locate/stream",
@@ -120,3 +134,11 @@ def test_a_recorded_threads_review_decision_is_recorded_too(server):
     record = load_record(records / thread)
     assert set(record.images) == {sha, f"{sha}.review1"}
     assert all(i.finished for i in record.images.values())
+    assert record.images[sha].steps[0].data == {"review": True}
+    assert record.images[f"{sha}.review1"].steps[0].data["decision"]["action"] == "approve"
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(DEMO)
+    assert main(["chat", "--replay", str(records / thread), str(image), "--offline"]) == 0
+    out = capsys.readouterr().out  # stops for review as it did, then the decision commits
+    assert out.index(f"{PROMPT}/approve") < out.index("● 浙江省杭州市西湖区")
+    assert "replayed 2 run(s): 0 miss(es), 0 live call(s)" in out
