@@ -90,6 +90,9 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
     Each call is announced on the custom stream when it starts and when it ends, so a viewer
     sees it as it happens."""
     write = _stream_writer()
+    # a trajectory's calls say which (samples > 1: the trajectories run side by side)
+    sample = {"sample": state["sample"]["index"]} if isinstance(state.get("sample"), dict) \
+        and state["sample"].get("index") is not None else {}
     context = ToolContext.from_state(state)
     next_id = len(state.get("evidence", [])) + 1
     done = len(state.get("tool_trace", []))
@@ -100,7 +103,7 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
     for call in calls:
         t0 = time.perf_counter()
         write({"event": "tool_start", "tool": call["name"], "args": call.get("args") or {},
-               "call_id": call["id"]})
+               "call_id": call["id"], **sample})
         step = done + len(update["tool_trace"])
         status, summary, output = run_call(call, context, spent_before + len(update["tool_trace"]),
                                           cache)
@@ -122,7 +125,7 @@ def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) 
                           status=status, summary=summary, seconds=seconds,
                           evidence_ids=ids).model_dump(mode="json")
         update["tool_trace"].append(trace)
-        write({"event": "tool_end", "trace": trace})
+        write({"event": "tool_end", "trace": trace, **sample})
         update["messages"].append(ToolMessage(
             content=tool_message_content(status, summary, ids), tool_call_id=call["id"],
             name=call["name"], status="error" if status == "error" else "success",

@@ -4,6 +4,7 @@ tool-start events) turned into typed :class:`ChatEvent` items and one line each.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Generator
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
@@ -157,11 +158,14 @@ def stream_events(mode: str, chunk: Any, model_advice: str | None = None) -> lis
     speaks to Python)."""
     if mode == "custom":
         event = chunk.get("event") if isinstance(chunk, dict) else None
+        label = trajectory_label(chunk) if isinstance(chunk, dict) else ""
         if event == "tool_start":
             return [ChatEvent(kind="tool_start", data=chunk,
-                              text=f"{chunk['tool']}({_args(chunk.get('args') or {})})")]
+                              text=f"{label}{chunk['tool']}({_args(chunk.get('args') or {})})")]
         if event == "tool_end":
-            return [tool_result(chunk["trace"])]
+            result = tool_result(chunk["trace"])
+            return [result.model_copy(update={
+                "text": label + result.text, "data": {**result.data, **_sample_of(chunk)}})]
         return []
     events: list[ChatEvent] = []
     for node, update in (chunk or {}).items():
@@ -170,6 +174,44 @@ def stream_events(mode: str, chunk: Any, model_advice: str | None = None) -> lis
         elif isinstance(update, dict):
             events.extend(_node_events(node, update, model_advice))
     return events
+
+
+def trajectory_label(chunk: dict) -> str:
+    """``[trajectory 2] `` for an event of one of several trajectories (``samples`` > 1), else
+    nothing: its evidence ids are its own until the selector pools them."""
+    return f"[trajectory {chunk['sample']}] " if chunk.get("sample") is not None else ""
+
+
+def _sample_of(chunk: dict) -> dict:
+    return {"sample": chunk["sample"]} if chunk.get("sample") is not None else {}
+
+
+STREAM_MODES = ["custom", "updates"]
+
+
+def graph_stream(graph, graph_input: Any, config: dict, **kwargs
+                 ) -> Generator[tuple[str, Any], None, None]:
+    """``graph.stream`` in the two modes the surfaces show, ``(mode, chunk)``: the graph's own
+    items, and the tool events of its trajectories as they run (a subgraph's custom stream:
+    ``samples`` > 1 runs them side by side); a trajectory's node updates stay inside it, the
+    selector reports what came of them."""
+    stream = graph.stream(graph_input, config, stream_mode=STREAM_MODES, subgraphs=True, **kwargs)
+    try:
+        for namespace, mode, chunk in stream:
+            if not namespace or mode == "custom":
+                yield mode, chunk
+    finally:
+        stream.close()
+
+
+async def agraph_stream(graph, graph_input: Any, config: dict, **kwargs
+                        ) -> AsyncIterator[tuple[str, Any]]:
+    """:func:`graph_stream` for asyncio code."""
+    async for namespace, mode, chunk in graph.astream(graph_input, config,
+                                                      stream_mode=STREAM_MODES, subgraphs=True,
+                                                      **kwargs):
+        if not namespace or mode == "custom":
+            yield mode, chunk
 
 
 _MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "policy": "…", "submit": "⇒",

@@ -21,7 +21,7 @@ from sinoloc.agent.graph import RECURSION_LIMIT, build_graph
 from sinoloc.agent.records.threads import RunKind, ThreadRuns
 from sinoloc.agent.review import ReviewDecision, ReviewRequest
 from sinoloc.agent.schemas import GeoPrediction, TranscriptEntry
-from sinoloc.app.chat.events import ChatEvent, cli_model_advice, stream_events
+from sinoloc.app.chat.events import ChatEvent, cli_model_advice, graph_stream, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.tools.images import load_image
 
@@ -131,8 +131,7 @@ class ChatSession:
 
     def _run(self, graph_input: dict | Command) -> Iterator[ChatEvent]:
         answer = None
-        for mode, chunk in self.graph.stream(graph_input, self.config,
-                                             stream_mode=["custom", "updates"]):
+        for mode, chunk in graph_stream(self.graph, graph_input, self.config):
             for event in stream_events(mode, chunk, cli_model_advice(self.resume_command())):
                 if event.kind == "answer":
                     answer = event.text

@@ -30,7 +30,7 @@ from sinoloc.agent.graph import build_graph
 from sinoloc.agent.output.render import headline
 from sinoloc.agent.review import ReviewRequest
 from sinoloc.agent.schemas import Candidate, GeoPrediction, RegionCandidate
-from sinoloc.app.chat.events import stream_events
+from sinoloc.app.chat.events import agraph_stream, stream_events
 from sinoloc.app.mcp.review import (
     MAX_ROUNDS,
     NO_ELICITATION,
@@ -238,8 +238,7 @@ class Locator:
         config = {"configurable": configurable, "recursion_limit": RECURSION_LIMIT}
         prediction, pending = None, None
         async with self._slots:
-            async for mode, chunk in graph.astream(inputs, config,
-                                                   stream_mode=["custom", "updates"]):
+            async for mode, chunk in agraph_stream(graph, inputs, config):
                 if mode == "updates" and isinstance(chunk, dict):
                     prediction = _prediction_in(chunk) or prediction
                     pending = _interrupt_in(chunk) or pending

@@ -39,7 +39,7 @@ from sinoloc.agent.output.mapdata import map_data
 from sinoloc.agent.review import ReviewDecision
 from sinoloc.agent.schemas import GeoPrediction
 from sinoloc.agent.settings import LocateSettings
-from sinoloc.app.chat.events import WEB_MODEL_ADVICE, stream_events
+from sinoloc.app.chat.events import WEB_MODEL_ADVICE, graph_stream, stream_events
 from sinoloc.app.chat.threads import ThreadStore, check_thread_id, new_thread_id
 from sinoloc.app.web.thread_records import RECORD_SETTING, RunKind, ThreadRecords, record_opt_in
 from sinoloc.tools.images import ImageInputError
@@ -318,8 +318,8 @@ class Runner:
         answer, seen = None, set[str]()
         # checkpoints are written once, when the run ends (a thread is resumed between runs,
         # never inside one): a dozen SQLite writes of the state fewer per image
-        stream = self.graph.stream(graph_input, self._config(thread_id, configurable),
-                                   stream_mode=["custom", "updates"], durability="exit")
+        stream = graph_stream(self.graph, graph_input, self._config(thread_id, configurable),
+                              durability="exit")
         try:
             for mode, chunk in stream:
                 for item in _new_evidence(mode, chunk, seen):

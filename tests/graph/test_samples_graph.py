@@ -177,3 +177,36 @@ def test_a_served_graph_clamps_samples_from_configurable_and_thread_state(tmp_pa
     assert not honest_plan(checked, forged)
     more = plan.model_copy(update={"k": 5, "samples": [*plan.samples, *plan.samples[:2]]})
     assert not honest_plan(checked, more)
+
+
+def knowledge_then_submit(messages) -> AIMessage:
+    """Each trajectory looks a clue up in the knowledge base, then submits."""
+    if not any(isinstance(m, ToolMessage) and m.name == "lookup_knowledge" for m in messages):
+        return reply(call("lookup_knowledge", query="杭州 西湖 文三路"))
+    return reply(call("submit_answer", **HANGZHOU))
+
+
+def test_each_trajectorys_tool_calls_stream_as_they_run_labelled_with_it(shop):
+    """The surfaces' stream (app/chat/events.graph_stream) lets the trajectories' tool events
+    through, each labelled with its trajectory, before the selected answer."""
+    from sinoloc.app.chat.events import graph_stream, stream_events
+
+    model = ScriptedChatModel(script=[knowledge_then_submit], repeat_last=True)
+    graph = build_graph(ChatModelPolicy(model, "scripted:test", sleep=lambda s: None))
+    request = {"image_path": str(shop), "samples": 2, "max_model_calls": 12,
+               "adaptive_budget": False}
+    events = [e for mode, chunk in graph_stream(graph, {"request": request}, {})
+              for e in stream_events(mode, chunk)]
+    kinds = [e.kind for e in events]
+    answer = kinds.index("answer")
+    looked = [e for e in events[:answer] if e.kind == "tool_start"
+              and "lookup_knowledge(" in e.text]
+    assert sorted(e.text.split("]")[0] for e in looked) == ["[trajectory 1", "[trajectory 2"]
+    assert sorted(e.data["sample"] for e in looked) == [1, 2]
+    results = [e for e in events[:answer] if e.kind == "tool_result"
+               and e.text.split("] ", 1)[-1].startswith("lookup_knowledge:")]
+    assert sorted(e.data["sample"] for e in results) == [1, 2]
+    assert all(e.text.startswith(f"[trajectory {e.data['sample']}] ") for e in results)
+    # the graph's own tool calls (the prelude's) carry no label
+    prelude = [e for e in events if e.kind == "tool_start" and e.text.startswith("ocr(")]
+    assert prelude and "sample" not in prelude[0].data
