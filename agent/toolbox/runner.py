@@ -85,14 +85,20 @@ def run_call(call: Mapping[str, Any], context: ToolContext, spent: int,
     return output.status, output.summary, output
 
 
+def _trajectory_of(state: Mapping[str, Any]) -> dict:
+    """``{"sample": k}`` in a trajectory's tool events (samples > 1: they run side by side, and a
+    viewer is told which one calls what), else nothing."""
+    sample = state.get("sample")
+    index = sample.get("index") if isinstance(sample, dict) else None
+    return {} if index is None else {"sample": index}
+
+
 def execute_calls(state: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) -> dict:
     """Run ``calls`` in order (each sees what the earlier ones found) and return the update.
     Each call is announced on the custom stream when it starts and when it ends, so a viewer
     sees it as it happens."""
     write = _stream_writer()
-    # a trajectory's calls say which (samples > 1: the trajectories run side by side)
-    sample = {"sample": state["sample"]["index"]} if isinstance(state.get("sample"), dict) \
-        and state["sample"].get("index") is not None else {}
+    sample = _trajectory_of(state)
     context = ToolContext.from_state(state)
     next_id = len(state.get("evidence", [])) + 1
     done = len(state.get("tool_trace", []))
