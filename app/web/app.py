@@ -26,9 +26,10 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -230,6 +231,21 @@ def create_app(runner: Runner, *, token: str | None = None,
                           map=map_data(prediction).model_dump(mode="json") if prediction else None,
                           transcript=list(values.get("transcript") or []))
 
+    @app.get("/api/threads/{thread_id}/photo", summary="the photo of a thread's answer (JPEG)",
+             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    def photo(thread_id: str) -> Response:
+        """The image the thread's current answer is about, downscaled (at most 1600 px) for the
+        page to draw its text's boxes on after a reload; only an image this server keeps (an
+        upload in its store, named by its content hash, or a file in its images folder)."""
+        check_thread_id(thread_id)
+        if not runner.store.exists(thread_id):
+            return _error(404, f"thread {thread_id}: no such thread")
+        data = _thread_photo(runner, thread_id)
+        if data is None:
+            return _error(404, f"thread {thread_id}: its photo is no longer kept")
+        return Response(data, media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
     @app.post("/api/threads/{thread_id}/ask", summary="a follow-up question, streamed as events")
     async def ask(thread_id: str, body: AskBody):
         check_thread_id(thread_id)
@@ -279,6 +295,22 @@ def create_app(runner: Runner, *, token: str | None = None,
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _thread_photo(runner: Runner, thread_id: str) -> bytes | None:
+    """The JPEG of the thread's current image, or None (no image, one the boundary does not
+    hold, or gone from the upload store)."""
+    from sinoloc.app.web.mapview import photo_jpeg
+
+    image = runner.values(thread_id).get("image") or {}
+    path, sha256 = image.get("path"), image.get("sha256")
+    try:
+        runner.boundary.check_image_path(path, sha256)
+    except ClientInputError:
+        return None
+    if not isinstance(path, str) or not Path(path).is_file():  # pruned from the upload store (a decoded copy may linger)
+        return None
+    return photo_jpeg(path, sha256)
 
 
 @lru_cache(maxsize=1)

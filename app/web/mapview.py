@@ -118,10 +118,10 @@ PHOTO_WIDTH = 1600  # the photo in the page: at most this wide (and high), as a 
 PHOTO_QUALITY = 82
 
 
-def photo_data_url(image: str | Path, sha256: str | None = None) -> str | None:
-    """The image a run read, downscaled to at most :data:`PHOTO_WIDTH` px on its long side, as a
-    JPEG ``data:`` URL; None when it cannot be read or is not the image that was run (its
-    content hash differs)."""
+def photo_jpeg(image: str | Path, sha256: str | None = None) -> bytes | None:
+    """The image a run read, downscaled to at most :data:`PHOTO_WIDTH` px on its long side, as
+    JPEG bytes; None when it cannot be read or is not the image that was run (its content hash
+    differs)."""
     from sinoloc.tools.images import ImageInputError, run_image
 
     try:
@@ -132,7 +132,13 @@ def photo_data_url(image: str | Path, sha256: str | None = None) -> str | None:
     picture.thumbnail((PHOTO_WIDTH, PHOTO_WIDTH))
     buffer = io.BytesIO()
     picture.convert("RGB").save(buffer, "JPEG", quality=PHOTO_QUALITY, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def photo_data_url(image: str | Path, sha256: str | None = None) -> str | None:
+    """:func:`photo_jpeg` as a ``data:`` URL (the ``--map`` page holds its photo)."""
+    data = photo_jpeg(image, sha256)
+    return None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _evidence_table(prediction: GeoPrediction) -> str:

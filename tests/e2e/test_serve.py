@@ -52,6 +52,36 @@ def test_locate_multipart_answers_the_prediction(client):
     assert thread["prediction"]["district_adcode"] == p.district_adcode
 
 
+def test_a_threads_photo_is_served_downscaled_while_the_server_keeps_it(server, client):
+    """``GET /api/threads/{id}/photo``: the image of the thread's answer as a JPEG at most
+    1600 px (the page draws the text's boxes on it after a reload); 404 for an unknown thread
+    and once the upload store no longer holds the image."""
+    import io
+
+    from PIL import Image
+
+    r = client.post("/api/locate", files={"image": ("shop.jpg", DEMO, "image/jpeg")})
+    thread = r.headers["x-sinoloc-thread"]
+    photo = client.get(f"/api/threads/{thread}/photo")
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
+    picture = Image.open(io.BytesIO(photo.content))
+    original = Image.open(io.BytesIO(DEMO))
+    assert picture.format == "JPEG" and max(picture.size) <= 1600
+    assert picture.size[0] / picture.size[1] == pytest.approx(original.size[0] / original.size[1],
+                                                              rel=0.01)
+    assert client.get("/api/threads/20260101-000000-abcd/photo").status_code == 404
+    from pathlib import Path
+
+    stored = Path(server[1].values(thread)["image"]["path"])
+    kept = stored.read_bytes()
+    try:
+        stored.unlink()  # pruned from the upload store
+        gone = client.get(f"/api/threads/{thread}/photo")
+        assert gone.status_code == 404 and "no longer kept" in gone.json()["error"]
+    finally:
+        stored.write_bytes(kept)
+
+
 def test_locate_without_a_thread_leaves_none_behind(client):
     """``?thread=false``: the answer, no thread header, nothing added to the threads list; a
     review (which needs a thread) is refused up front."""

@@ -116,6 +116,30 @@ def test_web_app_draws_the_boxes_on_the_photo_linked_to_the_evidence(browser, tm
     context.close()
 
 
+def test_a_thread_reopened_after_a_reload_shows_its_photo_from_the_server(browser, tmp_path,
+                                                                          mixed_photo):
+    context, page = open_page(browser, (1440, 900))
+    with running_server(tmp_path) as (url, _):
+        page.goto(url + "/")
+        page.wait_for_selector(".map-label-base")
+        drop_file(page, "mixed.jpg", mixed_photo.read_bytes(), "image/jpeg")
+        page.wait_for_selector("#answer-place", timeout=120_000)
+        page.wait_for_selector(".photo-mark")
+        drawn = page.locator(".photo-mark").count()
+        page.reload()
+        page.wait_for_selector("#threads li")
+        page.locator("#threads li").first.click()
+        page.wait_for_selector(".photo-mark")
+        src = page.get_attribute(".photo-img", "src")
+        assert src.startswith("/api/threads/") and src.endswith("/photo")
+        page.wait_for_function("document.querySelector('.photo-img').naturalWidth > 0")
+        assert page.locator(".photo-mark").count() == drawn
+        assert page.locator(".photo-frame").is_visible()
+        assert_linked_both_ways(page)
+    assert page.blocked == [] and page.errors == []
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def map_file(tmp_path_factory, mixed_photo) -> Path:
     from sinoloc.agent.api import Geolocator

@@ -170,7 +170,9 @@
       `<h2>Evidence</h2><table id="evidence">${evidence || "<tr><td>(none)</td></tr>"}</table>` +
       (p.reasoning ? `<h2>Reasoning</h2><p>${evidenceLinks(esc(p.reasoning))}</p>` : "");
     setAsk(true);
-    state.photoView = SinolocPhoto.draw($("photo"), p.photo_marks, state.photos[state.thread] || null, { onEvidence: highlightEvidence });
+    // the image this page sent, else the server's copy of the thread's photo (after a reload)
+    const photo = state.photos[state.thread] || (state.thread ? `/api/threads/${encodeURIComponent(state.thread)}/photo` : null);
+    state.photoView = SinolocPhoto.draw($("photo"), p.photo_marks, photo, { onEvidence: highlightEvidence });
     $("truth").hidden = !mapData;  // a committed answer (a proposal under review has no map yet)
     await basePromise;
     if (mapData) SinolocMap.draw($("map"), mapData, state.base, { onEvidence: highlightEvidence });

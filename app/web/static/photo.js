@@ -55,7 +55,7 @@
     const frame = el.querySelector(".photo-frame"), img = el.querySelector(".photo-img");
     img.addEventListener("error", () => {  // a format the browser cannot show (HEIC): say so
       frame.hidden = true;
-      el.insertAdjacentHTML("beforeend", `<div class="photo-note">this browser cannot show the image; its lines are in the steps</div>`);
+      el.insertAdjacentHTML("beforeend", `<div class="photo-note">the image cannot be shown here (this browser cannot show the image, or the server no longer keeps it); its lines are in the steps</div>`);
     });
     img.src = src;
     const svg = document.createElementNS(SVG, "svg");
