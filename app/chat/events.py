@@ -207,11 +207,14 @@ def graph_stream(graph, graph_input: Any, config: dict, **kwargs
 async def agraph_stream(graph, graph_input: Any, config: dict, **kwargs
                         ) -> AsyncIterator[tuple[str, Any]]:
     """:func:`graph_stream` for asyncio code."""
-    async for namespace, mode, chunk in graph.astream(graph_input, config,
-                                                      stream_mode=STREAM_MODES, subgraphs=True,
-                                                      **kwargs):
-        if not namespace or mode == "custom":
-            yield mode, chunk
+    stream = graph.astream(graph_input, config, stream_mode=STREAM_MODES, subgraphs=True,
+                           **kwargs)
+    try:
+        async for namespace, mode, chunk in stream:
+            if not namespace or mode == "custom":
+                yield mode, chunk
+    finally:
+        await stream.aclose()
 
 
 _MARKS = {"image": "■", "tool_start": "→", "tool_result": "←", "model": "…", "policy": "…", "submit": "⇒",

@@ -17,7 +17,8 @@ the call; a 2026-07-28 session has none, so the call *returns* the form
 (``InputRequiredResult``, :func:`input_required`) with the paused run's thread id as its
 ``request_state``, and the client retries the call with the person's answer
 (:func:`answered_decision`); the SDK's client does this by itself with its elicitation
-callback. A paused run waits in memory, at most ``MAX_WAITING`` of them (the oldest goes).
+callback. Paused runs are bounded (app/mcp/pending.py): a limited number at once, each waiting a
+limited time.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from sinoloc.agent.output.render import GUESS_MARK, confidence_text, headline, pct, place_label
 from sinoloc.agent.review import MAX_CLUE_CHARS, ReviewDecision, ReviewRequest
+from sinoloc.app.mcp.pending import REVIEW_WAIT_S
 
 MAX_ROUNDS = 8  # reviews in one call (each reject or clue makes the policy answer again)
 MAX_FORMS = 3  # forms in a row that make no decision before the call gives up
 SHOWN_EVIDENCE = 8
-UNKNOWN_STATE = ("review: this request_state is unknown or expired (the server keeps "
-                 "{n} reviews waiting); call locate_image again")
 NO_ELICITATION = ("review: this MCP client cannot ask its user (it declares no elicitation "
                   "capability); call locate_image without review")
 
@@ -95,24 +95,36 @@ Elicit = Callable[[str, type[ReviewForm]], Awaitable[Any]]
 async def ask(elicit: Elicit, request: ReviewRequest) -> ReviewDecision:
     """The person's decision on ``request``; raises :class:`ReviewStopped` when they decline or
     cancel, or give no usable decision :data:`MAX_FORMS` times in a row."""
-    from mcp.shared.exceptions import NoBackChannelError
-
     problem = ""
     for _ in range(MAX_FORMS):
         try:
-            result = await elicit(review_message(request, problem), ReviewForm)
-        except NoBackChannelError as exc:  # the 2026 protocol: the form goes in the result
-            raise NoBackChannel from exc
+            result = await _elicit(elicit, review_message(request, problem))
+        except ValueError as exc:  # the SDK refuses content that does not fit the form
+            problem = str(exc).splitlines()[0][:200] if str(exc) else "the form did not validate"
+            continue
         if result.action != "accept" or result.data is None:
-            done = "declined" if result.action == "decline" else "cancelled"
-            raise ReviewStopped(f"review {done} by the person: nothing was committed (call "
-                                "locate_image without review for the unreviewed answer)")
+            raise ReviewStopped(_stopped(result.action))
         try:
             return result.data.decision()
         except ValidationError as exc:
             problem = _first_error(exc)
     raise ReviewStopped(f"review: {MAX_FORMS} forms without a usable decision ({problem}); "
                         "nothing was committed")
+
+
+async def _elicit(elicit: Elicit, message: str):
+    """One form over the back-channel, answered within :data:`REVIEW_WAIT_S`."""
+    import asyncio
+
+    from mcp.shared.exceptions import NoBackChannelError
+
+    try:
+        return await asyncio.wait_for(elicit(message, ReviewForm), REVIEW_WAIT_S)
+    except NoBackChannelError as exc:  # the 2026 protocol: the form goes in the result
+        raise NoBackChannel from exc
+    except TimeoutError as exc:
+        raise ReviewStopped(f"review: no answer in {REVIEW_WAIT_S / 60:g} minutes; nothing was "
+                            "committed") from exc
 
 
 class NeedsInput(Exception):
@@ -137,21 +149,31 @@ def input_required(need: NeedsInput):
                                request_state=need.state)
 
 
-def answered_decision(state: str, request: dict, responses) -> ReviewDecision:
+def answered_decision(state: str, request: dict, responses, forms: int = 0) -> ReviewDecision:
     """The decision in a retried call's ``input_responses``; raises :class:`NeedsInput` to ask
-    again (no answer, or a form that makes no decision) and :class:`ReviewStopped` when the
-    person declined or cancelled."""
+    again (no answer, or a form that makes no decision: ``forms`` such in a row so far) and
+    :class:`ReviewStopped` when the person declined or cancelled, or after :data:`MAX_FORMS`
+    forms without a decision."""
     response = (responses or {}).get(REVIEW_INPUT)
     if response is None or getattr(response, "action", None) is None:
-        raise NeedsInput(state, request)
-    if response.action != "accept":
-        done = "declined" if response.action == "decline" else "cancelled"
-        raise ReviewStopped(f"review {done} by the person: nothing was committed (call "
-                            "locate_image without review for the unreviewed answer)")
-    try:
-        return ReviewForm.model_validate(response.content or {}).decision()
-    except ValidationError as exc:
-        raise NeedsInput(state, request, _first_error(exc)) from exc
+        problem = "no answer came with the retried call"
+    elif response.action != "accept":
+        raise ReviewStopped(_stopped(response.action))
+    else:
+        try:
+            return ReviewForm.model_validate(response.content or {}).decision()
+        except ValidationError as exc:
+            problem = _first_error(exc)
+    if forms + 1 >= MAX_FORMS:
+        raise ReviewStopped(f"review: {MAX_FORMS} forms without a usable decision ({problem}); "
+                            "nothing was committed")
+    raise NeedsInput(state, request, problem)
+
+
+def _stopped(action: str) -> str:
+    done = "declined" if action == "decline" else "cancelled"
+    return (f"review {done} by the person: nothing was committed (call locate_image without "
+            "review for the unreviewed answer)")
 
 
 def can_elicit(capabilities) -> bool:
@@ -159,6 +181,6 @@ def can_elicit(capabilities) -> bool:
     return capabilities is not None and getattr(capabilities, "elicitation", None) is not None
 
 
-__all__ = ["MAX_ROUNDS", "NO_ELICITATION", "REVIEW_INPUT", "UNKNOWN_STATE", "NeedsInput",
+__all__ = ["MAX_ROUNDS", "NO_ELICITATION", "REVIEW_INPUT", "NeedsInput",
            "NoBackChannel", "ReviewForm", "ReviewStopped", "answered_decision", "ask", "can_elicit",
            "input_required", "review_message"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
 from collections import OrderedDict
 from typing import Annotated, Any
 
@@ -31,10 +30,10 @@ from sinoloc.agent.output.render import headline
 from sinoloc.agent.review import ReviewRequest
 from sinoloc.agent.schemas import Candidate, GeoPrediction, RegionCandidate
 from sinoloc.app.chat.events import agraph_stream, stream_events
+from sinoloc.app.mcp.pending import PendingReviews, Waiting
 from sinoloc.app.mcp.review import (
     MAX_ROUNDS,
     NO_ELICITATION,
-    UNKNOWN_STATE,
     Elicit,
     NeedsInput,
     NoBackChannel,
@@ -48,7 +47,6 @@ from sinoloc.tools.images import ImageInputError
 
 RECURSION_LIMIT = 200
 KEPT_RESULTS = 256  # answers `explain` and `candidates` can still refer to
-MAX_WAITING = 64  # reviews paused for a person's answer over the 2026 protocol (the oldest go)
 OPERATOR_CHOICES = ("llm", "model", "base_url", "prior", "checkpoint")
 INSTRUCTIONS = (
     "sinoloc locates photos and street-view panoramas taken in China: province, city, district "
@@ -144,7 +142,11 @@ class Locator:
         self._results: OrderedDict[str, GeoPrediction] = OrderedDict()
         self._policy = policy
         self._review_graph = None
-        self._waiting: OrderedDict[str, tuple[dict, dict]] = OrderedDict()  # paused reviews
+        self._pending = PendingReviews(self._delete_thread)
+
+    def _delete_thread(self, thread_id: str) -> None:
+        if self._review_graph is not None:
+            self._review_graph.checkpointer.delete_thread(thread_id)
 
     def admit(self, image: str, settings: ClientSettings) -> dict:
         """The run's ``configurable``; raises :class:`ClientInputError` / ImageInputError."""
@@ -172,73 +174,73 @@ class Locator:
         form) and the retried call brings ``answer``: ``(request_state, input_responses)``."""
         report = _reporter(progress)
         if answer is not None:
-            state, responses = answer
-            configurable, request = self._take_waiting(state)
-            try:
-                decision = answered_decision(state, request, responses)
-            except NeedsInput:
-                self._wait(state, configurable, request)
-                raise
-            except ReviewStopped:
-                self._reviewing().checkpointer.delete_thread(state)
-                raise
-            inputs: Any = Command(resume=decision.model_dump(mode="json"))
-            return await self._reviewed(state, configurable, inputs, report, elicit)
+            return await self._answered(answer, report, elicit)
         if settings.review and elicit is None:
             raise ClientInputError(NO_ELICITATION)
         configurable = await asyncio.to_thread(self.admit, image, settings)
+        inputs = {"request": {"image_path": image}}
         if not settings.review:
-            prediction, _ = await self._segment(self.graph, {"request": {"image_path": image}},
-                                                configurable, report)
+            prediction, _ = await self._segment(self.graph, inputs, configurable, report)
             return self._finish(prediction)
-        thread_id = uuid.uuid4().hex  # unguessable: it is the request_state of a paused review
-        configurable = {**configurable, "thread_id": thread_id}
-        return await self._reviewed(thread_id, configurable, {"request": {"image_path": image}},
-                                    report, elicit)
+        self._reviewing()
+        thread_id = self._pending.open()
+        waiting = Waiting({**configurable, "thread_id": thread_id})
+        return await self._reviewed(thread_id, waiting, inputs, report, elicit)
 
-    async def _reviewed(self, thread_id: str, configurable: dict, inputs, report,
-                        elicit: Elicit | None) -> GeoPrediction:
-        """Run the review graph's thread until a person approves what it commits."""
-        graph, waiting = self._reviewing(), False
+    async def _answered(self, answer: tuple[str, Any], report, elicit: Elicit | None):
+        """A retried 2026 call with the person's answer to its parked run's form."""
+        state, responses = answer
+        waiting = self._pending.take(state)
         try:
-            for _ in range(MAX_ROUNDS):
-                prediction, pending = await self._segment(graph, inputs, configurable, report)
+            decision = answered_decision(state, waiting.request, responses, waiting.forms)
+        except NeedsInput:
+            waiting.forms += 1
+            self._pending.park(state, waiting)
+            raise
+        except ReviewStopped:
+            self._pending.close(state)
+            raise
+        waiting.forms = 0
+        inputs: Command = Command(resume=decision.model_dump(mode="json"))
+        return await self._reviewed(state, waiting, inputs, report, elicit)
+
+    async def _reviewed(self, thread_id: str, waiting: Waiting, inputs, report,
+                        elicit: Elicit | None) -> GeoPrediction:
+        """Run the review graph's thread until a person approves what it commits, at most
+        :data:`MAX_ROUNDS` reviews in all (across the retried calls of a 2026 session)."""
+        graph, parked = self._reviewing(), False
+        try:
+            while waiting.rounds < MAX_ROUNDS:
+                prediction, pending = await self._segment(graph, inputs, waiting.configurable,
+                                                          report)
                 if pending is None:
                     return self._finish(prediction)
+                waiting.rounds += 1
                 try:
                     if elicit is None:  # a retried 2026 call: the form goes in its result again
                         raise NoBackChannel
                     decision = await ask(elicit, ReviewRequest.model_validate(pending))
                 except NoBackChannel:
-                    waiting = True
-                    self._wait(thread_id, configurable, pending)
+                    parked, waiting.request = True, pending
+                    self._pending.park(thread_id, waiting)
                     raise NeedsInput(thread_id, pending) from None
                 inputs = Command(resume=decision.model_dump(mode="json"))
         finally:
-            if not waiting:
-                graph.checkpointer.delete_thread(thread_id)
+            if not parked:
+                self._pending.close(thread_id)
         raise ToolError(f"review: {MAX_ROUNDS} reviews without an approved answer; nothing was "
                         "committed")
-
-    def _wait(self, thread_id: str, configurable: dict, request: dict) -> None:
-        self._waiting[thread_id] = (configurable, request)
-        while len(self._waiting) > MAX_WAITING:
-            oldest, _ = self._waiting.popitem(last=False)
-            self._reviewing().checkpointer.delete_thread(oldest)
-
-    def _take_waiting(self, state: str) -> tuple[dict, dict]:
-        found = self._waiting.pop(state or "", None)
-        if found is None:
-            raise ToolError(UNKNOWN_STATE.format(n=MAX_WAITING))
-        return found
 
     async def _segment(self, graph, inputs, configurable: dict, report):
         """Run ``graph`` until it commits or stops for a review (a run slot is held only while
         it runs, not while a person decides): ``(prediction or None, review request or None)``."""
         config = {"configurable": configurable, "recursion_limit": RECURSION_LIMIT}
+        # a review thread is checkpointed only where its run stops: the client's upload, given as
+        # the input, is never kept in a paused thread (ingest has stored it by then)
+        durability = {"durability": "exit"} if graph is self._review_graph else {}
         prediction, pending = None, None
         async with self._slots:
-            async for mode, chunk in agraph_stream(graph, inputs, config):
+            async for mode, chunk in agraph_stream(graph, inputs, config, **durability):
                 if mode == "updates" and isinstance(chunk, dict):
                     prediction = _prediction_in(chunk) or prediction
                     pending = _interrupt_in(chunk) or pending

@@ -308,7 +308,8 @@ def _thread_photo(runner: Runner, thread_id: str) -> bytes | None:
         runner.boundary.check_image_path(path, sha256)
     except ClientInputError:
         return None
-    if not isinstance(path, str) or not Path(path).is_file():  # pruned from the upload store (a decoded copy may linger)
+    # pruned from the upload store: gone, although a decoded copy may linger in memory
+    if not isinstance(path, str) or not Path(path).is_file():
         return None
     return photo_jpeg(path, sha256)
 

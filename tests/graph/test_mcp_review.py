@@ -113,14 +113,14 @@ def test_a_stateless_session_gets_the_form_in_the_result_and_answers_by_retrying
     assert result.structured_content["district"] == "西湖区"
     assert len(shown) == len(answers) and shown[0].startswith("sinoloc proposes: 浙江省杭州市西湖区")
     assert all("Your last answer was not taken:" in m for m in shown[1:])
-    assert locator._waiting == {} and locator._review_graph.checkpointer.storage == {}
+    assert len(locator._pending) == 0 and locator._review_graph.checkpointer.storage == {}
 
 
 def test_a_stateless_decline_commits_nothing_and_frees_the_run(locator):
     result, shown = run(locator, [{"action": "decline"}], mode="auto")
     assert result.is_error and len(shown) == 1
     assert "review declined by the person: nothing was committed" in result.content[0].text
-    assert locator._waiting == {} and locator._review_graph.checkpointer.storage == {}
+    assert len(locator._pending) == 0 and locator._review_graph.checkpointer.storage == {}
 
 
 def test_a_forged_request_state_resumes_nothing(locator):
@@ -131,3 +131,58 @@ def test_a_forged_request_state_resumes_nothing(locator):
     with pytest.raises(ToolError, match="request_state is unknown or expired"):
         asyncio.run(locator.locate("shop.jpg", ClientSettings(review=True),
                                    answer=("0" * 32, {})))
+
+
+def test_an_answer_that_does_not_fit_the_form_is_asked_again_over_a_back_channel(locator):
+    """The SDK refuses content outside the form's schema (an unknown action): asked again."""
+    result, shown = run(locator, [{"action": "accept", "content": {"action": "maybe"}}, approve()])
+    assert not result.is_error, result.content
+    assert len(shown) == 2 and "Your last answer was not taken:" in shown[1]
+
+
+def test_the_stateless_route_returns_the_form_and_is_retried_with_the_answer(locator,
+                                                                             monkeypatch):
+    retried = []
+    original = Locator.locate
+
+    async def spy(self, image, settings, progress=None, elicit=None, answer=None):
+        retried.append(answer is not None)
+        return await original(self, image, settings, progress, elicit, answer)
+
+    monkeypatch.setattr(Locator, "locate", spy)
+    result, shown = run(locator, [approve()], mode="auto")
+    assert not result.is_error and retried == [False, True] and len(shown) == 1
+
+
+def test_stateless_forms_without_a_decision_end_the_review(locator):
+    empty_edit = {"action": "accept", "content": {"action": "edit"}}
+    result, shown = run(locator, [empty_edit] * 3, mode="auto")
+    assert result.is_error and len(shown) == 3
+    assert "3 forms without a usable decision (edit needs place)" in result.content[0].text
+    assert len(locator._pending) == 0 and locator._review_graph.checkpointer.storage == {}
+
+
+def test_a_parked_review_keeps_the_stored_image_not_the_clients_upload(locator, tmp_path):
+    """A run paused for a person's answer is held in memory: the client's data: URI (up to
+    70 MB) is not in it, only the upload store's path."""
+    import base64
+
+    from mcp.shared.exceptions import NoBackChannelError
+
+    from sinoloc.app.mcp.review import NeedsInput
+    from sinoloc.app.mcp.server import ClientSettings
+
+    shop = tmp_path / "shop.jpg"
+    hangzhou_shop(shop)
+    upload = "data:image/jpeg;base64," + base64.b64encode(shop.read_bytes()).decode()
+
+    async def no_back_channel(message, schema):
+        raise NoBackChannelError("elicitation/create")
+
+    with pytest.raises(NeedsInput) as parked:
+        asyncio.run(locator.locate(upload, ClientSettings(review=True), elicit=no_back_channel))
+    saver = locator._review_graph.checkpointer
+    held = repr(saver.storage) + repr(saver.blobs) + repr(saver.writes)
+    assert parked.value.state in held and upload[22:2000] not in held
+    locator._pending.close(parked.value.state)
+    assert len(locator._pending) == 0 and saver.storage == {}
