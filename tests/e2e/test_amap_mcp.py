@@ -73,6 +73,27 @@ def test_the_servers_errors_are_typed_and_not_cached(client, key, kind):
     assert [q.cached for q in client.take_trace()] == [False, False]
 
 
+def test_a_success_that_is_not_the_servers_answer_is_malformed_and_not_cached(client):
+    geocoder = AmapMcp("garbled-0123456789", COMMAND)
+    for _ in range(2):
+        with pytest.raises(ProviderFailure) as failure:
+            geocoder.geocode(client, "上海市浦东新区", None)
+        assert failure.value.kind is FailureKind.MALFORMED
+    assert [q.cached for q in client.take_trace()] == [False, False]
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_timeout(client):
+    """The timeout bounds the whole call (the server answers a minute later: it is cancelled
+    and stopped with it)."""
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(ProviderFailure) as failure:
+        AmapMcp("slow-0123456789", COMMAND, timeout_s=8).geocode(client, "上海市浦东新区", None)
+    assert failure.value.kind is FailureKind.TIMEOUT and "no answer in 8 s" in str(failure.value)
+    assert time.monotonic() - start < 45  # well before the server's minute
+
+
 def test_a_server_that_does_not_start_is_a_network_failure(client):
     with pytest.raises(ProviderFailure) as failure:
         AmapMcp(KEY, f"{COMMAND} --fail", timeout_s=20).geocode(client, "上海市浦东新区", None)

@@ -4,7 +4,8 @@ tool names, arguments and answer shapes (``maps_geo`` → ``{"return": [...]}`` 
 Amap's info name), answering from a small table. Run it over stdio (``python
 amap_mcp_server.py``; the key in ``AMAP_MAPS_API_KEY``) or serve :func:`build` over HTTP.
 
-The key decides the answer: ``bad-key…`` → INVALID_USER_KEY, ``quota…`` → DAILY_QUERY_OVER_LIMIT.
+The key decides the answer: ``bad-key…`` → INVALID_USER_KEY, ``quota…`` → DAILY_QUERY_OVER_LIMIT,
+``garbled…`` → a success that is not JSON, ``slow…`` → no answer for a minute.
 The point is a published WGS-84 / GCJ-02 pair (tests/unit/test_crs.py): the answer is GCJ-02.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
@@ -24,6 +26,11 @@ PLACES = {"上海市浦东新区": {"country": "中国", "province": "上海市"
 
 
 def _failure(key: str, what: str) -> CallToolResult | None:
+    if key.startswith("slow"):  # an answer that never comes in time
+        time.sleep(60)
+    if key.startswith("garbled"):  # a success that is not the server's answer
+        return CallToolResult(content=[TextContent(type="text", text="<html>busy</html>")],
+                              is_error=False)
     info = ("INVALID_USER_KEY" if key.startswith("bad-key") else "DAILY_QUERY_OVER_LIMIT"
             if key.startswith("quota") else None)
     if info is None:

@@ -4,7 +4,7 @@ file (``<user config dir>/sinoloc/config.toml``); keys are ``SecretStr`` so they
 ```toml
 [online]
 geocoders = ["amap", "tencent", "baidu", "nominatim"]   # the order of the chain (also amap_mcp)
-amap_mcp = "npx -y @amap/amap-maps-mcp-server"          # or a URL (SINOLOC_AMAP_MCP)
+amap_mcp = "npx -y @amap/amap-maps-mcp-server@0.0.8"    # or a URL (SINOLOC_AMAP_MCP)
 web_search = true                                     # ddgs
 static_maps = ["tencent", "amap", "tianditu"]         # map images a model may look at
 allow_personal_numbers = false
@@ -65,7 +65,7 @@ class OnlineConfig(BaseModel):
     user_agent: str = DEFAULT_USER_AGENT
     amap_mcp: str | None = Field(default=None, description=(
         "the Amap MCP server of the amap_mcp geocoder: a Streamable HTTP URL or a command that "
-        "starts it over stdio (None: npx -y @amap/amap-maps-mcp-server)"))
+        "starts it over stdio (None: npx -y @amap/amap-maps-mcp-server@0.0.8)"))
     timeout_s: float = Field(default=10.0, gt=0)
     cache_ttl_days: float = Field(default=30.0, ge=0)
 

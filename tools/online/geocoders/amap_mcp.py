@@ -5,7 +5,8 @@ city, district). Coordinates are GCJ-02, converted here like the REST adapter's.
 
 The server is where the user points (``SINOLOC_AMAP_MCP`` or ``[online] amap_mcp``): a
 Streamable HTTP URL, or a command that starts it over stdio (default ``npx -y
-@amap/amap-maps-mcp-server``, which is given the Amap key as ``AMAP_MAPS_API_KEY``). Like every
+@amap/amap-maps-mcp-server@0.0.8``, the version read, given the Amap key as
+``AMAP_MAPS_API_KEY``; each query starts it, and answers are cached like every provider's). Like every
 provider it is used only when listed (``SINOLOC_GEOCODERS=amap_mcp``), each call goes through the
 one online path (offline check, cache, rate limit, the outbound trace; a key in the URL is
 redacted) and a failure is typed: the server's ``isError`` text carries Amap's ``info`` code
@@ -19,7 +20,6 @@ import json
 import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from sinoloc.tools.crs import CRS, from_wgs84
@@ -27,7 +27,7 @@ from sinoloc.tools.online.client import OnlineClient, redact_url
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 from sinoloc.tools.online.places import Place, make_place
 
-DEFAULT_SERVER = "npx -y @amap/amap-maps-mcp-server"
+DEFAULT_SERVER = "npx -y @amap/amap-maps-mcp-server@0.0.8"  # the version read, pinned
 # Amap's web-service info names (lbs.amap.com/api/webservice/guide/tools/info), classed as the
 # REST adapter classes their infocodes (amap.AUTH_CODES: 10001–10013, QUOTA_CODES)
 _AUTH = {"INVALID_USER_KEY", "SERVICE_NOT_AVAILABLE", "INVALID_USER_IP", "INVALID_USER_DOMAIN",
@@ -80,50 +80,67 @@ class AmapMcp:
     async def _call(self, tool: str, arguments: dict) -> Any:
         from mcp import Client
 
-        async with Client(self._target(), read_timeout_seconds=self.timeout_s) as client:
-            return await client.call_tool(tool, arguments)
+        async with asyncio.timeout(self.timeout_s):  # the whole call: start, handshake, answer
+            async with Client(self._target(), read_timeout_seconds=self.timeout_s) as client:
+                return await client.call_tool(tool, arguments)
 
     def _tool(self, tool: str, arguments: dict) -> dict:
         """The tool's answer as ``{"text": …, "is_error": …}``; transport failures typed. The
-        call runs on its own event loop in a worker thread (callers may be inside one)."""
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(asyncio.run, self._call(tool, arguments))
-            try:
-                result = future.result(self.timeout_s + 5)
-            except (FutureTimeout, TimeoutError) as exc:
-                raise ProviderFailure(self.name, FailureKind.TIMEOUT,
-                                      f"no answer in {self.timeout_s:g} s") from exc
-            except Exception as exc:  # a server that does not start, a refused connection, …
-                raise ProviderFailure(self.name, FailureKind.NETWORK,
-                                      f"{exc.__class__.__name__}: {str(exc)[:120]}") from exc
+        call runs on its own event loop in a worker thread (callers may be inside one), and
+        is cancelled (a stdio server with it) when it takes longer than the timeout."""
+        pool = ThreadPoolExecutor(1)
+        try:
+            result = pool.submit(asyncio.run, self._call(tool, arguments)).result()
+        except TimeoutError as exc:
+            raise ProviderFailure(self.name, FailureKind.TIMEOUT,
+                                  f"no answer in {self.timeout_s:g} s") from exc
+        except Exception as exc:  # a server that does not start, a refused connection, …
+            raise ProviderFailure(self.name, FailureKind.NETWORK,
+                                  f"{exc.__class__.__name__}: {self._shown(exc)}") from exc
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         texts = [getattr(block, "text", "") for block in result.content or []]
         return {"text": "\n".join(t for t in texts if t), "is_error": bool(result.is_error)}
 
-    def validate(self, answer) -> None:
-        if not isinstance(answer, dict) or not answer.get("is_error"):
-            return
-        text = str(answer.get("text", ""))
+    def _shown(self, exc: Exception) -> str:
+        """An error's text as the trace may show it: a URL's key redacted, the key nowhere."""
+        return redact_url(str(exc)).replace(self.key, "***")[:120]
+
+    def _validator(self, tool: str):
+        """What makes an answer of ``tool`` one to keep (only those are cached): not an error,
+        and JSON text of the tool's shape."""
+        def validate(answer) -> None:
+            if not isinstance(answer, dict):
+                raise ProviderFailure(self.name, FailureKind.MALFORMED, f"{tool}: no answer")
+            if answer.get("is_error"):
+                raise self._failure(str(answer.get("text", "")))
+            try:
+                data = json.loads(answer.get("text") or "")
+            except ValueError as exc:
+                raise ProviderFailure(self.name, FailureKind.MALFORMED,
+                                      f"{tool}: not JSON text") from exc
+            if not isinstance(data, dict) or (tool == "maps_geo"
+                                              and not isinstance(data.get("return"), list)):
+                raise ProviderFailure(self.name, FailureKind.MALFORMED,
+                                      f"{tool}: not the server's answer shape")
+        return validate
+
+    def _failure(self, text: str) -> ProviderFailure:
         names = set(_INFO.findall(text))
         kind = (FailureKind.AUTH if names & _AUTH else FailureKind.QUOTA if names & _QUOTA
                 else FailureKind.PROVIDER_ERROR)
-        raise ProviderFailure(self.name, kind, text[:120])
+        return ProviderFailure(self.name, kind, text[:120])
 
-    def _ask(self, client: OnlineClient, tool: str, arguments: dict) -> Any:
+    def _ask(self, client: OnlineClient, tool: str, arguments: dict) -> dict:
         answer = client.call(self.name, f"{self.endpoint}#{tool}", arguments,
-                             lambda: self._tool(tool, arguments), self.validate, self.interval_s)
-        try:
-            return json.loads(answer["text"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderFailure(self.name, FailureKind.MALFORMED,
-                                  f"{tool}: not JSON text") from exc
+                             lambda: self._tool(tool, arguments), self._validator(tool),
+                             self.interval_s)
+        return json.loads(answer["text"])  # the validator has parsed it once
 
     # ------------------------------------------------------------------ the Geocoder protocol
     def geocode(self, client: OnlineClient, query: str, within: str | None) -> list[Place]:
         arguments = {"address": query, **({"city": within} if within else {})}
-        data = self._ask(client, "maps_geo", arguments)
-        items = data.get("return") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderFailure(self.name, FailureKind.MALFORMED, "maps_geo: no 'return' list")
+        items = self._ask(client, "maps_geo", arguments)["return"]
         return [self._place(item, within) for item in items if isinstance(item, dict)]
 
     def _place(self, item: dict, within: str | None) -> Place:
@@ -140,8 +157,6 @@ class AmapMcp:
     def reverse(self, client: OnlineClient, lat: float, lon: float) -> str | None:
         glon, glat = from_wgs84(lon, lat, CRS.GCJ02)  # the service reads GCJ-02
         data = self._ask(client, "maps_regeocode", {"location": f"{glon:.6f},{glat:.6f}"})
-        if not isinstance(data, dict):
-            raise ProviderFailure(self.name, FailureKind.MALFORMED, "maps_regeocode: not an object")
         # the official server spells the key "provice"
         parts = [_text(data.get(k)) for k in ("provice", "province", "city", "district")]
         return "".join(dict.fromkeys(p for p in parts if p)) or None
