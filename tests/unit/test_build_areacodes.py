@@ -85,6 +85,12 @@ def test_verify_does_not_take_the_same_name_in_another_province(history):
     assert ba.verify(row, history, COMMIT) == (None, [])  # the excerpt has 长春's and 常州's only
 
 
+def test_verify_does_not_take_another_citys_record_in_the_same_province(history):
+    row = _row(year="2000", province="江苏省", city="南京市", old_name="郊区", new_city="南京市",
+               new_names="栖霞区")
+    assert ba.verify(row, history, COMMIT) == (None, [])  # the excerpt has 常州's 郊区 only
+
+
 def test_nineties_adds_only_clean_changes(history):
     rows = ba.nineties(history, COMMIT, taken=set())
     # 榆树县 → 榆树市 (1990) is clean; 长春's 郊区 (1995) is generic, 武进县 (1995) and 胶南县 (1990)

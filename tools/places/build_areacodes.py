@@ -52,6 +52,8 @@ class History:
         self.by_code: dict[str, list[dict]] = {}
         for row in rows:
             self.by_code.setdefault(row["代码"], []).append(row)
+        # prefecture-level names in use today (a record under another is an old prefecture's)
+        self.city_names = {r["名称"] for r in rows if r["级别"] == "地级" and r["状态"] == "在用"}
 
     def current(self, code: str, depth: int = 0) -> list[dict]:
         """Today's records that hold the area of ``code`` (followed through later changes)."""
@@ -115,6 +117,18 @@ def _cited(earlier: str, record: dict, commit: str) -> str:
     return " | ".join([_cite(record, commit), *kept])
 
 
+def _same_place(record: dict, row: dict, history: History) -> bool:
+    """Whether the source's ``record`` can be the row's region: in the row's city (or the city
+    it went to), or a municipality's district, or in the row's province under a prefecture
+    that is no city today (烟台地区) — never another city of the province."""
+    city = record["二级行政区"]
+    if city in (row["city"], row["new_city"], row["old_name"]):
+        return True
+    if record["一级行政区"] != row["province"]:
+        return False
+    return city in ("直辖", "") or city not in history.city_names
+
+
 def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[str]]:
     """The row checked (cited, with the source's year and successors), or None where the
     source does not list the change; and the corrections made."""
@@ -123,7 +137,7 @@ def verify(row: dict, history: History, commit: str) -> tuple[dict | None, list[
         return None, []
     want = set(row["new_names"].split(";")) if row["new_names"] else set()
     record = _best_record(records, row, want, history)
-    if record["一级行政区"] != row["province"] and record["二级行政区"] != row["city"]:
+    if not _same_place(record, row, history):
         return None, []  # the same name elsewhere (another city's 郊区) is not this change
     fixed, notes = dict(row), []
     if record["变更/弃用时间"] != row["year"]:
