@@ -68,8 +68,10 @@ ENV_STORE_MAX_MB = "SINOLOC_UPLOAD_STORE_MB"
 ENV_STORE_MAX_AGE_H = "SINOLOC_UPLOAD_MAX_AGE_H"
 ENV_STORE_MAX_FILES = "SINOLOC_UPLOAD_STORE_FILES"
 ENV_MAX_SAMPLES = "SINOLOC_SERVE_MAX_SAMPLES"
-# the operator's ceilings where no command line sets them (``langgraph dev``, LangGraph Platform;
-# ``sinoloc serve`` takes its --max-* and --samples options instead): variable → (field, type)
+# the operator's ceilings from the environment (``langgraph dev``, LangGraph Platform); under
+# ``sinoloc serve`` and ``sinoloc mcp`` their --max-model-calls, --max-tool-calls and --max-seconds
+# set those three instead (verify rounds have no option there), and --samples above the
+# variable's cap raises it: variable → (field, type)
 ENV_CEILINGS: dict[str, tuple[str, type]] = {
     ENV_MAX_SAMPLES: ("max_samples", int),
     "SINOLOC_SERVE_MAX_MODEL_CALLS": ("max_model_calls", int),
@@ -93,6 +95,15 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class ClientInputError(ImageInputError):
     """Input a served graph's client may not give; the message names only what it sent."""
+
+
+def _env_number(env: Mapping[str, str], key: str, kind: type) -> Any:
+    """An operator's number from the environment; a bad one is one line naming the variable."""
+    try:
+        return kind(env[key].strip())
+    except ValueError as exc:
+        raise ValueError(f"{key}={env[key][:40]!r}: not {'a whole' if kind is int else 'a'} "
+                         "number") from exc
 
 
 def _default(name: str) -> Any:
@@ -143,8 +154,8 @@ class ServeBoundary(BaseModel):
                                  (ENV_STORE_MAX_AGE_H, "store_max_age_s", 3600),
                                  (ENV_STORE_MAX_FILES, "store_max_files", 1)):
             if env.get(key):
-                fields[name] = float(env[key]) * scale
-        fields |= {name: kind(env[key]) for key, (name, kind) in ENV_CEILINGS.items()
+                fields[name] = _env_number(env, key, float) * scale
+        fields |= {name: _env_number(env, key, kind) for key, (name, kind) in ENV_CEILINGS.items()
                    if env.get(key, "").strip()}
         if "upload_max_bytes" in fields:
             fields["upload_max_bytes"] = int(min(fields["upload_max_bytes"], MAX_FILE_BYTES))

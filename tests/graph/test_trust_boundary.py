@@ -158,6 +158,8 @@ def test_the_operators_budget_ceilings_come_from_the_environment_without_a_comma
     assert unset.max_model_calls == LocateSettings.model_fields["max_model_calls"].default
     with pytest.raises(ValueError):
         ServeBoundary.from_env(env | {"SINOLOC_SERVE_MAX_MODEL_CALLS": "0"})
+    with pytest.raises(ValueError, match=r"^SINOLOC_SERVE_MAX_TOOL_CALLS='lots': not a whole number$"):
+        ServeBoundary.from_env(env | {"SINOLOC_SERVE_MAX_TOOL_CALLS": "lots"})
 
 
 def test_the_server_operator_may_still_configure_python_models(served, monkeypatch):
