@@ -243,8 +243,11 @@ def create_app(runner: Runner, *, token: str | None = None,
         data = _thread_photo(runner, thread_id)
         if data is None:
             return _error(404, f"thread {thread_id}: its photo is no longer kept")
-        return Response(data, media_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})
+        # same-origin only: another site's page cannot even embed it (CORP), nor learn by an
+        # <img> whether a thread exists beyond the 404 every missing one gets
+        return Response(data, media_type="image/jpeg", headers={
+            "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+            "Cross-Origin-Resource-Policy": "same-origin"})
 
     @app.post("/api/threads/{thread_id}/ask", summary="a follow-up question, streamed as events")
     async def ask(thread_id: str, body: AskBody):

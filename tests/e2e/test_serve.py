@@ -64,6 +64,8 @@ def test_a_threads_photo_is_served_downscaled_while_the_server_keeps_it(server, 
     thread = r.headers["x-sinoloc-thread"]
     photo = client.get(f"/api/threads/{thread}/photo")
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
+    assert photo.headers["cross-origin-resource-policy"] == "same-origin"
+    assert photo.headers["x-content-type-options"] == "nosniff"
     picture = Image.open(io.BytesIO(photo.content))
     original = Image.open(io.BytesIO(DEMO))
     assert picture.format == "JPEG" and max(picture.size) <= 1600

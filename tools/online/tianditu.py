@@ -116,16 +116,17 @@ class TiandituTiles:
 
 
 def _decode(provider: str, data: bytes):
+    """A tile, its size checked from its header before any pixel is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         tile = Image.open(io.BytesIO(data))
+        if tile.size != (TILE, TILE):
+            raise ProviderFailure(provider, FailureKind.MALFORMED, f"a tile of {tile.size[0]} × "
+                                  f"{tile.size[1]} pixels, not {TILE} × {TILE}")
         tile.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ProviderFailure(provider, FailureKind.MALFORMED, "a tile does not decode") from exc
-    if tile.size != (TILE, TILE):
-        raise ProviderFailure(provider, FailureKind.MALFORMED, f"a tile of {tile.size[0]} × "
-                              f"{tile.size[1]} pixels, not {TILE} × {TILE}")
     return tile
 
 
