@@ -303,8 +303,6 @@ def create_app(runner: Runner, *, token: str | None = None,
 def _thread_photo(runner: Runner, thread_id: str) -> bytes | None:
     """The JPEG of the thread's current image, or None (no image, one the boundary does not
     hold, or gone from the upload store)."""
-    from sinoloc.app.web.mapview import photo_jpeg
-
     image = runner.values(thread_id).get("image") or {}
     path, sha256 = image.get("path"), image.get("sha256")
     try:
@@ -314,6 +312,14 @@ def _thread_photo(runner: Runner, thread_id: str) -> bytes | None:
     # pruned from the upload store: gone, although a decoded copy may linger in memory
     if not isinstance(path, str) or not Path(path).is_file():
         return None
+    return _photo_jpeg(path, sha256)
+
+
+@lru_cache(maxsize=16)
+def _photo_jpeg(path: str, sha256: str | None) -> bytes | None:
+    """A thread's photo, encoded once (a page reloaded many times does not decode it again)."""
+    from sinoloc.app.web.mapview import photo_jpeg
+
     return photo_jpeg(path, sha256)
 
 
