@@ -151,6 +151,23 @@ def test_failures_are_typed_and_not_cached(client, response, kind):
     assert route.call_count == 2  # the first tile fails each time: nothing was cached
 
 
+def test_a_view_whose_tiles_take_too_long_is_given_up(client):
+    """Each tile is bounded by the client's timeout; the view as a whole by its deadline."""
+    now = [0.0]
+
+    def slow_tiles(request):
+        now[0] += 4.0  # each tile answers 4 s later (on the provider's clock)
+        return serve_tiles(request)
+
+    provider = TiandituTiles(KEY, view_deadline_s=10, clock=lambda: now[0])
+    with respx.mock() as mock:
+        route = mock.get(url__regex=TILES).mock(side_effect=slow_tiles)
+        with pytest.raises(ProviderFailure) as failure:
+            fetch_view(client, provider, 30.2776, 120.138, 15, "road")
+    assert failure.value.kind is FailureKind.TIMEOUT and "longer than 10 s" in str(failure.value)
+    assert route.call_count == 3  # the fourth tile is not asked for
+
+
 def test_a_tianditu_key_adds_it_to_the_map_providers(monkeypatch, tmp_path):
     monkeypatch.setenv("SINOLOC_CONFIG", str(tmp_path / "none.toml"))
     for name in ("TENCENT_MAP_KEY", "SINOLOC_TENCENT_KEY", "AMAP_KEY", "SINOLOC_AMAP_KEY",

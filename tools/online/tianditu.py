@@ -12,7 +12,8 @@ Its coordinates are CGCS2000, which agrees with WGS-84 to a few centimetres: unl
 providers nothing is shifted here, the marker sits on the WGS-84 point as given. Every tile goes
 through the one online path (:class:`OnlineClient`: offline check, cache, rate limit, failure
 classification, the outbound trace with the ``tk`` key redacted), so a view is as many queries
-in the trace as it has tiles (at most 24 for 640 × 400 pixels). Tianditu's error answers could
+in the trace as it has tiles (at most 24 for 640 × 400 pixels), and a view whose tiles take
+longer than :data:`VIEW_DEADLINE_S` in all is given up. Tianditu's error answers could
 not be recorded from here (no internet): an HTTP 401/403 is a rejected key, a JSON body instead
 of a tile is a provider error naming its message, anything else that is not an image is
 malformed.
@@ -23,11 +24,14 @@ from __future__ import annotations
 import base64
 import io
 import math
+import time
+from collections.abc import Callable
 
 from sinoloc.tools.online.client import OnlineClient
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
 
 TILE = 256
+VIEW_DEADLINE_S = 30.0  # a whole view (up to 24 tiles): past it, the view is given up
 LAYERS = {"road": ("vec", "cva"), "satellite": ("img", "cia")}
 MAX_LAT = 85.05112878  # the Web Mercator square's edge
 
@@ -64,8 +68,9 @@ class TiandituTiles:
     interval_s = 1 / 20  # tiles: many small requests per view
     HOST = "https://t{n}.tianditu.gov.cn/{layer}_w/wmts"
 
-    def __init__(self, key: str):
-        self.key = key
+    def __init__(self, key: str, *, view_deadline_s: float = VIEW_DEADLINE_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.key, self.view_deadline_s, self._clock = key, view_deadline_s, clock
 
     def zoom_range(self, view) -> tuple[int, int]:
         return 1, 18
@@ -93,8 +98,12 @@ class TiandituTiles:
 
         tiles, (left, top) = tiles_for(lat, lon, zoom, size)
         canvas = Image.new("RGB", size, (255, 255, 255))
+        deadline = self._clock() + self.view_deadline_s
         for layer in LAYERS[view]:
             for col, row in tiles:
+                if self._clock() > deadline:  # each tile is bounded by the client's timeout
+                    raise ProviderFailure(self.name, FailureKind.TIMEOUT, "the view's tiles took "
+                                          f"longer than {self.view_deadline_s:g} s")
                 tile = self._tile(client, layer, zoom, col, row)
                 at = (col * TILE - left, row * TILE - top)
                 canvas.paste(tile, at, tile if tile.mode == "RGBA" else None)
