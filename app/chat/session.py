@@ -41,7 +41,8 @@ class ChatSession:
 
     def resume_command(self) -> str:
         """The command that opens this thread again."""
-        return f"sinoloc chat --thread {self.thread_id}{self.resume_options}"
+        review = " --review" if self.review else ""
+        return f"sinoloc chat --thread {self.thread_id}{self.resume_options}{review}"
 
     @property
     def config(self) -> dict:

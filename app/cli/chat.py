@@ -56,6 +56,7 @@ def chat(args: argparse.Namespace) -> int:
         session = ChatSession(store, policy, args.thread, built.defaults,
                               resume_options=_db_option(args.db),
                               runs=_recorder(args.record_dir, policy, built.defaults))
+        session.review = args.review
         tty = interactive()
         repl = ChatRepl(session, echo=not tty, open_browser=tty)
         # OCR models and phone data load while the person types: started after the session

@@ -81,6 +81,8 @@ def _parser(env=None) -> argparse.ArgumentParser:
     chat.add_argument("images", nargs="*", metavar="IMAGE", help="images to locate first")
     chat.add_argument("--thread", metavar="ID", help="resume (or create) the thread ID")
     chat.add_argument("--list", action="store_true", help="list the saved threads and exit")
+    chat.add_argument("--review", action="store_true", help="stop each new image before its "
+                      "answer is committed, as /review on does (/approve, /edit, /reject, /clue)")
     chat.add_argument("--db", metavar="PATH", help="the thread store (default $SINOLOC_CHAT_DB "
                       "or chat.sqlite in the user data directory)")
     chat.add_argument("--ignore-exif", action="store_true", help="do not use EXIF GPS")

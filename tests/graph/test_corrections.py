@@ -48,6 +48,19 @@ def test_chat_review_commands(monkeypatch, capsys, tmp_path, files):
     assert "review off" in out and "review is off" in out
 
 
+def test_chat_review_option_starts_with_review_on_and_says_so_in_the_resume_hint(
+        monkeypatch, capsys, tmp_path, files):
+    shop = tmp_path / "shop.jpg"
+    hangzhou_shop(shop)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{shop}\n/approve\n/review\n"))
+    assert main(["chat", "--db", str(tmp_path / "t.sqlite"), "--review"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("? for review: 浙江省杭州市西湖区") < out.index("● 浙江省杭州市西湖区")
+    assert "review is on" in out
+    first_line = out.splitlines()[0]
+    assert first_line.startswith("thread ") and " --review`" in first_line
+
+
 def test_truth_stored_listed_promoted_and_retrieved_on_a_similar_sign(
         monkeypatch, capsys, tmp_path, files):
     corrections, knowledge = files
