@@ -59,6 +59,15 @@ def assert_fits(page, width: int) -> None:
     assert boxes["height"] == pytest.approx(frame["height"], abs=1)
 
 
+def locate_on_the_page(page, url: str, photo: Path) -> None:
+    """Open the page, drop ``photo`` on it and wait for its answer and boxes."""
+    page.goto(url + "/")
+    page.wait_for_selector(".map-label-base")
+    drop_file(page, photo.name, photo.read_bytes(), "image/jpeg")
+    page.wait_for_selector("#answer-place", timeout=120_000)
+    page.wait_for_selector(".photo-mark")
+
+
 def assert_linked_both_ways(page) -> None:
     """A click on an evidence box highlights its id; a click on an id highlights its box."""
     first = page.locator(".photo-mark.evidence").first
@@ -78,11 +87,7 @@ def assert_linked_both_ways(page) -> None:
 def test_web_app_draws_the_boxes_on_the_photo_linked_to_the_evidence(browser, tmp_path, mixed_photo, size):
     context, page = open_page(browser, size)
     with running_server(tmp_path) as (url, _):
-        page.goto(url + "/")
-        page.wait_for_selector(".map-label-base")
-        drop_file(page, "mixed.jpg", mixed_photo.read_bytes(), "image/jpeg")
-        page.wait_for_selector("#answer-place", timeout=120_000)
-        page.wait_for_selector(".photo-mark")
+        locate_on_the_page(page, url, mixed_photo)
         assert page.get_attribute(".photo-img", "src").startswith("blob:")  # the image it sent
         assert page.locator(".photo-mark.evidence").count() >= 2
         assert page.locator(".photo-mark.ignored").count() >= 1
@@ -120,11 +125,7 @@ def test_a_thread_reopened_after_a_reload_shows_its_photo_from_the_server(browse
                                                                           mixed_photo):
     context, page = open_page(browser, (1440, 900))
     with running_server(tmp_path) as (url, _):
-        page.goto(url + "/")
-        page.wait_for_selector(".map-label-base")
-        drop_file(page, "mixed.jpg", mixed_photo.read_bytes(), "image/jpeg")
-        page.wait_for_selector("#answer-place", timeout=120_000)
-        page.wait_for_selector(".photo-mark")
+        locate_on_the_page(page, url, mixed_photo)
         drawn = page.locator(".photo-mark").count()
         page.reload()
         page.wait_for_selector("#threads li")
