@@ -31,7 +31,7 @@ served graph is built with a :class:`ServeBoundary`, which decides what a client
   have written (a start time in the future, negative counts) end the run with one line.
 
 Errors raised here name only what the client sent. The boundary reads the environment once, when
-the server starts (:meth:`ServeBoundary.from_env`).
+the server starts (:meth:`ServeBoundary.from_env`; the variables are in agent/boundary_env.py).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sinoloc.agent.boundary_env import operator_fields
 from sinoloc.agent.settings import LocateRequest, LocateSettings, request_fields, resolve_request
 from sinoloc.tools.image_metadata import sniff_format
 from sinoloc.tools.image_sources import decode_base64_image, looks_like_base64
@@ -57,28 +58,8 @@ from sinoloc.tools.images import (
     probe_image,
     read_image_file,
 )
-from sinoloc.tools.regions.index import default_cache_dir
 from sinoloc.tools.upload_store import UploadStore, upload_store
 
-ENV_IMAGES_ROOT = "SINOLOC_IMAGES_ROOT"
-ENV_MODELS = "SINOLOC_SERVE_MODELS"
-ENV_UPLOAD_DIR = "SINOLOC_UPLOAD_DIR"
-ENV_UPLOAD_MAX_MB = "SINOLOC_UPLOAD_MAX_MB"
-ENV_STORE_MAX_MB = "SINOLOC_UPLOAD_STORE_MB"
-ENV_STORE_MAX_AGE_H = "SINOLOC_UPLOAD_MAX_AGE_H"
-ENV_STORE_MAX_FILES = "SINOLOC_UPLOAD_STORE_FILES"
-ENV_MAX_SAMPLES = "SINOLOC_SERVE_MAX_SAMPLES"
-# the operator's ceilings from the environment (``langgraph dev``, LangGraph Platform); under
-# ``sinoloc serve`` and ``sinoloc mcp`` their --max-model-calls, --max-tool-calls and --max-seconds
-# set those three instead (verify rounds have no option there), and --samples above the
-# variable's cap raises it: variable → (field, type)
-ENV_CEILINGS: dict[str, tuple[str, type]] = {
-    ENV_MAX_SAMPLES: ("max_samples", int),
-    "SINOLOC_SERVE_MAX_MODEL_CALLS": ("max_model_calls", int),
-    "SINOLOC_SERVE_MAX_TOOL_CALLS": ("max_tool_calls", int),
-    "SINOLOC_SERVE_MAX_VERIFY_ROUNDS": ("max_verify_rounds", int),
-    "SINOLOC_SERVE_MAX_SECONDS": ("max_seconds", float),
-}
 OPERATOR_ONLY_FIELDS = ("prior",)
 # the budgets a client may lower but never raise above the operator's
 BUDGETS = ("max_model_calls", "max_tool_calls", "max_verify_rounds", "max_seconds")
@@ -95,15 +76,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class ClientInputError(ImageInputError):
     """Input a served graph's client may not give; the message names only what it sent."""
-
-
-def _env_number(env: Mapping[str, str], key: str, kind: type) -> Any:
-    """An operator's number from the environment; a bad one is one line naming the variable."""
-    try:
-        return kind(env[key].strip())
-    except ValueError as exc:
-        raise ValueError(f"{key}={env[key][:40]!r}: not {'a whole' if kind is int else 'a'} "
-                         "number") from exc
 
 
 def _default(name: str) -> Any:
@@ -139,30 +111,7 @@ class ServeBoundary(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeBoundary:
         """The operator's settings, read once when the server starts."""
-        from sinoloc.agent.settings import Environment
-
-        env = os.environ if environ is None else environ
-        root = env.get(ENV_IMAGES_ROOT, "").strip()
-        fields: dict[str, Any] = {
-            "images_root": Path(root).expanduser().resolve() if root else None,
-            "upload_dir": Path(env[ENV_UPLOAD_DIR]) if env.get(ENV_UPLOAD_DIR)
-            else default_cache_dir() / "uploads", "base_url": Environment.read(env).base_url,
-            "models": frozenset(m.strip() for m in env.get(ENV_MODELS, "").split(",")
-                                if m.strip() and m.strip().lower() != "none")}
-        for key, name, scale in ((ENV_UPLOAD_MAX_MB, "upload_max_bytes", 1024 * 1024),
-                                 (ENV_STORE_MAX_MB, "store_max_bytes", 1024 * 1024),
-                                 (ENV_STORE_MAX_AGE_H, "store_max_age_s", 3600),
-                                 (ENV_STORE_MAX_FILES, "store_max_files", 1)):
-            if env.get(key):
-                fields[name] = _env_number(env, key, float) * scale
-        fields |= {name: _env_number(env, key, kind) for key, (name, kind) in ENV_CEILINGS.items()
-                   if env.get(key, "").strip()}
-        if "upload_max_bytes" in fields:
-            fields["upload_max_bytes"] = int(min(fields["upload_max_bytes"], MAX_FILE_BYTES))
-        for name in ("store_max_bytes", "store_max_files"):
-            if name in fields:
-                fields[name] = int(fields[name])
-        return cls(**fields)
+        return cls(**operator_fields(os.environ if environ is None else environ))
 
     @property
     def store(self) -> UploadStore:
