@@ -16,7 +16,7 @@ AUTH_CODES = {"10001", "10002", "10005", "10006", "10007", "10008", "10009", "10
 QUOTA_CODES = {"10003", "10004", "10014", "10015", "10019", "10020", "10021", "10044", "10045"}
 
 
-def _text(value) -> str:
+def amap_text(value) -> str:
     return value if isinstance(value, str) else ""  # Amap sends [] for a missing field
 
 
@@ -51,9 +51,9 @@ class Amap(KeyedGeocoder):
         places = []
         for item in data.get("geocodes") or []:
             lon, lat = self._point(item.get("location"))
-            places.append(make_place(self.name, _text(item.get("formatted_address")), lon, lat,
-                                     CRS.GCJ02, address=_text(item.get("formatted_address")),
-                                     provider_adcode=_text(item.get("adcode")), within=within))
+            places.append(make_place(self.name, amap_text(item.get("formatted_address")), lon, lat,
+                                     CRS.GCJ02, address=amap_text(item.get("formatted_address")),
+                                     provider_adcode=amap_text(item.get("adcode")), within=within))
         return places
 
     def _search(self, client: OnlineClient, query: str, within: str | None) -> list[Place]:
@@ -63,10 +63,10 @@ class Amap(KeyedGeocoder):
         places = []
         for poi in data.get("pois") or []:
             lon, lat = self._point(poi.get("location"))
-            address = "".join(_text(poi.get(k)) for k in ("pname", "cityname", "adname")) \
-                + _text(poi.get("address"))
-            places.append(make_place(self.name, _text(poi.get("name")), lon, lat, CRS.GCJ02,
-                                     address=address, provider_adcode=_text(poi.get("adcode")),
+            address = "".join(amap_text(poi.get(k)) for k in ("pname", "cityname", "adname")) \
+                + amap_text(poi.get("address"))
+            places.append(make_place(self.name, amap_text(poi.get("name")), lon, lat, CRS.GCJ02,
+                                     address=address, provider_adcode=amap_text(poi.get("adcode")),
                                      within=within))
         return places
 
@@ -74,4 +74,4 @@ class Amap(KeyedGeocoder):
         glon, glat = from_wgs84(lon, lat, CRS.GCJ02)  # the service reads GCJ-02
         params = {"location": f"{glon:.6f},{glat:.6f}", "output": "JSON", "key": self.key}
         data = client.get_json(self.name, REGEO, params, self.validate, self.interval_s)
-        return _text((data.get("regeocode") or {}).get("formatted_address")) or None
+        return amap_text((data.get("regeocode") or {}).get("formatted_address")) or None

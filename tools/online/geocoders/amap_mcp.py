@@ -25,6 +25,7 @@ from typing import Any
 from sinoloc.tools.crs import CRS, from_wgs84
 from sinoloc.tools.online.client import OnlineClient, redact_url
 from sinoloc.tools.online.failures import FailureKind, ProviderFailure
+from sinoloc.tools.online.geocoders.amap import amap_text
 from sinoloc.tools.online.places import Place, make_place
 
 DEFAULT_SERVER = "npx -y @amap/amap-maps-mcp-server@0.0.8"  # the version read, pinned
@@ -38,10 +39,6 @@ _QUOTA = {"DAILY_QUERY_OVER_LIMIT", "ACCESS_TOO_FREQUENT", "CQPS_HAS_EXCEEDED_TH
           "CIQPS_HAS_EXCEEDED_THE_LIMIT", "USER_DAILY_QUERY_OVER_LIMIT",
           "USER_ABROAD_DAILY_QUERY_OVER_LIMIT"}
 _INFO = re.compile(r"\b[A-Z][A-Z_]{5,}\b")
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else ""  # Amap sends [] for a missing field
 
 
 class AmapMcp:
@@ -145,18 +142,18 @@ class AmapMcp:
 
     def _place(self, item: dict, within: str | None) -> Place:
         try:
-            lon, lat = (float(x) for x in _text(item.get("location")).split(","))
+            lon, lat = (float(x) for x in amap_text(item.get("location")).split(","))
         except ValueError as exc:
             raise ProviderFailure(self.name, FailureKind.MALFORMED,
                                   f"bad location {item.get('location')!r}") from exc
-        address = "".join(_text(item.get(k)) for k in ("province", "city", "district", "street",
+        address = "".join(amap_text(item.get(k)) for k in ("province", "city", "district", "street",
                                                           "number"))
         return make_place(self.name, address, lon, lat, CRS.GCJ02, address=address,
-                          provider_adcode=_text(item.get("adcode")) or None, within=within)
+                          provider_adcode=amap_text(item.get("adcode")) or None, within=within)
 
     def reverse(self, client: OnlineClient, lat: float, lon: float) -> str | None:
         glon, glat = from_wgs84(lon, lat, CRS.GCJ02)  # the service reads GCJ-02
         data = self._ask(client, "maps_regeocode", {"location": f"{glon:.6f},{glat:.6f}"})
         # the official server spells the key "provice"
-        parts = [_text(data.get(k)) for k in ("provice", "province", "city", "district")]
+        parts = [amap_text(data.get(k)) for k in ("provice", "province", "city", "district")]
         return "".join(dict.fromkeys(p for p in parts if p)) or None
