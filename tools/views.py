@@ -48,23 +48,29 @@ def view_for_heading(heading: float, fov: float = 60.0, width: int = 960, height
                     pitch=pitch, fov=fov, width=width, height=height)
 
 
+def _ray_angles(spec: ViewSpec, x, y):
+    """Where pixel(s) (x, y) of the view ``spec`` look: (longitude, latitude) in radians,
+    longitude 0 at the panorama's centre column; ``x``, ``y`` scalars or arrays alike."""
+    assert spec.heading is not None, "a whole-image spec has no panorama angles"
+    f = 0.5 * spec.width / np.tan(np.radians(spec.fov) / 2)
+    xc, yc = x - (spec.width - 1) / 2, y - (spec.height - 1) / 2
+    z = np.full_like(xc, f) if isinstance(xc, np.ndarray) else f
+    # camera rays: x right, y down, z forward; pitch rotates about x, heading about y
+    pitch, yaw = np.radians(spec.pitch), np.radians(spec.heading)
+    y_r = yc * np.cos(pitch) - z * np.sin(pitch)
+    z_r = yc * np.sin(pitch) + z * np.cos(pitch)
+    x_w = xc * np.cos(yaw) + z_r * np.sin(yaw)
+    z_w = -xc * np.sin(yaw) + z_r * np.cos(yaw)
+    return np.arctan2(x_w, z_w), np.arctan2(-y_r, np.hypot(x_w, z_w))
+
+
 @lru_cache(maxsize=32)
 def _remap_tables(pano_w: int, pano_h: int, spec_json: str) -> tuple[np.ndarray, np.ndarray]:
     spec = ViewSpec.model_validate_json(spec_json)
     assert spec.heading is not None, "a whole-image spec has no view to render (render_view returns it as is)"
-    f = 0.5 * spec.width / np.tan(np.radians(spec.fov) / 2)
-    xs = np.arange(spec.width, dtype=np.float32) - (spec.width - 1) / 2
-    ys = np.arange(spec.height, dtype=np.float32) - (spec.height - 1) / 2
-    x, y = np.meshgrid(xs, ys)
-    # camera rays: x right, y down, z forward; pitch rotates about x, heading about y
-    z = np.full_like(x, f)
-    pitch, yaw = np.radians(spec.pitch), np.radians(spec.heading)
-    y_r = y * np.cos(pitch) - z * np.sin(pitch)
-    z_r = y * np.sin(pitch) + z * np.cos(pitch)
-    x_w = x * np.cos(yaw) + z_r * np.sin(yaw)
-    z_w = -x * np.sin(yaw) + z_r * np.cos(yaw)
-    lon = np.arctan2(x_w, z_w)  # 0 = panorama centre
-    lat = np.arctan2(-y_r, np.hypot(x_w, z_w))
+    x, y = np.meshgrid(np.arange(spec.width, dtype=np.float32),
+                       np.arange(spec.height, dtype=np.float32))
+    lon, lat = _ray_angles(spec, x, y)
     map_x = ((lon / (2 * np.pi) + 0.5) * pano_w).astype(np.float32) % pano_w
     map_y = ((0.5 - lat / np.pi) * pano_h).astype(np.float32)
     return map_x, map_y
@@ -74,15 +80,8 @@ def view_angles(spec: ViewSpec, x: float, y: float) -> tuple[float, float]:
     """Where pixel (x, y) of a panorama view looks: (longitude, latitude) in degrees, longitude 0
     at the panorama's centre column and growing to the right (the inverse of :func:`render_view`)."""
     assert spec.heading is not None, "a whole-image spec has no panorama angles"
-    f = 0.5 * spec.width / np.tan(np.radians(spec.fov) / 2)
-    xc, yc, z = x - (spec.width - 1) / 2, y - (spec.height - 1) / 2, f
-    pitch, yaw = np.radians(spec.pitch), np.radians(spec.heading)
-    y_r = yc * np.cos(pitch) - z * np.sin(pitch)
-    z_r = yc * np.sin(pitch) + z * np.cos(pitch)
-    x_w = xc * np.cos(yaw) + z_r * np.sin(yaw)
-    z_w = -xc * np.sin(yaw) + z_r * np.cos(yaw)
-    return (float(np.degrees(np.arctan2(x_w, z_w))),
-            float(np.degrees(np.arctan2(-y_r, np.hypot(x_w, z_w)))))
+    lon, lat = _ray_angles(spec, x, y)
+    return float(np.degrees(lon)), float(np.degrees(lat))
 
 
 def render_view(panorama: Image.Image, spec: ViewSpec) -> Image.Image:
